@@ -1,0 +1,189 @@
+// CPU and caching CUDA allocators (contract in allocator.h).
+#include "core/allocator.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "kernels/device.h"
+#include "kernels/error.h"
+#ifdef NST_HAVE_CUDA
+#include "kernels/cuda/cuda_check.h"
+#endif
+
+namespace nst {
+
+size_t dtype_size(DType t) {
+    switch (t) {
+        case DType::F32: return 4;
+        case DType::F64: return 8;
+        case DType::I32: return 4;
+    }
+    return 0;
+}
+const char* dtype_name(DType t) {
+    switch (t) {
+        case DType::F32: return "f32";
+        case DType::F64: return "f64";
+        case DType::I32: return "i32";
+    }
+    return "?";
+}
+
+namespace {
+
+constexpr size_t kCpuAlign = 64;
+
+// Request sizes are rounded so that blocks are reusable across slightly different requests:
+// 512 B granularity up to 1 MiB, then 2 MiB granularity.
+size_t round_size(size_t bytes) {
+    if (bytes == 0) bytes = 1;
+    const size_t small = 512, large = size_t(2) << 20;
+    return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
+}
+
+int& current_cuda_device() {
+    static int d = 0;
+    return d;
+}
+
+#ifdef NST_HAVE_CUDA
+struct CudaCache {
+    std::mutex mu;
+    std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+    CudaMemoryStats stats;
+
+    void release_all() {  // caller holds mu
+        for (auto& [size, p] : free_blocks) {
+            NST_CUDA_CHECK(cudaFree(p));
+            stats.bytes_cached -= size;
+        }
+        free_blocks.clear();
+    }
+};
+CudaCache& cache() {
+    static CudaCache* c = new CudaCache;  // never destroyed: tensors may be freed during static destruction
+    return *c;
+}
+
+std::string mib(size_t b) { return std::to_string((b + (1 << 19)) >> 20) + " MiB"; }
+
+void* cuda_allocate(size_t bytes) {
+    if (!cuda_available()) throw Error("cannot allocate CUDA memory: " + cuda_availability().reason);
+    CudaCache& c = cache();
+    const size_t size = round_size(bytes);
+    std::lock_guard<std::mutex> lock(c.mu);
+    void* p = nullptr;
+    if (auto it = c.free_blocks.find(size); it != c.free_blocks.end()) {
+        p = it->second;
+        c.free_blocks.erase(it);
+        c.stats.bytes_cached -= size;
+    } else {
+        cudaError_t err = cudaMalloc(&p, size);
+        if (err == cudaErrorMemoryAllocation) {
+            (void)cudaGetLastError();
+            NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+            c.release_all();
+            err = cudaMalloc(&p, size);
+        }
+        if (err == cudaErrorMemoryAllocation) {
+            (void)cudaGetLastError();
+            size_t free_b = 0, total_b = 0;
+            cudaMemGetInfo(&free_b, &total_b);
+            throw Error("CUDA out of memory: tried to allocate " + mib(size) + " with " + mib(c.stats.bytes_in_use) +
+                        " in use by tensors; the device has " + mib(free_b) + " free of " + mib(total_b));
+        }
+        NST_CUDA_CHECK(err);
+        ++c.stats.cuda_mallocs;
+    }
+    c.stats.bytes_in_use += size;
+    if (c.stats.bytes_in_use > c.stats.peak_bytes_in_use) c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
+    return p;
+}
+
+void cuda_deallocate(void* p, size_t bytes) {
+    CudaCache& c = cache();
+    const size_t size = round_size(bytes);
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.free_blocks.emplace(size, p);
+    c.stats.bytes_in_use -= size;
+    c.stats.bytes_cached += size;
+}
+#endif
+
+}  // namespace
+
+void* allocate(Device device, size_t bytes) {
+    if (device.is_cpu()) {
+        const size_t size = (bytes + kCpuAlign - 1) / kCpuAlign * kCpuAlign;
+        void* p = std::aligned_alloc(kCpuAlign, size ? size : kCpuAlign);
+        if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+        return p;
+    }
+#ifdef NST_HAVE_CUDA
+    if (device.index != current_cuda_device())
+        throw Error("tensor on " + device.str() + " but the current CUDA device is cuda:" +
+                    std::to_string(current_cuda_device()) + " (call set_cuda_device first)");
+    return cuda_allocate(bytes);
+#else
+    (void)bytes;
+    throw Error("cannot allocate on " + device.str() + ": " + cuda_availability().reason);
+#endif
+}
+
+void deallocate(Device device, void* ptr, size_t bytes) {
+    if (!ptr) return;
+    if (device.is_cpu()) {
+        std::free(ptr);
+        return;
+    }
+#ifdef NST_HAVE_CUDA
+    cuda_deallocate(ptr, bytes);
+#else
+    (void)bytes;
+#endif
+}
+
+CudaMemoryStats cuda_memory_stats() {
+#ifdef NST_HAVE_CUDA
+    std::lock_guard<std::mutex> lock(cache().mu);
+    return cache().stats;
+#else
+    return {};
+#endif
+}
+
+void cuda_reset_peak() {
+#ifdef NST_HAVE_CUDA
+    std::lock_guard<std::mutex> lock(cache().mu);
+    cache().stats.peak_bytes_in_use = cache().stats.bytes_in_use;
+#endif
+}
+
+void cuda_empty_cache() {
+#ifdef NST_HAVE_CUDA
+    if (!cuda_available()) return;
+    NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+    std::lock_guard<std::mutex> lock(cache().mu);
+    cache().release_all();
+#endif
+}
+
+int cuda_device_index() { return current_cuda_device(); }
+
+void set_cuda_device(int index) {
+#ifdef NST_HAVE_CUDA
+    if (!cuda_available()) throw Error("--gpu " + std::to_string(index) + ": " + cuda_availability().reason);
+    if (index < 0 || index >= cuda_availability().device_count)
+        throw Error("CUDA device " + std::to_string(index) + " does not exist (found " +
+                    std::to_string(cuda_availability().device_count) + ")");
+    NST_CUDA_CHECK(cudaSetDevice(index));
+    current_cuda_device() = index;
+#else
+    throw Error("CUDA device " + std::to_string(index) + " requested: " + cuda_availability().reason);
+#endif
+}
+
+}  // namespace nst

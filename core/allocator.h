@@ -1,0 +1,33 @@
+// Memory for tensors. CPU: 64-byte aligned heap blocks. CUDA: a caching allocator.
+//
+// The CUDA allocator keeps freed blocks in per-size free lists and hands them out again for requests of
+// the same rounded size, so once an iteration's shapes have been seen, a steady-state loop never calls
+// cudaMalloc (stats().cuda_mallocs stops growing; tests check this). All device work runs on one stream,
+// so a block freed on the host can be reused by later work without waiting. On out-of-memory the cache is
+// released and the allocation retried once before throwing an error that gives the sizes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/device.h"
+
+namespace nst {
+
+void* allocate(Device device, size_t bytes);
+void deallocate(Device device, void* ptr, size_t bytes);
+
+struct CudaMemoryStats {
+    size_t bytes_in_use = 0;       // handed out to tensors now
+    size_t peak_bytes_in_use = 0;  // since start or the last reset_peak()
+    size_t bytes_cached = 0;       // freed, kept for reuse
+    int64_t cuda_mallocs = 0;      // calls to cudaMalloc so far
+};
+CudaMemoryStats cuda_memory_stats();
+void cuda_reset_peak();
+void cuda_empty_cache();  // return cached blocks to the driver
+
+// The device index CUDA tensors must use (the process's current device; set it before any CUDA work).
+int cuda_device_index();
+void set_cuda_device(int index);
+
+}  // namespace nst

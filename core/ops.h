@@ -1,0 +1,33 @@
+// The differentiable ops. Each checks its arguments (clear nst::Error on a bad shape, dtype or device),
+// runs the kernel variant chosen by core/dispatch.h (float32) or the CPU reference (float64), and records
+// its backward (core/autograd.h). Derivations of every backward: docs/backprop.md.
+// Tensors are NCHW; "scalar" means a tensor of shape [] with one element, on the inputs' device.
+#pragma once
+#include "core/tensor.h"
+
+namespace nst {
+
+// x (N,C,H,W), w (K,C,R,S), b (K) or undefined -> (N,K,P,Q), P = (H + 2 pad - R) / stride + 1.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int stride = 1, int pad = 0);
+Tensor relu(const Tensor& x);
+// Square windows: kernel x kernel, stride, zero padding on each side (never wins a max; counts as 0 in
+// an average, whose divisor is always kernel^2).
+Tensor max_pool2d(const Tensor& x, int kernel = 2, int stride = 2, int pad = 0);
+Tensor avg_pool2d(const Tensor& x, int kernel = 2, int stride = 2, int pad = 0);
+// x (N,C,H,W) -> (N,C,C), G = F Fᵀ / (C H W) with F the (C, HW) view of each image.
+Tensor gram(const Tensor& x);
+
+Tensor sum_squares(const Tensor& x);             // scalar Σ x²
+Tensor mse(const Tensor& a, const Tensor& b);    // scalar mean((a − b)²)
+Tensor total_variation(const Tensor& x);         // x (N,C,H,W): scalar Σ (x[i,j+1]−x[i,j])² + (x[i+1,j]−x[i,j])²
+
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);    // elementwise
+Tensor scale(const Tensor& a, double s);
+Tensor sum(const Tensor& a);                     // scalar Σ a
+
+// y += g, in place, not recorded (used by the engine to accumulate leaf gradients).
+void add_into(Tensor& y, const Tensor& g);
+
+}  // namespace nst

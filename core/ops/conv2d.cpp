@@ -1,0 +1,76 @@
+// conv2d op: argument checks, kernel dispatch, backward. Derivation: docs/backprop.md#conv2d.
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace nst {
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+    const char* op = "conv2d";
+    check_defined(x, op, "x");
+    check_defined(w, op, "w");
+    check_float(x, op);
+    check_ndim(x, 4, op, "x");
+    check_ndim(w, 4, op, "w");
+    check_same_device(x, w, op);
+    check_same_dtype(x, w, op);
+    if (w.dim(1) != x.dim(1))
+        throw Error("conv2d: input " + x.str() + " has " + std::to_string(x.dim(1)) + " channels but weight " +
+                    w.str() + " expects " + std::to_string(w.dim(1)));
+    if (b.defined()) {
+        check_same_device(x, b, op);
+        check_same_dtype(x, b, op);
+        if (b.ndim() != 1 || b.dim(0) != w.dim(0))
+            throw Error("conv2d: bias " + b.str() + " must have shape [" + std::to_string(w.dim(0)) + "]");
+    }
+    if (stride < 1 || pad < 0)
+        throw Error("conv2d: stride must be >= 1 and pad >= 0, got stride " + std::to_string(stride) + ", pad " +
+                    std::to_string(pad));
+    ConvShape s;
+    s.N = int(x.dim(0)); s.C = int(x.dim(1)); s.H = int(x.dim(2)); s.W = int(x.dim(3));
+    s.K = int(w.dim(0)); s.R = int(w.dim(2)); s.S = int(w.dim(3));
+    s.stride_h = s.stride_w = stride;
+    s.pad_h = s.pad_w = pad;
+    if (s.H + 2 * pad < s.R || s.W + 2 * pad < s.S)
+        throw Error("conv2d: kernel " + std::to_string(s.R) + "x" + std::to_string(s.S) + " is larger than the padded input " +
+                    x.str());
+
+    Tensor y = Tensor::empty({s.N, s.K, s.P(), s.Q()}, x.dtype(), x.device());
+    const bool f64 = x.dtype() == DType::F64;
+    const Conv2dVariant* kv = f64 ? nullptr : &conv2d_kernels(x.device());
+    if (f64)
+        cpu::conv2d_forward<double>(x.data<double>(), w.data<double>(), b.defined() ? b.data<double>() : nullptr,
+                                    y.data<double>(), s);
+    else
+        kv->forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
+
+    // Save only what the needed gradients read: dx needs w, dw needs x, db needs neither. With frozen
+    // weights the input activation is not kept alive by this node.
+    const Tensor xs = w.requires_grad() ? x.detach() : Tensor();
+    const Tensor ws = x.requires_grad() ? w.detach() : Tensor();
+    autograd::record(y, op, {&x, &w, &b}, [xs, ws, s, kv](const Tensor& g, const Node& self) {
+        std::vector<Tensor> grads(3);
+        const bool f64 = g.dtype() == DType::F64;
+        const Device d = g.device();
+        if (self.needs_grad(0)) {
+            grads[0] = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype(), d);
+            if (f64) cpu::conv2d_backward_data<double>(g.data<double>(), ws.data<double>(), grads[0].data<double>(), s);
+            else kv->backward_data(g.data<float>(), ws.data<float>(), grads[0].data<float>(), s);
+        }
+        if (self.needs_grad(1)) {
+            grads[1] = Tensor::empty({s.K, s.C, s.R, s.S}, g.dtype(), d);
+            if (f64) cpu::conv2d_backward_weight<double>(xs.data<double>(), g.data<double>(), grads[1].data<double>(), s);
+            else kv->backward_weight(xs.data<float>(), g.data<float>(), grads[1].data<float>(), s);
+        }
+        if (self.needs_grad(2)) {
+            grads[2] = Tensor::empty({s.K}, g.dtype(), d);
+            if (f64) cpu::conv2d_backward_bias<double>(g.data<double>(), grads[2].data<double>(), s);
+            else kv->backward_bias(g.data<float>(), grads[2].data<float>(), s);
+        }
+        return grads;
+    });
+    return y;
+}
+
+}  // namespace nst

@@ -1,0 +1,64 @@
+// The CPU reference kernels: the readable specification of every op.
+//
+// Plain loops, written to be read next to docs/backprop.md; templated on float and double (double runs
+// the float64 gradient checks). Speed is not a goal here: later fast CPU variants are tested against
+// these. Outputs are overwritten; scalar results and upstream scalar gradients are single values.
+#pragma once
+#include <cstdint>
+
+#include "kernels/shapes.h"
+
+namespace nst::cpu {
+
+// ---- conv2d (conv2d.cpp) ----
+// x (N,C,H,W), w (K,C,R,S), b (K) or null  ->  y (N,K,P,Q)
+template <class T> void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& s);
+// dy (N,K,P,Q), w  ->  dx (N,C,H,W)
+template <class T> void conv2d_backward_data(const T* dy, const T* w, T* dx, const ConvShape& s);
+// x, dy  ->  dw (K,C,R,S)
+template <class T> void conv2d_backward_weight(const T* x, const T* dy, T* dw, const ConvShape& s);
+// dy  ->  db (K)
+template <class T> void conv2d_backward_bias(const T* dy, T* db, const ConvShape& s);
+
+// ---- relu (pointwise.cpp) ----
+template <class T> void relu_forward(const T* x, T* y, int64_t n);
+template <class T> void relu_backward(const T* y, const T* dy, T* dx, int64_t n);
+
+// ---- pooling (pool2d.cpp) ----
+// x (N,C,H,W) -> y (N,C,P,Q); argmax (N,C,P,Q) may be null: index h*W+w of the winning input,
+// -1 when the window lies entirely in the padding. Ties go to the first element in row-major order.
+template <class T> void max_pool_forward(const T* x, T* y, int32_t* argmax, const PoolShape& s);
+// Recomputes the winners from x when argmax is null.
+template <class T>
+void max_pool_backward(const T* x, const int32_t* argmax, const T* dy, T* dx, const PoolShape& s);
+template <class T> void avg_pool_forward(const T* x, T* y, const PoolShape& s);
+template <class T> void avg_pool_backward(const T* dy, T* dx, const PoolShape& s);
+
+// ---- Gram matrix (gram.cpp) ----
+// f (N,C,HW) -> g (N,C,C) = f fᵀ / (C*HW)
+template <class T> void gram_forward(const T* f, T* g, const GramShape& s);
+// df = (dg + dgᵀ) f / (C*HW)
+template <class T> void gram_backward(const T* f, const T* dg, T* df, const GramShape& s);
+
+// ---- pointwise and reductions (pointwise.cpp, reduce.cpp) ----
+template <class T> void add(const T* a, const T* b, T* y, int64_t n);
+template <class T> void sub(const T* a, const T* b, T* y, int64_t n);
+template <class T> void mul(const T* a, const T* b, T* y, int64_t n);
+template <class T> void scale(const T* a, T s, T* y, int64_t n);
+template <class T> void fill_scaled(const T* g, T s, T* y, int64_t n);
+template <class T> void sum(const T* x, int64_t n, T* out);
+template <class T> void sum_squares(const T* x, int64_t n, T* out);
+template <class T> void sum_squares_backward(const T* x, const T* g, int64_t n, T* dx);
+template <class T> void mse(const T* a, const T* b, int64_t n, T* out);
+template <class T> void mse_backward(const T* a, const T* b, const T* g, int64_t n, T* da);
+// TV(x) = sum over n,c,i,j of (x[i][j+1]-x[i][j])^2 + (x[i+1][j]-x[i][j])^2, inside the image only.
+template <class T> void tv(const T* x, const ImageShape& s, T* out);
+template <class T> void tv_backward(const T* x, const T* g, const ImageShape& s, T* dx);
+
+// ---- BLAS-1 (reduce.cpp, pointwise.cpp) ----
+template <class T> void dot(const T* x, const T* y, int64_t n, T* out);
+template <class T> void axpy(int64_t n, T alpha, const T* x, T* y);
+template <class T> void scal(int64_t n, T alpha, T* x);
+template <class T> void nrm2(const T* x, int64_t n, T* out);
+
+}  // namespace nst::cpu

@@ -1,0 +1,40 @@
+// Error checking and the stream every project kernel and library call runs on.
+// Every CUDA runtime call is wrapped in NST_CUDA_CHECK and every launch is followed by
+// NST_CUDA_CHECK_LAUNCH; failures throw nst::Error naming the call, file and line.
+// Set NST_CUDA_SYNC=1 to synchronise after each launch, so an asynchronous fault names its kernel.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "kernels/error.h"
+
+namespace nst::cuda {
+
+[[noreturn]] void fail(cudaError_t err, const char* expr, const char* file, int line);
+inline void check(cudaError_t err, const char* expr, const char* file, int line) {
+    if (err != cudaSuccess) fail(err, expr, file, line);
+}
+void check_launch(const char* file, int line);
+
+// The project's stream (non-blocking, created on first use). One stream keeps ordering simple and
+// makes the whole iteration capturable as a CUDA graph.
+cudaStream_t stream();
+
+// Grid size for a grid-stride loop over n elements.
+inline unsigned grid_for(long long n, int block = 256) {
+    long long g = (n + block - 1) / block;
+    if (g < 1) g = 1;
+    if (g > 65535LL * 8) g = 65535LL * 8;
+    return unsigned(g);
+}
+
+}  // namespace nst::cuda
+
+#define NST_CUDA_CHECK(expr) ::nst::cuda::check((expr), #expr, __FILE__, __LINE__)
+#define NST_CUDA_CHECK_LAUNCH() ::nst::cuda::check_launch(__FILE__, __LINE__)
+
+namespace nst::cuda {
+// A grow-only scratch buffer for library calls (cuDNN workspaces, cuBLAS temporaries). It is
+// reallocated only when a larger size is asked for, so a steady-state loop never calls cudaMalloc.
+// Valid until the next call to workspace(); all users run on stream().
+void* workspace(size_t bytes);
+}  // namespace nst::cuda

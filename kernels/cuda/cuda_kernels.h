@@ -1,0 +1,52 @@
+// The project's hand-written CUDA kernels, declared as host-side launchers on device pointers.
+// Same contracts as the CPU reference (kernels/cpu/cpu_kernels.h); float32 only.
+// This is variant "naive" of each op: a first correct version, one thread per output element
+// (or one block per reduced output). Faster variants are added next to them, numbered.
+#pragma once
+#include <cstdint>
+
+#include "kernels/shapes.h"
+
+namespace nst::cuda {
+
+// conv2d.cu
+void conv2d_forward_naive(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_naive(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_backward_weight_naive(const float* x, const float* dy, float* dw, const ConvShape& s);
+void conv2d_backward_bias_naive(const float* dy, float* db, const ConvShape& s);
+
+// pool2d.cu
+void max_pool_forward_naive(const float* x, float* y, int32_t* argmax, const PoolShape& s);
+void max_pool_backward_naive(const float* x, const float* y, const int32_t* argmax, const float* dy,
+                             float* dx, const PoolShape& s);
+void avg_pool_forward_naive(const float* x, float* y, int32_t* argmax, const PoolShape& s);
+void avg_pool_backward_naive(const float* x, const float* y, const int32_t* argmax, const float* dy,
+                             float* dx, const PoolShape& s);
+
+// gram.cu
+void gram_forward_naive(const float* f, float* g, const GramShape& s);
+void gram_backward_naive(const float* f, const float* dg, float* df, const GramShape& s);
+
+// pointwise.cu
+void relu_forward(const float* x, float* y, int64_t n);
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n);
+void add(const float* a, const float* b, float* y, int64_t n);
+void sub(const float* a, const float* b, float* y, int64_t n);
+void mul(const float* a, const float* b, float* y, int64_t n);
+void scale(const float* a, float s, float* y, int64_t n);
+void fill_scaled(const float* g, float s, float* y, int64_t n);
+void sum_squares_backward(const float* x, const float* g, int64_t n, float* dx);
+void mse_backward(const float* a, const float* b, const float* g, int64_t n, float* da);
+void tv_backward(const float* x, const float* g, const ImageShape& s, float* dx);
+void axpy(int64_t n, float alpha, const float* x, float* y);
+void scal(int64_t n, float alpha, float* x);
+
+// reduce.cu: deterministic two-pass reductions (per-block partials, then one block), result on device.
+void sum(const float* x, int64_t n, float* out);
+void sum_squares(const float* x, int64_t n, float* out);
+void mse(const float* a, const float* b, int64_t n, float* out);
+void tv(const float* x, const ImageShape& s, float* out);
+void dot(const float* x, const float* y, int64_t n, float* out);
+void nrm2(const float* x, int64_t n, float* out);
+
+}  // namespace nst::cuda

@@ -1,0 +1,214 @@
+// cuDNN wrappers (legacy cuDNN API, present in cuDNN 8 and 9). Descriptors are built per call: they
+// cost microseconds, and keeping this file obviously correct matters more than that here.
+// Convolution algorithms come from cuDNN's heuristics (…_v7), filtered by the TF32 setting, and are
+// cached per shape so a steady-state loop asks once.
+#include "kernels/cudnn/cudnn_kernels.h"
+
+#include <cudnn.h>
+
+#include <climits>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/device.h"
+
+namespace nst::cudnn {
+namespace {
+
+void check(cudnnStatus_t st, const char* expr, int line) {
+    if (st != CUDNN_STATUS_SUCCESS)
+        throw Error(std::string("cuDNN error '") + cudnnGetErrorString(st) + "' in " + expr + " at " +
+                    __FILE__ + ":" + std::to_string(line));
+}
+#define NST_CUDNN_CHECK(expr) check((expr), #expr, __LINE__)
+
+cudnnHandle_t handle() {
+    static cudnnHandle_t h = [] {
+        cudnnHandle_t hh{};
+        NST_CUDNN_CHECK(cudnnCreate(&hh));
+        NST_CUDNN_CHECK(cudnnSetStream(hh, cuda::stream()));
+        return hh;
+    }();
+    return h;
+}
+
+int to_int(int64_t v, const char* what) {
+    if (v > INT_MAX) throw Error(std::string("cuDNN wrapper: ") + what + " exceeds INT_MAX elements");
+    return int(v);
+}
+
+struct TensorDesc {
+    cudnnTensorDescriptor_t d{};
+    TensorDesc(int n, int c, int h, int w) {
+        NST_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
+        NST_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+    }
+    ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
+    TensorDesc(const TensorDesc&) = delete;
+    TensorDesc& operator=(const TensorDesc&) = delete;
+};
+
+struct FilterDesc {
+    cudnnFilterDescriptor_t d{};
+    FilterDesc(int k, int c, int r, int s) {
+        NST_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d));
+        NST_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k, c, r, s));
+    }
+    ~FilterDesc() { cudnnDestroyFilterDescriptor(d); }
+    FilterDesc(const FilterDesc&) = delete;
+    FilterDesc& operator=(const FilterDesc&) = delete;
+};
+
+struct ConvDescs {
+    TensorDesc x, y;
+    FilterDesc w;
+    cudnnConvolutionDescriptor_t conv{};
+    explicit ConvDescs(const ConvShape& s)
+        : x(s.N, s.C, s.H, s.W), y(s.N, s.K, s.P(), s.Q()), w(s.K, s.C, s.R, s.S) {
+        NST_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+        NST_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, s.pad_h, s.pad_w, s.stride_h, s.stride_w, 1, 1,
+                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+        NST_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    }
+    ~ConvDescs() { cudnnDestroyConvolutionDescriptor(conv); }
+};
+
+using ShapeKey = std::tuple<int, int, int, int, int, int, int, int, int, int, int, bool>;
+ShapeKey key_of(const ConvShape& s) {
+    return {s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.stride_h, s.stride_w, s.pad_h, s.pad_w, allow_tf32()};
+}
+
+// First heuristic choice that succeeded and respects the TF32 setting.
+template <class Perf> auto pick(const Perf* perf, int count, const char* what) {
+    for (int i = 0; i < count; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (allow_tf32() || perf[i].mathType != CUDNN_TENSOR_OP_MATH))
+            return perf[i].algo;
+    throw Error(std::string("cuDNN found no usable algorithm for ") + what);
+}
+
+const float kOne = 1.f, kZero = 0.f;
+
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    ConvDescs d(s);
+    static std::map<ShapeKey, cudnnConvolutionFwdAlgo_t> cache;
+    auto it = cache.find(key_of(s));
+    if (it == cache.end()) {
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        int n = 0;
+        NST_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle(), d.x.d, d.w.d, d.conv, d.y.d,
+                                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
+        it = cache.emplace(key_of(s), pick(perf, n, "conv2d forward")).first;
+    }
+    size_t ws = 0;
+    NST_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle(), d.x.d, d.w.d, d.conv, d.y.d, it->second, &ws));
+    NST_CUDNN_CHECK(cudnnConvolutionForward(handle(), &kOne, d.x.d, x, d.w.d, w, d.conv, it->second,
+                                            ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.y.d, y));
+    if (b) {
+        TensorDesc bd(1, s.K, 1, 1);
+        NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
+    }
+}
+
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    ConvDescs d(s);
+    static std::map<ShapeKey, cudnnConvolutionBwdDataAlgo_t> cache;
+    auto it = cache.find(key_of(s));
+    if (it == cache.end()) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        int n = 0;
+        NST_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+            handle(), d.w.d, d.y.d, d.conv, d.x.d, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
+        it = cache.emplace(key_of(s), pick(perf, n, "conv2d backward data")).first;
+    }
+    size_t ws = 0;
+    NST_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w.d, d.y.d, d.conv, d.x.d, it->second, &ws));
+    NST_CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &kOne, d.w.d, w, d.y.d, dy, d.conv, it->second,
+                                                 ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.x.d, dx));
+}
+
+void conv2d_backward_weight(const float* x, const float* dy, float* dw, const ConvShape& s) {
+    ConvDescs d(s);
+    static std::map<ShapeKey, cudnnConvolutionBwdFilterAlgo_t> cache;
+    auto it = cache.find(key_of(s));
+    if (it == cache.end()) {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+        int n = 0;
+        NST_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+            handle(), d.x.d, d.y.d, d.conv, d.w.d, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf));
+        it = cache.emplace(key_of(s), pick(perf, n, "conv2d backward filter")).first;
+    }
+    size_t ws = 0;
+    NST_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterWorkspaceSize(handle(), d.x.d, d.y.d, d.conv, d.w.d, it->second, &ws));
+    NST_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(), &kOne, d.x.d, x, d.y.d, dy, d.conv, it->second,
+                                                   ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.w.d, dw));
+}
+
+void conv2d_backward_bias(const float* dy, float* db, const ConvShape& s) {
+    TensorDesc dyd(s.N, s.K, s.P(), s.Q()), bd(1, s.K, 1, 1);
+    NST_CUDNN_CHECK(cudnnConvolutionBackwardBias(handle(), &kOne, dyd.d, dy, &kZero, bd.d, db));
+}
+
+namespace {
+struct PoolDescs {
+    TensorDesc x, y;
+    cudnnPoolingDescriptor_t pool{};
+    PoolDescs(const PoolShape& s, cudnnPoolingMode_t mode) : x(s.N, s.C, s.H, s.W), y(s.N, s.C, s.P(), s.Q()) {
+        NST_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool));
+        NST_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pool, mode, CUDNN_NOT_PROPAGATE_NAN, s.R, s.S, s.pad_h,
+                                                    s.pad_w, s.stride_h, s.stride_w));
+    }
+    ~PoolDescs() { cudnnDestroyPoolingDescriptor(pool); }
+};
+
+void pool_forward(cudnnPoolingMode_t mode, const float* x, float* y, const PoolShape& s) {
+    PoolDescs d(s, mode);
+    NST_CUDNN_CHECK(cudnnPoolingForward(handle(), d.pool, &kOne, d.x.d, x, &kZero, d.y.d, y));
+}
+void pool_backward(cudnnPoolingMode_t mode, const float* x, const float* y, const float* dy, float* dx,
+                   const PoolShape& s) {
+    PoolDescs d(s, mode);
+    NST_CUDNN_CHECK(cudnnPoolingBackward(handle(), d.pool, &kOne, d.y.d, y, d.y.d, dy, d.x.d, x, &kZero, d.x.d, dx));
+}
+}  // namespace
+
+void max_pool_forward(const float* x, float* y, int32_t*, const PoolShape& s) { pool_forward(CUDNN_POOLING_MAX, x, y, s); }
+void max_pool_backward(const float* x, const float* y, const int32_t*, const float* dy, float* dx, const PoolShape& s) {
+    pool_backward(CUDNN_POOLING_MAX, x, y, dy, dx, s);
+}
+void avg_pool_forward(const float* x, float* y, int32_t*, const PoolShape& s) {
+    pool_forward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, x, y, s);
+}
+void avg_pool_backward(const float* x, const float* y, const int32_t*, const float* dy, float* dx, const PoolShape& s) {
+    pool_backward(CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, x, y, dy, dx, s);
+}
+
+namespace {
+struct ReluDesc {
+    cudnnActivationDescriptor_t d{};
+    ReluDesc() {
+        NST_CUDNN_CHECK(cudnnCreateActivationDescriptor(&d));
+        NST_CUDNN_CHECK(cudnnSetActivationDescriptor(d, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+    }
+    ~ReluDesc() { cudnnDestroyActivationDescriptor(d); }
+};
+}  // namespace
+
+void relu_forward(const float* x, float* y, int64_t n) {
+    ReluDesc a;
+    TensorDesc t(1, 1, 1, to_int(n, "relu"));
+    NST_CUDNN_CHECK(cudnnActivationForward(handle(), a.d, &kOne, t.d, x, &kZero, t.d, y));
+}
+void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
+    // cuDNN asks for x too; for ReLU, y > 0 exactly where x > 0, so y stands in for x.
+    ReluDesc a;
+    TensorDesc t(1, 1, 1, to_int(n, "relu"));
+    NST_CUDNN_CHECK(cudnnActivationBackward(handle(), a.d, &kOne, t.d, y, t.d, dy, t.d, y, &kZero, t.d, dx));
+}
+
+}  // namespace nst::cudnn

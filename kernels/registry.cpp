@@ -1,0 +1,140 @@
+// The variant tables. Order matters: the first non-library row of a device is its default.
+#include "kernels/registry.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/device.h"
+#ifdef NST_HAVE_CUDA
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cublas/cublas_kernels.h"
+#endif
+#ifdef NST_HAVE_CUDNN
+#include "kernels/cudnn/cudnn_kernels.h"
+#endif
+
+namespace nst {
+
+namespace {
+bool& tf32_flag() {
+    static bool on = [] {
+        const char* v = std::getenv("NST_ALLOW_TF32");
+        return v && std::string(v) == "1";
+    }();
+    return on;
+}
+}  // namespace
+bool allow_tf32() { return tf32_flag(); }
+void set_allow_tf32(bool on) { tf32_flag() = on; }
+
+bool built_with_cuda() {
+#ifdef NST_HAVE_CUDA
+    return true;
+#else
+    return false;
+#endif
+}
+bool built_with_cudnn() {
+#ifdef NST_HAVE_CUDNN
+    return true;
+#else
+    return false;
+#endif
+}
+
+namespace {
+
+// ---- CPU: the reference kernels, float32 instantiations ----
+const Conv2dVariant kConvCpu[] = {
+    {"reference", false, cpu::conv2d_forward<float>, cpu::conv2d_backward_data<float>,
+     cpu::conv2d_backward_weight<float>, cpu::conv2d_backward_bias<float>},
+};
+const ReluVariant kReluCpu[] = {{"reference", false, cpu::relu_forward<float>, cpu::relu_backward<float>}};
+const PoolVariant kMaxPoolCpu[] = {
+    {"reference", false, true, cpu::max_pool_forward<float>,
+     [](const float* x, const float*, const int32_t* a, const float* dy, float* dx, const PoolShape& s) {
+         cpu::max_pool_backward<float>(x, a, dy, dx, s);
+     }},
+};
+const PoolVariant kAvgPoolCpu[] = {
+    {"reference", false, false,
+     [](const float* x, float* y, int32_t*, const PoolShape& s) { cpu::avg_pool_forward<float>(x, y, s); },
+     [](const float*, const float*, const int32_t*, const float* dy, float* dx, const PoolShape& s) {
+         cpu::avg_pool_backward<float>(dy, dx, s);
+     }},
+};
+const GramVariant kGramCpu[] = {{"reference", false, cpu::gram_forward<float>, cpu::gram_backward<float>}};
+const VectorVariant kVectorCpu[] = {
+    {"reference", false, cpu::add<float>, cpu::sub<float>, cpu::mul<float>, cpu::scale<float>,
+     cpu::fill_scaled<float>, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>, cpu::mse_backward<float>,
+     cpu::sum_squares_backward<float>, cpu::tv<float>, cpu::tv_backward<float>},
+};
+const Blas1Variant kBlasCpu[] = {
+    {"reference", false, cpu::dot<float>, cpu::axpy<float>, cpu::scal<float>, cpu::nrm2<float>},
+};
+
+#ifdef NST_HAVE_CUDA
+// ---- CUDA: the project's kernels, then the libraries ----
+const Conv2dVariant kConvCuda[] = {
+    {"naive", false, cuda::conv2d_forward_naive, cuda::conv2d_backward_data_naive,
+     cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive},
+#ifdef NST_HAVE_CUDNN
+    {"cudnn", true, cudnn::conv2d_forward, cudnn::conv2d_backward_data, cudnn::conv2d_backward_weight,
+     cudnn::conv2d_backward_bias},
+#endif
+};
+const ReluVariant kReluCuda[] = {
+    {"naive", false, cuda::relu_forward, cuda::relu_backward},
+#ifdef NST_HAVE_CUDNN
+    {"cudnn", true, cudnn::relu_forward, cudnn::relu_backward},
+#endif
+};
+const PoolVariant kMaxPoolCuda[] = {
+    {"naive", false, true, cuda::max_pool_forward_naive, cuda::max_pool_backward_naive},
+#ifdef NST_HAVE_CUDNN
+    {"cudnn", true, false, cudnn::max_pool_forward, cudnn::max_pool_backward},
+#endif
+};
+const PoolVariant kAvgPoolCuda[] = {
+    {"naive", false, false, cuda::avg_pool_forward_naive, cuda::avg_pool_backward_naive},
+#ifdef NST_HAVE_CUDNN
+    {"cudnn", true, false, cudnn::avg_pool_forward, cudnn::avg_pool_backward},
+#endif
+};
+const GramVariant kGramCuda[] = {
+    {"naive", false, cuda::gram_forward_naive, cuda::gram_backward_naive},
+    {"cublas", true, cublas::gram_forward, cublas::gram_backward},
+};
+const VectorVariant kVectorCuda[] = {
+    {"naive", false, cuda::add, cuda::sub, cuda::mul, cuda::scale, cuda::fill_scaled, cuda::sum, cuda::sum_squares,
+     cuda::mse, cuda::mse_backward, cuda::sum_squares_backward, cuda::tv, cuda::tv_backward},
+};
+const Blas1Variant kBlasCuda[] = {
+    {"naive", false, cuda::dot, cuda::axpy, cuda::scal, cuda::nrm2},
+    {"cublas", true, cublas::dot, cublas::axpy, cublas::scal, cublas::nrm2},
+};
+#endif
+
+}  // namespace
+
+// A CPU-only build has no CUDA rows: the empty span makes core report "no kernels for cuda".
+#ifdef NST_HAVE_CUDA
+#define NST_TABLES(cpu_t, cuda_t) \
+    if (d == DeviceKind::CPU) return cpu_t; \
+    return cuda_t
+#else
+#define NST_TABLES(cpu_t, cuda_t) \
+    if (d == DeviceKind::CPU) return cpu_t; \
+    return {}
+#endif
+
+std::span<const Conv2dVariant> conv2d_variants(DeviceKind d) { NST_TABLES(kConvCpu, kConvCuda); }
+std::span<const ReluVariant> relu_variants(DeviceKind d) { NST_TABLES(kReluCpu, kReluCuda); }
+std::span<const PoolVariant> max_pool_variants(DeviceKind d) { NST_TABLES(kMaxPoolCpu, kMaxPoolCuda); }
+std::span<const PoolVariant> avg_pool_variants(DeviceKind d) { NST_TABLES(kAvgPoolCpu, kAvgPoolCuda); }
+std::span<const GramVariant> gram_variants(DeviceKind d) { NST_TABLES(kGramCpu, kGramCuda); }
+std::span<const VectorVariant> vector_variants(DeviceKind d) { NST_TABLES(kVectorCpu, kVectorCuda); }
+std::span<const Blas1Variant> blas1_variants(DeviceKind d) { NST_TABLES(kBlasCpu, kBlasCuda); }
+
+}  // namespace nst

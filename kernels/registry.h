@@ -1,0 +1,107 @@
+// The kernel registry: for every op, the named implementations ("variants") that exist per device.
+//
+// A variant is a bundle of plain function pointers (forward and backward kernels of one op) working on
+// float32 pointers that live on the variant's device. Library wrappers (cuDNN, cuBLAS) are variants with
+// `library = true`; they are the yardstick for correctness and speed. Tests iterate every registered
+// variant, benchmarks time every one, and core/dispatch.cpp picks one per call; nothing else needs to
+// know they exist. Adding a kernel = writing it and adding one row to its table in registry.cpp.
+//
+// Contract shared by all kernels: outputs are overwritten (never accumulated); pointers to scalar
+// results or scalar upstream gradients (`out`, `g`) point to memory on the same device as the data;
+// CUDA kernels run asynchronously on nst::cuda::stream() and check their launches.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/shapes.h"
+
+namespace nst {
+
+enum class DeviceKind { CPU, CUDA };
+
+struct Conv2dVariant {
+    const char* name;
+    bool library;
+    // y = conv(x, w) + b; b may be null.
+    void (*forward)(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+    // dx = conv_transpose(dy, w)
+    void (*backward_data)(const float* dy, const float* w, float* dx, const ConvShape& s);
+    // dw = correlate(x, dy) summed over the batch
+    void (*backward_weight)(const float* x, const float* dy, float* dw, const ConvShape& s);
+    // db[k] = sum of dy over n, p, q
+    void (*backward_bias)(const float* dy, float* db, const ConvShape& s);
+};
+
+struct ReluVariant {
+    const char* name;
+    bool library;
+    void (*forward)(const float* x, float* y, int64_t n);
+    // dx = dy where y > 0, else 0. Uses the output y, so the input can be freed after the forward.
+    void (*backward)(const float* y, const float* dy, float* dx, int64_t n);
+};
+
+struct PoolVariant {
+    const char* name;
+    bool library;
+    // Whether forward wants an int32 argmax buffer of y's size (index into the H*W plane; max pool only).
+    bool uses_argmax;
+    void (*forward)(const float* x, float* y, int32_t* argmax, const PoolShape& s);
+    void (*backward)(const float* x, const float* y, const int32_t* argmax, const float* dy, float* dx,
+                     const PoolShape& s);
+};
+
+struct GramVariant {
+    const char* name;
+    bool library;
+    void (*forward)(const float* f, float* g, const GramShape& s);
+    // dF = (dG + dGᵀ) F * scale
+    void (*backward)(const float* f, const float* dg, float* df, const GramShape& s);
+};
+
+// Pointwise ops, reductions and the losses built from them: no library has these as such, so only the
+// project's own kernels implement them.
+struct VectorVariant {
+    const char* name;
+    bool library;
+    void (*add)(const float* a, const float* b, float* y, int64_t n);
+    void (*sub)(const float* a, const float* b, float* y, int64_t n);
+    void (*mul)(const float* a, const float* b, float* y, int64_t n);
+    void (*scale)(const float* a, float s, float* y, int64_t n);
+    void (*fill_scaled)(const float* g, float s, float* y, int64_t n);  // y[i] = s * (*g)
+    void (*sum)(const float* x, int64_t n, float* out);
+    void (*sum_squares)(const float* x, int64_t n, float* out);
+    void (*mse)(const float* a, const float* b, int64_t n, float* out);  // mean((a-b)^2)
+    // da = g * 2 (a-b) / n
+    void (*mse_backward)(const float* a, const float* b, const float* g, int64_t n, float* da);
+    void (*sum_squares_backward)(const float* x, const float* g, int64_t n, float* dx);  // 2 g x
+    void (*tv)(const float* x, const ImageShape& s, float* out);
+    void (*tv_backward)(const float* x, const float* g, const ImageShape& s, float* dx);
+};
+
+// BLAS-1, for optimizers. dot and nrm2 write their scalar to device memory: no host round trip.
+struct Blas1Variant {
+    const char* name;
+    bool library;
+    void (*dot)(const float* x, const float* y, int64_t n, float* out);
+    void (*axpy)(int64_t n, float alpha, const float* x, float* y);  // y += alpha x
+    void (*scal)(int64_t n, float alpha, float* x);                  // x *= alpha
+    void (*nrm2)(const float* x, int64_t n, float* out);             // sqrt(sum x^2)
+};
+
+// Variant tables per device. An empty span means the device has no implementation (e.g. CUDA in a
+// CPU-only build). The first non-library entry is the project's default for that device.
+std::span<const Conv2dVariant> conv2d_variants(DeviceKind d);
+std::span<const ReluVariant> relu_variants(DeviceKind d);
+std::span<const PoolVariant> max_pool_variants(DeviceKind d);
+std::span<const PoolVariant> avg_pool_variants(DeviceKind d);
+std::span<const GramVariant> gram_variants(DeviceKind d);
+std::span<const VectorVariant> vector_variants(DeviceKind d);
+std::span<const Blas1Variant> blas1_variants(DeviceKind d);
+
+// Whether this build compiled the cuDNN / cuBLAS wrappers.
+bool built_with_cuda();
+bool built_with_cudnn();
+
+}  // namespace nst

@@ -1,0 +1,54 @@
+// Shapes passed to kernels. Kernels see raw pointers and these structs only: no tensors, no autograd.
+// All tensors are dense, contiguous, NCHW (row-major, W fastest).
+#pragma once
+#include <cstdint>
+
+// Shape helpers are callable from CUDA kernels too.
+#ifdef __CUDACC__
+#define NST_HD __host__ __device__
+#else
+#define NST_HD
+#endif
+
+namespace nst {
+
+// conv2d: x is (N,C,H,W), w is (K,C,R,S), b is (K), y is (N,K,P,Q).
+struct ConvShape {
+    int N = 1, C = 1, H = 1, W = 1;  // input
+    int K = 1, R = 1, S = 1;         // K filters of C x R x S
+    int stride_h = 1, stride_w = 1;
+    int pad_h = 0, pad_w = 0;        // zero padding on each side
+    NST_HD int P() const { return (H + 2 * pad_h - R) / stride_h + 1; }
+    NST_HD int Q() const { return (W + 2 * pad_w - S) / stride_w + 1; }
+    NST_HD int64_t x_size() const { return int64_t(N) * C * H * W; }
+    NST_HD int64_t w_size() const { return int64_t(K) * C * R * S; }
+    NST_HD int64_t y_size() const { return int64_t(N) * K * P() * Q(); }
+};
+
+// 2-D pooling: x is (N,C,H,W), y is (N,C,P,Q). Padding never wins a max and counts as zeros in an
+// average (PyTorch's count_include_pad=True), so the average divisor is always R*S.
+struct PoolShape {
+    int N = 1, C = 1, H = 1, W = 1;
+    int R = 2, S = 2;                // window
+    int stride_h = 2, stride_w = 2;
+    int pad_h = 0, pad_w = 0;
+    NST_HD int P() const { return (H + 2 * pad_h - R) / stride_h + 1; }
+    NST_HD int Q() const { return (W + 2 * pad_w - S) / stride_w + 1; }
+    NST_HD int64_t x_size() const { return int64_t(N) * C * H * W; }
+    NST_HD int64_t y_size() const { return int64_t(N) * C * P() * Q(); }
+};
+
+// Gram: F is (N,C,HW) viewed per image as a C x HW matrix; G is (N,C,C) = F Fᵀ / (C*H*W).
+struct GramShape {
+    int N = 1, C = 1;
+    int64_t HW = 1;
+    NST_HD double scale() const { return 1.0 / (double(C) * double(HW)); }
+};
+
+// Total variation over x of (N,C,H,W): sum of squared differences of horizontal and vertical neighbours.
+struct ImageShape {
+    int N = 1, C = 1, H = 1, W = 1;
+    NST_HD int64_t size() const { return int64_t(N) * C * H * W; }
+};
+
+}  // namespace nst

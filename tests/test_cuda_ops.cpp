@@ -1,0 +1,241 @@
+// Every CUDA variant of every op (the project's kernels and the cuDNN/cuBLAS wrappers) against the CPU
+// reference, forward and backward, on random inputs of odd shapes: batch 1 and 2, channel counts that
+// are not multiples of 32, H != W, tiny and large. Criterion: ‖out − ref‖ / ‖ref‖ < 2e-5 in fp32 (TF32
+// off). Without a CUDA device every test prints NST_SKIPPED and ctest reports it as skipped.
+#include <functional>
+
+#include "core/allocator.h"
+#include "core/blas.h"
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "tests/catch.h"
+#include "tests/test_util.h"
+
+using namespace nst;
+
+namespace {
+
+constexpr double kTol = 2e-5;
+using Build = std::function<Tensor(const std::vector<Tensor>&)>;
+
+// Runs `build` on the CPU reference and on CUDA with `op` pinned to `variant`, seeds both backwards
+// with the same random tensor, and compares the output and every input gradient.
+void compare(const std::string& op, const std::string& variant, const Build& build, const std::vector<Shape>& shapes,
+             uint64_t seed, const std::vector<bool>& grad = {}) {
+    INFO("op " << op << ", variant " << variant);
+    std::vector<Tensor> in_cpu, in_gpu;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+        Tensor h = Tensor::uniform(shapes[i], -1.0, 1.0, seed + i);
+        Tensor d = h.to(Device::cuda());
+        if (grad.empty() || grad[i]) {
+            h.requires_grad_();
+            d.requires_grad_();
+        }
+        in_cpu.push_back(h);
+        in_gpu.push_back(d);
+    }
+    const Tensor ref = build(in_cpu);
+    Tensor out;
+    {
+        ScopedVariant pin(op, variant);
+        out = build(in_gpu);
+        REQUIRE(out.device() == Device::cuda());
+        const Tensor R = Tensor::uniform(ref.shape(), -1.0, 1.0, seed + 100);
+        ref.backward(R);
+        out.backward(R.to(Device::cuda()));
+    }
+    REQUIRE(out.shape() == ref.shape());
+    const double e_out = test::rel_err(out, ref);
+    INFO("shape " << shape_str(ref.shape()) << ": forward rel err " << e_out);
+    CHECK(e_out < kTol);
+    for (size_t i = 0; i < in_cpu.size(); ++i) {
+        if (!in_cpu[i].requires_grad()) continue;
+        REQUIRE(in_gpu[i].grad().defined());
+        const double e = test::rel_err(in_gpu[i].grad(), in_cpu[i].grad());
+        INFO("gradient of input " << i << " " << shape_str(shapes[i]) << ": rel err " << e);
+        CHECK(e < kTol);
+    }
+}
+
+template <class Table> std::vector<std::string> names(Table table, bool library) {
+    std::vector<std::string> r;
+    for (const auto& v : table)
+        if (v.library == library) r.push_back(v.name);
+    return r;
+}
+
+struct ConvCase { int N, C, H, W, K, R, S, stride, pad; bool bias; };
+const ConvCase kConvCases[] = {
+    {1, 3, 7, 5, 5, 3, 3, 1, 1, true},       // tiny, H != W
+    {2, 17, 13, 9, 33, 3, 3, 2, 1, true},    // batch 2, stride 2
+    {1, 1, 1, 1, 3, 1, 1, 1, 0, true},       // 1x1 everything
+    {2, 5, 11, 8, 7, 5, 5, 1, 2, false},     // 5x5 pad 2, no bias
+    {1, 6, 9, 10, 4, 2, 3, 2, 1, true},      // rectangular kernel
+    {1, 67, 45, 38, 65, 3, 3, 1, 1, true},   // large, VGG-like
+};
+
+void conv_cases(const std::string& variant) {
+    uint64_t seed = 1000;
+    for (const ConvCase& c : kConvCases) {
+        INFO("conv N" << c.N << " C" << c.C << " " << c.H << "x" << c.W << " K" << c.K << " " << c.R << "x" << c.S
+                      << " stride " << c.stride << " pad " << c.pad);
+        std::vector<Shape> shapes{{c.N, c.C, c.H, c.W}, {c.K, c.C, c.R, c.S}};
+        if (c.bias) shapes.push_back({c.K});
+        compare("conv2d", variant,
+                [c](const auto& in) { return conv2d(in[0], in[1], c.bias ? in[2] : Tensor(), c.stride, c.pad); }, shapes,
+                seed += 10);
+    }
+}
+
+struct PoolCase { int N, C, H, W, k, stride, pad; };
+const PoolCase kPoolCases[] = {
+    {1, 3, 7, 5, 2, 2, 0}, {2, 17, 13, 9, 3, 2, 1}, {1, 5, 1, 1, 1, 1, 0}, {2, 33, 64, 47, 2, 2, 0}, {1, 4, 9, 12, 3, 1, 1},
+};
+
+void pool_cases(const std::string& op, const std::string& variant) {
+    uint64_t seed = 2000;
+    for (const PoolCase& c : kPoolCases) {
+        INFO("pool N" << c.N << " C" << c.C << " " << c.H << "x" << c.W << " k" << c.k << " s" << c.stride << " p" << c.pad);
+        compare(op, variant,
+                [c, op](const auto& in) {
+                    return op == "max_pool" ? max_pool2d(in[0], c.k, c.stride, c.pad) : avg_pool2d(in[0], c.k, c.stride, c.pad);
+                },
+                {{c.N, c.C, c.H, c.W}}, seed += 10);
+    }
+}
+
+const Shape kGramShapes[] = {{1, 3, 7, 5}, {2, 17, 13, 9}, {2, 1, 1, 1}, {1, 65, 37, 41}, {1, 128, 32, 33}};
+const Shape kImageShapes[] = {{1, 3, 7, 5}, {2, 3, 1, 9}, {1, 1, 1, 1}, {2, 3, 257, 171}};
+const Shape kVectorShapes[] = {{1}, {4097}, {3, 333}, {(1 << 20) + 3}};
+
+}  // namespace
+
+TEST_CASE("conv2d: own CUDA variants match the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(conv2d_variants(DeviceKind::CUDA), false)) conv_cases(v);
+}
+TEST_CASE("conv2d: cuDNN variant matches the CPU reference", "[cuda][cudnn]") {
+    NST_REQUIRE_CUDNN();
+    for (const auto& v : names(conv2d_variants(DeviceKind::CUDA), true)) conv_cases(v);
+}
+
+TEST_CASE("relu: every CUDA variant matches the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(relu_variants(DeviceKind::CUDA), false))
+        for (const Shape& s : kVectorShapes) compare("relu", v, [](const auto& in) { return relu(in[0]); }, {s}, 3000);
+}
+TEST_CASE("relu: cuDNN variant matches the CPU reference", "[cuda][cudnn]") {
+    NST_REQUIRE_CUDNN();
+    for (const auto& v : names(relu_variants(DeviceKind::CUDA), true))
+        for (const Shape& s : kVectorShapes) compare("relu", v, [](const auto& in) { return relu(in[0]); }, {s}, 3000);
+}
+
+TEST_CASE("max_pool2d: own CUDA variants match the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(max_pool_variants(DeviceKind::CUDA), false)) pool_cases("max_pool", v);
+}
+TEST_CASE("max_pool2d: cuDNN variant matches the CPU reference", "[cuda][cudnn]") {
+    NST_REQUIRE_CUDNN();
+    for (const auto& v : names(max_pool_variants(DeviceKind::CUDA), true)) pool_cases("max_pool", v);
+}
+TEST_CASE("avg_pool2d: own CUDA variants match the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(avg_pool_variants(DeviceKind::CUDA), false)) pool_cases("avg_pool", v);
+}
+TEST_CASE("avg_pool2d: cuDNN variant matches the CPU reference", "[cuda][cudnn]") {
+    NST_REQUIRE_CUDNN();
+    for (const auto& v : names(avg_pool_variants(DeviceKind::CUDA), true)) pool_cases("avg_pool", v);
+}
+
+TEST_CASE("gram: own CUDA variants match the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(gram_variants(DeviceKind::CUDA), false))
+        for (const Shape& s : kGramShapes) compare("gram", v, [](const auto& in) { return gram(in[0]); }, {s}, 4000);
+}
+TEST_CASE("gram: cuBLAS variant matches the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(gram_variants(DeviceKind::CUDA), true))
+        for (const Shape& s : kGramShapes) compare("gram", v, [](const auto& in) { return gram(in[0]); }, {s}, 4000);
+}
+
+TEST_CASE("elementwise, reductions and losses: CUDA matches the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : names(vector_variants(DeviceKind::CUDA), false)) {
+        for (const Shape& s : kVectorShapes) {
+            compare("vector", v, [](const auto& in) { return add(in[0], in[1]); }, {s, s}, 5000);
+            compare("vector", v, [](const auto& in) { return sub(in[0], in[1]); }, {s, s}, 5010);
+            compare("vector", v, [](const auto& in) { return mul(in[0], in[1]); }, {s, s}, 5020);
+            compare("vector", v, [](const auto& in) { return scale(in[0], -1.75); }, {s}, 5030);
+            compare("vector", v, [](const auto& in) { return sum(in[0]); }, {s}, 5040);
+            compare("vector", v, [](const auto& in) { return sum_squares(in[0]); }, {s}, 5050);
+            compare("vector", v, [](const auto& in) { return mse(in[0], in[1]); }, {s, s}, 5060);
+        }
+        for (const Shape& s : kImageShapes)
+            compare("vector", v, [](const auto& in) { return total_variation(in[0]); }, {s}, 5070);
+    }
+}
+
+TEST_CASE("blas1: every CUDA variant (own and cuBLAS) matches the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& kv : blas1_variants(DeviceKind::CUDA)) {
+        INFO("blas1 variant " << kv.name);
+        ScopedVariant pin("blas1", kv.name);
+        for (const Shape& s : kVectorShapes) {
+            const Tensor x = Tensor::uniform(s, -1, 1, 6000), y = Tensor::uniform(s, -1, 1, 6001);
+            const Tensor xd = x.to(Device::cuda());
+            Tensor yd = y.to(Device::cuda()), yh = y.clone();
+            CHECK(blas::dot(xd, yd).device() == Device::cuda());
+            CHECK(blas::dot(xd, yd).item() == Approx(blas::dot(x, y).item()).epsilon(kTol).margin(1e-6));
+            CHECK(blas::nrm2(xd).item() == Approx(blas::nrm2(x).item()).epsilon(kTol));
+            blas::axpy(-0.75, xd, yd);
+            blas::axpy(-0.75, x, yh);
+            CHECK(test::rel_err(yd, yh) < kTol);
+            blas::scal(1.5, yd);
+            blas::scal(1.5, yh);
+            CHECK(test::rel_err(yd, yh) < kTol);
+        }
+    }
+}
+
+TEST_CASE("library backend: a conv-relu-pool-gram-mse graph matches the CPU end to end", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    auto graph = [](const std::vector<Tensor>& in) {
+        Tensor h = max_pool2d(relu(conv2d(in[0], in[1], in[2], 1, 1)));
+        return add(mse(gram(h), in[3]), scale(total_variation(in[0]), 0.01));
+    };
+    const std::vector<Shape> shapes{{1, 3, 21, 17}, {19, 3, 3, 3}, {19}, {1, 19, 19}};
+    for (Backend b : {Backend::Own, Backend::Library}) {
+        set_backend(b);
+        compare("conv2d", "", graph, shapes, 7000);
+    }
+    set_backend(Backend::Own);
+}
+
+TEST_CASE("caching allocator: a steady-state forward+backward loop never calls cudaMalloc", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const Tensor w = Tensor::randn({16, 3, 3, 3}, 1).to(Device::cuda());
+    const Tensor target = Tensor::randn({1, 16, 16}, 2).to(Device::cuda());
+    Tensor x = Tensor::randn({1, 3, 33, 31}, 3).to(Device::cuda()).requires_grad_();
+    auto step = [&] {
+        x.zero_grad();
+        Tensor loss = mse(gram(relu(conv2d(x, w, Tensor(), 1, 1))), target);
+        loss.backward();
+        NoGradGuard ng;
+        blas::axpy(-0.1, x.grad(), x);
+    };
+    step();
+    step();
+    const auto before = cuda_memory_stats();
+    for (int i = 0; i < 5; ++i) step();
+    cuda_synchronize();
+    const auto after = cuda_memory_stats();
+    CHECK(after.cuda_mallocs == before.cuda_mallocs);
+    CHECK(after.peak_bytes_in_use > 0);
+}
+
+TEST_CASE("CUDA errors: mixing devices names both tensors", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const Tensor a = Tensor::zeros({3}), b = Tensor::zeros({3}, DType::F32, Device::cuda());
+    CHECK_THROWS_WITH(add(a, b), Catch::Contains("different devices") && Catch::Contains("cuda:0"));
+    CHECK_THROWS_WITH(Tensor::zeros({3}, DType::F32, Device::cuda(7)), Catch::Contains("cuda:7"));
+}

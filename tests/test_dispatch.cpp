@@ -1,0 +1,45 @@
+// Variant registry and selection.
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "tests/catch.h"
+#include "tests/test_util.h"
+
+using namespace nst;
+
+TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in CUDA builds", "[dispatch]") {
+    for (const char* op : {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1"}) {
+        INFO(op);
+        const auto cpu = variant_names(op, DeviceKind::CPU);
+        REQUIRE(!cpu.empty());
+        CHECK(cpu.front() == "reference");
+        CHECK(variant_names(op, DeviceKind::CUDA).empty() == !built_with_cuda());
+    }
+    if (built_with_cuda()) {
+        const auto conv = variant_names("conv2d", DeviceKind::CUDA);
+        CHECK(conv.front() == "naive");
+        CHECK((std::find(conv.begin(), conv.end(), "cudnn") != conv.end()) == built_with_cudnn());
+        const auto gram = variant_names("gram", DeviceKind::CUDA);
+        CHECK(std::find(gram.begin(), gram.end(), "cublas") != gram.end());
+    }
+}
+
+TEST_CASE("pinning a variant, backends and their errors", "[dispatch][errors]") {
+    CHECK(std::string(conv2d_kernels(Device::cpu()).name) == "reference");
+    {
+        ScopedVariant pin("conv2d", "reference");
+        CHECK(pinned_variant("conv2d") == "reference");
+    }
+    CHECK(pinned_variant("conv2d").empty());
+    {
+        ScopedVariant pin("conv2d", "no-such-kernel");
+        CHECK_THROWS_WITH(conv2d_kernels(Device::cpu()), Catch::Contains("no-such-kernel"));
+    }
+    CHECK_THROWS_WITH(set_variant("convolution", "x"), Catch::Contains("unknown op"));
+    CHECK_THROWS_WITH(parse_backend("tensorflow"), Catch::Contains("unknown backend"));
+    CHECK(parse_backend("cudnn") == Backend::Library);
+    // The CPU has no library variants: the library backend falls back to the reference there.
+    set_backend(Backend::Library);
+    CHECK(std::string(gram_kernels(Device::cpu()).name) == "reference");
+    set_backend(Backend::Own);
+    if (!built_with_cuda()) CHECK_THROWS_WITH(gram_kernels(Device::cuda()), Catch::Contains("no CUDA"));
+}
