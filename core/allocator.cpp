@@ -36,6 +36,12 @@ namespace {
 
 constexpr size_t kCpuAlign = 64;
 
+int& current_cuda_device() {
+    static int d = 0;
+    return d;
+}
+
+#ifdef NST_HAVE_CUDA
 // Request sizes are rounded so that blocks are reusable across slightly different requests:
 // 512 B granularity up to 1 MiB, then 2 MiB granularity.
 size_t round_size(size_t bytes) {
@@ -44,12 +50,6 @@ size_t round_size(size_t bytes) {
     return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
 }
 
-int& current_cuda_device() {
-    static int d = 0;
-    return d;
-}
-
-#ifdef NST_HAVE_CUDA
 struct CudaCache {
     std::mutex mu;
     std::multimap<size_t, void*> free_blocks;  // rounded size -> block

@@ -38,6 +38,15 @@ struct PoolShape {
     NST_HD int64_t y_size() const { return int64_t(N) * C * P() * Q(); }
 };
 
+// The windows p (of size R, given stride and pad, P of them) that contain input row h: p in [lo, hi],
+// empty when lo > hi. Used by gather-form backward kernels (one thread per input element).
+NST_HD inline void windows_containing(int h, int R, int stride, int pad, int P, int& lo, int& hi) {
+    const int a = h + pad - R + 1;  // the smallest p*stride whose window still reaches h
+    lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+    hi = (h + pad) / stride;
+    if (hi > P - 1) hi = P - 1;
+}
+
 // Gram: F is (N,C,HW) viewed per image as a C x HW matrix; G is (N,C,C) = F Fᵀ / (C*H*W).
 struct GramShape {
     int N = 1, C = 1;

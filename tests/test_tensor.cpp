@@ -89,6 +89,10 @@ TEST_CASE("errors: op-specific argument checks", "[tensor][errors]") {
     expect_error([&] { gram(Tensor::zeros({2, 3})); }, {"gram", "4 dimensions"});
     expect_error([&] { total_variation(Tensor::zeros({2, 3})); }, {"total_variation"});
     expect_error([&] { relu(Tensor::zeros({2}, DType::I32)); }, {"relu", "float"});
+    expect_error([&] { conv2d(Tensor::zeros({0, 3, 4, 4}), Tensor::zeros({2, 3, 3, 3})); }, {"conv2d", "empty"});
+    expect_error([&] { max_pool2d(Tensor::zeros({1, 0, 4, 4})); }, {"max_pool2d", "empty"});
+    expect_error([&] { gram(Tensor::zeros({1, 2, 0, 4})); }, {"gram", "empty"});
+    CHECK(relu(Tensor::zeros({0})).numel() == 0);  // empty is fine where it means something
 }
 
 TEST_CASE("device transfers: a clear error without a device and a round trip with one", "[tensor]") {

@@ -15,6 +15,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     check_ndim(w, 4, op, "w");
     check_same_device(x, w, op);
     check_same_dtype(x, w, op);
+    if (x.numel() == 0 || w.numel() == 0) throw Error("conv2d: empty tensor: x " + x.str() + ", w " + w.str());
     if (w.dim(1) != x.dim(1))
         throw Error("conv2d: input " + x.str() + " has " + std::to_string(x.dim(1)) + " channels but weight " +
                     w.str() + " expects " + std::to_string(w.dim(1)));

@@ -14,7 +14,7 @@ Tensor gram(const Tensor& x) {
     s.N = int(x.dim(0));
     s.C = int(x.dim(1));
     s.HW = x.dim(2) * x.dim(3);
-    if (s.HW == 0 || s.C == 0) throw Error("gram: empty feature map " + x.str());
+    if (x.numel() == 0) throw Error("gram: empty feature map " + x.str());
     Tensor g = Tensor::empty({s.N, s.C, s.C}, x.dtype(), x.device());
     const bool f64 = x.dtype() == DType::F64;
     const GramVariant* kv = f64 ? nullptr : &gram_kernels(x.device());

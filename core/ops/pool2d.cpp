@@ -12,6 +12,7 @@ PoolShape pool_shape(const Tensor& x, int kernel, int stride, int pad, const cha
     check_defined(x, op, "x");
     check_float(x, op);
     check_ndim(x, 4, op, "x");
+    if (x.numel() == 0) throw Error(std::string(op) + ": empty tensor " + x.str());
     if (kernel < 1 || stride < 1 || pad < 0 || 2 * pad > kernel)
         throw Error(std::string(op) + ": need kernel >= 1, stride >= 1, 0 <= pad <= kernel/2; got kernel " +
                     std::to_string(kernel) + ", stride " + std::to_string(stride) + ", pad " + std::to_string(pad));

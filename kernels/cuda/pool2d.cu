@@ -7,14 +7,6 @@
 namespace nst::cuda {
 namespace {
 
-// Range [lo, hi] of window indices p whose span p*stride-pad .. p*stride-pad+R-1 contains h.
-__device__ void windows_containing(int h, int R, int stride, int pad, int P, int& lo, int& hi) {
-    const int a = h + pad - R + 1;  // smallest p*stride allowed
-    lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-    hi = (h + pad) / stride;
-    if (hi > P - 1) hi = P - 1;
-}
-
 __global__ void max_pool_forward_kernel(const float* x, float* y, int32_t* argmax, PoolShape s) {
     const int P = s.P(), Q = s.Q();
     const long long total = s.y_size();

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Copies the header-only dependencies (Catch2 with its CMake files, CLI11, nlohmann-json, stb) from this
+# machine's Debian packages into ./.deps (git-ignored), for a machine that has no apt: the GPU machine.
+# Pass `.deps` in the device call's `carry`; scripts/gpu-check.sh adds it to CMAKE_PREFIX_PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rm -rf .deps
+mkdir -p .deps/include .deps/lib/cmake
+copy() { [ -e "$1" ] && cp -r "$1" "$2" || echo "pack-deps: $1 not found (install the Debian package first)" >&2; }
+copy /usr/include/catch2 .deps/include/
+copy /usr/lib/cmake/Catch2 .deps/lib/cmake/
+copy /usr/include/CLI .deps/include/
+copy /usr/include/nlohmann .deps/include/
+copy /usr/include/stb .deps/include/
+for d in /usr/share/cmake/CLI11 /usr/lib/cmake/CLI11 /usr/share/cmake/nlohmann_json /usr/lib/cmake/nlohmann_json; do
+  [ -d "$d" ] && cp -r "$d" .deps/lib/cmake/
+done
+# Catch2 v2's config also names its prebuilt main library; the tests do not use it, but find_package
+# checks that the file exists.
+[ -e /usr/lib/libCatch2WithMain.a ] && cp /usr/lib/libCatch2WithMain.a .deps/lib/
+du -sh .deps
