@@ -122,3 +122,19 @@ TEST_CASE("intermediate gradients are freed once used: a long chain holds only l
     const double expect = std::pow(1.01, 50);
     for (float g : v(x.grad())) CHECK(g == Approx(expect).epsilon(1e-5));
 }
+
+TEST_CASE("the README example runs (on the CPU here)", "[autograd]") {
+    const Device dev = cuda_available() ? Device::cuda() : Device::cpu();
+    Tensor x = Tensor::randn({1, 3, 64, 64}, 1, DType::F32, dev).requires_grad_();
+    Tensor w = Tensor::randn({16, 3, 3, 3}, 2).to(dev);
+    Tensor loss = sum_squares(gram(relu(conv2d(x, w, Tensor(), 1, 1))));
+    loss.backward();
+    REQUIRE(x.grad().defined());
+    CHECK_FALSE(w.grad().defined());
+    const double before = loss.item();
+    {
+        NoGradGuard no_grad;
+        blas::axpy(-1e-3 / blas::nrm2(x.grad()).item(), x.grad(), x);
+    }
+    CHECK(sum_squares(gram(relu(conv2d(x, w, Tensor(), 1, 1)))).item() < before);  // a descent step descends
+}
