@@ -1,0 +1,57 @@
+// Module implementations (contract in modules.h).
+#include "layers/modules.h"
+
+#include <algorithm>
+
+namespace nst {
+
+Conv2d::Conv2d(Tensor weight, Tensor bias, int stride, int pad)
+    : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), pad_(pad) {
+    check_defined(weight_, "Conv2d", "weight");
+    check_ndim(weight_, 4, "Conv2d", "weight");
+}
+
+std::string Conv2d::describe() const {
+    return "Conv2d(" + std::to_string(weight_.dim(1)) + " -> " + std::to_string(weight_.dim(0)) + ", " +
+           std::to_string(weight_.dim(2)) + "x" + std::to_string(weight_.dim(3)) + ", stride " + std::to_string(stride_) +
+           ", pad " + std::to_string(pad_) + ")";
+}
+
+std::string MaxPool2d::describe() const {
+    return "MaxPool2d(" + std::to_string(k_) + ", stride " + std::to_string(s_) + ", pad " + std::to_string(p_) + ")";
+}
+std::string AvgPool2d::describe() const {
+    return "AvgPool2d(" + std::to_string(k_) + ", stride " + std::to_string(s_) + ", pad " + std::to_string(p_) + ")";
+}
+
+void Sequential::add(std::string name, std::unique_ptr<Module> m) { layers_.emplace_back(std::move(name), std::move(m)); }
+
+Tensor Sequential::forward(const Tensor& x) const {
+    Tensor h = x;
+    for (const auto& [name, m] : layers_) h = m->forward(h);
+    return h;
+}
+
+std::vector<std::pair<std::string, Tensor>> Sequential::forward_taps(const Tensor& x, const std::vector<std::string>& taps) const {
+    std::vector<std::pair<std::string, Tensor>> out;
+    size_t last = 0;
+    for (const std::string& t : taps) {
+        auto it = std::find_if(layers_.begin(), layers_.end(), [&](const auto& l) { return l.first == t; });
+        if (it == layers_.end()) throw Error("Sequential: no layer named '" + t + "'");
+        last = std::max(last, size_t(it - layers_.begin()) + 1);
+    }
+    Tensor h = x;
+    for (size_t i = 0; i < last; ++i) {
+        h = layers_[i].second->forward(h);
+        if (std::find(taps.begin(), taps.end(), layers_[i].first) != taps.end()) out.emplace_back(layers_[i].first, h);
+    }
+    return out;
+}
+
+std::string Sequential::describe() const {
+    std::string s = "Sequential(\n";
+    for (const auto& [name, m] : layers_) s += "  " + name + ": " + m->describe() + "\n";
+    return s + ")";
+}
+
+}  // namespace nst

@@ -1,0 +1,76 @@
+// Modules: the layers a network is assembled from. A module owns its (frozen or trainable) parameters
+// as Tensors and maps an input Tensor to an output Tensor through the differentiable ops of core/ops.h,
+// so autograd comes for free.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ops.h"
+
+namespace nst {
+
+class Module {
+  public:
+    virtual ~Module() = default;
+    virtual Tensor forward(const Tensor& x) const = 0;
+    virtual std::string describe() const = 0;
+};
+
+class Conv2d : public Module {
+  public:
+    // weight (K,C,R,S) and bias (K) or undefined; they keep whatever requires_grad they have.
+    Conv2d(Tensor weight, Tensor bias, int stride = 1, int pad = 0);
+    Tensor forward(const Tensor& x) const override { return conv2d(x, weight_, bias_, stride_, pad_); }
+    std::string describe() const override;
+    const Tensor& weight() const { return weight_; }
+    const Tensor& bias() const { return bias_; }
+
+  private:
+    Tensor weight_, bias_;
+    int stride_, pad_;
+};
+
+class ReLU : public Module {
+  public:
+    Tensor forward(const Tensor& x) const override { return relu(x); }
+    std::string describe() const override { return "ReLU"; }
+};
+
+class MaxPool2d : public Module {
+  public:
+    explicit MaxPool2d(int kernel = 2, int stride = 2, int pad = 0) : k_(kernel), s_(stride), p_(pad) {}
+    Tensor forward(const Tensor& x) const override { return max_pool2d(x, k_, s_, p_); }
+    std::string describe() const override;
+
+  private:
+    int k_, s_, p_;
+};
+
+class AvgPool2d : public Module {
+  public:
+    explicit AvgPool2d(int kernel = 2, int stride = 2, int pad = 0) : k_(kernel), s_(stride), p_(pad) {}
+    Tensor forward(const Tensor& x) const override { return avg_pool2d(x, k_, s_, p_); }
+    std::string describe() const override;
+
+  private:
+    int k_, s_, p_;
+};
+
+// Named modules applied in order. forward_taps returns the outputs of the named layers and stops after
+// the last one asked for.
+class Sequential : public Module {
+  public:
+    void add(std::string name, std::unique_ptr<Module> m);
+    Tensor forward(const Tensor& x) const override;
+    std::vector<std::pair<std::string, Tensor>> forward_taps(const Tensor& x, const std::vector<std::string>& taps) const;
+    std::string describe() const override;
+    size_t size() const { return layers_.size(); }
+    const std::vector<std::pair<std::string, std::unique_ptr<Module>>>& layers() const { return layers_; }
+
+  private:
+    std::vector<std::pair<std::string, std::unique_ptr<Module>>> layers_;
+};
+
+}  // namespace nst

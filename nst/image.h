@@ -1,0 +1,30 @@
+// Images in and out of the framework. Loading uses stb_image (PNG, JPEG, BMP, ...; grey, grey+alpha,
+// RGB, RGBA; 8 or 16 bits per channel), resizing uses stb_image_resize. Pixels are float RGB in 0..1.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace nst {
+
+struct Image {
+    int width = 0, height = 0;
+    std::vector<float> rgb;  // height * width * 3, row-major, interleaved RGB, 0..1
+};
+
+// Throws nst::Error naming the file when it is missing, unreadable or not an image. Alpha is dropped
+// (composited over nothing: the colour channels are kept as they are).
+Image load_image(const std::string& path);
+
+// Resized so that the longer side is `longest` pixels (aspect ratio kept, at least 1 pixel a side).
+Image resize_longest(const Image& img, int longest);
+Image resize(const Image& img, int width, int height);
+
+Tensor image_to_tensor(const Image& img);  // (1,3,H,W) float32 on the CPU
+Image tensor_to_image(const Tensor& t);    // from (1,3,H,W), any device; values clamped to 0..1
+
+// Writes PNG or JPEG (by the extension: .png, .jpg/.jpeg) atomically: a temporary file, then rename.
+void save_image(const Image& img, const std::string& path);
+
+}  // namespace nst

@@ -1,0 +1,207 @@
+// Weight files: every supported format loads the same numbers, names are normalised, conventions are
+// read, the converter round-trips, and the tiny VGG's activations match PyTorch's (fixtures written by
+// tests/make_fixtures.py). With ../shared present, the real VGG-19 is checked too.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/autograd.h"
+#include "layers/vgg19.h"
+#include "nst/image.h"
+#include "tests/catch.h"
+#include "tests/fixtures.h"
+#include "tests/test_util.h"
+#include "weights/safetensors.h"
+#include "weights/vgg19_weights.h"
+
+using namespace nst;
+using namespace nst::weights;
+using nst::test::fixture;
+
+namespace {
+double max_abs_diff(const WeightFile& a, const WeightFile& b) {
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    double worst = 0;
+    for (const auto& [k, t] : a.tensors) {
+        INFO("tensor " << k);
+        REQUIRE(b.tensors.count(k));
+        const HostTensor& u = b.tensors.at(k);
+        REQUIRE(t.shape == u.shape);
+        for (size_t i = 0; i < t.values.size(); ++i) worst = std::max(worst, double(std::abs(t.values[i] - u.values[i])));
+    }
+    return worst;
+}
+}  // namespace
+
+TEST_CASE("every checkpoint format loads the same VGG weights", "[weights]") {
+    const Vgg19Weights ref = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
+    CHECK(ref.layers == 16);
+    CHECK(ref.file.tensors.size() == 32);
+    CHECK(ref.file.tensors.at("features.0.weight").shape == std::vector<int64_t>{4, 3, 3, 3});
+    CHECK(ref.file.tensors.at("features.34.bias").shape == std::vector<int64_t>{8});
+    for (const char* f : {"vgg_tiny_zip.pth", "vgg_tiny_legacy.pth", "vgg_tiny_gatys.pth", "vgg_tiny_strided.pth",
+                          "vgg_tiny_old_rebuild.pth"}) {
+        INFO(f);
+        const Vgg19Weights w = load_vgg19_weights(fixture(f));
+        CHECK(w.layers == 16);
+        CHECK(max_abs_diff(w.file, ref.file) == 0.0);  // bit-identical float32
+    }
+}
+
+TEST_CASE("float16 and bfloat16 safetensors convert exactly as torch does", "[weights]") {
+    CHECK(max_abs_diff(load_vgg19_weights(fixture("vgg_tiny_f16.safetensors")).file,
+                       load_vgg19_weights(fixture("vgg_tiny_f16_expected.safetensors")).file) == 0.0);
+    CHECK(max_abs_diff(load_vgg19_weights(fixture("vgg_tiny_bf16.safetensors")).file,
+                       load_vgg19_weights(fixture("vgg_tiny_bf16_expected.safetensors")).file) == 0.0);
+    CHECK(half_to_float(0x3c00) == 1.0f);
+    CHECK(half_to_float(0xc000) == -2.0f);
+    CHECK(half_to_float(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+    CHECK(std::isinf(half_to_float(0x7c00)));
+    CHECK(std::isnan(half_to_float(0x7e00)));
+    for (float v : {0.f, 1.f, -3.5f, 65504.f, 6.1e-5f, 1e-7f}) CHECK(half_to_float(float_to_half(v)) == Approx(v).epsilon(1e-3).margin(1e-7));
+}
+
+TEST_CASE("input conventions: stated in metadata, torchvision by default", "[weights]") {
+    const Vgg19Weights caffe = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
+    CHECK(caffe.convention.stated);
+    CHECK(caffe.convention.bgr);
+    CHECK(caffe.convention.scale == 255);
+    CHECK(caffe.convention.mean[0] == Approx(103.939));
+    const Vgg19Weights tv = load_vgg19_weights(fixture("vgg_tiny_zip.pth"));
+    CHECK_FALSE(tv.convention.stated);
+    CHECK_FALSE(tv.convention.bgr);
+    CHECK(tv.convention.scale == 1);
+    CHECK(tv.convention.std[2] == Approx(0.225));
+    CHECK_THROWS_WITH(convention_from_metadata({{"input_channel_order", "RGB"}}, "f.safetensors"),
+                      Catch::Contains("only part"));
+    CHECK_THROWS_WITH(convention_from_metadata({{"input_channel_order", "GBR"}, {"input_scale", "1"}, {"input_mean", "0,0,0"},
+                                                {"input_std", "1,1,1"}}, "f.safetensors"),
+                      Catch::Contains("RGB or BGR"));
+    CHECK_THROWS_WITH(parse_triple("1,2", "--mean"), Catch::Contains("three"));
+    CHECK_THROWS_WITH(parse_triple("1,x,3", "--mean"), Catch::Contains("not a number"));
+}
+
+TEST_CASE("preprocessing an image matches torch under a BGR 0..255 convention, and deprocess inverts it", "[weights][image]") {
+    const Vgg19Weights caffe = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
+    VGG19 net(caffe, Device::cpu(), {"conv1_1"});
+    const Image img = load_image(fixture("tiny_rgb.png"));
+    CHECK(img.width == 7);
+    CHECK(img.height == 5);
+    const Tensor x = net.preprocess(image_to_tensor(img));
+    const WeightFile expected = read_safetensors(fixture("tiny_rgb_preprocessed.safetensors"));
+    const HostTensor& expect = expected.tensors.at("bgr255");
+    CHECK(x.shape() == expect.shape);
+    CHECK(test::rel_err(x.to_vector<double>(), std::vector<double>(expect.values.begin(), expect.values.end())) < 1e-6);
+    CHECK(test::rel_err(net.deprocess(x), image_to_tensor(img)) < 1e-6);
+}
+
+TEST_CASE("tiny VGG-19 activations match PyTorch at every tap, max and average pooling", "[weights][vgg]") {
+    const WeightFile act = read_safetensors(fixture("vgg_tiny_activations.safetensors"));
+    const HostTensor& in = act.tensors.at("input");
+    const Tensor x = Tensor::from_vector(in.values, in.shape);
+    const std::vector<std::string> taps{"conv1_1", "relu1_1", "pool1", "relu2_1", "relu3_1", "relu4_2", "relu5_1", "pool5"};
+    for (const char* file : {"vgg_tiny_zip.pth", "vgg_tiny_legacy.pth", "vgg_tiny.safetensors"})
+        for (const char* pool : {"max", "avg"}) {
+            INFO(file << ", " << pool << " pooling");
+            VGG19 net(load_vgg19_weights(fixture(file)), Device::cpu(), taps, parse_pooling(pool));
+            NoGradGuard ng;
+            const auto out = net.forward(x);
+            REQUIRE(out.size() == taps.size());
+            for (const auto& [name, t] : out) {
+                const HostTensor& ref = act.tensors.at(std::string(pool) + "." + name);
+                INFO("tap " << name);
+                REQUIRE(t.shape() == ref.shape);
+                const double e = test::rel_err(t.to_vector<double>(), std::vector<double>(ref.values.begin(), ref.values.end()));
+                CHECK(e <= 1e-5);
+            }
+        }
+}
+
+TEST_CASE("VGG19 builds only up to the deepest tap and keeps its weights frozen", "[vgg]") {
+    const Vgg19Weights w = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
+    VGG19 net(w, Device::cpu(), {"relu2_1", "conv1_2"});
+    CHECK(net.layers().size() == VGG19::layer_index("relu2_1") + 1);
+    CHECK(VGG19::layer_names().size() == 37);
+    CHECK(VGG19::layer_names()[36] == "pool5");
+    for (const auto& [name, m] : net.layers().layers())
+        if (auto* c = dynamic_cast<const Conv2d*>(m.get())) {
+            CHECK_FALSE(c->weight().requires_grad());
+            CHECK_FALSE(c->bias().requires_grad());
+        }
+    // Gradients reach the image and nothing else.
+    Tensor x = Tensor::randn({1, 3, 8, 9}, 3).requires_grad_();
+    const auto out = net.forward(x);
+    CHECK(out[0].first == "conv1_2");
+    sum_squares(out[1].second).backward();
+    CHECK(x.grad().defined());
+    CHECK_THROWS_WITH(VGG19(w, Device::cpu(), {"relu9_1"}), Catch::Contains("unknown VGG-19 layer"));
+    CHECK_THROWS_WITH(VGG19(w, Device::cpu(), {"pool5"}).forward(Tensor::zeros({1, 3, 16, 40})), Catch::Contains("too small"));
+    CHECK_THROWS_WITH(VGG19(w, Device::cpu(), {"relu1_1"}).forward(Tensor::zeros({1, 4, 16, 16})), Catch::Contains("3 channels"));
+}
+
+TEST_CASE("a file with fewer layers serves shallow taps and refuses deep ones", "[vgg]") {
+    Vgg19Weights w = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
+    WeightFile cut;
+    for (const auto& [k, t] : w.file.tensors)
+        if (k.rfind("features.0.", 0) == 0 || k.rfind("features.2.", 0) == 0) cut.tensors[k] = t;
+    const Vgg19Weights two = vgg19_weights_from(cut, "cut");
+    CHECK(two.layers == 2);
+    CHECK_NOTHROW(VGG19(two, Device::cpu(), {"relu1_2"}));
+    CHECK_THROWS_WITH(VGG19(two, Device::cpu(), {"relu2_1"}), Catch::Contains("needs conv2_1"));
+}
+
+TEST_CASE("the converter's output round-trips through the safetensors reader", "[weights]") {
+    const Vgg19Weights src = load_vgg19_weights(fixture("vgg_tiny_legacy.pth"));
+    WeightFile f = src.file;
+    InputConvention c;
+    c.bgr = true;
+    c.scale = 255;
+    c.mean = {1, 2, 3};
+    c.std = {1, 1, 1};
+    convention_to_metadata(c, f.metadata);
+    const std::string path = "roundtrip_test.safetensors";
+    write_safetensors(path, f);
+    const Vgg19Weights back = load_vgg19_weights(path);
+    std::remove(path.c_str());
+    CHECK(max_abs_diff(back.file, src.file) == 0.0);
+    CHECK(back.convention.bgr);
+    CHECK(back.convention.mean[2] == 3);
+    CHECK(serialize_safetensors(f).size() % 8 == 0);
+}
+
+TEST_CASE("real VGG-19 from ../shared: every shape, and finite non-trivial activations of chelsea.png", "[weights][shared]") {
+    const std::string wpath = test::shared("weights/vgg19-conv.safetensors"), ipath = test::shared("images/chelsea.png");
+    if (!test::exists(wpath) || !test::exists(ipath)) {
+        std::cout << "NST_SKIPPED: ../shared/weights/vgg19-conv.safetensors or ../shared/images/chelsea.png not present\n";
+        return;
+    }
+    const Vgg19Weights w = load_vgg19_weights(wpath);
+    REQUIRE(w.layers == 16);
+    const int widths[] = {64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512};
+    int64_t in = 3;
+    for (size_t i = 0; i < 16; ++i) {
+        const auto& s = w.file.tensors.at("features." + std::to_string(kVgg19Convs[i].index) + ".weight").shape;
+        CHECK(s == std::vector<int64_t>{widths[i], in, 3, 3});
+        in = widths[i];
+    }
+    CHECK(w.convention.stated);
+    CHECK(w.convention.scale == 255);
+    CHECK(w.convention.mean[0] == Approx(123.68));
+    // 64 px keeps this quick on the reference CPU kernels.
+    VGG19 net(w, Device::cpu(), {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"});
+    const Tensor x = net.preprocess(image_to_tensor(resize_longest(load_image(ipath), 64)));
+    NoGradGuard ng;
+    for (const auto& [name, t] : net.forward(x)) {
+        INFO(name);
+        const std::vector<float> v = t.to_vector<float>();
+        size_t positive = 0;
+        double sum = 0;
+        for (float f : v) {
+            REQUIRE(std::isfinite(f));
+            positive += f > 0;
+            sum += f;
+        }
+        CHECK(positive > v.size() / 50);  // a ReLU layer of a real network on a real photo is far from all-zero
+        CHECK(sum / double(v.size()) > 1e-3);
+    }
+}

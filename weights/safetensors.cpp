@@ -1,0 +1,157 @@
+// safetensors reader and writer (contract in safetensors.h).
+#include "weights/safetensors.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/error.h"
+
+namespace nst::weights {
+
+static_assert(std::endian::native == std::endian::little, "the readers assume a little-endian host");
+
+namespace {
+
+constexpr uint64_t kMaxHeader = 100u << 20;  // the format's own reference limit is 100 MB
+
+uint64_t read_u64le(const char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | uint8_t(p[i]);
+    return v;
+}
+
+size_t dtype_bytes(const std::string& dt) {
+    if (dt == "F32") return 4;
+    if (dt == "F16" || dt == "BF16") return 2;
+    if (dt == "F64") return 8;
+    return 0;
+}
+
+}  // namespace
+
+bool looks_like_safetensors(const std::string& b) {
+    if (b.size() < 10) return false;
+    const uint64_t n = read_u64le(b.data());
+    return n >= 2 && n <= b.size() - 8 && b[8] == '{';
+}
+
+WeightFile parse_safetensors(const std::string& b, const std::string& name) {
+    auto fail = [&](const std::string& what) -> Error { return Error(name + ": not a valid safetensors file: " + what); };
+    if (b.size() < 8) throw fail(b.empty() ? "the file is empty" : "shorter than its 8-byte header length");
+    const uint64_t n = read_u64le(b.data());
+    if (n > kMaxHeader) throw fail("header length " + std::to_string(n) + " is absurd (limit 100 MB)");
+    if (n > b.size() - 8)
+        throw fail("header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(b.size()) +
+                   " bytes): truncated?");
+    nlohmann::json h;
+    try {
+        h = nlohmann::json::parse(b.begin() + 8, b.begin() + 8 + std::ptrdiff_t(n));
+    } catch (const nlohmann::json::exception& e) {
+        throw fail(std::string("header is not JSON (") + e.what() + ")");
+    }
+    if (!h.is_object()) throw fail("header is not a JSON object");
+    const char* data = b.data() + 8 + n;
+    const uint64_t data_size = b.size() - 8 - n;
+
+    WeightFile w;
+    struct Span { uint64_t begin, end; std::string name; };
+    std::vector<Span> spans;
+    for (auto it = h.begin(); it != h.end(); ++it) {
+        const std::string key = it.key();
+        const nlohmann::json& v = it.value();
+        if (key == "__metadata__") {
+            if (!v.is_object()) throw fail("__metadata__ is not an object");
+            for (auto m = v.begin(); m != v.end(); ++m) {
+                if (!m.value().is_string()) throw fail("__metadata__ value of '" + m.key() + "' is not a string");
+                w.metadata[m.key()] = m.value().get<std::string>();
+            }
+            continue;
+        }
+        const std::string what = "tensor '" + key + "'";
+        if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+            throw fail(what + " lacks dtype, shape or data_offsets");
+        if (!v["dtype"].is_string()) throw fail(what + ": dtype is not a string");
+        const std::string dt = v["dtype"].get<std::string>();
+        const size_t eb = dtype_bytes(dt);
+        if (!eb) throw fail(what + ": unsupported dtype '" + dt + "' (supported: F32, F16, BF16, F64)");
+        std::vector<int64_t> shape;
+        if (!v["shape"].is_array()) throw fail(what + ": shape is not an array");
+        for (const auto& d : v["shape"]) {
+            if (!d.is_number_integer() || d.get<int64_t>() < 0) throw fail(what + ": shape has a non-integer or negative entry");
+            shape.push_back(d.get<int64_t>());
+        }
+        const auto& off = v["data_offsets"];
+        if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+            throw fail(what + ": data_offsets must be two non-negative integers");
+        const uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
+        if (begin > end || end > data_size)
+            throw fail(what + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                       ") lie outside the data (" + std::to_string(data_size) + " bytes)");
+        // The byte range bounds the element count, so this check also refuses absurd shapes before allocating.
+        const int64_t numel = checked_numel(shape, name + ": " + what, int64_t(data_size / eb) + 1);
+        if (uint64_t(numel) * eb != end - begin)
+            throw fail(what + ": shape " + shape_to_string(shape) + " of " + dt + " needs " + std::to_string(numel * eb) +
+                       " bytes but data_offsets give " + std::to_string(end - begin));
+        spans.push_back({begin, end, key});
+        HostTensor t;
+        t.shape = shape;
+        t.values.resize(size_t(numel));
+        const char* p = data + begin;
+        for (int64_t i = 0; i < numel; ++i) {
+            if (dt == "F32") {
+                std::memcpy(&t.values[size_t(i)], p + 4 * i, 4);
+            } else if (dt == "F64") {
+                double d;
+                std::memcpy(&d, p + 8 * i, 8);
+                t.values[size_t(i)] = float(d);
+            } else {
+                uint16_t u;
+                std::memcpy(&u, p + 2 * i, 2);
+                t.values[size_t(i)] = dt == "F16" ? half_to_float(u) : bf16_to_float(u);
+            }
+        }
+        w.tensors[key] = std::move(t);
+    }
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+    uint64_t reach = 0;  // furthest end so far, and whose
+    std::string reacher;
+    for (const Span& s : spans) {
+        if (s.end > s.begin && s.begin < reach)
+            throw fail("tensors '" + reacher + "' and '" + s.name + "' overlap in the data");
+        if (s.end > reach) reach = s.end, reacher = s.name;
+    }
+    return w;
+}
+
+WeightFile read_safetensors(const std::string& path) { return parse_safetensors(read_file_bytes(path), path); }
+
+std::string serialize_safetensors(const WeightFile& w) {
+    nlohmann::ordered_json h;
+    if (!w.metadata.empty()) {
+        nlohmann::ordered_json m = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : w.metadata) m[k] = v;
+        h["__metadata__"] = m;
+    }
+    uint64_t offset = 0;
+    for (const auto& [name, t] : w.tensors) {
+        const uint64_t bytes = uint64_t(t.values.size()) * 4;
+        h[name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string header = h.dump();
+    while (header.size() % 8) header += ' ';
+    std::string out(8, '\0');
+    const uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) out[size_t(i)] = char((n >> (8 * i)) & 0xff);
+    out += header;
+    for (const auto& [name, t] : w.tensors) out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
+    return out;
+}
+
+void write_safetensors(const std::string& path, const WeightFile& w) { write_file_atomic(path, serialize_safetensors(w)); }
+
+}  // namespace nst::weights

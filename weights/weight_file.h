@@ -1,0 +1,39 @@
+// In-memory weights as read from any supported file: named float32 host arrays plus string metadata.
+// weights/ depends on nothing but the standard library and nlohmann-json, so its parsers can be built
+// and fuzzed alone (and are, under ASan+UBSan: see tests/CMakeLists.txt).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nst::weights {
+
+struct HostTensor {
+    std::vector<int64_t> shape;
+    std::vector<float> values;  // row-major, shape's product of them
+};
+
+struct WeightFile {
+    std::map<std::string, HostTensor> tensors;
+    std::map<std::string, std::string> metadata;  // safetensors __metadata__ (empty for .pth files)
+};
+
+std::string shape_to_string(const std::vector<int64_t>& shape);
+
+// Guards against hostile sizes: products that overflow, or that exceed `limit` elements.
+// Returns the element count or throws nst::Error mentioning `what`.
+int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& what, int64_t limit);
+
+// IEEE half and bfloat16 bit patterns to float.
+float half_to_float(uint16_t h);
+float bf16_to_float(uint16_t b);
+uint16_t float_to_half(float f);  // round to nearest even (for fixtures and tests)
+
+// The whole file as bytes; throws nst::Error naming the path when it cannot be read.
+std::string read_file_bytes(const std::string& path);
+
+// Writes bytes to path atomically: a temporary file beside it, then rename. Nothing half-written remains.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace nst::weights
