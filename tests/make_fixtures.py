@@ -103,11 +103,16 @@ def main():
     def old_reduce(self, proto):
         return (torch._utils._rebuild_tensor, (self.storage(), self.storage_offset(), tuple(self.size()), self.stride()))
 
-    torch.Tensor.__reduce_ex__ = old_reduce
-    try:
-        torch.save(conv_only, os.path.join(OUT, "vgg_tiny_old_rebuild.pth"), _use_new_zipfile_serialization=False)
-    finally:
-        torch.Tensor.__reduce_ex__ = orig
+    # torch 0.1's form: the tensor class called with no arguments, then BUILD with its state.
+    def setstate_reduce(self, proto):
+        return (torch.FloatTensor, (), (self.storage(), self.storage_offset(), tuple(self.size()), self.stride()))
+
+    for reduce, fname in ((old_reduce, "vgg_tiny_old_rebuild.pth"), (setstate_reduce, "vgg_tiny_setstate.pth")):
+        torch.Tensor.__reduce_ex__ = reduce
+        try:
+            torch.save(conv_only, os.path.join(OUT, fname), _use_new_zipfile_serialization=False)
+        finally:
+            torch.Tensor.__reduce_ex__ = orig
 
     caffe = {"input_channel_order": "BGR", "input_scale": "255", "input_mean": "103.939,116.779,123.68",
              "input_std": "1,1,1"}

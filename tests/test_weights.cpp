@@ -40,7 +40,8 @@ TEST_CASE("every checkpoint format loads the same VGG weights", "[weights]") {
     CHECK(ref.file.tensors.at("features.0.weight").shape == std::vector<int64_t>{4, 3, 3, 3});
     CHECK(ref.file.tensors.at("features.34.bias").shape == std::vector<int64_t>{8});
     for (const char* f : {"vgg_tiny_zip.pth", "vgg_tiny_legacy.pth", "vgg_tiny_gatys.pth", "vgg_tiny_strided.pth",
-                          "vgg_tiny_old_rebuild.pth"}) {
+                          "vgg_tiny_old_rebuild.pth",
+                          "vgg_tiny_setstate.pth"}) {
         INFO(f);
         const Vgg19Weights w = load_vgg19_weights(fixture(f));
         CHECK(w.layers == 16);

@@ -262,7 +262,25 @@ const PyValue* Unpickler::load() {
                 stack.push_back(call(cls, args));
                 break;
             }
-            case 'b': pop(); top(); break;  // BUILD: object state (e.g. OrderedDict._metadata) is not needed
+            case 'b': {  // BUILD: apply state to the object below it
+                PyValue* state = pop();
+                PyValue* obj = top();
+                // torch 0.1.x pickled a tensor as torch.FloatTensor() followed by the state
+                // (storage, offset, size, stride); make that a TensorRef. Other state (e.g.
+                // OrderedDict._metadata) is not needed.
+                const PyValue* cls = obj->kind == K::Object ? obj->items[0] : nullptr;
+                if (cls && cls->kind == K::Global && cls->s == "torch" && cls->s2.size() > 6 &&
+                    cls->s2.compare(cls->s2.size() - 6, 6, "Tensor") == 0 && state->kind == K::Tuple && state->items.size() == 4 &&
+                    state->items[0]->kind == K::PersistentId && state->items[1]->kind == K::Int) {
+                    obj->kind = K::TensorRef;
+                    obj->storage = state->items[0];
+                    obj->offset = state->items[1]->i;
+                    obj->size = ints_of(state->items[2], "tensor size");
+                    obj->stride = ints_of(state->items[3], "tensor stride");
+                    if (obj->size.size() != obj->stride.size()) throw fail("tensor size and stride differ in length");
+                }
+                break;
+            }
             case 'Q': {                      // BINPERSID
                 PyValue* pid = m.make(K::PersistentId);
                 pid->items = {pop()};

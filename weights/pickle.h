@@ -2,7 +2,8 @@
 // uses them) to read PyTorch state_dicts. It builds plain values (None, bool, int, float, str, bytes,
 // tuple, list, dict), keeps unknown classes and calls as opaque objects instead of running anything, and
 // turns torch's tensor-rebuild calls into TensorRef values: `_rebuild_tensor_v2` (torch >= 0.4) and the
-// older `_rebuild_tensor`. `_rebuild_parameter` unwraps to its tensor.
+// older `_rebuild_tensor`, and torch 0.1's `torch.FloatTensor()` + BUILD(storage, offset, size, stride).
+// `_rebuild_parameter` unwraps to its tensor.
 //
 // All values live in an arena owned by the Unpickler (so hostile self-referencing pickles cannot leak),
 // and are valid while it lives. Malformed input throws nst::Error naming the file and byte offset.
