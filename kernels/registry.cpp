@@ -1,10 +1,14 @@
-// The variant tables. Order matters: the first non-library row of a device is its default.
+// The variant tables. Order matters: the first non-library row of a device is its default (on the CPU
+// that is the OpenBLAS conv when it was built; the reference kernels stay the spec the tests compare to).
 #include "kernels/registry.h"
 
 #include <cstdlib>
 #include <string>
 
 #include "kernels/cpu/cpu_kernels.h"
+#ifdef NST_HAVE_OPENBLAS
+#include "kernels/cpu/cpu_gemm_kernels.h"
+#endif
 #include "kernels/device.h"
 #ifdef NST_HAVE_CUDA
 #include "kernels/cuda/cuda_kernels.h"
@@ -47,6 +51,10 @@ namespace {
 
 // ---- CPU: the reference kernels, float32 instantiations ----
 const Conv2dVariant kConvCpu[] = {
+#ifdef NST_HAVE_OPENBLAS
+    {"im2col_gemm", false, cpu::conv2d_forward_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
+     cpu::conv2d_backward_bias<float>},
+#endif
     {"reference", false, cpu::conv2d_forward<float>, cpu::conv2d_backward_data<float>,
      cpu::conv2d_backward_weight<float>, cpu::conv2d_backward_bias<float>},
 };

@@ -91,7 +91,8 @@ struct Blas1Variant {
 };
 
 // Variant tables per device. An empty span means the device has no implementation (e.g. CUDA in a
-// CPU-only build). The first non-library entry is the project's default for that device.
+// CPU-only build). The first non-library entry is the project's default for that device. Every CPU
+// table has a "reference" row: the plain-loop specification.
 std::span<const Conv2dVariant> conv2d_variants(DeviceKind d);
 std::span<const ReluVariant> relu_variants(DeviceKind d);
 std::span<const PoolVariant> max_pool_variants(DeviceKind d);

