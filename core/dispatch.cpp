@@ -12,12 +12,12 @@ namespace nst {
 
 namespace {
 
-const char* const kOps[] = {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1"};
+const char* const kOps[] = {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim"};
 
 void check_op(const std::string& op) {
     for (const char* o : kOps)
         if (op == o) return;
-    throw Error("unknown op '" + op + "' (known: conv2d, relu, max_pool, avg_pool, gram, vector, blas1)");
+    throw Error("unknown op '" + op + "' (known: conv2d, relu, max_pool, avg_pool, gram, vector, blas1, optim)");
 }
 
 struct Settings {
@@ -119,6 +119,7 @@ const PoolVariant& avg_pool_kernels(Device d) { return select(avg_pool_variants(
 const GramVariant& gram_kernels(Device d) { return select(gram_variants(d.kind), "gram", d); }
 const VectorVariant& vector_kernels(Device d) { return select(vector_variants(d.kind), "vector", d); }
 const Blas1Variant& blas1_kernels(Device d) { return select(blas1_variants(d.kind), "blas1", d); }
+const OptimVariant& optim_kernels(Device d) { return select(optim_variants(d.kind), "optim", d); }
 
 std::vector<std::string> variant_names(const std::string& op, DeviceKind d) {
     check_op(op);
@@ -128,7 +129,8 @@ std::vector<std::string> variant_names(const std::string& op, DeviceKind d) {
     if (op == "avg_pool") return names_of(avg_pool_variants(d));
     if (op == "gram") return names_of(gram_variants(d));
     if (op == "vector") return names_of(vector_variants(d));
-    return names_of(blas1_variants(d));
+    if (op == "blas1") return names_of(blas1_variants(d));
+    return names_of(optim_variants(d));
 }
 
 }  // namespace nst

@@ -27,6 +27,10 @@ Tensor mul(const Tensor& a, const Tensor& b);    // elementwise
 Tensor scale(const Tensor& a, double s);
 Tensor sum(const Tensor& a);                     // scalar Σ a
 
+// Identity forward; backward replaces the incoming gradient g by strength · g / (‖g‖₁ + 1e-8)
+// (neural-style's --normalize-gradients, applied where a loss meets the network). float32 only.
+Tensor normalize_gradient(const Tensor& x, double strength);
+
 // y += g, in place, not recorded (used by the engine to accumulate leaf gradients).
 void add_into(Tensor& y, const Tensor& g);
 

@@ -82,6 +82,11 @@ const Blas1Variant kBlasCpu[] = {
     {"reference", false, cpu::dot<float>, cpu::axpy<float>, cpu::scal<float>, cpu::nrm2<float>},
 };
 
+const OptimVariant kOptimCpu[] = {
+    {"reference", false, cpu::asum, cpu::scale_by_norm, cpu::axpy_s, cpu::scal_s, cpu::scalar_mul, cpu::scalar_sub,
+     cpu::lbfgs_pair, cpu::lbfgs_first_step, cpu::adam_step},
+};
+
 #ifdef NST_HAVE_CUDA
 // ---- CUDA: the project's kernels, then the libraries ----
 const Conv2dVariant kConvCuda[] = {
@@ -122,6 +127,10 @@ const Blas1Variant kBlasCuda[] = {
     {"naive", false, cuda::dot, cuda::axpy, cuda::scal, cuda::nrm2},
     {"cublas", true, cublas::dot, cublas::axpy, cublas::scal, cublas::nrm2},
 };
+const OptimVariant kOptimCuda[] = {
+    {"naive", false, cuda::asum, cuda::scale_by_norm, cuda::axpy_s, cuda::scal_s, cuda::scalar_mul, cuda::scalar_sub,
+     cuda::lbfgs_pair, cuda::lbfgs_first_step, cuda::adam_step},
+};
 #endif
 
 }  // namespace
@@ -144,5 +153,6 @@ std::span<const PoolVariant> avg_pool_variants(DeviceKind d) { NST_TABLES(kAvgPo
 std::span<const GramVariant> gram_variants(DeviceKind d) { NST_TABLES(kGramCpu, kGramCuda); }
 std::span<const VectorVariant> vector_variants(DeviceKind d) { NST_TABLES(kVectorCpu, kVectorCuda); }
 std::span<const Blas1Variant> blas1_variants(DeviceKind d) { NST_TABLES(kBlasCpu, kBlasCuda); }
+std::span<const OptimVariant> optim_variants(DeviceKind d) { NST_TABLES(kOptimCpu, kOptimCuda); }
 
 }  // namespace nst

@@ -90,6 +90,28 @@ struct Blas1Variant {
     void (*nrm2)(const float* x, int64_t n, float* out);             // sqrt(sum x^2)
 };
 
+// Optimizer arithmetic (L-BFGS, Adam, gradient normalisation) that keeps every scalar on the device:
+// arguments ending in _s point to single floats in the device's memory, so an optimizer step never
+// waits for the host. Only the project's own kernels implement these.
+struct OptimVariant {
+    const char* name;
+    bool library;
+    void (*asum)(const float* x, int64_t n, float* out_s);  // Σ |x|
+    // out = strength * g / (norm + 1e-8)   (neural-style's --normalize-gradients)
+    void (*scale_by_norm)(const float* g, const float* norm_s, float strength, int64_t n, float* out);
+    void (*axpy_s)(int64_t n, const float* coef_s, float mult, const float* x, float* y);  // y += mult·coef·x
+    void (*scal_s)(int64_t n, const float* coef_s, float* x);                             // x *= coef
+    void (*scalar_mul)(const float* a_s, const float* b_s, float* out_s);                 // out = a·b
+    void (*scalar_sub)(const float* a_s, const float* b_s, float* out_s);                 // out = a − b
+    // A new L-BFGS pair with curvature ys = yᵀs: ro = 1/ys and hdiag = ys/yᵀy when ys > 1e-10; otherwise
+    // ro = 0 (the pair is inert) and hdiag is kept.
+    void (*lbfgs_pair)(const float* ys_s, const float* yy_s, float* ro_s, float* hdiag_s);
+    void (*lbfgs_first_step)(const float* gnorm1_s, float lr, float* t_s);  // t = min(1, 1/‖g‖₁)·lr
+    // Adam (Kingma & Ba) with bias correction, step number t >= 1.
+    void (*adam_step)(int64_t n, float* x, const float* g, float* m, float* v, float lr, float beta1, float beta2,
+                      float eps, int t);
+};
+
 // Variant tables per device. An empty span means the device has no implementation (e.g. CUDA in a
 // CPU-only build). The first non-library entry is the project's default for that device. Every CPU
 // table has a "reference" row: the plain-loop specification.
@@ -100,6 +122,7 @@ std::span<const PoolVariant> avg_pool_variants(DeviceKind d);
 std::span<const GramVariant> gram_variants(DeviceKind d);
 std::span<const VectorVariant> vector_variants(DeviceKind d);
 std::span<const Blas1Variant> blas1_variants(DeviceKind d);
+std::span<const OptimVariant> optim_variants(DeviceKind d);
 
 // Whether this build compiled the cuDNN / cuBLAS wrappers.
 bool built_with_cuda();

@@ -7,7 +7,7 @@
 using namespace nst;
 
 TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in CUDA builds", "[dispatch]") {
-    for (const char* op : {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1"}) {
+    for (const char* op : {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim"}) {
         INFO(op);
         const auto cpu = variant_names(op, DeviceKind::CPU);
         REQUIRE(!cpu.empty());

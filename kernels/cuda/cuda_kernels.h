@@ -48,5 +48,16 @@ void mse(const float* a, const float* b, int64_t n, float* out);
 void tv(const float* x, const ImageShape& s, float* out);
 void dot(const float* x, const float* y, int64_t n, float* out);
 void nrm2(const float* x, int64_t n, float* out);
+void asum(const float* x, int64_t n, float* out);
+
+// optim.cu: optimizer arithmetic with device scalars (contracts in registry.h, OptimVariant)
+void scale_by_norm(const float* g, const float* norm_s, float strength, int64_t n, float* out);
+void axpy_s(int64_t n, const float* coef_s, float mult, const float* x, float* y);
+void scal_s(int64_t n, const float* coef_s, float* x);
+void scalar_mul(const float* a_s, const float* b_s, float* out_s);
+void scalar_sub(const float* a_s, const float* b_s, float* out_s);
+void lbfgs_pair(const float* ys_s, const float* yy_s, float* ro_s, float* hdiag_s);
+void lbfgs_first_step(const float* gnorm1_s, float lr, float* t_s);
+void adam_step(int64_t n, float* x, const float* g, float* m, float* v, float lr, float beta1, float beta2, float eps, int t);
 
 }  // namespace nst::cuda

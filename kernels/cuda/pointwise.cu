@@ -2,22 +2,11 @@
 // Scalars that come from earlier device work (the upstream gradient g of a loss) are read on the device,
 // so a whole forward+backward needs no host round trip.
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/for_each.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 
 namespace nst::cuda {
 namespace {
-
-template <class F> __global__ void for_each_kernel(long long n, F f) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x)
-        f(i);
-}
-
-template <class F> void for_each(long long n, F f) {
-    if (n <= 0) return;
-    for_each_kernel<<<grid_for(n), 256, 0, stream()>>>(n, f);
-    NST_CUDA_CHECK_LAUNCH();
-}
 
 struct ReluF { const float* x; float* y; __device__ void operator()(long long i) const { y[i] = x[i] > 0.f ? x[i] : 0.f; } };
 struct ReluBackF {

@@ -44,6 +44,7 @@ struct DiffSqF {
     const float *a, *b;
     __device__ float operator()(long long i) const { const float d = a[i] - b[i]; return d * d; }
 };
+struct AbsF { const float* x; __device__ float operator()(long long i) const { return fabsf(x[i]); } };
 struct ProductF { const float *a, *b; __device__ float operator()(long long i) const { return a[i] * b[i]; } };
 struct TvF {
     const float* x; ImageShape s;
@@ -64,5 +65,6 @@ void mse(const float* a, const float* b, int64_t n, float* out) { reduce(n, Diff
 void tv(const float* x, const ImageShape& s, float* out) { reduce(s.size(), TvF{x, s}, out); }
 void dot(const float* x, const float* y, int64_t n, float* out) { reduce(n, ProductF{x, y}, out); }
 void nrm2(const float* x, int64_t n, float* out) { reduce(n, SquareF{x}, out, 1.f, Final::Sqrt); }
+void asum(const float* x, int64_t n, float* out) { reduce(n, AbsF{x}, out); }
 
 }  // namespace nst::cuda

@@ -1,0 +1,60 @@
+// The Gatys et al. style-transfer objective, with jcjohnson/neural-style's definitions so its users'
+// weights carry over (see docs/nst.md):
+//   content  Σ_l  w_c · mean((F_l − P_l)²)                 at --content-layers (default relu4_2)
+//   style    Σ_l  w_s · mean((G_l − A_l)²),  G = F Fᵀ/(C·H·W)  at --style-layers (relu1_1 … relu5_1);
+//            A_l blends the style images' Grams with --style-blend-weights (normalised to sum 1)
+//   tv       w_tv · ½ Σ (x[i,j+1] − x[i,j])² + (x[i+1,j] − x[i,j])²
+// on the image x in the network's input space. The weights are given for neural-style's 0..255 Caffe
+// convention; for weights expecting another input range (e.g. torchvision's 0..1 / std) they are rescaled
+// so the balance between terms is the same (weight_scale() below).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "layers/vgg19.h"
+
+namespace nst {
+
+struct ObjectiveConfig {
+    std::vector<std::string> content_layers{"relu4_2"};
+    std::vector<std::string> style_layers{"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
+    double content_weight = 5.0, style_weight = 100.0, tv_weight = 1e-3;
+    bool normalize_gradients = false;  // neural-style's --normalize-gradients
+    Pooling pooling = Pooling::Max;
+};
+
+// One evaluation's terms, weighted, as one-element tensors on the objective's device.
+struct LossTerms {
+    std::vector<Tensor> content, style;  // one per layer, in the order the layers were given
+    Tensor tv, total;
+};
+
+class StyleObjective {
+  public:
+    // content and styles are (1,3,H,W) RGB 0..1 images on the CPU (styles may differ in size).
+    StyleObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg, const Tensor& content,
+                   const std::vector<Tensor>& styles, std::vector<double> blend_weights);
+
+    // The optimizer's closure: f(x) and its gradient (written into g, same number of elements as x).
+    Tensor evaluate(const Tensor& x, Tensor& g);
+    const LossTerms& last() const { return last_; }
+
+    // How far the weights' input range is from 0..255 (1 for Caffe-convention weights, ~58 for
+    // torchvision's). Content and TV weights are multiplied by its square, style by its fourth power.
+    double weight_scale() const { return scale_; }
+    const VGG19& net() const { return net_; }
+    Device device() const { return device_; }
+
+  private:
+    VGG19 net_;
+    Device device_;
+    ObjectiveConfig cfg_;
+    double scale_ = 1;
+    std::vector<Tensor> content_targets_, style_targets_;  // per layer, on the device
+    LossTerms last_;
+};
+
+std::vector<std::string> union_of(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
+}  // namespace nst

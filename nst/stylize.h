@@ -1,0 +1,59 @@
+// The style-transfer run behind apps/stylize: options in, an image file out.
+// Validation happens before any heavy work; every problem is an nst::Error naming the flag or file.
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "nst/objective.h"
+
+namespace nst {
+
+struct StylizeOptions {
+    std::string content_image;
+    std::vector<std::string> style_images;
+    std::vector<double> style_blend_weights;  // empty: equal
+    int image_size = 512;                     // longest side of the output
+    std::vector<int> scales;                  // coarse-to-fine pyramid; empty: {image_size}
+    double style_scale = 1.0;
+    int gpu = 0;                              // CUDA device, or -1 for the CPU
+    std::string backend = "own";              // own | library (cuDNN/cuBLAS)
+    std::string weights;                      // empty: NST_WEIGHTS, weights/vgg19.safetensors, ../shared/...
+    ObjectiveConfig objective;
+    int num_iterations = 1000;                // per scale
+    std::string init = "random";              // random | image
+    std::string init_image;                   // with init=image: this image instead of the content
+    std::string optimizer = "lbfgs";          // lbfgs | adam
+    double learning_rate = 1e1;               // Adam (for 0..255 inputs; rescaled for other conventions)
+    int lbfgs_num_correction = 100;
+    bool lbfgs_line_search = false;
+    int print_iter = 50;                      // 0: never
+    int save_iter = 100;                      // 0: never; intermediate images and a checkpoint
+    std::string output_image = "out.png";
+    bool original_colors = false;
+    std::string color_control = "none";       // none | luminance | histogram
+    uint64_t seed = 0;
+    std::string log_json;                     // per printed iteration losses and a summary
+    std::string resume;                       // checkpoint to continue from
+    std::string checkpoint;                   // where --save-iter writes it; default OUTPUT.ckpt.safetensors
+    int64_t max_pixels = 64'000'000;          // refuse larger images before decoding them into memory
+};
+
+struct StylizeResult {
+    int evaluations = 0;            // in this process (a resumed run counts from the resume)
+    double seconds = 0;             // optimisation time, all scales
+    double seconds_per_evaluation = 0;
+    double initial_loss = 0, final_loss = 0;
+    size_t peak_memory_bytes = 0;   // GPU: the caching allocator's peak; CPU: peak resident set
+    std::string device;
+};
+
+// Throws nst::Error on any bad input; writes the output image (and intermediates, checkpoints, the JSON
+// log) atomically. Progress goes to `log`.
+StylizeResult stylize(const StylizeOptions& o, std::ostream& log);
+
+// Checks the options alone (no file is read). Called by stylize first; exposed for tests.
+void validate(const StylizeOptions& o);
+
+}  // namespace nst
