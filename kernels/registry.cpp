@@ -72,7 +72,12 @@ const PoolVariant kAvgPoolCpu[] = {
          cpu::avg_pool_backward<float>(dy, dx, s);
      }},
 };
-const GramVariant kGramCpu[] = {{"reference", false, cpu::gram_forward<float>, cpu::gram_backward<float>}};
+const GramVariant kGramCpu[] = {
+#ifdef NST_HAVE_OPENBLAS
+    {"blas", false, cpu::gram_forward_blas, cpu::gram_backward_blas},
+#endif
+    {"reference", false, cpu::gram_forward<float>, cpu::gram_backward<float>},
+};
 const VectorVariant kVectorCpu[] = {
     {"reference", false, cpu::add<float>, cpu::sub<float>, cpu::mul<float>, cpu::scale<float>,
      cpu::fill_scaled<float>, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>, cpu::mse_backward<float>,

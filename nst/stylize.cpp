@@ -337,7 +337,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         auto on_evaluated = [&](int k) {
             const bool print = o.print_iter > 0 && (k % o.print_iter == 0 || k == 1 || k == N);
             const bool save = o.save_iter > 0 && k % o.save_iter == 0 && k < N;
-            if (print || save || k % 10 == 0 || k == N) {
+            if (print || save || k % 10 == 0 || k == 1 || k == N) {
                 const double total = objective->last().total.item();
                 if (first_loss) result.initial_loss = total, first_loss = false;
                 if (!std::isfinite(total)) {

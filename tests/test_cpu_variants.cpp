@@ -39,3 +39,33 @@ TEST_CASE("conv2d: every CPU variant matches the reference, forward and all thre
     }
     if (variants == 0) std::cout << "NST_SKIPPED: this build has only the reference CPU conv (OpenBLAS not found)\n";
 }
+
+TEST_CASE("gram: every CPU variant matches the reference, forward and backward", "[cpu]") {
+    const Shape shapes[] = {{1, 3, 7, 5}, {2, 17, 13, 9}, {2, 1, 1, 1}, {1, 65, 37, 41}};
+    int variants = 0;
+    for (const auto& v : gram_variants(DeviceKind::CPU)) {
+        if (std::string(v.name) == "reference") continue;
+        ++variants;
+        uint64_t seed = 200;
+        for (const Shape& s : shapes) {
+            INFO("variant " << v.name << " shape " << shape_str(s));
+            Tensor x1 = Tensor::uniform(s, -1, 1, ++seed).requires_grad_();
+            Tensor x2 = x1.clone().requires_grad_();
+            const Tensor R = Tensor::uniform({s[0], s[1], s[1]}, -1, 1, ++seed);
+            Tensor ref, out;
+            {
+                ScopedVariant pin("gram", "reference");
+                ref = gram(x1);
+                ref.backward(R);
+            }
+            {
+                ScopedVariant pin("gram", v.name);
+                out = gram(x2);
+                out.backward(R);
+            }
+            CHECK(test::rel_err(out, ref) < 2e-5);
+            CHECK(test::rel_err(x2.grad(), x1.grad()) < 2e-5);
+        }
+    }
+    if (variants == 0) std::cout << "NST_SKIPPED: this build has only the reference CPU Gram (OpenBLAS not found)\n";
+}
