@@ -325,10 +325,11 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         Tensor last_good = x.clone();
         int last_good_it = 0;
         const auto t_scale = clock_type::now();
-        int evals_at_start = 0;
+        int evals_at_start = 0, first_iteration = 1;
         if (resume && int(si) == resume->scale_index) {
             opt->load(resume->state);
             it = resume->iteration;
+            first_iteration = it;
             evals_at_start = opt->evaluations();
             resume.reset();
         } else {
@@ -353,7 +354,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
             if (print) {
                 const LossTerms& t = objective->last();
                 const double el = std::chrono::duration<double>(clock_type::now() - t_scale).count();
-                const int done = opt->evaluations() - evals_at_start;
+                const int done = k - first_iteration;
                 const double rate = el > 0 ? done / el : 0;
                 std::ostringstream line;
                 line << std::setprecision(4) << "scale " << size << "  iter " << k << "/" << N << "  content";

@@ -75,7 +75,9 @@ def vgg_forward(sd, x, taps, pool):
         else:
             h = F.max_pool2d(h, 2, 2) if pool == "max" else F.avg_pool2d(h, 2, 2)
         if name in taps:
-            out[name] = h.clone()
+            out[name] = h if h.requires_grad else h.clone()
+            if len(out) == len(taps):
+                break
     return out
 
 
@@ -133,6 +135,39 @@ def main():
         for k, v in vgg_forward(conv_only, x, taps, pool).items():
             act[f"{pool}.{k}"] = v
     write_safetensors(os.path.join(OUT, "vgg_tiny_activations.safetensors"), act, {"taps": ",".join(taps)})
+
+    # Style-transfer loss terms and gradient for a fixed image (neural-style definitions, docs/nst.md),
+    # with the tiny VGG under its BGR 0..255 convention and two blended style images.
+    mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    pre = lambda rgb: rgb.flip(1) * 255.0 - mean
+    content = torch.rand(1, 3, 32, 27)
+    style_a, style_b = torch.rand(1, 3, 29, 35), torch.rand(1, 3, 33, 33)
+    x = (pre(content) + 20 * torch.randn(1, 3, 32, 27)).requires_grad_()
+    content_layers, style_layers = ["relu4_2"], ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    blend = [0.3, 0.7]
+
+    def gram(f):
+        n, c, h, w = f.shape
+        f = f.reshape(c, h * w)
+        return f @ f.t() / (c * h * w)
+
+    with torch.no_grad():
+        P = vgg_forward(conv_only, pre(content), content_layers, "max")
+        A = {l: sum(b * gram(vgg_forward(conv_only, pre(s), style_layers, "max")[l]) for b, s in zip(blend, (style_a, style_b)))
+             for l in style_layers}
+    F_ = vgg_forward(conv_only, x, content_layers + style_layers, "max")
+    terms = {"content.0": 5.0 * ((F_["relu4_2"] - P["relu4_2"]) ** 2).mean()}
+    for i, l in enumerate(style_layers):
+        terms[f"style.{i}"] = 100.0 * ((gram(F_[l]) - A[l]) ** 2).mean()
+    dh, dv = x[:, :, :, 1:] - x[:, :, :, :-1], x[:, :, 1:, :] - x[:, :, :-1, :]
+    terms["tv"] = 1e-3 * 0.5 * ((dh ** 2).sum() + (dv ** 2).sum())
+    total = sum(terms.values())
+    total.backward()
+    meta = {k: repr(float(v)) for k, v in terms.items()}
+    meta["total"] = repr(float(total))
+    write_safetensors(os.path.join(OUT, "nst_loss.safetensors"),
+                      {"content_rgb": content, "style_a_rgb": style_a, "style_b_rgb": style_b, "x": x.detach(),
+                       "grad": x.grad}, meta)
 
     # A 7x5 RGB PNG and its preprocessed tensor under the BGR 0..255 convention above.
     rng = np.random.default_rng(1)
