@@ -2,13 +2,21 @@
 // reference, forward and backward, on random inputs of odd shapes: batch 1 and 2, channel counts that
 // are not multiples of 32, H != W, tiny and large. Criterion: ‖out − ref‖ / ‖ref‖ < 2e-5 in fp32 (TF32
 // off). Without a CUDA device every test prints NST_SKIPPED and ctest reports it as skipped.
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
+#include <sstream>
 
 #include "core/allocator.h"
 #include "core/blas.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "nst/image.h"
+#include "nst/optim.h"
+#include "nst/stylize.h"
 #include "tests/catch.h"
+#include "tests/fixtures.h"
 #include "tests/test_util.h"
 
 using namespace nst;
@@ -238,4 +246,115 @@ TEST_CASE("CUDA errors: mixing devices names both tensors", "[cuda]") {
     const Tensor a = Tensor::zeros({3}), b = Tensor::zeros({3}, DType::F32, Device::cuda());
     CHECK_THROWS_WITH(add(a, b), Catch::Contains("different devices") && Catch::Contains("cuda:0"));
     CHECK_THROWS_WITH(Tensor::zeros({3}, DType::F32, Device::cuda(7)), Catch::Contains("cuda:7"));
+}
+
+TEST_CASE("optim: CUDA optimizer kernels match the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const OptimVariant& cpu = optim_variants(DeviceKind::CPU)[0];
+    for (const auto& kv : optim_variants(DeviceKind::CUDA)) {
+        INFO("optim variant " << kv.name);
+        for (const Shape& s : kVectorShapes) {
+            const int64_t n = shape_numel(s);
+            const Tensor g = Tensor::uniform({n}, -1, 1, 8000), x0 = Tensor::uniform({n}, -1, 1, 8001);
+            const Tensor gd = g.to(Device::cuda());
+            // asum, then scale_by_norm with that norm
+            Tensor nh = Tensor::zeros({}), nd = Tensor::zeros({}, DType::F32, Device::cuda());
+            cpu.asum(g.data<float>(), n, nh.data<float>());
+            kv.asum(gd.data<float>(), n, nd.data<float>());
+            CHECK(nd.item() == Approx(nh.item()).epsilon(kTol));
+            Tensor oh = Tensor::zeros({n}), od = Tensor::zeros({n}, DType::F32, Device::cuda());
+            cpu.scale_by_norm(g.data<float>(), nh.data<float>(), 3.f, n, oh.data<float>());
+            kv.scale_by_norm(gd.data<float>(), nd.data<float>(), 3.f, n, od.data<float>());
+            CHECK(test::rel_err(od, oh) < kTol);
+            // axpy_s / scal_s with a device coefficient
+            const Tensor ch = Tensor::scalar(-0.75), cd = ch.to(Device::cuda());
+            Tensor yh = x0.clone(), yd = x0.to(Device::cuda());
+            cpu.axpy_s(n, ch.data<float>(), 2.f, g.data<float>(), yh.data<float>());
+            kv.axpy_s(n, cd.data<float>(), 2.f, gd.data<float>(), yd.data<float>());
+            cpu.scal_s(n, ch.data<float>(), yh.data<float>());
+            kv.scal_s(n, cd.data<float>(), yd.data<float>());
+            CHECK(test::rel_err(yd, yh) < kTol);
+            // Adam
+            Tensor xh = x0.clone(), xd = x0.to(Device::cuda());
+            Tensor mh = Tensor::zeros({n}), vh = Tensor::zeros({n});
+            Tensor md = Tensor::zeros({n}, DType::F32, Device::cuda()), vd = Tensor::zeros({n}, DType::F32, Device::cuda());
+            for (int t = 1; t <= 3; ++t) {
+                cpu.adam_step(n, xh.data<float>(), g.data<float>(), mh.data<float>(), vh.data<float>(), 0.1f, 0.9f, 0.999f, 1e-8f, t);
+                kv.adam_step(n, xd.data<float>(), gd.data<float>(), md.data<float>(), vd.data<float>(), 0.1f, 0.9f, 0.999f, 1e-8f, t);
+            }
+            CHECK(test::rel_err(xd, xh) < kTol);
+        }
+        // Scalar kernels, both branches of the L-BFGS pair rule.
+        for (float ys : {2.5f, -1.f}) {
+            auto D = [](float v) { return Tensor::scalar(v, DType::F32, Device::cuda()); };
+            Tensor ro = D(7), hd = D(0.5f);
+            kv.lbfgs_pair(D(ys).data<float>(), D(4).data<float>(), ro.data<float>(), hd.data<float>());
+            CHECK(ro.item() == Approx(ys > 0 ? 1 / 2.5 : 0));
+            CHECK(hd.item() == Approx(ys > 0 ? 2.5 / 4 : 0.5));
+        }
+        auto D = [](float v) { return Tensor::scalar(v, DType::F32, Device::cuda()); };
+        Tensor out = D(0);
+        kv.scalar_mul(D(3).data<float>(), D(-2).data<float>(), out.data<float>());
+        CHECK(out.item() == -6);
+        kv.scalar_sub(D(3).data<float>(), D(-2).data<float>(), out.data<float>());
+        CHECK(out.item() == 5);
+        kv.lbfgs_first_step(D(4).data<float>(), 2.f, out.data<float>());
+        CHECK(out.item() == Approx(0.5));
+    }
+}
+
+TEST_CASE("L-BFGS and Adam on the GPU follow the CPU run on a quadratic", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const Tensor a = Tensor::uniform({257}, 0.5, 20, 9000), c = Tensor::uniform({257}, -3, 3, 9001);
+    for (const char* kind : {"lbfgs", "adam"}) {
+        INFO(kind);
+        std::vector<Tensor> finals;
+        for (Device d : {Device::cpu(), Device::cuda()}) {
+            const Tensor ad = a.to(d), cd = c.to(d);
+            auto f = [&](const Tensor& x, Tensor& g) {
+                Tensor xl = x.detach().requires_grad_();
+                const Tensor diff = sub(xl, cd);
+                Tensor loss = scale(sum(mul(ad, mul(diff, diff))), 0.5);
+                loss.backward();
+                g.copy_(xl.grad());
+                return loss.detach();
+            };
+            Tensor x = Tensor::zeros({257}, DType::F32, d);
+            auto opt = std::string(kind) == "lbfgs" ? make_lbfgs(257, d, {10, 1.0, false}) : make_adam(257, d, {0.05});
+            opt->begin(x, f);
+            for (int k = 1; k <= 30; ++k) opt->step(x, f, k < 30);
+            finals.push_back(x.cpu());
+        }
+        CHECK(test::rel_err(finals[1], finals[0]) < 1e-4);
+    }
+}
+
+TEST_CASE("stylize on the GPU: a tiny run lowers the loss 10x with both backends", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const std::string dir = std::filesystem::temp_directory_path() / ("nst_cuda_e2e_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    save_image(tensor_to_image(Tensor::uniform({1, 3, 60, 80}, 0, 1, 1)), dir + "/content.png");
+    save_image(tensor_to_image(Tensor::uniform({1, 3, 70, 70}, 0, 1, 2)), dir + "/style.png");
+    for (const char* backend : {"own", "library"}) {
+        INFO("backend " << backend);
+        StylizeOptions o;
+        o.content_image = dir + "/content.png";
+        o.style_images = {dir + "/style.png"};
+        o.weights = test::fixture("vgg_tiny.safetensors");
+        o.image_size = 64;
+        o.gpu = 0;
+        o.backend = backend;
+        o.num_iterations = 40;
+        o.lbfgs_line_search = true;
+        o.print_iter = 0;
+        o.save_iter = 0;
+        o.output_image = dir + "/out.png";
+        std::ostringstream log;
+        const StylizeResult r = stylize(o, log);
+        CHECK(r.final_loss * 10 <= r.initial_loss);
+        CHECK(r.device.rfind("cuda:0", 0) == 0);
+        CHECK(r.peak_memory_bytes > 0);
+    }
+    set_backend(Backend::Own);
+    std::filesystem::remove_all(dir);
 }

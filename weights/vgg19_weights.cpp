@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <vector>
+
+#include <unistd.h>
 #include <cctype>
 
 #include "kernels/error.h"
@@ -113,8 +116,22 @@ Vgg19Weights vgg19_weights_from(WeightFile any, const std::string& name) {
 
 std::string find_default_weights() {
     if (const char* env = std::getenv("NST_WEIGHTS"); env && *env) return env;  // used as given, even if missing
-    for (const char* p : {"weights/vgg19.safetensors", "../shared/weights/vgg19-conv.safetensors"})
-        if (std::ifstream(p).good()) return p;
+    std::vector<std::string> roots{"."};
+    // Also beside the program's checkout (build/stylize -> ..), so it works from any folder.
+    char exe[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        std::string dir(exe, size_t(n));
+        for (int up = 0; up < 2 && dir.find('/') != std::string::npos; ++up) {
+            dir = dir.substr(0, dir.find_last_of('/'));
+            roots.push_back(dir.empty() ? "/" : dir);
+        }
+    }
+    for (const std::string& root : roots)
+        for (const char* p : {"weights/vgg19.safetensors", "../shared/weights/vgg19-conv.safetensors"}) {
+            const std::string path = root == "." ? std::string(p) : root + "/" + p;
+            if (std::ifstream(path).good()) return path;
+        }
     return "";
 }
 

@@ -32,8 +32,10 @@ WeightFile read_any_weights(const std::string& path);  // format chosen by conte
 Vgg19Weights load_vgg19_weights(const std::string& path);
 Vgg19Weights vgg19_weights_from(WeightFile any, const std::string& name);  // renaming and checks
 
-// Where weights are looked for when no path is given: $NST_WEIGHTS, then weights/vgg19.safetensors,
-// then ../shared/weights/vgg19-conv.safetensors (relative to the working directory). "" if none exists.
+// Where weights are looked for when no path is given: $NST_WEIGHTS, then weights/vgg19.safetensors and
+// ../shared/weights/vgg19-conv.safetensors relative to the working directory, then the same two relative
+// to the program's folder and its parent (so build/stylize finds the checkout's weights from anywhere).
+// "" if none exists.
 std::string find_default_weights();
 
 }  // namespace nst::weights
