@@ -81,6 +81,19 @@ if [ $build_ok -eq 1 ]; then
   fi
 fi
 
+# Benchmark: stylize at 512 px on the GPU, own kernels and cuDNN/cuBLAS, when the data came along.
+bench="not run (no .deps/data: run scripts/pack-deps.sh with ../shared present)"
+if [ $build_ok -eq 1 ] && [ -f .deps/data/vgg19-conv.safetensors ] && (( $(elapsed) < budget - 60 )); then
+  bench=""
+  for backend in own library; do
+    line=$(timeout 120 "$build/stylize" --content-image .deps/data/chelsea.png --style-image .deps/data/starry_night.jpg \
+      --weights .deps/data/vgg19-conv.safetensors --image-size 512 --num-iterations 30 --print-iter 10 --save-iter 0 \
+      --gpu 0 --backend $backend --output-image "$out/bench_$backend.png" 2>&1 | tee "$out/bench_$backend.log" | tail -n 1)
+    bench="$bench
+  $backend: $line"
+  done
+fi
+
 echo
 echo "================ GPU CHECK SUMMARY ================"
 echo "GPU:        $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo none)"
@@ -89,6 +102,7 @@ echo "build:      $([ $build_ok -eq 1 ] && echo ok || echo FAILED)"
 echo "ctest:      $tests_line"
 echo "CUDA tests skipped: $skipped_cuda$([ "$skipped_cuda" != 0 ] && echo '  <-- with a GPU present, only cuDNN ones may skip, and only if cuDNN is missing')"
 echo "memcheck:   $memcheck"
-echo "benchmarks: none yet (apps/bench_kernels arrives with the GPU kernel-ladder issue)"
+echo "stylize 512px, 30 L-BFGS iterations:$bench"
+echo "kernel tables: apps/bench_kernels arrives with the GPU kernel-ladder issue"
 echo "time:       $(elapsed) s"
 echo "logs:       $out"

@@ -18,4 +18,9 @@ done
 # Catch2 v2's config also names its prebuilt main library; the tests do not use it, but find_package
 # checks that the file exists.
 [ -e /usr/lib/libCatch2WithMain.a ] && cp /usr/lib/libCatch2WithMain.a .deps/lib/
+# The real weights and a content/style pair, for the GPU timing of stylize (the whole call may carry 64 MiB).
+if [ -f ../shared/weights/vgg19-conv.safetensors ]; then
+  mkdir -p .deps/data
+  cp ../shared/weights/vgg19-conv.safetensors ../shared/images/chelsea.png ../shared/images/starry_night.jpg .deps/data/
+fi
 du -sh .deps
