@@ -7,6 +7,7 @@
 
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/dispatch.h"
 #include "kernels/device.h"
 
 namespace nst {
@@ -185,7 +186,7 @@ double Tensor::item() const {
 Tensor& Tensor::fill_(double value) {
     const int64_t n = numel();
     switch (dtype()) {
-        case DType::F32: copy_(from_vector(std::vector<float>(size_t(n), float(value)), shape())); break;
+        case DType::F32: vector_kernels(device()).fill(float(value), data<float>(), n); break;  // no host copy
         case DType::F64: copy_(from_vector(std::vector<double>(size_t(n), value), shape())); break;
         case DType::I32: {
             Tensor h = empty(shape(), DType::I32);

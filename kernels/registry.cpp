@@ -80,7 +80,7 @@ const GramVariant kGramCpu[] = {
 };
 const VectorVariant kVectorCpu[] = {
     {"reference", false, cpu::add<float>, cpu::sub<float>, cpu::mul<float>, cpu::scale<float>,
-     cpu::fill_scaled<float>, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>, cpu::mse_backward<float>,
+     cpu::fill_scaled<float>, cpu::fill<float>, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>, cpu::mse_backward<float>,
      cpu::sum_squares_backward<float>, cpu::tv<float>, cpu::tv_backward<float>},
 };
 const Blas1Variant kBlasCpu[] = {
@@ -125,7 +125,7 @@ const GramVariant kGramCuda[] = {
     {"cublas", true, cublas::gram_forward, cublas::gram_backward},
 };
 const VectorVariant kVectorCuda[] = {
-    {"naive", false, cuda::add, cuda::sub, cuda::mul, cuda::scale, cuda::fill_scaled, cuda::sum, cuda::sum_squares,
+    {"naive", false, cuda::add, cuda::sub, cuda::mul, cuda::scale, cuda::fill_scaled, cuda::fill, cuda::sum, cuda::sum_squares,
      cuda::mse, cuda::mse_backward, cuda::sum_squares_backward, cuda::tv, cuda::tv_backward},
 };
 const Blas1Variant kBlasCuda[] = {

@@ -70,6 +70,7 @@ struct VectorVariant {
     void (*mul)(const float* a, const float* b, float* y, int64_t n);
     void (*scale)(const float* a, float s, float* y, int64_t n);
     void (*fill_scaled)(const float* g, float s, float* y, int64_t n);  // y[i] = s * (*g)
+    void (*fill)(float v, float* y, int64_t n);                         // y[i] = v (no host copy)
     void (*sum)(const float* x, int64_t n, float* out);
     void (*sum_squares)(const float* x, int64_t n, float* out);
     void (*mse)(const float* a, const float* b, int64_t n, float* out);  // mean((a-b)^2)

@@ -36,6 +36,7 @@ class Lbfgs : public Optimizer {
             al_.push_back(scalar(d));
         }
         t_ = scalar(d);
+        lr_ = Tensor::full({}, o.learning_rate, DType::F32, d);  // copied on the device each iteration
         hdiag_ = Tensor::full({}, 1.0, DType::F32, d);
         tmp_ = scalar(d);
         tmp2_ = scalar(d);
@@ -83,7 +84,7 @@ class Lbfgs : public Optimizer {
                 k_.axpy_s(n_, p(tmp_), 1.f, p(s_[i]), p(q_));
             }
             dir_.copy_(q_);
-            t_.fill_(o_.learning_rate);
+            t_.copy_(lr_);
         }
         g_old_.copy_(g_);
         if (o_.line_search) {  // evaluates at its trial points, ending at the accepted one
@@ -211,7 +212,7 @@ class Lbfgs : public Optimizer {
     LbfgsOptions o_;
     const OptimVariant& k_;
     const Blas1Variant& b_;
-    Tensor g_old_, dir_, q_, t_, hdiag_, tmp_, tmp2_;
+    Tensor g_old_, dir_, q_, t_, lr_, hdiag_, tmp_, tmp2_;
     std::vector<Tensor> s_, y_, ro_, al_;
     int iter_ = 0, pairs_ = 0;
 };

@@ -11,6 +11,7 @@ template <class T> struct CpuVectorKernels {
     decltype(&cpu::add<T>) add = cpu::add<T>, sub = cpu::sub<T>, mul = cpu::mul<T>;
     decltype(&cpu::scale<T>) scale = cpu::scale<T>;
     decltype(&cpu::fill_scaled<T>) fill_scaled = cpu::fill_scaled<T>;
+    decltype(&cpu::fill<T>) fill = cpu::fill<T>;
     decltype(&cpu::sum<T>) sum = cpu::sum<T>, sum_squares = cpu::sum_squares<T>;
     decltype(&cpu::mse<T>) mse = cpu::mse<T>;
     decltype(&cpu::mse_backward<T>) mse_backward = cpu::mse_backward<T>;

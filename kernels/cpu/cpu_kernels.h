@@ -46,6 +46,7 @@ template <class T> void sub(const T* a, const T* b, T* y, int64_t n);
 template <class T> void mul(const T* a, const T* b, T* y, int64_t n);
 template <class T> void scale(const T* a, T s, T* y, int64_t n);
 template <class T> void fill_scaled(const T* g, T s, T* y, int64_t n);
+template <class T> void fill(T v, T* y, int64_t n);
 template <class T> void sum(const T* x, int64_t n, T* out);
 template <class T> void sum_squares(const T* x, int64_t n, T* out);
 template <class T> void sum_squares_backward(const T* x, const T* g, int64_t n, T* dx);

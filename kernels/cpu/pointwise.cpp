@@ -28,6 +28,9 @@ template <class T> void fill_scaled(const T* g, T s, T* y, int64_t n) {
     const T v = s * *g;
     for (int64_t i = 0; i < n; ++i) y[i] = v;
 }
+template <class T> void fill(T v, T* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = v;
+}
 template <class T> void sum_squares_backward(const T* x, const T* g, int64_t n, T* dx) {
     const T c = T(2) * *g;
     for (int64_t i = 0; i < n; ++i) dx[i] = c * x[i];
@@ -69,6 +72,7 @@ template <class T> void scal(int64_t n, T alpha, T* x) {
     template void mul<T>(const T*, const T*, T*, int64_t);                             \
     template void scale<T>(const T*, T, T*, int64_t);                                  \
     template void fill_scaled<T>(const T*, T, T*, int64_t);                            \
+    template void fill<T>(T, T*, int64_t);                                             \
     template void sum_squares_backward<T>(const T*, const T*, int64_t, T*);            \
     template void mse_backward<T>(const T*, const T*, const T*, int64_t, T*);          \
     template void tv_backward<T>(const T*, const T*, const ImageShape&, T*);           \

@@ -35,6 +35,7 @@ void sub(const float* a, const float* b, float* y, int64_t n);
 void mul(const float* a, const float* b, float* y, int64_t n);
 void scale(const float* a, float s, float* y, int64_t n);
 void fill_scaled(const float* g, float s, float* y, int64_t n);
+void fill(float v, float* y, int64_t n);
 void sum_squares_backward(const float* x, const float* g, int64_t n, float* dx);
 void mse_backward(const float* a, const float* b, const float* g, int64_t n, float* da);
 void tv_backward(const float* x, const float* g, const ImageShape& s, float* dx);

@@ -18,6 +18,7 @@ struct SubF { const float *a, *b; float* y; __device__ void operator()(long long
 struct MulF { const float *a, *b; float* y; __device__ void operator()(long long i) const { y[i] = a[i] * b[i]; } };
 struct ScaleF { const float* a; float s; float* y; __device__ void operator()(long long i) const { y[i] = s * a[i]; } };
 struct FillScaledF { const float* g; float s; float* y; __device__ void operator()(long long i) const { y[i] = s * *g; } };
+struct FillF { float v; float* y; __device__ void operator()(long long i) const { y[i] = v; } };
 struct SumSqBackF {
     const float *x, *g; float* dx;
     __device__ void operator()(long long i) const { dx[i] = 2.f * *g * x[i]; }
@@ -51,6 +52,7 @@ void sub(const float* a, const float* b, float* y, int64_t n) { for_each(n, SubF
 void mul(const float* a, const float* b, float* y, int64_t n) { for_each(n, MulF{a, b, y}); }
 void scale(const float* a, float s, float* y, int64_t n) { for_each(n, ScaleF{a, s, y}); }
 void fill_scaled(const float* g, float s, float* y, int64_t n) { for_each(n, FillScaledF{g, s, y}); }
+void fill(float v, float* y, int64_t n) { for_each(n, FillF{v, y}); }
 void sum_squares_backward(const float* x, const float* g, int64_t n, float* dx) { for_each(n, SumSqBackF{x, g, dx}); }
 void mse_backward(const float* a, const float* b, const float* g, int64_t n, float* da) {
     for_each(n, MseBackF{a, b, g, 1.f / float(n), da});
