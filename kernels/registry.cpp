@@ -7,6 +7,8 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #ifdef NST_HAVE_OPENBLAS
+#include <cblas.h>
+
 #include "kernels/cpu/cpu_gemm_kernels.h"
 #endif
 #include "kernels/device.h"
@@ -31,6 +33,21 @@ bool& tf32_flag() {
 }  // namespace
 bool allow_tf32() { return tf32_flag(); }
 void set_allow_tf32(bool on) { tf32_flag() = on; }
+
+void set_cpu_threads(int n) {
+#ifdef NST_HAVE_OPENBLAS
+    if (n > 0) openblas_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+int cpu_threads() {
+#ifdef NST_HAVE_OPENBLAS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
 
 bool built_with_cuda() {
 #ifdef NST_HAVE_CUDA

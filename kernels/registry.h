@@ -125,6 +125,11 @@ std::span<const VectorVariant> vector_variants(DeviceKind d);
 std::span<const Blas1Variant> blas1_variants(DeviceKind d);
 std::span<const OptimVariant> optim_variants(DeviceKind d);
 
+// Threads the CPU kernels may use (OpenBLAS's pool; the reference kernels are single-threaded).
+// 0 or less: OpenBLAS's own default (all cores, or OPENBLAS_NUM_THREADS).
+void set_cpu_threads(int n);
+int cpu_threads();
+
 // Whether this build compiled the cuDNN / cuBLAS wrappers.
 bool built_with_cuda();
 bool built_with_cudnn();

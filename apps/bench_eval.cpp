@@ -1,0 +1,122 @@
+// bench_eval: times the style-transfer function evaluation (VGG-19 forward through relu5_1, content loss
+// at relu4_2, Gram style losses at relu1_1..relu5_1, backward to the image; frozen weights) — the unit
+// of work of one L-BFGS iteration — and prints one line of figures. scripts/bench-cpu.sh runs it beside
+// the same work in PyTorch (tests/peer/gatys_eval_torch.py).
+//
+//   bench_eval --content C --style S [--image-size 256] [--evals 5] [--threads 2] [--gpu -1] [--weights W]
+//
+// FLOP counted: conv forward and backward-data (2·K·C·R·S·P·Q each; no weight gradients), Gram forward
+// (C²·HW) and backward (2·C²·HW). The sgemm ceiling is OpenBLAS's rate on a 1536³ product, same threads.
+#include <CLI/CLI.hpp>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "core/allocator.h"
+#include "kernels/device.h"
+#include "kernels/registry.h"
+#include "nst/image.h"
+#include "nst/objective.h"
+#include "weights/vgg19_weights.h"
+#ifdef NST_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+using namespace nst;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
+
+double sgemm_gflops() {
+#ifdef NST_HAVE_OPENBLAS
+    const int n = 1536;
+    std::vector<float> a(size_t(n) * n, 1.f), b(size_t(n) * n, 0.5f), c(size_t(n) * n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+    std::vector<double> times;
+    for (int r = 0; r < 5; ++r) {
+        const auto t = clock_type::now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+        times.push_back(seconds_since(t));
+    }
+    std::sort(times.begin(), times.end());
+    return 2.0 * n * n * double(n) / times[2] / 1e9;
+#else
+    return 0;
+#endif
+}
+
+// FLOP of one evaluation on an H x W input.
+double eval_gflop(int H, int W, const weights::Vgg19Weights& w) {
+    double flop = 0;
+    int h = H, wd = W, conv = 0;
+    const std::vector<std::string> style{"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"};
+    for (const auto& name : VGG19::layer_names()) {
+        if (name.rfind("conv", 0) == 0) {
+            const auto& s = w.file.tensors.at("features." + std::to_string(weights::kVgg19Convs[size_t(conv++)].index) + ".weight").shape;
+            flop += 2.0 * 2.0 * double(s[0]) * double(s[1]) * 9.0 * h * wd;  // forward + backward-data
+        } else if (name.rfind("pool", 0) == 0) {
+            h /= 2, wd /= 2;
+        } else if (std::find(style.begin(), style.end(), name) != style.end()) {
+            const auto& s = w.file.tensors.at("features." + std::to_string(weights::kVgg19Convs[size_t(conv - 1)].index) + ".weight").shape;
+            flop += 3.0 * double(s[0]) * double(s[0]) * h * wd;
+        }
+        if (name == "relu5_1") break;
+    }
+    return flop / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Time the style-transfer function evaluation"};
+    std::string content, style, weights_path;
+    int size = 256, evals = 5, threads = 0, gpu = -1;
+    app.add_option("--content", content, "content image")->required();
+    app.add_option("--style", style, "style image")->required();
+    app.add_option("--weights", weights_path, "VGG-19 weights (default: as stylize finds them)");
+    app.add_option("--image-size", size, "longest side (default 256)");
+    app.add_option("--evals", evals, "timed evaluations after two warm-ups (default 5)");
+    app.add_option("--threads", threads, "CPU threads (default: OpenBLAS's)");
+    app.add_option("--gpu", gpu, "CUDA device, or -1 for the CPU (default)");
+    CLI11_PARSE(app, argc, argv);
+    try {
+        set_cpu_threads(threads);
+        Device dev = Device::cpu();
+        if (gpu >= 0) {
+            set_cuda_device(gpu);
+            dev = Device::cuda(gpu);
+        }
+        if (weights_path.empty()) weights_path = weights::find_default_weights();
+        const weights::Vgg19Weights w = weights::load_vgg19_weights(weights_path);
+        const Image c = resize_longest(load_image(content), size);
+        const Image s = resize_longest(load_image(style), size);
+        StyleObjective obj(w, dev, ObjectiveConfig{}, image_to_tensor(c), {image_to_tensor(s)}, {});
+        Tensor x = obj.net().preprocess(image_to_tensor(c)).to(dev);
+        Tensor g = Tensor::zeros({x.numel()}, DType::F32, dev);
+        std::vector<double> times;
+        for (int i = 0; i < evals + 2; ++i) {
+            const auto t = clock_type::now();
+            obj.evaluate(x, g).item();  // item(): wait for the device
+            if (i >= 2) times.push_back(seconds_since(t));
+        }
+        std::sort(times.begin(), times.end());
+        const double med = times[times.size() / 2], gflop = eval_gflop(c.height, c.width, w);
+        struct rusage ru {};
+        getrusage(RUSAGE_SELF, &ru);
+        const double peak_mib = dev.is_cuda() ? double(cuda_memory_stats().peak_bytes_in_use) / (1 << 20) : double(ru.ru_maxrss) / 1024;
+        const double ceiling = dev.is_cpu() ? sgemm_gflops() : 0;
+        std::printf("nst %dx%d threads %d: %.3f s/eval (min %.3f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",
+                    c.width, c.height, cpu_threads(), med, times.front(), gflop, gflop / med, ceiling,
+                    ceiling > 0 ? 100.0 * gflop / med / ceiling : 0.0, peak_mib);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_eval: error: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""PyTorch peer of apps/bench_eval: the same function evaluation (VGG-19 forward through relu5_1, content
+loss at relu4_2, Gram style losses at relu1_1..relu5_1, backward to the image, frozen weights), timed the
+same way (two warm-ups, median of N). Run by scripts/bench-cpu.sh where python3-torch is installed.
+
+    /usr/bin/python3 tests/peer/gatys_eval_torch.py --weights W --content C --style S --image-size 256 \
+        --evals 5 --threads 2
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+CONVS = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+
+
+def load_weights(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+        data = f.read()
+    dt = {"F32": "<f4", "F16": "<f2", "BF16": None}
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__":
+            continue
+        a = np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=dt[v["dtype"]])
+        out[k] = torch.from_numpy(a.astype(np.float32).reshape(v["shape"]).copy())
+    return out, h.get("__metadata__", {})
+
+
+def load_image(path, size):
+    img = Image.open(path).convert("RGB")
+    s = size / max(img.size)
+    w, h = (max(1, int(math.floor(d * s + 0.5))) for d in img.size)
+    img = img.resize((w, h), Image.BICUBIC)
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
+
+
+def features(w, x, layers):
+    out, h, i = {}, x, 0
+    for block, n in [(1, 2), (2, 2), (3, 4), (4, 4), (5, 4)]:
+        for j in range(1, n + 1):
+            idx = CONVS[i]
+            i += 1
+            h = F.relu(F.conv2d(h, w[f"features.{idx}.weight"], w[f"features.{idx}.bias"], padding=1))
+            name = f"relu{block}_{j}"
+            if name in layers:
+                out[name] = h
+            if len(out) == len(layers):
+                return out
+        h = F.max_pool2d(h, 2, 2)
+    return out
+
+
+def gram(f):
+    _, c, hh, ww = f.shape
+    f = f.reshape(c, hh * ww)
+    return f @ f.t() / (c * hh * ww)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--content", required=True)
+    ap.add_argument("--style", required=True)
+    ap.add_argument("--image-size", type=int, default=256)
+    ap.add_argument("--evals", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    w, meta = load_weights(a.weights)
+    for v in w.values():
+        v.requires_grad_(False)
+    scale = float(meta.get("input_scale", 1))
+    mean = torch.tensor([float(v) for v in meta.get("input_mean", "0.485,0.456,0.406").split(",")]).view(1, 3, 1, 1)
+    std = torch.tensor([float(v) for v in meta.get("input_std", "0.229,0.224,0.225").split(",")]).view(1, 3, 1, 1)
+    pre = lambda rgb: (rgb * scale - mean) / std
+    content, style = load_image(a.content, a.image_size), load_image(a.style, a.image_size)
+    style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    layers = style_layers + ["relu4_2"]
+    with torch.no_grad():
+        P = features(w, pre(content), ["relu4_2"])["relu4_2"]
+        A = {l: gram(f) for l, f in features(w, pre(style), style_layers).items()}
+    x = pre(content).clone().requires_grad_(True)
+    times = []
+    for i in range(a.evals + 2):
+        t = time.perf_counter()
+        x.grad = None
+        f = features(w, x, layers)
+        loss = 5 * ((f["relu4_2"] - P) ** 2).mean()
+        for l in style_layers:
+            loss = loss + 100 * ((gram(f[l]) - A[l]) ** 2).mean()
+        loss.backward()
+        float(loss)
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"torch {content.shape[3]}x{content.shape[2]} threads {torch.get_num_threads()}: "
+          f"{statistics.median(times):.3f} s/eval (min {min(times):.3f}), peak {peak:.0f} MiB, torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
