@@ -291,7 +291,9 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
                 throw Error("--resume: the checkpoint's image size does not match this scale");
         } else if (previous_rgb.defined()) {
             const Image up = resize(tensor_to_image(previous_rgb), content_img.width, content_img.height);
-            x = net.preprocess(to_rgb_tensor(up)).to(dev);
+            Tensor rgb = to_rgb_tensor(up);
+            if (o.color_control == "luminance") rgb = luminance_image(rgb);  // this scale works on luminance too
+            x = net.preprocess(rgb).to(dev);
         } else if (o.init == "image") {
             const Image init = init_full.width ? resize(init_full, content_img.width, content_img.height) : content_img;
             Tensor rgb = to_rgb_tensor(init);
