@@ -36,12 +36,6 @@ namespace {
 
 constexpr size_t kCpuAlign = 64;
 
-int& current_cuda_device() {
-    static int d = 0;
-    return d;
-}
-
-#ifdef NST_HAVE_CUDA
 // Request sizes are rounded so that blocks are reusable across slightly different requests:
 // 512 B granularity up to 1 MiB, then 2 MiB granularity.
 size_t round_size(size_t bytes) {
@@ -50,6 +44,62 @@ size_t round_size(size_t bytes) {
     return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
 }
 
+// Large host blocks are cached too: glibc serves them with mmap and returns them with munmap, so an
+// iteration that frees and reallocates its activations would page-fault through all of them again.
+// Blocks of at least kCpuCacheMin bytes go back to a free list (exact rounded size), up to kCpuCacheMax
+// cached bytes; the rest is freed as usual.
+constexpr size_t kCpuCacheMin = size_t(256) << 10, kCpuCacheMax = size_t(2) << 30;
+struct CpuCache {
+    std::mutex mu;
+    std::multimap<size_t, void*> free_blocks;
+    size_t cached = 0;
+};
+CpuCache& cpu_cache() {
+    static CpuCache* c = new CpuCache;  // never destroyed, like the CUDA cache
+    return *c;
+}
+
+void* cpu_allocate(size_t bytes) {
+    if (bytes >= kCpuCacheMin) {
+        const size_t size = round_size(bytes);
+        CpuCache& c = cpu_cache();
+        {
+            std::lock_guard<std::mutex> lock(c.mu);
+            if (auto it = c.free_blocks.find(size); it != c.free_blocks.end()) {
+                void* p = it->second;
+                c.free_blocks.erase(it);
+                c.cached -= size;
+                return p;
+            }
+        }
+        bytes = size;
+    }
+    const size_t size = (bytes + kCpuAlign - 1) / kCpuAlign * kCpuAlign;
+    void* p = std::aligned_alloc(kCpuAlign, size ? size : kCpuAlign);
+    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+}
+
+void cpu_deallocate(void* p, size_t bytes) {
+    if (bytes >= kCpuCacheMin) {
+        const size_t size = round_size(bytes);
+        CpuCache& c = cpu_cache();
+        std::lock_guard<std::mutex> lock(c.mu);
+        if (c.cached + size <= kCpuCacheMax) {
+            c.free_blocks.emplace(size, p);
+            c.cached += size;
+            return;
+        }
+    }
+    std::free(p);
+}
+
+int& current_cuda_device() {
+    static int d = 0;
+    return d;
+}
+
+#ifdef NST_HAVE_CUDA
 struct CudaCache {
     std::mutex mu;
     std::multimap<size_t, void*> free_blocks;  // rounded size -> block
@@ -116,12 +166,7 @@ void cuda_deallocate(void* p, size_t bytes) {
 }  // namespace
 
 void* allocate(Device device, size_t bytes) {
-    if (device.is_cpu()) {
-        const size_t size = (bytes + kCpuAlign - 1) / kCpuAlign * kCpuAlign;
-        void* p = std::aligned_alloc(kCpuAlign, size ? size : kCpuAlign);
-        if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
-        return p;
-    }
+    if (device.is_cpu()) return cpu_allocate(bytes);
 #ifdef NST_HAVE_CUDA
     if (device.index != current_cuda_device())
         throw Error("tensor on " + device.str() + " but the current CUDA device is cuda:" +
@@ -136,7 +181,7 @@ void* allocate(Device device, size_t bytes) {
 void deallocate(Device device, void* ptr, size_t bytes) {
     if (!ptr) return;
     if (device.is_cpu()) {
-        std::free(ptr);
+        cpu_deallocate(ptr, bytes);
         return;
     }
 #ifdef NST_HAVE_CUDA

@@ -1,4 +1,5 @@
-// Memory for tensors. CPU: 64-byte aligned heap blocks. CUDA: a caching allocator.
+// Memory for tensors. CPU: 64-byte aligned heap blocks, the large ones cached for reuse. CUDA: a
+// caching allocator.
 //
 // The CUDA allocator keeps freed blocks in per-size free lists and hands them out again for requests of
 // the same rounded size, so once an iteration's shapes have been seen, a steady-state loop never calls
