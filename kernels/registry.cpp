@@ -71,6 +71,9 @@ const Conv2dVariant kConvCpu[] = {
 #ifdef NST_HAVE_OPENBLAS
     {"im2col_gemm", false, cpu::conv2d_forward_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
      cpu::conv2d_backward_bias<float>},
+    // Correct but not yet faster: its tile transforms run on one thread (docs/performance.md).
+    {"winograd", false, cpu::conv2d_forward_winograd, cpu::conv2d_backward_data_winograd, cpu::conv2d_backward_weight_gemm,
+     cpu::conv2d_backward_bias<float>},
 #endif
     {"reference", false, cpu::conv2d_forward<float>, cpu::conv2d_backward_data<float>,
      cpu::conv2d_backward_weight<float>, cpu::conv2d_backward_bias<float>},
