@@ -176,6 +176,16 @@ def main():
     rgb = torch.from_numpy(pixels.astype(np.float32) / 255.0).permute(2, 0, 1)  # (3,H,W), 0..1
     bgr = rgb.flip(0) * 255.0 - torch.tensor([103.939, 116.779, 123.68]).view(3, 1, 1)
     write_safetensors(os.path.join(OUT, "tiny_rgb_preprocessed.safetensors"), {"bgr255": bgr.unsqueeze(0)}, {})
+    # The image kinds stylize must read: grey, grey+alpha, RGBA, 16-bit grey, JPEG. Same 6x4 pattern.
+    pat = (np.arange(24, dtype=np.float64).reshape(4, 6) / 23.0)
+    Image.fromarray((pat * 255).round().astype(np.uint8), "L").save(os.path.join(OUT, "kind_grey.png"))
+    la = np.stack([(pat * 255).round(), np.full((4, 6), 128.0)], -1).astype(np.uint8)
+    Image.fromarray(la, "LA").save(os.path.join(OUT, "kind_grey_alpha.png"))
+    rgba = np.stack([(pat * 255).round()] * 3 + [np.full((4, 6), 7.0)], -1).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(os.path.join(OUT, "kind_rgba.png"))
+    Image.fromarray((pat * 65535).round().astype(np.uint16), "I;16").save(os.path.join(OUT, "kind_grey16.png"))
+    Image.fromarray(np.stack([(pat * 255).round().astype(np.uint8)] * 3, -1), "RGB").save(
+        os.path.join(OUT, "kind_rgb.jpg"), quality=100)
     print("wrote", sorted(os.listdir(OUT)))
 
 

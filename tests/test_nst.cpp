@@ -372,3 +372,34 @@ TEST_CASE("shared images: a 128-px CPU run of chelsea + starry_night lowers the 
     CHECK(r.final_loss * 10 <= r.initial_loss);
     CHECK(load_image(o.output_image).width == 128);
 }
+
+TEST_CASE("images: grey, grey+alpha, RGBA, 16-bit and JPEG all load as RGB in 0..1", "[image]") {
+    for (const char* f : {"kind_grey.png", "kind_grey_alpha.png", "kind_rgba.png", "kind_grey16.png", "kind_rgb.jpg"}) {
+        INFO(f);
+        const Image img = load_image(test::fixture(f));
+        REQUIRE(img.width == 6);
+        REQUIRE(img.height == 4);
+        const double tol = std::string(f).find(".jpg") != std::string::npos ? 0.02 : 1.0 / 255;
+        for (int i = 0; i < 24; ++i)
+            for (int c = 0; c < 3; ++c)  // the pattern i/23 in every channel; alpha is dropped
+                CHECK(img.rgb[size_t(i) * 3 + size_t(c)] == Approx(i / 23.0).margin(tol));
+    }
+    // 16 bits are kept, not truncated to 8: i/23 is exact to 1/65535.
+    const Image deep = load_image(test::fixture("kind_grey16.png"));
+    CHECK(deep.rgb[3] == Approx(1 / 23.0).margin(2.0 / 65535));
+}
+
+TEST_CASE("images: save is atomic and by extension; resize keeps the aspect ratio", "[image]") {
+    TempDir d("images");
+    const Image img = load_image(test::fixture("tiny_rgb.png"));
+    save_image(img, d / "a.png");
+    save_image(img, d / "a.JPG");
+    CHECK(load_image(d / "a.png").rgb == img.rgb);
+    CHECK(load_image(d / "a.JPG").width == 7);
+    for (const auto& e : fs::directory_iterator(d.path)) CHECK(e.path().string().find(".tmp") == std::string::npos);
+    CHECK_THROWS_WITH(save_image(img, d / "a.bmp"), Catch::Contains(".png, .jpg or .jpeg"));
+    const Image big = resize_longest(img, 70);
+    CHECK(big.width == 70);
+    CHECK(big.height == 50);
+    CHECK_THROWS_WITH(load_image(d / "missing.png"), Catch::Contains("cannot open"));
+}
