@@ -389,7 +389,7 @@ TEST_CASE("images: grey, grey+alpha, RGBA, 16-bit and JPEG all load as RGB in 0.
     CHECK(deep.rgb[3] == Approx(1 / 23.0).margin(2.0 / 65535));
 }
 
-TEST_CASE("images: save is atomic and by extension; resize keeps the aspect ratio", "[image]") {
+TEST_CASE("images: save is atomic and by extension and resize keeps the aspect ratio", "[image]") {
     TempDir d("images");
     const Image img = load_image(test::fixture("tiny_rgb.png"));
     save_image(img, d / "a.png");
