@@ -7,6 +7,7 @@
 // written atomically (never half-written).
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -84,11 +85,17 @@ int main(int argc, char** argv) {
         o.objective.content_layers = split(content_layers);
         o.objective.style_layers = split(style_layers);
         o.objective.pooling = nst::parse_pooling(pooling);
+        // Ctrl-C (or SIGTERM) stops after the current iteration with the image and a checkpoint saved.
+        std::signal(SIGINT, [](int) { nst::request_stop(); });
+        std::signal(SIGTERM, [](int) { nst::request_stop(); });
         const nst::StylizeResult r = nst::stylize(o, std::cout);
         std::printf("wrote %s: %d evaluations in %.1f s (%.3f s each) on %s, loss %.4g -> %.4g, peak memory %.0f MiB\n",
                     o.output_image.c_str(), r.evaluations, r.seconds, r.seconds_per_evaluation, r.device.c_str(),
                     r.initial_loss, r.final_loss, double(r.peak_memory_bytes) / (1 << 20));
         return 0;
+    } catch (const nst::Interrupted& e) {
+        std::fprintf(stderr, "stylize: %s\n", e.what());
+        return 130;  // the shell's code for "ended by SIGINT"
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize: error: %s\n", e.what());
         return 1;

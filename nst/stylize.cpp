@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -29,6 +30,9 @@
 namespace nst {
 
 namespace {
+
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be async-signal-safe");
 
 using clock_type = std::chrono::steady_clock;
 
@@ -188,7 +192,10 @@ void validate(const StylizeOptions& o) {
     parse_backend(o.backend);
 }
 
+void request_stop() { g_stop.store(true); }
+
 StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
+    g_stop.store(false);
     StylizeOptions o = o_in;
     validate(o);
     if (o.weights.empty()) o.weights = weights::find_default_weights();
@@ -387,6 +394,14 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
             for (; it <= N; ++it) {
                 opt->step(x, f, it < N);
                 if (it < N) on_evaluated(it + 1);
+                if (g_stop.load() && it < N) {  // stop at an iteration boundary, nothing lost
+                    save_image(tensor_to_image(postprocess(x)), o.output_image);
+                    save_checkpoint(ckpt_path, o, int(si), it + 1, x, *opt);
+                    write_json(nullptr);
+                    throw Interrupted("interrupted at iteration " + std::to_string(it + 1) + " of scale " +
+                                      std::to_string(size) + ": the current image is in " + o.output_image +
+                                      " and a checkpoint in " + ckpt_path + "; continue with --resume " + ckpt_path);
+                }
             }
         } catch (const Error& e) {
             if (std::string(e.what()).find("out of memory") != std::string::npos)

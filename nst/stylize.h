@@ -49,6 +49,15 @@ struct StylizeResult {
     std::string device;
 };
 
+// Thrown when a stop was requested (Ctrl-C): the current image and a checkpoint have been saved.
+struct Interrupted : Error {
+    using Error::Error;
+};
+
+// Asks a running stylize() to stop after the current iteration, saving the image and a checkpoint.
+// Async-signal-safe (a lock-free atomic store), so a SIGINT handler may call it.
+void request_stop();
+
 // Throws nst::Error on any bad input; writes the output image (and intermediates, checkpoints, the JSON
 // log) atomically. Progress goes to `log`.
 StylizeResult stylize(const StylizeOptions& o, std::ostream& log);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/autograd.h"
 #include "nst/color.h"
@@ -402,4 +403,34 @@ TEST_CASE("images: save is atomic and by extension and resize keeps the aspect r
     CHECK(big.width == 70);
     CHECK(big.height == 50);
     CHECK_THROWS_WITH(load_image(d / "missing.png"), Catch::Contains("cannot open"));
+}
+
+TEST_CASE("a stop request (Ctrl-C) saves the image and a checkpoint, and resuming finishes the same run", "[nst][e2e]") {
+    TempDir d("stop");
+    StylizeOptions o = tiny_options(d);
+    o.image_size = 48;
+    o.num_iterations = 1500;
+    std::ostringstream log;
+    const StylizeResult full = stylize(o, log);
+    fs::rename(o.output_image, d / "uninterrupted.png");
+
+    std::string message;
+    std::thread run([&] {
+        try {
+            stylize(o, log);
+        } catch (const Interrupted& e) {
+            message = e.what();
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    request_stop();
+    run.join();
+    INFO(message);
+    REQUIRE(message.find("--resume") != std::string::npos);  // stopped early, said how to continue
+    CHECK(fs::exists(o.output_image));
+    StylizeOptions r = o;
+    r.resume = o.output_image + ".ckpt.safetensors";
+    const StylizeResult rest = stylize(r, log);
+    CHECK(rest.evaluations < full.evaluations);
+    CHECK(load_image(o.output_image).rgb == load_image(d / "uninterrupted.png").rgb);
 }
