@@ -1,5 +1,6 @@
 // Style transfer: optimizers on known minima, colour transforms, the objective against PyTorch,
 // end-to-end runs (loss falls, checkpoint/resume reproduces a run), and every bad input of stylize.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -415,15 +416,21 @@ TEST_CASE("a stop request (Ctrl-C) saves the image and a checkpoint, and resumin
     fs::rename(o.output_image, d / "uninterrupted.png");
 
     std::string message;
+    std::atomic<bool> done{false};
     std::thread run([&] {
         try {
             stylize(o, log);
         } catch (const Interrupted& e) {
             message = e.what();
         }
+        done = true;
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    request_stop();
+    // stylize() clears old requests when it starts, so keep asking until it has stopped.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    while (!done) {
+        request_stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     run.join();
     INFO(message);
     REQUIRE(message.find("--resume") != std::string::npos);  // stopped early, said how to continue
