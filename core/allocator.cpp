@@ -44,15 +44,37 @@ size_t round_size(size_t bytes) {
     return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
 }
 
+// Freed blocks by rounded size, handed out again for requests of exactly that size. Shared by the CPU
+// and CUDA caches; the owner holds its mutex around every call.
+struct FreeBlocks {
+    std::multimap<size_t, void*> blocks;
+    size_t bytes = 0;
+    void* take(size_t size) {
+        auto it = blocks.find(size);
+        if (it == blocks.end()) return nullptr;
+        void* p = it->second;
+        blocks.erase(it);
+        bytes -= size;
+        return p;
+    }
+    void put(size_t size, void* p) {
+        blocks.emplace(size, p);
+        bytes += size;
+    }
+    template <class Free> void release_all(Free free_block) {
+        for (auto& [size, p] : blocks) free_block(p);
+        blocks.clear();
+        bytes = 0;
+    }
+};
+
 // Large host blocks are cached too: glibc serves them with mmap and returns them with munmap, so an
 // iteration that frees and reallocates its activations would page-fault through all of them again.
-// Blocks of at least kCpuCacheMin bytes go back to a free list (exact rounded size), up to kCpuCacheMax
-// cached bytes; the rest is freed as usual.
+// Blocks of at least kCpuCacheMin bytes are kept, up to kCpuCacheMax cached bytes; the rest is freed.
 constexpr size_t kCpuCacheMin = size_t(256) << 10, kCpuCacheMax = size_t(2) << 30;
 struct CpuCache {
     std::mutex mu;
-    std::multimap<size_t, void*> free_blocks;
-    size_t cached = 0;
+    FreeBlocks free;
 };
 CpuCache& cpu_cache() {
     static CpuCache* c = new CpuCache;  // never destroyed, like the CUDA cache
@@ -61,18 +83,9 @@ CpuCache& cpu_cache() {
 
 void* cpu_allocate(size_t bytes) {
     if (bytes >= kCpuCacheMin) {
-        const size_t size = round_size(bytes);
-        CpuCache& c = cpu_cache();
-        {
-            std::lock_guard<std::mutex> lock(c.mu);
-            if (auto it = c.free_blocks.find(size); it != c.free_blocks.end()) {
-                void* p = it->second;
-                c.free_blocks.erase(it);
-                c.cached -= size;
-                return p;
-            }
-        }
-        bytes = size;
+        bytes = round_size(bytes);
+        std::lock_guard<std::mutex> lock(cpu_cache().mu);
+        if (void* p = cpu_cache().free.take(bytes)) return p;
     }
     const size_t size = (bytes + kCpuAlign - 1) / kCpuAlign * kCpuAlign;
     void* p = std::aligned_alloc(kCpuAlign, size ? size : kCpuAlign);
@@ -85,11 +98,7 @@ void cpu_deallocate(void* p, size_t bytes) {
         const size_t size = round_size(bytes);
         CpuCache& c = cpu_cache();
         std::lock_guard<std::mutex> lock(c.mu);
-        if (c.cached + size <= kCpuCacheMax) {
-            c.free_blocks.emplace(size, p);
-            c.cached += size;
-            return;
-        }
+        if (c.free.bytes + size <= kCpuCacheMax) return c.free.put(size, p);
     }
     std::free(p);
 }
@@ -102,15 +111,11 @@ int& current_cuda_device() {
 #ifdef NST_HAVE_CUDA
 struct CudaCache {
     std::mutex mu;
-    std::multimap<size_t, void*> free_blocks;  // rounded size -> block
-    CudaMemoryStats stats;
+    FreeBlocks free;
+    CudaMemoryStats stats;  // bytes_cached is filled in from free.bytes when read
 
     void release_all() {  // caller holds mu
-        for (auto& [size, p] : free_blocks) {
-            NST_CUDA_CHECK(cudaFree(p));
-            stats.bytes_cached -= size;
-        }
-        free_blocks.clear();
+        free.release_all([](void* p) { NST_CUDA_CHECK(cudaFree(p)); });
     }
 };
 CudaCache& cache() {
@@ -125,12 +130,8 @@ void* cuda_allocate(size_t bytes) {
     CudaCache& c = cache();
     const size_t size = round_size(bytes);
     std::lock_guard<std::mutex> lock(c.mu);
-    void* p = nullptr;
-    if (auto it = c.free_blocks.find(size); it != c.free_blocks.end()) {
-        p = it->second;
-        c.free_blocks.erase(it);
-        c.stats.bytes_cached -= size;
-    } else {
+    void* p = c.free.take(size);
+    if (!p) {
         cudaError_t err = cudaMalloc(&p, size);
         if (err == cudaErrorMemoryAllocation) {
             (void)cudaGetLastError();
@@ -157,9 +158,8 @@ void cuda_deallocate(void* p, size_t bytes) {
     CudaCache& c = cache();
     const size_t size = round_size(bytes);
     std::lock_guard<std::mutex> lock(c.mu);
-    c.free_blocks.emplace(size, p);
+    c.free.put(size, p);
     c.stats.bytes_in_use -= size;
-    c.stats.bytes_cached += size;
 }
 #endif
 
@@ -194,7 +194,9 @@ void deallocate(Device device, void* ptr, size_t bytes) {
 CudaMemoryStats cuda_memory_stats() {
 #ifdef NST_HAVE_CUDA
     std::lock_guard<std::mutex> lock(cache().mu);
-    return cache().stats;
+    CudaMemoryStats st = cache().stats;
+    st.bytes_cached = cache().free.bytes;
+    return st;
 #else
     return {};
 #endif

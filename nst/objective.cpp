@@ -19,6 +19,13 @@ namespace {
 double input_range(const weights::InputConvention& c) {
     return c.scale / std::cbrt(c.std[0] * c.std[1] * c.std[2]);
 }
+
+// The activation of one layer in VGG19::forward's output (taps in network order).
+const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const std::string& layer) {
+    for (const auto& [name, t] : out)
+        if (name == layer) return t;
+    throw Error("internal: layer " + layer + " missing from the network's output");
+}
 }  // namespace
 
 StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg,
@@ -39,23 +46,16 @@ StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, co
     for (double& b : blend) b /= sum;
     scale_ = 255.0 / input_range(net_.convention());
 
-    // forward() returns taps in network order; find each layer by name.
-    auto position = [&](const std::vector<std::pair<std::string, Tensor>>& out, const std::string& l) -> const Tensor& {
-        for (const auto& [n, t] : out)
-            if (n == l) return t;
-        throw Error("internal: layer " + l + " missing from the network's output");
-    };
-
     NoGradGuard ng;
     {
         const auto out = net_.forward(net_.preprocess(content).to(device));
-        for (const auto& l : cfg.content_layers) content_targets_.push_back(position(out, l).clone());
+        for (const auto& l : cfg.content_layers) content_targets_.push_back(tap(out, l).clone());
     }
     style_targets_.assign(cfg.style_layers.size(), Tensor());
     for (size_t s = 0; s < styles.size(); ++s) {
         const auto out = net_.forward(net_.preprocess(styles[s]).to(device));
         for (size_t i = 0; i < cfg.style_layers.size(); ++i) {
-            Tensor g = scale(gram(position(out, cfg.style_layers[i])), blend[s]);
+            Tensor g = scale(gram(tap(out, cfg.style_layers[i])), blend[s]);
             style_targets_[i] = style_targets_[i].defined() ? add(style_targets_[i], g) : g;
         }
     }
@@ -64,40 +64,31 @@ StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, co
 Tensor StyleObjective::evaluate(const Tensor& x_in, Tensor& g) {
     Tensor x = x_in.detach().requires_grad_();
     const auto out = net_.forward(x);
-    auto feature = [&](const std::string& l) -> const Tensor& {
-        for (const auto& [n, t] : out)
-            if (n == l) return t;
-        throw Error("internal: layer " + l + " missing");
-    };
     const double s2 = scale_ * scale_;
     const double wc = cfg_.content_weight * s2, ws = cfg_.style_weight * s2 * s2, wtv = cfg_.tv_weight * s2;
     LossTerms terms;
     Tensor objective;  // what backward runs on (differs from the reported total when normalising)
     auto accumulate = [&](const Tensor& t) { objective = objective.defined() ? add(objective, t) : t; };
-    for (size_t i = 0; i < cfg_.content_layers.size(); ++i) {
-        const Tensor& f = feature(cfg_.content_layers[i]);
+    // One weighted term on features f. With normalised gradients the weight goes into
+    // normalize_gradient, which scales after normalising (as neural-style does), and the reported value
+    // is weighted separately.
+    auto add_term = [&](const Tensor& f, double w, const auto& loss_of, std::vector<Tensor>& report) {
         if (cfg_.normalize_gradients) {
-            const Tensor raw = mse(normalize_gradient(f, wc), content_targets_[i]);
+            const Tensor raw = loss_of(normalize_gradient(f, w));
             accumulate(raw);
-            terms.content.push_back(scale(raw.detach(), wc));
+            report.push_back(scale(raw.detach(), w));
         } else {
-            Tensor t = scale(mse(f, content_targets_[i]), wc);
+            const Tensor t = scale(loss_of(f), w);
             accumulate(t);
-            terms.content.push_back(t.detach());
+            report.push_back(t.detach());
         }
-    }
-    for (size_t i = 0; i < cfg_.style_layers.size(); ++i) {
-        const Tensor& f = feature(cfg_.style_layers[i]);
-        if (cfg_.normalize_gradients) {
-            const Tensor raw = mse(gram(normalize_gradient(f, ws)), style_targets_[i]);
-            accumulate(raw);
-            terms.style.push_back(scale(raw.detach(), ws));
-        } else {
-            Tensor t = scale(mse(gram(f), style_targets_[i]), ws);
-            accumulate(t);
-            terms.style.push_back(t.detach());
-        }
-    }
+    };
+    for (size_t i = 0; i < cfg_.content_layers.size(); ++i)
+        add_term(tap(out, cfg_.content_layers[i]), wc, [&](const Tensor& h) { return mse(h, content_targets_[i]); },
+                 terms.content);
+    for (size_t i = 0; i < cfg_.style_layers.size(); ++i)
+        add_term(tap(out, cfg_.style_layers[i]), ws, [&](const Tensor& h) { return mse(gram(h), style_targets_[i]); },
+                 terms.style);
     if (cfg_.tv_weight != 0) {
         Tensor t = scale(total_variation(x), 0.5 * wtv);
         accumulate(t);

@@ -225,7 +225,6 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     for (const auto& s : o.style_images) styles_full.push_back(load_checked(s, "--style-image", o.max_pixels));
     Image init_full;
     if (o.init == "image" && !o.init_image.empty()) init_full = load_checked(o.init_image, "--init-image", o.max_pixels);
-    auto to_rgb_tensor = [](const Image& im) { return image_to_tensor(im); };
     auto prepare_style = [&](const Tensor& style, const Tensor& content) {
         if (o.color_control == "histogram") return match_color_histogram(style, content);
         if (o.color_control == "luminance") return match_luminance(luminance_image(style), luminance_image(content));
@@ -270,10 +269,10 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         if (resume && int(si) < resume->scale_index) continue;
         const int size = scales[si];
         const Image content_img = resize_longest(content_full, size);
-        content_scaled_rgb = to_rgb_tensor(content_img);
+        content_scaled_rgb = image_to_tensor(content_img);
         std::vector<Tensor> styles;
         const int style_size = int(std::ceil(o.style_scale * size));
-        for (const Image& s : styles_full) styles.push_back(prepare_style(to_rgb_tensor(resize_longest(s, style_size)), content_scaled_rgb));
+        for (const Image& s : styles_full) styles.push_back(prepare_style(image_to_tensor(resize_longest(s, style_size)), content_scaled_rgb));
         const Tensor content_for_net =
             o.color_control == "luminance" ? luminance_image(content_scaled_rgb) : content_scaled_rgb;
 
@@ -298,12 +297,12 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
                 throw Error("--resume: the checkpoint's image size does not match this scale");
         } else if (previous_rgb.defined()) {
             const Image up = resize(tensor_to_image(previous_rgb), content_img.width, content_img.height);
-            Tensor rgb = to_rgb_tensor(up);
+            Tensor rgb = image_to_tensor(up);
             if (o.color_control == "luminance") rgb = luminance_image(rgb);  // this scale works on luminance too
             x = net.preprocess(rgb).to(dev);
         } else if (o.init == "image") {
             const Image init = init_full.width ? resize(init_full, content_img.width, content_img.height) : content_img;
-            Tensor rgb = to_rgb_tensor(init);
+            Tensor rgb = image_to_tensor(init);
             if (o.color_control == "luminance") rgb = luminance_image(rgb);
             x = net.preprocess(rgb).to(dev);
         } else {

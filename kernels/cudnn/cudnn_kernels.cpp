@@ -200,12 +200,14 @@ struct ReluDesc {
 }  // namespace
 
 void relu_forward(const float* x, float* y, int64_t n) {
+    if (n == 0) return;  // cuDNN rejects empty descriptors; there is nothing to do
     ReluDesc a;
     TensorDesc t(1, 1, 1, to_int(n, "relu"));
     NST_CUDNN_CHECK(cudnnActivationForward(handle(), a.d, &kOne, t.d, x, &kZero, t.d, y));
 }
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
     // cuDNN asks for x too; for ReLU, y > 0 exactly where x > 0, so y stands in for x.
+    if (n == 0) return;
     ReluDesc a;
     TensorDesc t(1, 1, 1, to_int(n, "relu"));
     NST_CUDNN_CHECK(cudnnActivationBackward(handle(), a.d, &kOne, t.d, y, t.d, dy, t.d, y, &kZero, t.d, dx));
