@@ -19,6 +19,13 @@ void Optimizer::evaluate(const Tensor& x, const Objective_fn& f) {
 namespace {
 
 float* p(const Tensor& t) { return t.data<float>(); }
+
+// A number of a saved state, with a clear error when a checkpoint lacks it.
+double number(const OptimizerState& st, const std::string& key) {
+    auto it = st.numbers.find(key);
+    if (it == st.numbers.end()) throw Error("checkpoint lacks optimizer value '" + key + "'");
+    return it->second;
+}
 Tensor scalar(Device d) { return Tensor::zeros({}, DType::F32, d); }
 
 class Lbfgs : public Optimizer {
@@ -116,8 +123,8 @@ class Lbfgs : public Optimizer {
     }
 
     void load(const OptimizerState& st) override {
-        if (int(st.numbers.at("history")) != o_.history)
-            throw Error("checkpoint was made with --lbfgs-num-correction " + std::to_string(int(st.numbers.at("history"))));
+        if (int(number(st, "history")) != o_.history)
+            throw Error("checkpoint was made with --lbfgs-num-correction " + std::to_string(int(number(st, "history"))));
         auto get = [&](const std::string& k, Tensor& dst) {
             auto it = st.tensors.find(k);
             if (it == st.tensors.end()) throw Error("checkpoint lacks L-BFGS state '" + k + "'");
@@ -136,9 +143,9 @@ class Lbfgs : public Optimizer {
             get("y." + std::to_string(i), y_[size_t(i)]);
             get("ro." + std::to_string(i), ro_[size_t(i)]);
         }
-        iter_ = int(st.numbers.at("iter"));
-        pairs_ = int(st.numbers.at("pairs"));
-        evals_ = int(st.numbers.at("evals"));
+        iter_ = int(number(st, "iter"));
+        pairs_ = int(number(st, "pairs"));
+        evals_ = int(number(st, "evals"));
     }
 
   private:
@@ -244,10 +251,12 @@ class Adam : public Optimizer {
             if (it == st.tensors.end() || it->second.shape() != dst->shape()) throw Error(std::string("checkpoint lacks Adam state '") + k + "'");
             dst->copy_(it->second);
         }
+        auto f = st.tensors.find("f");
+        if (f == st.tensors.end() || f->second.numel() != 1) throw Error("checkpoint lacks Adam state 'f'");
         f_ = Tensor::zeros({}, DType::F32, g_.device());
-        f_.copy_(st.tensors.at("f"));
-        t_ = int(st.numbers.at("t"));
-        evals_ = int(st.numbers.at("evals"));
+        f_.copy_(f->second);
+        t_ = int(number(st, "t"));
+        evals_ = int(number(st, "evals"));
     }
 
   private:

@@ -106,6 +106,14 @@ std::string fingerprint(const StylizeOptions& o) {
     return f.str();
 }
 
+// Turns an allocator's out-of-memory error into advice naming the size that was attempted; returns
+// (for the caller to rethrow unchanged) for any other error.
+void explain_out_of_memory(const Error& e, const Image& attempted) {
+    if (std::string(e.what()).find("out of memory") == std::string::npos) return;
+    throw Error("out of GPU memory at " + std::to_string(attempted.width) + "x" + std::to_string(attempted.height) + " (" +
+                e.what() + "); try a smaller --image-size, or --scales to reach the size through a pyramid");
+}
+
 struct Checkpoint {
     int scale_index = 0, iteration = 0;
     Tensor x;
@@ -139,15 +147,28 @@ Checkpoint load_checkpoint(const std::string& path, const StylizeOptions& o, Dev
                     "same command line it was started with");
     if (f.metadata["optimizer"] != o.optimizer) throw Error("--resume " + path + ": made with --optimizer " + f.metadata["optimizer"]);
     Checkpoint c;
-    c.scale_index = std::stoi(f.metadata["scale_index"]);
-    c.iteration = std::stoi(f.metadata["iteration"]);
+    const int scales = o.scales.empty() ? 1 : int(o.scales.size());
+    try {
+        c.scale_index = std::stoi(f.metadata.at("scale_index"));
+        c.iteration = std::stoi(f.metadata.at("iteration"));
+    } catch (const std::exception&) {
+        throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is missing or malformed");
+    }
+    if (c.scale_index < 0 || c.scale_index >= scales || c.iteration < 1 || c.iteration > o.num_iterations)
+        throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is out of range");
     for (auto& [k, t] : f.tensors) {
         Tensor v = Tensor::from_vector(t.values, t.shape).to(d);
         if (k == "x") c.x = v;
         else if (k.rfind("opt.", 0) == 0) c.state.tensors[k.substr(4)] = v;
     }
-    for (auto& [k, v] : f.metadata)
-        if (k.rfind("opt.", 0) == 0) c.state.numbers[k.substr(4)] = std::stod(v);
+    for (auto& [k, v] : f.metadata) {
+        if (k.rfind("opt.", 0) != 0) continue;
+        try {
+            c.state.numbers[k.substr(4)] = std::stod(v);
+        } catch (const std::exception&) {
+            throw Error("--resume " + path + ": optimizer value '" + k + "' is not a number");
+        }
+    }
     if (!c.x.defined()) throw Error("--resume " + path + ": the checkpoint holds no image");
     return c;
 }
@@ -280,10 +301,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         try {
             objective.emplace(w, dev, o.objective, content_for_net, styles, o.style_blend_weights);
         } catch (const Error& e) {
-            if (std::string(e.what()).find("out of memory") != std::string::npos)
-                throw Error("out of GPU memory preparing " + std::to_string(content_img.width) + "x" +
-                            std::to_string(content_img.height) + " (" + e.what() + "); try a smaller --image-size, or "
-                            "--scales to reach the size through a pyramid");
+            explain_out_of_memory(e, content_img);
             throw;
         }
         const VGG19& net = objective->net();
@@ -403,9 +421,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
                 }
             }
         } catch (const Error& e) {
-            if (std::string(e.what()).find("out of memory") != std::string::npos)
-                throw Error("out of GPU memory at " + std::to_string(content_img.width) + "x" + std::to_string(content_img.height) +
-                            " (" + e.what() + "); try a smaller --image-size, or --scales to reach the size through a pyramid");
+            explain_out_of_memory(e, content_img);
             throw;
         }
         cuda_synchronize();
