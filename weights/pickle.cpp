@@ -7,6 +7,7 @@
 #include <map>
 
 #include "kernels/error.h"
+#include "weights/weight_file.h"
 
 namespace nst::weights {
 
@@ -46,8 +47,7 @@ const PyValue* Unpickler::load() {
     };
     auto u = [&](int n) {  // little-endian unsigned
         need(size_t(n));
-        uint64_t v = 0;
-        for (int k = n - 1; k >= 0; --k) v = (v << 8) | uint8_t(data_[pos_ + size_t(k)]);
+        const uint64_t v = read_le(data_.data() + pos_, n);
         pos_ += size_t(n);
         return v;
     };

@@ -18,12 +18,6 @@ namespace {
 
 constexpr uint64_t kMaxHeader = 100u << 20;  // the format's own reference limit is 100 MB
 
-uint64_t read_u64le(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | uint8_t(p[i]);
-    return v;
-}
-
 size_t dtype_bytes(const std::string& dt) {
     if (dt == "F32") return 4;
     if (dt == "F16" || dt == "BF16") return 2;
@@ -35,14 +29,14 @@ size_t dtype_bytes(const std::string& dt) {
 
 bool looks_like_safetensors(const std::string& b) {
     if (b.size() < 10) return false;
-    const uint64_t n = read_u64le(b.data());
+    const uint64_t n = read_le(b.data(), 8);
     return n >= 2 && n <= b.size() - 8 && b[8] == '{';
 }
 
 WeightFile parse_safetensors(const std::string& b, const std::string& name) {
     auto fail = [&](const std::string& what) -> Error { return Error(name + ": not a valid safetensors file: " + what); };
     if (b.size() < 8) throw fail(b.empty() ? "the file is empty" : "shorter than its 8-byte header length");
-    const uint64_t n = read_u64le(b.data());
+    const uint64_t n = read_le(b.data(), 8);
     if (n > kMaxHeader) throw fail("header length " + std::to_string(n) + " is absurd (limit 100 MB)");
     if (n > b.size() - 8)
         throw fail("header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(b.size()) +

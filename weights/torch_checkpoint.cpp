@@ -192,8 +192,7 @@ WeightFile parse_legacy(const std::string& bytes, const std::string& name) {
         auto it = ids.find(key->s);
         if (it == ids.end()) throw Error(name + ": storage '" + key->s + "' is used by no tensor");
         if (bytes.size() - pos < 8) throw Error(name + ": truncated before storage '" + key->s + "'");
-        uint64_t n = 0;
-        for (int b = 7; b >= 0; --b) n = (n << 8) | uint8_t(bytes[pos + size_t(b)]);
+        const uint64_t n = read_le(bytes.data() + pos, 8);
         pos += 8;
         const size_t es = it->second.elem_size;
         if (n > (bytes.size() - pos) / es)

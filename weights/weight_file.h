@@ -25,6 +25,13 @@ std::string shape_to_string(const std::vector<int64_t>& shape);
 // Returns the element count or throws nst::Error mentioning `what`.
 int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& what, int64_t limit);
 
+// An n-byte little-endian unsigned integer at p (n <= 8). The caller has checked the bounds.
+inline uint64_t read_le(const char* p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | uint8_t(p[i]);
+    return v;
+}
+
 // IEEE half and bfloat16 bit patterns to float.
 float half_to_float(uint16_t h);
 float bf16_to_float(uint16_t b);

@@ -4,15 +4,12 @@
 #include "weights/zip_reader.h"
 
 #include "kernels/error.h"
+#include "weights/weight_file.h"
 
 namespace nst::weights {
 
 namespace {
-uint64_t le(const std::string& b, uint64_t off, int n) {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 8) | uint8_t(b[size_t(off) + size_t(i)]);
-    return v;
-}
+uint64_t le(const std::string& b, uint64_t off, int n) { return read_le(b.data() + off, n); }
 }  // namespace
 
 bool looks_like_zip(const std::string& b) { return b.size() >= 4 && b.compare(0, 4, "PK\x03\x04") == 0; }
