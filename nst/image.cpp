@@ -9,33 +9,119 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "weights/weight_file.h"
 
 namespace nst {
 
-Image load_image(const std::string& path) {
-    {
-        std::ifstream probe(path, std::ios::binary);
-        if (!probe) throw Error(path + ": cannot open the image file");
+namespace {
+
+// Debian's stb_image (2022-09 snapshot) trusts a JPEG Huffman table's 16 code counts: counts adding up
+// to more than 256 overflow its fixed 257-entry arrays (found by fuzz/fuzz_image.cpp; the input is in
+// fuzz/regressions/image/). Upstream added the check later, so until the package has it, JPEG segments
+// are walked here first and such a table is refused. Returns an empty string when the file is fine
+// (or not a JPEG), else what is wrong.
+std::string jpeg_huffman_problem(const std::string& b) {
+    const auto u = [&](size_t i) { return i < b.size() ? unsigned(static_cast<unsigned char>(b[i])) : 0u; };
+    if (b.size() < 4 || u(0) != 0xFF || u(1) != 0xD8) return "";
+    size_t i = 2;
+    while (i + 4 <= b.size()) {
+        if (u(i) != 0xFF) {  // entropy-coded data after a scan: skip to the next marker
+            ++i;
+            continue;
+        }
+        const unsigned marker = u(i + 1);
+        if (marker == 0xFF || marker == 0x00 || marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7)) {
+            i += (marker == 0xFF) ? 1 : 2;  // fill byte, stuffed zero, SOI or restart marker: no length
+            continue;
+        }
+        if (marker == 0xD9) return "";  // end of image
+        const size_t len = (size_t(u(i + 2)) << 8) | u(i + 3);
+        if (len < 2) return "a JPEG segment shorter than its own length field";
+        const size_t end = std::min(b.size(), i + 2 + len);
+        if (marker == 0xC4) {
+            // DHT, read exactly as stb_image reads it: tables of (class/id, 16 counts, values) while the
+            // declared length lasts, even when a table runs past it (stb then fails, but only after
+            // building the table).
+            int64_t left = int64_t(len) - 2;
+            for (size_t t = i + 4; left > 0;) {
+                size_t n = 0;
+                for (size_t k = 1; k <= 16; ++k) n += u(t + k);
+                if (n > 256)
+                    return "a JPEG Huffman table declares " + std::to_string(n) + " codes (at most 256 exist)";
+                t += 17 + n;
+                left -= int64_t(17 + n);
+            }
+            if (left != 0) return "";  // stb_image stops at this malformed segment
+        }
+        i = end;
     }
+    return "";
+}
+
+// stb_image grows its PNG buffer to each IDAT chunk's declared length before checking that the bytes are
+// there, so a 70-byte file can make it allocate 2 GiB (fuzz/regressions/image/png_idat_claims_1gib.png).
+// Every chunk's length must fit in the file.
+std::string png_chunk_problem(const std::string& b) {
+    static const char sig[] = "\x89PNG\r\n\x1a\n";
+    if (b.size() < 8 || b.compare(0, 8, sig, 8) != 0) return "";
+    for (size_t i = 8; i + 8 <= b.size();) {
+        uint64_t len = 0;  // big-endian, as PNG stores it
+        for (size_t k = 0; k < 4; ++k) len = (len << 8) | static_cast<unsigned char>(b[i + k]);
+        if (len > b.size() - i - 8)
+            return "a PNG chunk declares " + std::to_string(len) + " bytes, more than the file holds";
+        i += 12 + len;  // length, type, data, CRC
+    }
+    return "";
+}
+
+}  // namespace
+
+Image decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels) {
+    if (bytes.size() > size_t(std::numeric_limits<int>::max()))
+        throw Error(name + ": " + std::to_string(bytes.size()) + " bytes is too large for an image file");
+    const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+    const int len = int(bytes.size());
+    for (const std::string& why : {jpeg_huffman_problem(bytes), png_chunk_problem(bytes)})
+        if (!why.empty()) throw Error(name + ": not a readable image (" + why + ")");
     int w = 0, h = 0, channels = 0;
+    // The header's size is checked before anything is decoded, so a tiny file claiming a huge image
+    // costs nothing.
+    if (!stbi_info_from_memory(data, len, &w, &h, &channels))
+        throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
+    if (w < 1 || h < 1 || int64_t(w) * h > max_pixels)
+        throw Error(name + ": " + std::to_string(w) + "x" + std::to_string(h) +
+                    " pixels is more than this program accepts (" + std::to_string(max_pixels) +
+                    "; --max-pixels raises the limit)");
     Image img;
-    if (stbi_is_16_bit(path.c_str())) {
-        std::unique_ptr<stbi_us, void (*)(void*)> px(stbi_load_16(path.c_str(), &w, &h, &channels, 3), stbi_image_free);
-        if (!px) throw Error(path + ": not a readable image (" + stbi_failure_reason() + ")");
+    if (stbi_is_16_bit_from_memory(data, len)) {
+        std::unique_ptr<stbi_us, void (*)(void*)> px(stbi_load_16_from_memory(data, len, &w, &h, &channels, 3),
+                                                     stbi_image_free);
+        if (!px) throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
         img.rgb.resize(size_t(w) * size_t(h) * 3);
         for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = float(px.get()[i]) / 65535.f;
     } else {
-        std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &channels, 3), stbi_image_free);
-        if (!px) throw Error(path + ": not a readable image (" + stbi_failure_reason() + ")");
+        std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, len, &w, &h, &channels, 3),
+                                                     stbi_image_free);
+        if (!px) throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
         img.rgb.resize(size_t(w) * size_t(h) * 3);
         for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = float(px.get()[i]) / 255.f;
     }
     img.width = w;
     img.height = h;
     return img;
+}
+
+Image load_image(const std::string& path, int64_t max_pixels) {
+    std::string bytes;
+    try {
+        bytes = weights::read_file_bytes(path);
+    } catch (const Error&) {
+        throw Error(path + ": cannot open the image file");
+    }
+    return decode_image(bytes, path, max_pixels);
 }
 
 Image resize(const Image& img, int width, int height) {
@@ -56,30 +142,6 @@ Image resize_longest(const Image& img, int longest) {
     const double s = double(longest) / std::max(img.width, img.height);
     const int w = std::max(1, int(std::lround(img.width * s))), h = std::max(1, int(std::lround(img.height * s)));
     return resize(img, w, h);
-}
-
-Tensor image_to_tensor(const Image& img) {
-    Tensor t = Tensor::empty({1, 3, img.height, img.width});
-    float* p = t.data<float>();
-    const size_t plane = size_t(img.width) * size_t(img.height);
-    for (size_t i = 0; i < plane; ++i)
-        for (size_t c = 0; c < 3; ++c) p[c * plane + i] = img.rgb[i * 3 + c];
-    return t;
-}
-
-Image tensor_to_image(const Tensor& t) {
-    check_ndim(t, 4, "tensor_to_image", "t");
-    if (t.dim(0) != 1 || t.dim(1) != 3) throw Error("tensor_to_image: needs (1,3,H,W), got " + t.str());
-    const Tensor h = t.cpu();
-    Image img;
-    img.height = int(t.dim(2));
-    img.width = int(t.dim(3));
-    const size_t plane = size_t(img.width) * size_t(img.height);
-    img.rgb.resize(plane * 3);
-    const float* p = h.data<float>();
-    for (size_t i = 0; i < plane; ++i)
-        for (size_t c = 0; c < 3; ++c) img.rgb[i * 3 + c] = std::clamp(p[c * plane + i], 0.f, 1.f);
-    return img;
 }
 
 void save_image(const Image& img, const std::string& path) {

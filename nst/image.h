@@ -13,9 +13,15 @@ struct Image {
     std::vector<float> rgb;  // height * width * 3, row-major, interleaved RGB, 0..1
 };
 
-// Throws nst::Error naming the file when it is missing, unreadable or not an image. Alpha is dropped
-// (composited over nothing: the colour channels are kept as they are).
-Image load_image(const std::string& path);
+// Images larger than this many pixels are refused from their header, before decoding (64 Mpx would
+// already take 768 MiB as float RGB; stylize's --max-pixels overrides it).
+inline constexpr int64_t kDefaultMaxPixels = 64'000'000;
+
+// Throws nst::Error naming the file when it is missing, unreadable, not an image or larger than
+// max_pixels. Alpha is dropped (composited over nothing: the colour channels are kept as they are).
+Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
+// The same from the file's bytes (what the fuzzer drives); name is used in messages.
+Image decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels = kDefaultMaxPixels);
 
 // Resized so that the longer side is `longest` pixels (aspect ratio kept, at least 1 pixel a side).
 Image resize_longest(const Image& img, int longest);

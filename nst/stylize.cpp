@@ -16,7 +16,6 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <stb_image.h>
 
 #include "core/allocator.h"
 #include "core/autograd.h"
@@ -58,14 +57,10 @@ void check_writable(const std::string& path, const char* flag) {
     std::remove(probe.c_str());
 }
 
-// Loads an image, refusing absurd sizes before decoding.
+// Loads an image (absurd sizes are refused before decoding), naming the flag in errors.
 Image load_checked(const std::string& path, const char* flag, int64_t max_pixels) {
-    int w = 0, h = 0, c = 0;
-    if (std::ifstream(path).good() && stbi_info(path.c_str(), &w, &h, &c) && int64_t(w) * h > max_pixels)
-        throw Error(std::string(flag) + " " + path + ": " + std::to_string(w) + "x" + std::to_string(h) +
-                    " pixels is more than this program accepts (" + std::to_string(max_pixels) + ")");
     try {
-        return load_image(path);
+        return load_image(path, max_pixels);
     } catch (const Error& e) {
         throw Error(std::string(flag) + ": " + e.what());
     }

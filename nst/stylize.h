@@ -37,7 +37,7 @@ struct StylizeOptions {
     std::string log_json;                     // per printed iteration losses and a summary
     std::string resume;                       // checkpoint to continue from
     std::string checkpoint;                   // where --save-iter writes it; default OUTPUT.ckpt.safetensors
-    int64_t max_pixels = 64'000'000;          // refuse larger images before decoding them into memory
+    int64_t max_pixels = 64'000'000;          // refuse larger images before decoding (--max-pixels)
 };
 
 struct StylizeResult {
