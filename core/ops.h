@@ -9,6 +9,19 @@ namespace nst {
 
 // x (N,C,H,W), w (K,C,R,S), b (K) or undefined -> (N,K,P,Q), P = (H + 2 pad - R) / stride + 1.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int stride = 1, int pad = 0);
+
+// Frozen weights put once into the form the current conv2d kernel works on (the CPU Winograd kernel's
+// G g Gᵀ), so that every later call skips that work. `kernel` is the variant that made it; `data` is
+// undefined when that kernel has no such form. Stale if w's values change afterwards: prepare again.
+struct Conv2dVariant;
+struct PreparedConvWeights {
+    const Conv2dVariant* kernel = nullptr;
+    Tensor data;
+};
+PreparedConvWeights prepare_conv2d_weights(const Tensor& w, int stride, int pad);
+// conv2d with prepared weights: used when `prepared` came from the kernel that dispatch picks now (else
+// ignored). w must still be passed: it is what autograd and the other kernels see.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad, const PreparedConvWeights* prepared);
 Tensor relu(const Tensor& x);
 // Square windows: kernel x kernel, stride, zero padding on each side (never wins a max; counts as 0 in
 // an average, whose divisor is always kernel^2).

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/threaded.h"
 #ifdef NST_HAVE_OPENBLAS
 #include <cblas.h>
 
@@ -35,19 +37,9 @@ bool allow_tf32() { return tf32_flag(); }
 void set_allow_tf32(bool on) { tf32_flag() = on; }
 
 void set_cpu_threads(int n) {
-#ifdef NST_HAVE_OPENBLAS
-    if (n > 0) openblas_set_num_threads(n);
-#else
-    (void)n;
-#endif
+    if (n > 0) cpu::set_pool_threads(n);
 }
-int cpu_threads() {
-#ifdef NST_HAVE_OPENBLAS
-    return openblas_get_num_threads();
-#else
-    return 1;
-#endif
-}
+int cpu_threads() { return cpu::pool_threads(); }
 
 bool built_with_cuda() {
 #ifdef NST_HAVE_CUDA
@@ -69,23 +61,27 @@ namespace {
 // ---- CPU: the reference kernels, float32 instantiations ----
 const Conv2dVariant kConvCpu[] = {
 #ifdef NST_HAVE_OPENBLAS
-    {"im2col_gemm", false, cpu::conv2d_forward_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
-     cpu::conv2d_backward_bias<float>},
-    // Correct but not yet faster: its tile transforms run on one thread (docs/performance.md).
+    // F(4x4,3x3) for 3x3 stride-1 pad-1 layers, im2col+GEMM for the others (docs/performance.md).
     {"winograd", false, cpu::conv2d_forward_winograd, cpu::conv2d_backward_data_winograd, cpu::conv2d_backward_weight_gemm,
-     cpu::conv2d_backward_bias<float>},
+     cpu::conv2d_backward_bias<float>, cpu::conv2d_prepared_size_winograd, cpu::conv2d_prepare_winograd,
+     cpu::conv2d_forward_winograd_prepared, cpu::conv2d_backward_data_winograd_prepared},
+    {"im2col_gemm", false, cpu::conv2d_forward_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
+     cpu::conv2d_backward_bias<float>, nullptr, nullptr, nullptr, nullptr},
 #endif
     {"reference", false, cpu::conv2d_forward<float>, cpu::conv2d_backward_data<float>,
-     cpu::conv2d_backward_weight<float>, cpu::conv2d_backward_bias<float>},
+     cpu::conv2d_backward_weight<float>, cpu::conv2d_backward_bias<float>, nullptr, nullptr, nullptr, nullptr},
 };
-const ReluVariant kReluCpu[] = {{"reference", false, cpu::relu_forward<float>, cpu::relu_backward<float>}};
+const ReluVariant kReluCpu[] = {{"threaded", false, cpu::threaded::relu_forward, cpu::threaded::relu_backward},
+                                 {"reference", false, cpu::relu_forward<float>, cpu::relu_backward<float>}};
 const PoolVariant kMaxPoolCpu[] = {
+    {"threaded", false, true, cpu::threaded::max_pool_forward, cpu::threaded::max_pool_backward},
     {"reference", false, true, cpu::max_pool_forward<float>,
      [](const float* x, const float*, const int32_t* a, const float* dy, float* dx, const PoolShape& s) {
          cpu::max_pool_backward<float>(x, a, dy, dx, s);
      }},
 };
 const PoolVariant kAvgPoolCpu[] = {
+    {"threaded", false, false, cpu::threaded::avg_pool_forward, cpu::threaded::avg_pool_backward},
     {"reference", false, false,
      [](const float* x, float* y, int32_t*, const PoolShape& s) { cpu::avg_pool_forward<float>(x, y, s); },
      [](const float*, const float*, const int32_t*, const float* dy, float* dx, const PoolShape& s) {
@@ -99,6 +95,10 @@ const GramVariant kGramCpu[] = {
     {"reference", false, cpu::gram_forward<float>, cpu::gram_backward<float>},
 };
 const VectorVariant kVectorCpu[] = {
+    // Reductions and TV stay the reference's (threaded.cpp says why).
+    {"threaded", false, cpu::threaded::add, cpu::threaded::sub, cpu::threaded::mul, cpu::threaded::scale,
+     cpu::threaded::fill_scaled, cpu::threaded::fill, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>,
+     cpu::threaded::mse_backward, cpu::threaded::sum_squares_backward, cpu::tv<float>, cpu::tv_backward<float>},
     {"reference", false, cpu::add<float>, cpu::sub<float>, cpu::mul<float>, cpu::scale<float>,
      cpu::fill_scaled<float>, cpu::fill<float>, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>, cpu::mse_backward<float>,
      cpu::sum_squares_backward<float>, cpu::tv<float>, cpu::tv_backward<float>},
@@ -116,10 +116,10 @@ const OptimVariant kOptimCpu[] = {
 // ---- CUDA: the project's kernels, then the libraries ----
 const Conv2dVariant kConvCuda[] = {
     {"naive", false, cuda::conv2d_forward_naive, cuda::conv2d_backward_data_naive,
-     cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive},
+     cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, nullptr, nullptr, nullptr, nullptr},
 #ifdef NST_HAVE_CUDNN
     {"cudnn", true, cudnn::conv2d_forward, cudnn::conv2d_backward_data, cudnn::conv2d_backward_weight,
-     cudnn::conv2d_backward_bias},
+     cudnn::conv2d_backward_bias, nullptr, nullptr, nullptr, nullptr},
 #endif
 };
 const ReluVariant kReluCuda[] = {

@@ -32,6 +32,13 @@ struct Conv2dVariant {
     void (*backward_weight)(const float* x, const float* dy, float* dw, const ConvShape& s);
     // db[k] = sum of dy over n, p, q
     void (*backward_bias)(const float* dy, float* db, const ConvShape& s);
+    // Optional (null when the variant has none): frozen weights rearranged once into the variant's own
+    // form (Winograd's G g Gᵀ), which the *_prepared kernels then take in place of w. prepared_size
+    // returns how many floats that takes for the shape (H, W and N do not matter), 0 if none.
+    int64_t (*prepared_size)(const ConvShape& s);
+    void (*prepare)(const float* w, float* prepared, const ConvShape& s);
+    void (*forward_prepared)(const float* x, const float* prepared, const float* b, float* y, const ConvShape& s);
+    void (*backward_data_prepared)(const float* dy, const float* prepared, float* dx, const ConvShape& s);
 };
 
 struct ReluVariant {
@@ -125,8 +132,9 @@ std::span<const VectorVariant> vector_variants(DeviceKind d);
 std::span<const Blas1Variant> blas1_variants(DeviceKind d);
 std::span<const OptimVariant> optim_variants(DeviceKind d);
 
-// Threads the CPU kernels may use (OpenBLAS's pool; the reference kernels are single-threaded).
-// 0 or less: OpenBLAS's own default (all cores, or OPENBLAS_NUM_THREADS).
+// Threads the fast CPU kernels may use (kernels/cpu/parallel.h; OpenBLAS itself is kept at one thread
+// and called from those threads; the reference kernels are single-threaded).
+// 0 or less: the default (all hardware threads, or $NST_THREADS).
 void set_cpu_threads(int n);
 int cpu_threads();
 

@@ -1,6 +1,8 @@
 // Module implementations (contract in modules.h).
 #include "layers/modules.h"
 
+#include "core/dispatch.h"
+
 #include <algorithm>
 
 namespace nst {
@@ -9,6 +11,12 @@ Conv2d::Conv2d(Tensor weight, Tensor bias, int stride, int pad)
     : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), pad_(pad) {
     check_defined(weight_, "Conv2d", "weight");
     check_ndim(weight_, 4, "Conv2d", "weight");
+}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+    if (weight_.requires_grad() || weight_.dtype() != DType::F32) return conv2d(x, weight_, bias_, stride_, pad_);
+    if (prepared_.kernel != &conv2d_kernels(weight_.device())) prepared_ = prepare_conv2d_weights(weight_, stride_, pad_);
+    return conv2d(x, weight_, bias_, stride_, pad_, &prepared_);
 }
 
 std::string Conv2d::describe() const {

@@ -21,8 +21,11 @@ class Module {
 class Conv2d : public Module {
   public:
     // weight (K,C,R,S) and bias (K) or undefined; they keep whatever requires_grad they have.
+    // Frozen weights (requires_grad false) are prepared for the conv kernel on the first forward and
+    // again whenever dispatch picks another kernel (core/ops.h, PreparedConvWeights); a module whose
+    // frozen weight values are changed in place afterwards must be rebuilt.
     Conv2d(Tensor weight, Tensor bias, int stride = 1, int pad = 0);
-    Tensor forward(const Tensor& x) const override { return conv2d(x, weight_, bias_, stride_, pad_); }
+    Tensor forward(const Tensor& x) const override;
     std::string describe() const override;
     const Tensor& weight() const { return weight_; }
     const Tensor& bias() const { return bias_; }
@@ -30,6 +33,7 @@ class Conv2d : public Module {
   private:
     Tensor weight_, bias_;
     int stride_, pad_;
+    mutable PreparedConvWeights prepared_;  // a cache: not thread-safe, like the rest of a forward
 };
 
 class ReLU : public Module {

@@ -2,6 +2,11 @@
 // forward and backward, on random odd shapes. Criterion as for CUDA: ‖out − ref‖/‖ref‖ < 2e-5.
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "kernels/registry.h"
+#include "layers/modules.h"
+#ifdef NST_HAVE_OPENBLAS
+#include "kernels/cpu/cpu_gemm_kernels.h"
+#endif
 #include "tests/catch.h"
 #include "tests/test_util.h"
 
@@ -40,8 +45,46 @@ TEST_CASE("conv2d: every CPU variant matches the reference, forward and all thre
     if (variants == 0) std::cout << "NST_SKIPPED: this build has only the reference CPU conv (OpenBLAS not found)\n";
 }
 
+#ifdef NST_HAVE_OPENBLAS
+TEST_CASE("conv2d: Winograd with prepared frozen weights matches the reference across tile blocks", "[cpu]") {
+    // Blocks of 8 tiles: the 13x19 image has 4x5 tiles, so forward and the overlapping backward scatter
+    // both cross block boundaries.
+    const int64_t old = cpu::set_winograd_buffer_floats(36 * (7 + 9) * 8);
+    struct Restore { int64_t v; ~Restore() { cpu::set_winograd_buffer_floats(v); } } restore{old};
+    ScopedVariant pin("conv2d", "winograd");
+    Tensor w = Tensor::uniform({9, 7, 3, 3}, -1, 1, 5), b = Tensor::uniform({9}, -1, 1, 6);
+    const PreparedConvWeights prep = prepare_conv2d_weights(w, 1, 1);
+    REQUIRE(prep.data.defined());
+    CHECK(prep.data.numel() == 36 * 9 * 7);
+    CHECK_FALSE(prepare_conv2d_weights(w, 2, 1).data.defined());  // stride 2: no Winograd, no preparation
+    const Conv2d layer(w, b, 1, 1);
+    for (const Shape& xs : {Shape{2, 7, 13, 19}, Shape{1, 7, 1, 1}, Shape{1, 7, 5, 4}}) {
+        INFO("x " << shape_str(xs));
+        const Tensor dy = Tensor::uniform({xs[0], 9, xs[2], xs[3]}, -1, 1, 8);
+        Tensor x1 = Tensor::uniform(xs, -1, 1, 7).requires_grad_();
+        Tensor x2 = x1.clone().requires_grad_();
+        Tensor x3 = x1.clone().requires_grad_();
+        Tensor ref;
+        {
+            ScopedVariant r("conv2d", "reference");
+            ref = conv2d(x1, w, b, 1, 1);
+            ref.backward(dy);
+        }
+        Tensor via_op = conv2d(x2, w, b, 1, 1, &prep);
+        via_op.backward(dy);
+        Tensor via_module = layer.forward(x3);
+        via_module.backward(dy);
+        CHECK(test::rel_err(via_op, ref) < 2e-5);
+        CHECK(test::rel_err(x2.grad(), x1.grad()) < 2e-5);
+        CHECK(test::rel_err(via_module, ref) < 2e-5);
+        CHECK(test::rel_err(x3.grad(), x1.grad()) < 2e-5);
+    }
+}
+#endif
+
 TEST_CASE("gram: every CPU variant matches the reference, forward and backward", "[cpu]") {
-    const Shape shapes[] = {{1, 3, 7, 5}, {2, 17, 13, 9}, {2, 1, 1, 1}, {1, 65, 37, 41}};
+    // The last is wide enough (HW > 2 x 2048) for the BLAS variant to split its columns over threads.
+    const Shape shapes[] = {{1, 3, 7, 5}, {2, 17, 13, 9}, {2, 1, 1, 1}, {1, 65, 37, 41}, {2, 33, 71, 67}};
     int variants = 0;
     for (const auto& v : gram_variants(DeviceKind::CPU)) {
         if (std::string(v.name) == "reference") continue;
@@ -68,4 +111,75 @@ TEST_CASE("gram: every CPU variant matches the reference, forward and backward",
         }
     }
     if (variants == 0) std::cout << "NST_SKIPPED: this build has only the reference CPU Gram (OpenBLAS not found)\n";
+}
+
+// The threaded variants run the reference on pieces of the data, so they must agree with it exactly.
+// Sizes are odd and above the threads' grain; three threads make uneven pieces on any machine.
+TEST_CASE("relu, pooling and pointwise vector ops: every CPU variant equals the reference exactly", "[cpu]") {
+    const int old_threads = cpu_threads();
+    set_cpu_threads(3);
+    struct Restore { int n; ~Restore() { set_cpu_threads(n); } } restore{old_threads};
+    const int64_t n = 200003;
+    auto rnd = [](int64_t len, uint64_t seed) { return Tensor::uniform({len}, -1, 1, seed).to_vector<float>(); };
+    const std::vector<float> a = rnd(n, 1), b = rnd(n, 2), dy = rnd(n, 3);
+    const float g = 0.37f;
+    using Vec = std::vector<float>;
+    int compared = 0;
+
+    const ReluVariant& rref = relu_variants(DeviceKind::CPU).back();
+    REQUIRE(std::string(rref.name) == "reference");
+    for (const auto& v : relu_variants(DeviceKind::CPU)) {
+        INFO("relu " << v.name);
+        Vec y1(n), y2(n), dx1(n), dx2(n);
+        rref.forward(a.data(), y1.data(), n);
+        v.forward(a.data(), y2.data(), n);
+        rref.backward(y1.data(), dy.data(), dx1.data(), n);
+        v.backward(y1.data(), dy.data(), dx2.data(), n);
+        CHECK(y1 == y2);
+        CHECK(dx1 == dx2);
+        ++compared;
+    }
+
+    for (bool is_max : {true, false}) {
+        const auto table = is_max ? max_pool_variants(DeviceKind::CPU) : avg_pool_variants(DeviceKind::CPU);
+        const PoolVariant& ref = table.back();
+        REQUIRE(std::string(ref.name) == "reference");
+        PoolShape s;
+        s.N = 2; s.C = 17; s.H = 67; s.W = 71; s.R = s.S = 3; s.stride_h = s.stride_w = 2; s.pad_h = s.pad_w = 1;
+        const Vec x = rnd(s.x_size(), 4), up = rnd(s.y_size(), 5);
+        for (const auto& v : table) {
+            INFO((is_max ? "max_pool " : "avg_pool ") << v.name);
+            Vec y1(size_t(s.y_size())), y2(size_t(s.y_size())), dx1(size_t(s.x_size())), dx2(size_t(s.x_size()));
+            std::vector<int32_t> am1(size_t(s.y_size())), am2(size_t(s.y_size()));
+            ref.forward(x.data(), y1.data(), ref.uses_argmax ? am1.data() : nullptr, s);
+            v.forward(x.data(), y2.data(), v.uses_argmax ? am2.data() : nullptr, s);
+            ref.backward(x.data(), y1.data(), ref.uses_argmax ? am1.data() : nullptr, up.data(), dx1.data(), s);
+            v.backward(x.data(), y2.data(), v.uses_argmax ? am2.data() : nullptr, up.data(), dx2.data(), s);
+            CHECK(y1 == y2);
+            CHECK(dx1 == dx2);
+            ++compared;
+        }
+    }
+
+    const VectorVariant& vref = vector_variants(DeviceKind::CPU).back();
+    REQUIRE(std::string(vref.name) == "reference");
+    for (const auto& v : vector_variants(DeviceKind::CPU)) {
+        INFO("vector " << v.name);
+        Vec r(n), o(n);
+        const auto same = [&](auto&& run) {
+            run(vref, r.data());
+            run(v, o.data());
+            return r == o;
+        };
+        CHECK(same([&](const VectorVariant& k, float* y) { k.add(a.data(), b.data(), y, n); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.sub(a.data(), b.data(), y, n); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.mul(a.data(), b.data(), y, n); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.scale(a.data(), -1.7f, y, n); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.fill_scaled(&g, 3.f, y, n); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.fill(2.5f, y, n); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.mse_backward(a.data(), b.data(), &g, n, y); }));
+        CHECK(same([&](const VectorVariant& k, float* y) { k.sum_squares_backward(a.data(), &g, n, y); }));
+        ++compared;
+    }
+    CHECK(compared >= 4);  // at least the reference rows themselves
 }

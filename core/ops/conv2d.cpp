@@ -6,7 +6,34 @@
 
 namespace nst {
 
+namespace {
+ConvShape weight_shape(const Tensor& w, int stride, int pad) {
+    ConvShape s;
+    s.K = int(w.dim(0)); s.C = int(w.dim(1)); s.R = int(w.dim(2)); s.S = int(w.dim(3));
+    s.stride_h = s.stride_w = stride;
+    s.pad_h = s.pad_w = pad;
+    return s;
+}
+}  // namespace
+
+PreparedConvWeights prepare_conv2d_weights(const Tensor& w, int stride, int pad) {
+    check_defined(w, "prepare_conv2d_weights", "w");
+    check_ndim(w, 4, "prepare_conv2d_weights", "w");
+    PreparedConvWeights p;
+    if (w.dtype() != DType::F32) return p;
+    p.kernel = &conv2d_kernels(w.device());
+    const ConvShape s = weight_shape(w, stride, pad);
+    if (!p.kernel->prepare || p.kernel->prepared_size(s) == 0) return p;
+    p.data = Tensor::empty({p.kernel->prepared_size(s)}, DType::F32, w.device());
+    p.kernel->prepare(w.data<float>(), p.data.data<float>(), s);
+    return p;
+}
+
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+    return conv2d(x, w, b, stride, pad, nullptr);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad, const PreparedConvWeights* prepared) {
     const char* op = "conv2d";
     check_defined(x, op, "x");
     check_defined(w, op, "w");
@@ -28,11 +55,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     if (stride < 1 || pad < 0)
         throw Error("conv2d: stride must be >= 1 and pad >= 0, got stride " + std::to_string(stride) + ", pad " +
                     std::to_string(pad));
-    ConvShape s;
-    s.N = int(x.dim(0)); s.C = int(x.dim(1)); s.H = int(x.dim(2)); s.W = int(x.dim(3));
-    s.K = int(w.dim(0)); s.R = int(w.dim(2)); s.S = int(w.dim(3));
-    s.stride_h = s.stride_w = stride;
-    s.pad_h = s.pad_w = pad;
+    ConvShape s = weight_shape(w, stride, pad);
+    s.N = int(x.dim(0)); s.H = int(x.dim(2)); s.W = int(x.dim(3));
     if (s.H + 2 * pad < s.R || s.W + 2 * pad < s.S)
         throw Error("conv2d: kernel " + std::to_string(s.R) + "x" + std::to_string(s.S) + " is larger than the padded input " +
                     x.str());
@@ -43,20 +67,28 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     if (f64)
         cpu::conv2d_forward<double>(x.data<double>(), w.data<double>(), b.defined() ? b.data<double>() : nullptr,
                                     y.data<double>(), s);
-    else
+    // Prepared weights count only if the kernel dispatch picks now made them, for this very shape.
+    const Tensor pw = (!f64 && prepared && prepared->kernel == kv && prepared->data.defined() &&
+                       prepared->data.numel() == kv->prepared_size(s) && prepared->data.device() == x.device())
+                          ? prepared->data
+                          : Tensor();
+    if (!f64 && pw.defined())
+        kv->forward_prepared(x.data<float>(), pw.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
+    else if (!f64)
         kv->forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
 
     // Save only what the needed gradients read: dx needs w, dw needs x, db needs neither. With frozen
     // weights the input activation is not kept alive by this node.
     const Tensor xs = w.requires_grad() ? x.detach() : Tensor();
     const Tensor ws = x.requires_grad() ? w.detach() : Tensor();
-    autograd::record(y, op, {&x, &w, &b}, [xs, ws, s, kv](const Tensor& g, const Node& self) {
+    autograd::record(y, op, {&x, &w, &b}, [xs, ws, pw, s, kv](const Tensor& g, const Node& self) {
         std::vector<Tensor> grads(3);
         const bool f64 = g.dtype() == DType::F64;
         const Device d = g.device();
         if (self.needs_grad(0)) {
             grads[0] = Tensor::empty({s.N, s.C, s.H, s.W}, g.dtype(), d);
             if (f64) cpu::conv2d_backward_data<double>(g.data<double>(), ws.data<double>(), grads[0].data<double>(), s);
+            else if (pw.defined()) kv->backward_data_prepared(g.data<float>(), pw.data<float>(), grads[0].data<float>(), s);
             else kv->backward_data(g.data<float>(), ws.data<float>(), grads[0].data<float>(), s);
         }
         if (self.needs_grad(1)) {

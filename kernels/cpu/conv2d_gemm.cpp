@@ -4,6 +4,9 @@
 //   backward-data    dcol[CRS,PQ] = Wᵀ · dY,   then col2im adds dcol back into dx
 //   backward-weight  dW[K, CRS] += dY · colᵀ
 // Output rows are processed in blocks so the col buffer stays near 16 MiB whatever the image size.
+// Threads (parallel.h): the forward runs its row blocks on the pool's threads (each with its own col
+// buffer); backward-data splits the input channels, so that col2im's overlapping adds never race;
+// backward-weight accumulates into one dW and stays on one thread.
 // Compiled only when OpenBLAS is found; the reference kernels (conv2d.cpp) remain the spec.
 #include <cblas.h>
 
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_gemm_kernels.h"
+#include "kernels/cpu/parallel.h"
 
 namespace nst::cpu {
 
@@ -25,10 +29,13 @@ float* col_buffer(int64_t floats) {
     return buf.data();
 }
 
-// Output rows per block, so that CRS * rows * Q floats fit the budget (at least one row).
-int rows_per_block(const ConvShape& s) {
+// Output rows per block, so that CRS * rows * Q floats fit the budget (at least one row); with
+// `spread`, also small enough that every thread gets a block.
+int rows_per_block(const ConvShape& s, bool spread = false) {
     const int64_t per_row = int64_t(s.C) * s.R * s.S * s.Q();
-    return int(std::max<int64_t>(1, std::min<int64_t>(s.P(), kColBudget / std::max<int64_t>(per_row, 1))));
+    int64_t rows = std::max<int64_t>(1, std::min<int64_t>(s.P(), kColBudget / std::max<int64_t>(per_row, 1)));
+    if (spread) rows = std::min<int64_t>(rows, (s.P() + pool_threads() - 1) / pool_threads());
+    return int(std::max<int64_t>(1, rows));
 }
 
 // col[(c,r,t), (p - p0)*Q + q] = x[c, p*sh - ph + r, q*sw - pw + t] (0 outside), for p in [p0, p1).
@@ -54,13 +61,13 @@ void im2col(const float* x, float* col, const ConvShape& s, int p0, int p1) {
             }
 }
 
-// The adjoint of im2col: dx[c, h, w] += col[(c,r,t), (p - p0)*Q + q].
-void col2im_add(const float* col, float* dx, const ConvShape& s, int p0, int p1) {
+// The adjoint of im2col for channels [c0, c1): dx[c, h, w] += col[(c - c0, r, t), (p - p0)*Q + q].
+void col2im_add(const float* col, float* dx, const ConvShape& s, int p0, int p1, int c0, int c1) {
     const int Q = s.Q(), rows = p1 - p0;
-    for (int c = 0; c < s.C; ++c)
+    for (int c = c0; c < c1; ++c)
         for (int r = 0; r < s.R; ++r)
             for (int t = 0; t < s.S; ++t) {
-                const float* src = col + ((int64_t(c) * s.R + r) * s.S + t) * rows * Q;
+                const float* src = col + ((int64_t(c - c0) * s.R + r) * s.S + t) * rows * Q;
                 float* plane = dx + int64_t(c) * s.H * s.W;
                 for (int p = p0; p < p1; ++p, src += Q) {
                     const int h = p * s.stride_h - s.pad_h + r;
@@ -77,41 +84,47 @@ void col2im_add(const float* col, float* dx, const ConvShape& s, int p0, int p1)
 }  // namespace
 
 void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
+    const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s, true);
     const int64_t PQ = int64_t(P) * Q;
     for (int n = 0; n < s.N; ++n) {
         const float* xn = x + int64_t(n) * s.C * s.H * s.W;
         float* yn = y + int64_t(n) * s.K * PQ;
-        for (int p0 = 0; p0 < P; p0 += step) {
-            const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
-            float* col = col_buffer(int64_t(CRS) * cols);
-            im2col(xn, col, s, p0, p1);
-            // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f,
-                        yn + int64_t(p0) * Q, int(PQ));
-        }
-        if (b)
-            for (int k = 0; k < s.K; ++k) {
-                float* row = yn + int64_t(k) * PQ;
-                for (int64_t i = 0; i < PQ; ++i) row[i] += b[k];
+        parallel_for((P + step - 1) / step, 1, [&](int64_t blk0, int64_t blk1) {
+            for (int64_t blk = blk0; blk < blk1; ++blk) {
+                const int p0 = int(blk) * step, p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
+                float* col = col_buffer(int64_t(CRS) * cols);
+                im2col(xn, col, s, p0, p1);
+                // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ), + bias
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f,
+                            yn + int64_t(p0) * Q, int(PQ));
+                if (b)
+                    for (int k = 0; k < s.K; ++k) {
+                        float* row = yn + int64_t(k) * PQ + int64_t(p0) * Q;
+                        for (int64_t i = 0; i < cols; ++i) row[i] += b[k];
+                    }
             }
+        });
     }
 }
 
 void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const ConvShape& s) {
-    const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
+    const int P = s.P(), Q = s.Q(), RS = s.R * s.S, CRS = s.C * RS, step = rows_per_block(s);
     const int64_t PQ = int64_t(P) * Q;
     std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
     for (int n = 0; n < s.N; ++n) {
         const float* dyn = dy + int64_t(n) * s.K * PQ;
         float* dxn = dx + int64_t(n) * s.C * s.H * s.W;
-        for (int p0 = 0; p0 < P; p0 += step) {
-            const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
-            float* col = col_buffer(int64_t(CRS) * cols);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, cols, s.K, 1.f, w, CRS, dyn + int64_t(p0) * Q,
-                        int(PQ), 0.f, col, cols);
-            col2im_add(col, dxn, s, p0, p1);
-        }
+        parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
+            const int rows_c = int(c1 - c0) * RS;  // this thread's rows of dcol: channels [c0, c1)
+            for (int p0 = 0; p0 < P; p0 += step) {
+                const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
+                float* col = col_buffer(int64_t(rows_c) * cols);
+                // dcol[(c,r,t), :] = W[:, (c,r,t)]ᵀ · dY[:, p0*Q : p1*Q]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows_c, cols, s.K, 1.f, w + c0 * RS, CRS,
+                            dyn + int64_t(p0) * Q, int(PQ), 0.f, col, cols);
+                col2im_add(col, dxn, s, p0, p1, int(c0), int(c1));
+            }
+        });
     }
 }
 

@@ -1,12 +1,23 @@
-// conv2d, CPU variant "winograd": Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2015) for the
+// conv2d, CPU variant "winograd": Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2015) for the
 // 3x3, stride-1, pad-1 convolutions VGG is made of; other shapes fall back to im2col+GEMM.
 //
-// Each 2x2 output tile comes from a 4x4 input tile d: Y = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A.
-// The sum over channels, for each of the 16 positions ξ of the 4x4 transformed tile, is a matrix product
-//   M_ξ[K, tiles] = U_ξ[K, C] · V_ξ[C, tiles]
-// done by OpenBLAS: 16 multiplies per 4 outputs instead of 36, i.e. 2.25x fewer than direct/GEMM.
-// backward-data of such a conv is the same conv of dy with the kernel flipped and its in/out channels
-// swapped, so it reuses the forward path. Tiles are processed in blocks to bound the buffers.
+// Each 4x4 output tile comes from a 6x6 input tile d (rows 4ty-1 .. 4ty+4, zero outside the image):
+//   Y = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A
+// For each of the 36 positions ξ of the transformed tile the sum over channels is a matrix product
+//   M_ξ[K, tiles] = U_ξ[K, C] · V_ξ[C, tiles]          (OpenBLAS SGEMM)
+// i.e. 36 multiplies per 16 outputs instead of 144: 4x fewer than direct or im2col+GEMM.
+//
+// backward-data is the exact adjoint of that computation (not a second Winograd conv with flipped
+// weights), so it reuses the same U:
+//   dM_ξ = A dY Aᵀ (per output tile),  dV_ξ[C, tiles] = U_ξᵀ · dM_ξ,  dx += B dV Bᵀ scattered back to the
+//   overlapping 6x6 input tiles (the adjoint of the tile gather).
+// U depends only on the weights, so frozen weights are transformed once (conv2d_prepare_winograd; the
+// Conv2d module keeps the result) and the *_prepared entry points take it.
+//
+// Threads (parallel.h): the input and output transforms are split over channels (each thread owns whole
+// channel planes, so the overlapping scatter of backward-data needs no atomics), the 36 products over ξ.
+// Tiles are processed in blocks to bound the V and M buffers. Eight tiles are transformed together so
+// the compiler can keep the lanes in SIMD registers.
 #include <cblas.h>
 
 #include <algorithm>
@@ -14,121 +25,336 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_gemm_kernels.h"
-#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/error.h"
 
 namespace nst::cpu {
 
 namespace {
 
+constexpr int kL = 8;                    // tiles transformed together (SIMD lanes)
+int64_t g_buffer_floats = 6 << 20;  // V + M per tile block: 24 MiB (tests lower it)
+
 bool winograd_applies(const ConvShape& s) {
     return s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 1 && s.pad_w == 1;
 }
 
-// U[ξ][k][c] = (G g Gᵀ)[ξ] for each filter g = w[k][c] (3x3).
-void transform_filters(const float* w, int K, int C, std::vector<float>& U) {
-    U.resize(size_t(16) * K * C);
-    for (int k = 0; k < K; ++k)
-        for (int c = 0; c < C; ++c) {
-            const float* g = w + (int64_t(k) * C + c) * 9;
-            float t[4][3];  // G g: rows
-            for (int j = 0; j < 3; ++j) {
-                t[0][j] = g[j];
-                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                t[3][j] = g[6 + j];
-            }
-            for (int i = 0; i < 4; ++i) {  // (G g) Gᵀ: columns
-                const float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-                for (int j = 0; j < 4; ++j) U[(size_t(i * 4 + j) * K + k) * C + c] = u[j];
-            }
-        }
+// ---- the 1-D transforms, on 8 lanes; a 2-D transform applies one to the rows, then to the columns ----
+
+// v = Bᵀ d (6 -> 6). Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+inline void bt6(const float (*d)[kL], float (*v)[kL]) {
+    for (int l = 0; l < kL; ++l) {
+        const float d0 = d[0][l], d1 = d[1][l], d2 = d[2][l], d3 = d[3][l], d4 = d[4][l], d5 = d[5][l];
+        v[0][l] = 4.f * d0 - 5.f * d2 + d4;
+        v[1][l] = -4.f * (d1 + d2) + d3 + d4;
+        v[2][l] = 4.f * (d1 - d2) - d3 + d4;
+        v[3][l] = 2.f * (d3 - d1) - d2 + d4;
+        v[4][l] = 2.f * (d1 - d3) - d2 + d4;
+        v[5][l] = 4.f * d1 - 5.f * d3 + d5;
+    }
 }
 
-// One image: x (C,H,W) -> y (K,H,W), optional bias. U from transform_filters.
-void winograd_image(const float* x, const std::vector<float>& U, const float* b, float* y, int C, int K, int H, int W) {
-    const int th = (H + 1) / 2, tw = (W + 1) / 2;
-    const int64_t tiles = int64_t(th) * tw;
-    // Tiles per block so that V and M (16 x {C,K} x block floats) stay near 32 MiB.
-    const int64_t block = std::max<int64_t>(16, std::min<int64_t>(tiles, (int64_t(8) << 20) / (16 * int64_t(std::max(C, K)))));
-    std::vector<float> V(size_t(16) * C * block), M(size_t(16) * K * block);
-    for (int64_t t0 = 0; t0 < tiles; t0 += block) {
-        const int64_t nb = std::min(block, tiles - t0);
-        // Input transform: V[ξ][c][t] = (Bᵀ d B)[ξ], d the 4x4 input tile at (2 ty - 1, 2 tx - 1).
-        for (int c = 0; c < C; ++c) {
-            const float* plane = x + int64_t(c) * H * W;
-            for (int64_t t = 0; t < nb; ++t) {
-                const int ty = int((t0 + t) / tw), tx = int((t0 + t) % tw);
-                float d[4][4];
-                for (int i = 0; i < 4; ++i) {
-                    const int h = 2 * ty - 1 + i;
-                    for (int j = 0; j < 4; ++j) {
-                        const int ww = 2 * tx - 1 + j;
-                        d[i][j] = (h >= 0 && h < H && ww >= 0 && ww < W) ? plane[int64_t(h) * W + ww] : 0.f;
-                    }
-                }
-                float r[4][4];  // Bᵀ d
-                for (int j = 0; j < 4; ++j) {
-                    r[0][j] = d[0][j] - d[2][j];
-                    r[1][j] = d[1][j] + d[2][j];
-                    r[2][j] = d[2][j] - d[1][j];
-                    r[3][j] = d[1][j] - d[3][j];
-                }
-                for (int i = 0; i < 4; ++i) {  // (Bᵀ d) B
-                    const float v[4] = {r[i][0] - r[i][2], r[i][1] + r[i][2], r[i][2] - r[i][1], r[i][1] - r[i][3]};
-                    for (int j = 0; j < 4; ++j) V[(size_t(i * 4 + j) * C + c) * nb + size_t(t)] = v[j];
-                }
+// d = B v (6 -> 6), the adjoint of bt6.
+inline void b6(const float (*v)[kL], float (*d)[kL]) {
+    for (int l = 0; l < kL; ++l) {
+        const float v0 = v[0][l], v1 = v[1][l], v2 = v[2][l], v3 = v[3][l], v4 = v[4][l], v5 = v[5][l];
+        d[0][l] = 4.f * v0;
+        d[1][l] = -4.f * v1 + 4.f * v2 - 2.f * v3 + 2.f * v4 + 4.f * v5;
+        d[2][l] = -5.f * v0 - 4.f * v1 - 4.f * v2 - v3 - v4;
+        d[3][l] = v1 - v2 + 2.f * v3 - 2.f * v4 - 5.f * v5;
+        d[4][l] = v0 + v1 + v2 + v3 + v4;
+        d[5][l] = v5;
+    }
+}
+
+// y = Aᵀ m (6 -> 4). Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+inline void at4(const float (*m)[kL], float (*y)[kL]) {
+    for (int l = 0; l < kL; ++l) {
+        const float s12 = m[1][l] + m[2][l], d12 = m[1][l] - m[2][l];
+        const float s34 = m[3][l] + m[4][l], d34 = m[3][l] - m[4][l];
+        y[0][l] = m[0][l] + s12 + s34;
+        y[1][l] = d12 + 2.f * d34;
+        y[2][l] = s12 + 4.f * s34;
+        y[3][l] = d12 + 8.f * d34 + m[5][l];
+    }
+}
+
+// m = A y (4 -> 6), the adjoint of at4.
+inline void a6(const float (*y)[kL], float (*m)[kL]) {
+    for (int l = 0; l < kL; ++l) {
+        const float y0 = y[0][l], y1 = y[1][l], y2 = y[2][l], y3 = y[3][l];
+        m[0][l] = y0;
+        m[1][l] = y0 + y1 + y2 + y3;
+        m[2][l] = y0 - y1 + y2 - y3;
+        m[3][l] = y0 + 2.f * y1 + 4.f * y2 + 8.f * y3;
+        m[4][l] = y0 - 2.f * y1 + 4.f * y2 - 8.f * y3;
+        m[5][l] = y3;
+    }
+}
+
+// ---- geometry: tiles of one image ----
+// Tiles are numbered row by row, with each row of tiles padded to a multiple of kL, so that the kL
+// tiles transformed together are neighbours in one row: tile t is at tile row t / twp, column t % twp,
+// and covers input rows 4ty-1 .. 4ty+4, columns 4tx-1 .. 4tx+4. Padding tiles read zeros and are
+// never written out.
+struct Tiling {
+    int H, W, th, tw, twp;  // image size, tiles per column and per row, row length padded to kL
+    int64_t tiles() const { return int64_t(th) * twp; }
+    // A zero-bordered copy of a plane: padded row r, column c hold x[r-1][c-1], so every tile is in range.
+    int PH() const { return 4 * th + 2; }
+    int PW() const { return 4 * twp + 2; }
+};
+
+Tiling tiling(const ConvShape& s) {
+    const int tw = (s.W + 3) / 4;
+    return {s.H, s.W, (s.H + 3) / 4, tw, (tw + kL - 1) / kL * kL};
+}
+
+void pad_plane(const float* x, const Tiling& g, float* p) {
+    std::memset(p, 0, sizeof(float) * size_t(g.PH()) * size_t(g.PW()));
+    for (int h = 0; h < g.H; ++h) std::memcpy(p + int64_t(h + 1) * g.PW() + 1, x + int64_t(h) * g.W, sizeof(float) * size_t(g.W));
+}
+
+// V[ξ][c][t - t0] = (Bᵀ d B)[ξ] for tiles [t0, t0 + nb) of every channel in [c0, c1). ldv = C * nb.
+void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb, float* V, int64_t ldv,
+                     std::vector<float>& padded) {
+    padded.resize(size_t(g.PH()) * size_t(g.PW()));
+    const int PW = g.PW();
+    for (int c = c0; c < c1; ++c) {
+        pad_plane(x + int64_t(c) * g.H * g.W, g, padded.data());
+        for (int64_t tb = 0; tb < nb; tb += kL) {
+            const int64_t t = t0 + tb;
+            const float* src = padded.data() + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
+            float d[6][6][kL], r[6][6][kL], col[6][kL], out[6][kL];
+            for (int i = 0; i < 6; ++i)
+                for (int j = 0; j < 6; ++j)
+                    for (int l = 0; l < kL; ++l) d[i][j][l] = src[i * PW + 4 * l + j];
+            for (int j = 0; j < 6; ++j) {  // r = Bᵀ d, column by column
+                for (int i = 0; i < 6; ++i) std::memcpy(col[i], d[i][j], sizeof(col[i]));
+                bt6(col, out);
+                for (int i = 0; i < 6; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
             }
-        }
-        // 16 products M_ξ = U_ξ · V_ξ.
-        for (int xi = 0; xi < 16; ++xi)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, int(nb), C, 1.f, U.data() + size_t(xi) * K * C, C,
-                        V.data() + size_t(xi) * C * nb, int(nb), 0.f, M.data() + size_t(xi) * K * nb, int(nb));
-        // Output transform: Y = Aᵀ m A, clipped at the image's edge.
-        for (int k = 0; k < K; ++k) {
-            float* out = y + int64_t(k) * H * W;
-            const float bias = b ? b[k] : 0.f;
-            for (int64_t t = 0; t < nb; ++t) {
-                float m[4][4];
-                for (int xi = 0; xi < 16; ++xi) m[xi / 4][xi % 4] = M[(size_t(xi) * K + k) * nb + size_t(t)];
-                float a[2][4];  // Aᵀ m
-                for (int j = 0; j < 4; ++j) {
-                    a[0][j] = m[0][j] + m[1][j] + m[2][j];
-                    a[1][j] = m[1][j] - m[2][j] - m[3][j];
-                }
-                const int ty = int((t0 + t) / tw), tx = int((t0 + t) % tw);
-                for (int i = 0; i < 2; ++i) {
-                    const int h = 2 * ty + i;
-                    if (h >= H) break;
-                    const float o0 = a[i][0] + a[i][1] + a[i][2], o1 = a[i][1] - a[i][2] - a[i][3];
-                    out[int64_t(h) * W + 2 * tx] = o0 + bias;
-                    if (2 * tx + 1 < W) out[int64_t(h) * W + 2 * tx + 1] = o1 + bias;
-                }
+            for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
+                bt6(r[i], out);
+                for (int j = 0; j < 6; ++j) std::memcpy(V + (i * 6 + j) * ldv + int64_t(c) * nb + tb, out[j], sizeof(out[j]));
             }
         }
     }
 }
 
+// y[k] (tiles [t0, t0 + nb)) = Aᵀ M A (+ bias) for k in [k0, k1), clipped at the image's edge.
+void output_transform(const float* M, int64_t ldm, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb,
+                      const float* b, float* y) {
+    for (int k = k0; k < k1; ++k) {
+        float* plane = y + int64_t(k) * g.H * g.W;
+        const float bias = b ? b[k] : 0.f;
+        for (int64_t tb = 0; tb < nb; tb += kL) {
+            const int64_t t = t0 + tb;
+            const int h0 = int(t / g.twp) * 4, w0 = int(t % g.twp) * 4;
+            if (w0 >= g.W) continue;  // a batch of padding tiles
+            float m[6][6][kL], r[4][6][kL], col[6][kL], out[4][kL];
+            for (int xi = 0; xi < 36; ++xi) std::memcpy(m[xi / 6][xi % 6], M + xi * ldm + int64_t(k) * nb + tb, sizeof(m[0][0]));
+            for (int j = 0; j < 6; ++j) {  // r = Aᵀ m
+                for (int i = 0; i < 6; ++i) std::memcpy(col[i], m[i][j], sizeof(col[i]));
+                at4(col, out);
+                for (int i = 0; i < 4; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
+            }
+            const int cols = std::min(4 * kL, g.W - w0);
+            for (int i = 0; i < 4 && h0 + i < g.H; ++i) {  // (Aᵀ m) A, row i of the kL tiles
+                at4(r[i], out);
+                float row[4 * kL];
+                for (int l = 0; l < kL; ++l)
+                    for (int j = 0; j < 4; ++j) row[4 * l + j] = out[j][l] + bias;
+                std::memcpy(plane + int64_t(h0 + i) * g.W + w0, row, sizeof(float) * size_t(cols));
+            }
+        }
+    }
+}
+
+// dM[ξ][k][t - t0] = (A dY Aᵀ)[ξ], dY the 4x4 output tile of dy (zero past the edge).
+void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb, float* dM,
+                              int64_t ldm) {
+    for (int k = k0; k < k1; ++k) {
+        const float* plane = dy + int64_t(k) * g.H * g.W;
+        for (int64_t tb = 0; tb < nb; tb += kL) {
+            const int64_t t = t0 + tb;
+            const int h0 = int(t / g.twp) * 4, w0 = int(t % g.twp) * 4;
+            const int cols = std::max(0, std::min(4 * kL, g.W - w0));
+            float yt[4][4][kL], r[6][4][kL], col[4][kL], out[6][kL];
+            for (int i = 0; i < 4; ++i) {
+                float row[4 * kL] = {};
+                if (h0 + i < g.H && cols > 0) std::memcpy(row, plane + int64_t(h0 + i) * g.W + w0, sizeof(float) * size_t(cols));
+                for (int l = 0; l < kL; ++l)
+                    for (int j = 0; j < 4; ++j) yt[i][j][l] = row[4 * l + j];
+            }
+            for (int j = 0; j < 4; ++j) {  // r = A dY
+                for (int i = 0; i < 4; ++i) std::memcpy(col[i], yt[i][j], sizeof(col[i]));
+                a6(col, out);
+                for (int i = 0; i < 6; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
+            }
+            for (int i = 0; i < 6; ++i) {  // (A dY) Aᵀ
+                a6(r[i], out);
+                for (int j = 0; j < 6; ++j) std::memcpy(dM + (i * 6 + j) * ldm + int64_t(k) * nb + tb, out[j], sizeof(out[j]));
+            }
+        }
+    }
+}
+
+// dx[c] += B dV Bᵀ, each 6x6 tile added back where its input tile came from (the adjoint of
+// input_transform), for c in [c0, c1). `padded` accumulates one channel at a time.
+void input_transform_adjoint(const float* dV, int64_t ldv, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb,
+                             float* dx, std::vector<float>& padded) {
+    padded.resize(size_t(g.PH()) * size_t(g.PW()));
+    const int PW = g.PW();
+    for (int c = c0; c < c1; ++c) {
+        float* plane = dx + int64_t(c) * g.H * g.W;
+        // Start from what earlier tile blocks added, in the padded layout.
+        pad_plane(plane, g, padded.data());
+        for (int64_t tb = 0; tb < nb; tb += kL) {
+            const int64_t t = t0 + tb;
+            float* dst = padded.data() + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
+            float v[6][6][kL], r[6][6][kL], col[6][kL], out[6][kL];
+            for (int xi = 0; xi < 36; ++xi) std::memcpy(v[xi / 6][xi % 6], dV + xi * ldv + int64_t(c) * nb + tb, sizeof(v[0][0]));
+            for (int j = 0; j < 6; ++j) {  // r = B v
+                for (int i = 0; i < 6; ++i) std::memcpy(col[i], v[i][j], sizeof(col[i]));
+                b6(col, out);
+                for (int i = 0; i < 6; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
+            }
+            for (int i = 0; i < 6; ++i) {  // (B v) Bᵀ, added to row i of the kL overlapping tiles
+                b6(r[i], out);
+                float* row = dst + i * PW;
+                for (int l = 0; l < kL; ++l)
+                    for (int j = 0; j < 6; ++j) row[4 * l + j] += out[j][l];
+            }
+        }
+        for (int h = 0; h < g.H; ++h)  // the border of the padded plane is the padding: dropped
+            std::memcpy(plane + int64_t(h) * g.W, padded.data() + int64_t(h + 1) * g.PW() + 1, sizeof(float) * size_t(g.W));
+    }
+}
+
+// Tiles per block (a multiple of kL) so that V and M fit g_buffer_floats.
+int64_t tiles_per_block(const ConvShape& s, const Tiling& g) {
+    const int64_t per_tile = 36 * int64_t(s.C + s.K);
+    const int64_t nb = std::max<int64_t>(kL, g_buffer_floats / per_tile / kL * kL);
+    return std::min(nb, g.tiles());
+}
+
+float* scratch(std::vector<float>& v, int64_t floats) {
+    if (int64_t(v.size()) < floats) v.resize(size_t(floats));
+    return v.data();
+}
+
 }  // namespace
+
+int64_t set_winograd_buffer_floats(int64_t floats) {
+    const int64_t old = g_buffer_floats;
+    g_buffer_floats = std::max<int64_t>(1, floats);
+    return old;
+}
+
+int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return winograd_applies(s) ? int64_t(36) * s.K * s.C : 0; }
+
+// U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3).
+// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s) {
+    const int64_t KC = int64_t(s.K) * s.C;
+    parallel_for(KC, 256, [&](int64_t b, int64_t e) {
+        for (int64_t kc = b; kc < e; ++kc) {
+            const float* g = w + kc * 9;
+            const auto G = [](const float* v, int stride, float* out) {  // out (6) = G v (3), v strided
+                const float v0 = v[0], v1 = v[stride], v2 = v[2 * stride];
+                out[0] = v0 / 4;
+                out[1] = -(v0 + v1 + v2) / 6;
+                out[2] = -(v0 - v1 + v2) / 6;
+                out[3] = v0 / 24 + v1 / 12 + v2 / 6;
+                out[4] = v0 / 24 - v1 / 12 + v2 / 6;
+                out[5] = v2;
+            };
+            float t[6][3], u[6];
+            for (int j = 0; j < 3; ++j) {  // t = G g, column j
+                float col[6];
+                G(g + j, 3, col);
+                for (int i = 0; i < 6; ++i) t[i][j] = col[i];
+            }
+            for (int i = 0; i < 6; ++i) {  // (G g) Gᵀ, row i
+                G(t[i], 1, u);
+                for (int j = 0; j < 6; ++j) U[(i * 6 + j) * KC + kc] = u[j];
+            }
+        }
+    });
+}
+
+void conv2d_forward_winograd_prepared(const float* x, const float* U, const float* b, float* y, const ConvShape& s) {
+    if (!winograd_applies(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    const Tiling g = tiling(s);
+    const int64_t block = tiles_per_block(s, g);
+    thread_local std::vector<float> vm_buffer;
+    for (int n = 0; n < s.N; ++n) {
+        const float* xn = x + int64_t(n) * s.C * s.H * s.W;
+        float* yn = y + int64_t(n) * s.K * s.H * s.W;
+        for (int64_t t0 = 0; t0 < g.tiles(); t0 += block) {
+            const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
+            float* V = scratch(vm_buffer, 36 * nb * (s.C + s.K));
+            float* M = V + 36 * nb * s.C;
+            const int64_t ldv = int64_t(s.C) * nb, ldm = int64_t(s.K) * nb;
+            parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
+                thread_local std::vector<float> padded;
+                input_transform(xn, g, int(c0), int(c1), t0, nb, V, ldv, padded);
+            });
+            parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
+                for (int64_t xi = x0; xi < x1; ++xi)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, int(nb), s.C, 1.f, U + xi * s.K * s.C, s.C,
+                                V + xi * ldv, int(nb), 0.f, M + xi * ldm, int(nb));
+            });
+            parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) {
+                output_transform(M, ldm, g, int(k0), int(k1), t0, nb, b, yn);
+            });
+        }
+    }
+}
+
+void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, float* dx, const ConvShape& s) {
+    if (!winograd_applies(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    const Tiling g = tiling(s);
+    const int64_t block = tiles_per_block(s, g);
+    thread_local std::vector<float> vm_buffer;
+    std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
+    for (int n = 0; n < s.N; ++n) {
+        const float* dyn = dy + int64_t(n) * s.K * s.H * s.W;
+        float* dxn = dx + int64_t(n) * s.C * s.H * s.W;
+        for (int64_t t0 = 0; t0 < g.tiles(); t0 += block) {
+            const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
+            float* dV = scratch(vm_buffer, 36 * nb * (s.C + s.K));
+            float* dM = dV + 36 * nb * s.C;
+            const int64_t ldv = int64_t(s.C) * nb, ldm = int64_t(s.K) * nb;
+            parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) {
+                output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM, ldm);
+            });
+            parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
+                for (int64_t xi = x0; xi < x1; ++xi)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.C, int(nb), s.K, 1.f, U + xi * s.K * s.C, s.C,
+                                dM + xi * ldm, int(nb), 0.f, dV + xi * ldv, int(nb));
+            });
+            parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
+                thread_local std::vector<float> padded;
+                input_transform_adjoint(dV, ldv, g, int(c0), int(c1), t0, nb, dxn, padded);
+            });
+        }
+    }
+}
 
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     if (!winograd_applies(s)) return conv2d_forward_gemm(x, w, b, y, s);
-    std::vector<float> U;
-    transform_filters(w, s.K, s.C, U);
-    for (int n = 0; n < s.N; ++n)
-        winograd_image(x + int64_t(n) * s.C * s.H * s.W, U, b, y + int64_t(n) * s.K * s.H * s.W, s.C, s.K, s.H, s.W);
+    std::vector<float> U(size_t(conv2d_prepared_size_winograd(s)));
+    conv2d_prepare_winograd(w, U.data(), s);
+    conv2d_forward_winograd_prepared(x, U.data(), b, y, s);
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s) {
     if (!winograd_applies(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
-    // dx = conv(dy, w') with w'[c][k][r][t] = w[k][c][2-r][2-t], same padding.
-    std::vector<float> wt(size_t(s.K) * s.C * 9);
-    for (int k = 0; k < s.K; ++k)
-        for (int c = 0; c < s.C; ++c)
-            for (int r = 0; r < 9; ++r) wt[(size_t(c) * s.K + k) * 9 + size_t(8 - r)] = w[(int64_t(k) * s.C + c) * 9 + r];
-    std::vector<float> U;
-    transform_filters(wt.data(), s.C, s.K, U);
-    for (int n = 0; n < s.N; ++n)
-        winograd_image(dy + int64_t(n) * s.K * s.H * s.W, U, nullptr, dx + int64_t(n) * s.C * s.H * s.W, s.K, s.C, s.H, s.W);
+    std::vector<float> U(size_t(conv2d_prepared_size_winograd(s)));
+    conv2d_prepare_winograd(w, U.data(), s);
+    conv2d_backward_data_winograd_prepared(dy, U.data(), dx, s);
 }
 
 }  // namespace nst::cpu

@@ -9,9 +9,17 @@ void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* 
 void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const ConvShape& s);
 void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, const ConvShape& s);
 
-// Winograd F(2x2,3x3) for 3x3 stride-1 pad-1 convs; other shapes go to the GEMM versions above.
+// Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convs; other shapes go to the GEMM versions above. The
+// plain entry points transform w on every call; the prepared ones take conv2d_prepare_winograd's output.
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s);
+int64_t conv2d_prepared_size_winograd(const ConvShape& s);  // 36·K·C floats, 0 where Winograd does not apply
+void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s);
+void conv2d_forward_winograd_prepared(const float* x, const float* U, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, float* dx, const ConvShape& s);
+// The floats Winograd's per-block buffers may take (default 6 Mi); returns the old value. Tests lower it
+// to make several tile blocks out of a small image.
+int64_t set_winograd_buffer_floats(int64_t floats);
 
 void gram_forward_blas(const float* f, float* g, const GramShape& s);
 void gram_backward_blas(const float* f, const float* dg, float* df, const GramShape& s);

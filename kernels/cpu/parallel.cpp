@@ -1,0 +1,148 @@
+// The CPU thread pool (contract in parallel.h): workers sleep on a condition variable and wake for each
+// parallel_for, take chunk i of the job, and report back; the caller runs chunk 0.
+#include "kernels/cpu/parallel.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifdef NST_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace nst::cpu {
+
+namespace {
+
+thread_local bool tl_in_pool = false;
+
+class Pool {
+  public:
+    explicit Pool(int n) { resize(n); }
+    ~Pool() { stop(); }
+
+    int size() const { return int(workers_.size()) + 1; }
+
+    void resize(int n) {
+        n = std::max(1, n);
+        if (n == size()) return;
+        stop();
+        std::lock_guard<std::mutex> lk(m_);
+        quit_ = false;
+        for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, g = generation_] { work(i, g); });
+    }
+
+    void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+        const int64_t max_chunks = std::max<int64_t>(1, n / std::max<int64_t>(1, grain));
+        const int chunks = int(std::min<int64_t>(size(), max_chunks));
+        if (chunks <= 1 || tl_in_pool) {
+            if (n > 0) fn(0, n);
+            return;
+        }
+        std::lock_guard<std::mutex> one_job(job_m_);  // parallel_for from two outside threads: one at a time
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            fn_ = &fn;
+            n_ = n;
+            chunks_ = chunks;
+            pending_ = chunks - 1;
+            error_ = nullptr;
+            ++generation_;
+        }
+        wake_.notify_all();
+        tl_in_pool = true;
+        try {
+            chunk(0);
+        } catch (...) {
+            std::lock_guard<std::mutex> lk(m_);
+            if (!error_) error_ = std::current_exception();
+        }
+        tl_in_pool = false;
+        std::unique_lock<std::mutex> lk(m_);
+        done_.wait(lk, [&] { return pending_ == 0; });
+        fn_ = nullptr;
+        if (error_) std::rethrow_exception(error_);
+    }
+
+  private:
+    void chunk(int i) {
+        const int64_t b = n_ * i / chunks_, e = n_ * (i + 1) / chunks_;
+        if (b < e) (*fn_)(b, e);
+    }
+
+    void work(int i, uint64_t seen) {  // seen: the last job before this worker existed
+        tl_in_pool = true;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lk(m_);
+                wake_.wait(lk, [&] { return quit_ || generation_ != seen; });
+                if (quit_) return;
+                seen = generation_;
+                if (i >= chunks_) continue;  // this job has fewer chunks than threads
+            }
+            std::exception_ptr err;
+            try {
+                chunk(i);
+            } catch (...) {
+                err = std::current_exception();
+            }
+            std::lock_guard<std::mutex> lk(m_);
+            if (err && !error_) error_ = err;
+            if (--pending_ == 0) done_.notify_one();
+        }
+    }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            quit_ = true;
+        }
+        wake_.notify_all();
+        for (auto& t : workers_) t.join();
+        workers_.clear();
+    }
+
+    std::mutex job_m_, m_;
+    std::condition_variable wake_, done_;
+    std::vector<std::thread> workers_;
+    const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+    int64_t n_ = 0;
+    int chunks_ = 0, pending_ = 0;
+    uint64_t generation_ = 0;
+    bool quit_ = false;
+    std::exception_ptr error_;
+};
+
+int default_threads() {
+    if (const char* v = std::getenv("NST_THREADS")) {
+        const int n = std::atoi(v);
+        if (n > 0) return n;
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Pool& pool() {
+    static Pool p = [] {
+#ifdef NST_HAVE_OPENBLAS
+        openblas_set_num_threads(1);  // see parallel.h: OpenBLAS runs inside our chunks
+#endif
+        return Pool(default_threads());
+    }();
+    return p;
+}
+
+}  // namespace
+
+void set_pool_threads(int n) { pool().resize(n); }
+int pool_threads() { return pool().size(); }
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    pool().run(n, grain, fn);
+}
+
+}  // namespace nst::cpu
