@@ -77,6 +77,17 @@ std::string png_chunk_problem(const std::string& b) {
     return "";
 }
 
+// Interleaved samples with n channels (grey, grey+alpha, RGB, RGBA) to RGB in 0..1; alpha is dropped.
+template <class T> void to_rgb(const T* px, int w, int h, int n, float max_value, Image& img) {
+    if (n < 1 || n > 4) throw Error("image: " + std::to_string(n) + " channels per pixel are not supported");
+    const size_t pixels = size_t(w) * size_t(h);
+    img.rgb.resize(pixels * 3);
+    for (size_t i = 0; i < pixels; ++i) {
+        const T* p = px + i * size_t(n);
+        for (size_t c = 0; c < 3; ++c) img.rgb[i * 3 + c] = float(p[n >= 3 ? c : 0]) / max_value;
+    }
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels) {
@@ -96,18 +107,19 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
                     " pixels is more than this program accepts (" + std::to_string(max_pixels) +
                     "; --max-pixels raises the limit)");
     Image img;
+    // Pixels are asked for in the file's own channel count and made RGB here: Debian's stb_image turns
+    // a 16-bit PNM into the wrong sample size when asked to convert channels itself (a heap over-read
+    // found by fuzz/fuzz_image.cpp; fuzz/regressions/image/pnm16_channel_conversion.pnm).
     if (stbi_is_16_bit_from_memory(data, len)) {
-        std::unique_ptr<stbi_us, void (*)(void*)> px(stbi_load_16_from_memory(data, len, &w, &h, &channels, 3),
+        std::unique_ptr<stbi_us, void (*)(void*)> px(stbi_load_16_from_memory(data, len, &w, &h, &channels, 0),
                                                      stbi_image_free);
         if (!px) throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
-        img.rgb.resize(size_t(w) * size_t(h) * 3);
-        for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = float(px.get()[i]) / 65535.f;
+        to_rgb(px.get(), w, h, channels, 65535.f, img);
     } else {
-        std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, len, &w, &h, &channels, 3),
+        std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, len, &w, &h, &channels, 0),
                                                      stbi_image_free);
         if (!px) throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
-        img.rgb.resize(size_t(w) * size_t(h) * 3);
-        for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = float(px.get()[i]) / 255.f;
+        to_rgb(px.get(), w, h, channels, 255.f, img);
     }
     img.width = w;
     img.height = h;

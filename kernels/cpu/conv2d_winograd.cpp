@@ -17,7 +17,9 @@
 // Threads (parallel.h): the input and output transforms are split over channels (each thread owns whole
 // channel planes, so the overlapping scatter of backward-data needs no atomics), the 36 products over ξ.
 // Tiles are processed in blocks to bound the V and M buffers. Eight tiles are transformed together so
-// the compiler can keep the lanes in SIMD registers.
+// the compiler can keep the lanes in SIMD registers. V and M are laid out [channel][ξ][tile]: each
+// transform then reads or writes one compact region per channel instead of 36 far-apart streams (which
+// cost more than the arithmetic), and each product sees V_ξ as a matrix with row stride 36·tiles.
 #include <cblas.h>
 
 #include <algorithm>
@@ -33,6 +35,14 @@ namespace nst::cpu {
 namespace {
 
 constexpr int kL = 8;                    // tiles transformed together (SIMD lanes)
+
+// The transforms are compiled twice, for AVX2+FMA (8 lanes in one register) and for the baseline x86-64
+// (SSE2); the loader picks the one the CPU runs (GCC function multi-versioning). Elsewhere: as is.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NST_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NST_SIMD_CLONES
+#endif
 int64_t g_buffer_floats = 6 << 20;  // V + M per tile block: 24 MiB (tests lower it)
 
 bool winograd_applies(const ConvShape& s) {
@@ -115,8 +125,8 @@ void pad_plane(const float* x, const Tiling& g, float* p) {
     for (int h = 0; h < g.H; ++h) std::memcpy(p + int64_t(h + 1) * g.PW() + 1, x + int64_t(h) * g.W, sizeof(float) * size_t(g.W));
 }
 
-// V[ξ][c][t - t0] = (Bᵀ d B)[ξ] for tiles [t0, t0 + nb) of every channel in [c0, c1). ldv = C * nb.
-void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb, float* V, int64_t ldv,
+// V[c][ξ][t - t0] = (Bᵀ d B)[ξ] for tiles [t0, t0 + nb) of every channel in [c0, c1).
+NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb, float* V,
                      std::vector<float>& padded) {
     padded.resize(size_t(g.PH()) * size_t(g.PW()));
     const int PW = g.PW();
@@ -136,14 +146,18 @@ void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0
             }
             for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
                 bt6(r[i], out);
-                for (int j = 0; j < 6; ++j) std::memcpy(V + (i * 6 + j) * ldv + int64_t(c) * nb + tb, out[j], sizeof(out[j]));
+                for (int j = 0; j < 6; ++j) {
+                    float* dst = V + (int64_t(c) * 36 + i * 6 + j) * nb + tb;
+                    __builtin_prefetch(dst + 4 * kL, 1);
+                    std::memcpy(dst, out[j], sizeof(out[j]));
+                }
             }
         }
     }
 }
 
 // y[k] (tiles [t0, t0 + nb)) = Aᵀ M A (+ bias) for k in [k0, k1), clipped at the image's edge.
-void output_transform(const float* M, int64_t ldm, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb,
+NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb,
                       const float* b, float* y) {
     for (int k = k0; k < k1; ++k) {
         float* plane = y + int64_t(k) * g.H * g.W;
@@ -153,7 +167,11 @@ void output_transform(const float* M, int64_t ldm, const Tiling& g, int k0, int 
             const int h0 = int(t / g.twp) * 4, w0 = int(t % g.twp) * 4;
             if (w0 >= g.W) continue;  // a batch of padding tiles
             float m[6][6][kL], r[4][6][kL], col[6][kL], out[4][kL];
-            for (int xi = 0; xi < 36; ++xi) std::memcpy(m[xi / 6][xi % 6], M + xi * ldm + int64_t(k) * nb + tb, sizeof(m[0][0]));
+            for (int xi = 0; xi < 36; ++xi) {
+                const float* src = M + (int64_t(k) * 36 + xi) * nb + tb;
+                __builtin_prefetch(src + 4 * kL);
+                std::memcpy(m[xi / 6][xi % 6], src, sizeof(m[0][0]));
+            }
             for (int j = 0; j < 6; ++j) {  // r = Aᵀ m
                 for (int i = 0; i < 6; ++i) std::memcpy(col[i], m[i][j], sizeof(col[i]));
                 at4(col, out);
@@ -171,9 +189,8 @@ void output_transform(const float* M, int64_t ldm, const Tiling& g, int k0, int 
     }
 }
 
-// dM[ξ][k][t - t0] = (A dY Aᵀ)[ξ], dY the 4x4 output tile of dy (zero past the edge).
-void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb, float* dM,
-                              int64_t ldm) {
+// dM[k][ξ][t - t0] = (A dY Aᵀ)[ξ], dY the 4x4 output tile of dy (zero past the edge).
+NST_SIMD_CLONES void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb, float* dM) {
     for (int k = k0; k < k1; ++k) {
         const float* plane = dy + int64_t(k) * g.H * g.W;
         for (int64_t tb = 0; tb < nb; tb += kL) {
@@ -194,7 +211,11 @@ void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, 
             }
             for (int i = 0; i < 6; ++i) {  // (A dY) Aᵀ
                 a6(r[i], out);
-                for (int j = 0; j < 6; ++j) std::memcpy(dM + (i * 6 + j) * ldm + int64_t(k) * nb + tb, out[j], sizeof(out[j]));
+                for (int j = 0; j < 6; ++j) {
+                    float* dst = dM + (int64_t(k) * 36 + i * 6 + j) * nb + tb;
+                    __builtin_prefetch(dst + 4 * kL, 1);
+                    std::memcpy(dst, out[j], sizeof(out[j]));
+                }
             }
         }
     }
@@ -202,7 +223,7 @@ void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, 
 
 // dx[c] += B dV Bᵀ, each 6x6 tile added back where its input tile came from (the adjoint of
 // input_transform), for c in [c0, c1). `padded` accumulates one channel at a time.
-void input_transform_adjoint(const float* dV, int64_t ldv, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb,
+NST_SIMD_CLONES void input_transform_adjoint(const float* dV, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb,
                              float* dx, std::vector<float>& padded) {
     padded.resize(size_t(g.PH()) * size_t(g.PW()));
     const int PW = g.PW();
@@ -214,7 +235,11 @@ void input_transform_adjoint(const float* dV, int64_t ldv, const Tiling& g, int 
             const int64_t t = t0 + tb;
             float* dst = padded.data() + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
             float v[6][6][kL], r[6][6][kL], col[6][kL], out[6][kL];
-            for (int xi = 0; xi < 36; ++xi) std::memcpy(v[xi / 6][xi % 6], dV + xi * ldv + int64_t(c) * nb + tb, sizeof(v[0][0]));
+            for (int xi = 0; xi < 36; ++xi) {
+                const float* src = dV + (int64_t(c) * 36 + xi) * nb + tb;
+                __builtin_prefetch(src + 4 * kL);
+                std::memcpy(v[xi / 6][xi % 6], src, sizeof(v[0][0]));
+            }
             for (int j = 0; j < 6; ++j) {  // r = B v
                 for (int i = 0; i < 6; ++i) std::memcpy(col[i], v[i][j], sizeof(col[i]));
                 b6(col, out);
@@ -296,18 +321,18 @@ void conv2d_forward_winograd_prepared(const float* x, const float* U, const floa
             const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
             float* V = scratch(vm_buffer, 36 * nb * (s.C + s.K));
             float* M = V + 36 * nb * s.C;
-            const int64_t ldv = int64_t(s.C) * nb, ldm = int64_t(s.K) * nb;
+            const int64_t ld = 36 * nb;  // V[c][ξ][t], M[k][ξ][t]: row c of V_ξ is ld floats after row c-1
             parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
                 thread_local std::vector<float> padded;
-                input_transform(xn, g, int(c0), int(c1), t0, nb, V, ldv, padded);
+                input_transform(xn, g, int(c0), int(c1), t0, nb, V, padded);
             });
             parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
                 for (int64_t xi = x0; xi < x1; ++xi)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, int(nb), s.C, 1.f, U + xi * s.K * s.C, s.C,
-                                V + xi * ldv, int(nb), 0.f, M + xi * ldm, int(nb));
+                                V + xi * nb, int(ld), 0.f, M + xi * nb, int(ld));
             });
             parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) {
-                output_transform(M, ldm, g, int(k0), int(k1), t0, nb, b, yn);
+                output_transform(M, g, int(k0), int(k1), t0, nb, b, yn);
             });
         }
     }
@@ -326,18 +351,18 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, flo
             const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
             float* dV = scratch(vm_buffer, 36 * nb * (s.C + s.K));
             float* dM = dV + 36 * nb * s.C;
-            const int64_t ldv = int64_t(s.C) * nb, ldm = int64_t(s.K) * nb;
+            const int64_t ld = 36 * nb;  // V[c][ξ][t], M[k][ξ][t]: row c of V_ξ is ld floats after row c-1
             parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) {
-                output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM, ldm);
+                output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM);
             });
             parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
                 for (int64_t xi = x0; xi < x1; ++xi)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.C, int(nb), s.K, 1.f, U + xi * s.K * s.C, s.C,
-                                dM + xi * ldm, int(nb), 0.f, dV + xi * ldv, int(nb));
+                                dM + xi * nb, int(ld), 0.f, dV + xi * nb, int(ld));
             });
             parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
                 thread_local std::vector<float> padded;
-                input_transform_adjoint(dV, ldv, g, int(c0), int(c1), t0, nb, dxn, padded);
+                input_transform_adjoint(dV, g, int(c0), int(c1), t0, nb, dxn, padded);
             });
         }
     }
