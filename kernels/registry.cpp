@@ -115,8 +115,19 @@ const OptimVariant kOptimCpu[] = {
 #ifdef NST_HAVE_CUDA
 // ---- CUDA: the project's kernels, then the libraries ----
 const Conv2dVariant kConvCuda[] = {
+    // The ladder of docs/kernels.md, naive first: it stays the default until the faster rungs have been
+    // verified on a GPU (scripts/gpu-check.sh).
     {"naive", false, cuda::conv2d_forward_naive, cuda::conv2d_backward_data_naive,
      cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, nullptr, nullptr, nullptr, nullptr},
+    {"smem", false, cuda::conv2d_forward_smem, cuda::conv2d_backward_data_smem, cuda::conv2d_backward_weight_naive,
+     cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped, cuda::conv2d_prepare_flipped,
+     cuda::conv2d_forward_smem_prepared, cuda::conv2d_backward_data_smem_prepared},
+    {"igemm", false, cuda::conv2d_forward_igemm, cuda::conv2d_backward_data_igemm, cuda::conv2d_backward_weight_naive,
+     cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped, cuda::conv2d_prepare_flipped,
+     cuda::conv2d_forward_igemm_prepared, cuda::conv2d_backward_data_igemm_prepared},
+    {"igemm_tf32", false, cuda::conv2d_forward_igemm_tf32, cuda::conv2d_backward_data_igemm_tf32,
+     cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped,
+     cuda::conv2d_prepare_flipped, cuda::conv2d_forward_igemm_tf32_prepared, cuda::conv2d_backward_data_igemm_tf32_prepared},
 #ifdef NST_HAVE_CUDNN
     {"cudnn", true, cudnn::conv2d_forward, cudnn::conv2d_backward_data, cudnn::conv2d_backward_weight,
      cudnn::conv2d_backward_bias, nullptr, nullptr, nullptr, nullptr},
@@ -142,6 +153,9 @@ const PoolVariant kAvgPoolCuda[] = {
 };
 const GramVariant kGramCuda[] = {
     {"naive", false, cuda::gram_forward_naive, cuda::gram_backward_naive},
+    {"tiled", false, cuda::gram_forward_tiled, cuda::gram_backward_gemm},
+    {"syrk", false, cuda::gram_forward_syrk, cuda::gram_backward_gemm},
+    {"syrk_tf32", false, cuda::gram_forward_syrk_tf32, cuda::gram_backward_gemm},
     {"cublas", true, cublas::gram_forward, cublas::gram_backward},
 };
 const VectorVariant kVectorCuda[] = {

@@ -38,6 +38,32 @@ struct PoolShape {
     NST_HD int64_t y_size() const { return int64_t(N) * C * P() * Q(); }
 };
 
+// Implicit GEMM view of a convolution (the CUDA "igemm" variants): y[K, N·P·Q] = W[K, C·R·S] · X[C·R·S, N·P·Q],
+// where X is never stored. Row `kk` of X is (c, r, t), column `j` is (n, p, q); the element is the input
+// value that multiplies w[k][c][r][t] for output (n, k, p, q). Returns its offset in x (N,C,H,W), or -1
+// where the window reaches into the zero padding.
+NST_HD inline long long implicit_gemm_x_offset(const ConvShape& s, long long kk, long long j) {
+    const int RS = s.R * s.S, PQ = s.P() * s.Q();
+    const int c = int(kk / RS), r = int((kk / s.S) % s.R), t = int(kk % s.S);
+    const long long n = j / PQ;
+    const int pq = int(j % PQ), p = pq / s.Q(), q = pq % s.Q();
+    const int h = p * s.stride_h - s.pad_h + r, w = q * s.stride_w - s.pad_w + t;
+    if (h < 0 || h >= s.H || w < 0 || w >= s.W) return -1;
+    return ((n * s.C + c) * s.H + h) * s.W + w;
+}
+
+// The stride-1 convolution whose forward is the backward-data of `s`: dx = conv(dy, w') with
+// w'[c][k][r][t] = w[k][c][R-1-r][S-1-t] and padding R-1-pad (needs stride 1 and pad <= R-1, S-1).
+NST_HD inline bool has_transposed_conv(const ConvShape& s) {
+    return s.stride_h == 1 && s.stride_w == 1 && s.pad_h <= s.R - 1 && s.pad_w <= s.S - 1;
+}
+NST_HD inline ConvShape transposed_conv(const ConvShape& s) {
+    ConvShape t = s;
+    t.C = s.K; t.K = s.C; t.H = s.P(); t.W = s.Q();
+    t.pad_h = s.R - 1 - s.pad_h; t.pad_w = s.S - 1 - s.pad_w;
+    return t;
+}
+
 // The windows p (of size R, given stride and pad, P of them) that contain input row h: p in [lo, hi],
 // empty when lo > hi. Used by gather-form backward kernels (one thread per input element).
 NST_HD inline void windows_containing(int h, int R, int stride, int pad, int P, int& lo, int& hi) {

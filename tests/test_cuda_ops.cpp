@@ -17,6 +17,7 @@
 #include "nst/stylize.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
+#include "layers/modules.h"
 #include "tests/test_util.h"
 
 using namespace nst;
@@ -24,6 +25,11 @@ using namespace nst;
 namespace {
 
 constexpr double kTol = 2e-5;
+// Variants named *_tf32 round their inputs to TF32 (10-bit mantissa) on tensor cores: ~1e-3 relative.
+constexpr double kTolTF32 = 5e-3;
+double tolerance(const std::string& variant) {
+    return variant.find("tf32") != std::string::npos ? kTolTF32 : kTol;
+}
 using Build = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Runs `build` on the CPU reference and on CUDA with `op` pinned to `variant`, seeds both backwards
@@ -31,6 +37,7 @@ using Build = std::function<Tensor(const std::vector<Tensor>&)>;
 void compare(const std::string& op, const std::string& variant, const Build& build, const std::vector<Shape>& shapes,
              uint64_t seed, const std::vector<bool>& grad = {}) {
     INFO("op " << op << ", variant " << variant);
+    const double tol = tolerance(variant);
     std::vector<Tensor> in_cpu, in_gpu;
     for (size_t i = 0; i < shapes.size(); ++i) {
         Tensor h = Tensor::uniform(shapes[i], -1.0, 1.0, seed + i);
@@ -55,13 +62,13 @@ void compare(const std::string& op, const std::string& variant, const Build& bui
     REQUIRE(out.shape() == ref.shape());
     const double e_out = test::rel_err(out, ref);
     INFO("shape " << shape_str(ref.shape()) << ": forward rel err " << e_out);
-    CHECK(e_out < kTol);
+    CHECK(e_out < tol);
     for (size_t i = 0; i < in_cpu.size(); ++i) {
         if (!in_cpu[i].requires_grad()) continue;
         REQUIRE(in_gpu[i].grad().defined());
         const double e = test::rel_err(in_gpu[i].grad(), in_cpu[i].grad());
         INFO("gradient of input " << i << " " << shape_str(shapes[i]) << ": rel err " << e);
-        CHECK(e < kTol);
+        CHECK(e < tol);
     }
 }
 
@@ -125,6 +132,33 @@ TEST_CASE("conv2d: own CUDA variants match the CPU reference", "[cuda]") {
 TEST_CASE("conv2d: cuDNN variant matches the CPU reference", "[cuda][cudnn]") {
     NST_REQUIRE_CUDNN();
     for (const auto& v : names(conv2d_variants(DeviceKind::CUDA), true)) conv_cases(v);
+}
+
+TEST_CASE("conv2d: own CUDA variants with prepared frozen weights match the CPU reference", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : conv2d_variants(DeviceKind::CUDA)) {
+        if (v.library || !v.prepare) continue;
+        for (const ConvCase& c : kConvCases) {
+            INFO("variant " << v.name << ": conv C" << c.C << " " << c.H << "x" << c.W << " K" << c.K << " " << c.R << "x"
+                            << c.S << " stride " << c.stride << " pad " << c.pad);
+            ScopedVariant pin("conv2d", v.name);
+            const Tensor w = Tensor::uniform({c.K, c.C, c.R, c.S}, -1, 1, 41), b = Tensor::uniform({c.K}, -1, 1, 42);
+            Tensor x = Tensor::uniform({c.N, c.C, c.H, c.W}, -1, 1, 43).requires_grad_();
+            Tensor xd = x.detach().to(Device::cuda()).requires_grad_();
+            const Conv2d layer(w.to(Device::cuda()), b.to(Device::cuda()), c.stride, c.pad);
+            Tensor ref;
+            {
+                ScopedVariant r("conv2d", "reference");
+                ref = conv2d(x, w, b, c.stride, c.pad);
+            }
+            const Tensor out = layer.forward(xd);
+            const Tensor R = Tensor::uniform(ref.shape(), -1, 1, 44);
+            ref.backward(R);
+            out.backward(R.to(Device::cuda()));
+            CHECK(test::rel_err(out, ref) < tolerance(v.name));
+            CHECK(test::rel_err(xd.grad(), x.grad()) < tolerance(v.name));
+        }
+    }
 }
 
 TEST_CASE("relu: every CUDA variant matches the CPU reference", "[cuda]") {

@@ -15,6 +15,23 @@ void conv2d_backward_data_naive(const float* dy, const float* w, float* dx, cons
 void conv2d_backward_weight_naive(const float* x, const float* dy, float* dw, const ConvShape& s);
 void conv2d_backward_bias_naive(const float* dy, float* db, const ConvShape& s);
 
+// conv2d_ladder.cu: variants 2 "smem", 3 "igemm", 4 "igemm_tf32" (docs/kernels.md). backward-weight and
+// backward-bias are the naive kernels'. Prepared weights: [w | flipped, transposed w] (2·K·C·R·S floats).
+void conv2d_forward_smem(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_smem(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_forward_igemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_forward_igemm_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm_tf32(const float* dy, const float* w, float* dx, const ConvShape& s);
+int64_t conv2d_prepared_size_flipped(const ConvShape& s);
+void conv2d_prepare_flipped(const float* w, float* prepared, const ConvShape& s);
+void conv2d_forward_smem_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_smem_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
+void conv2d_forward_igemm_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
+void conv2d_forward_igemm_tf32_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
+
 // pool2d.cu
 void max_pool_forward_naive(const float* x, float* y, int32_t* argmax, const PoolShape& s);
 void max_pool_backward_naive(const float* x, const float* y, const int32_t* argmax, const float* dy,
@@ -26,6 +43,12 @@ void avg_pool_backward_naive(const float* x, const float* y, const int32_t* argm
 // gram.cu
 void gram_forward_naive(const float* f, float* g, const GramShape& s);
 void gram_backward_naive(const float* f, const float* dg, float* df, const GramShape& s);
+
+// gram_ladder.cu: variants 2 "tiled", 3 "syrk", 4 "syrk_tf32" (docs/kernels.md); all share one backward.
+void gram_forward_tiled(const float* f, float* g, const GramShape& s);
+void gram_forward_syrk(const float* f, float* g, const GramShape& s);
+void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s);
+void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s);
 
 // pointwise.cu
 void relu_forward(const float* x, float* y, int64_t n);

@@ -1,0 +1,351 @@
+// conv2d ladder (issue #6), from naive to fast; numbering as in docs/kernels.md, with cuDNN as variant 0
+// and "naive" (conv2d.cu) as variant 1:
+//   2 "smem"        direct 3x3 stride-1 convolution: an 18x18 input tile and 8 filters in shared memory,
+//                   each thread 8 outputs (one pixel, 8 channels). Other shapes: the naive kernel.
+//   3 "igemm"       implicit GEMM y[K, NPQ] = W[K, CRS] · X[CRS, NPQ] (X gathered on the fly, never
+//                   stored): 64x64 block tiles, 16-deep k steps through shared memory, 4x4 outputs per
+//                   thread in registers, float4 loads of W where rows are 16-byte aligned. Any shape.
+//   4 "igemm_tf32"  the same tiling on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation):
+//                   about 1e-3 relative error, stated wherever it is compared or timed. sm_80 or newer.
+// backward-data of a stride-1 conv is a forward conv of dy with the flipped, transposed filters
+// (shapes.h: transposed_conv), so variants 2-4 run their forward kernel on it; the flipped filters are
+// made on the fly into the workspace, or once with prepare() for frozen weights (prepared layout:
+// [w (K,C,R,S) | w' (C,K,R,S)]). Stride > 1 backward-data and the weight/bias gradients use the naive kernels
+// (style transfer never needs the weight gradients).
+#include <mma.h>
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace nst::cuda {
+namespace {
+
+bool is_3x3_same(const ConvShape& s) {
+    return s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 1 && s.pad_w == 1;
+}
+
+// wt[c][k][r][t] = w[k][c][R-1-r][S-1-t]
+__global__ void flip_transpose_kernel(const float* w, float* wt, int K, int C, int R, int S) {
+    const long long total = (long long)K * C * R * S;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const int t = int(i % S), r = int((i / S) % R), c = int((i / (R * S)) % C);
+        const int k = int(i / ((long long)R * S * C));
+        wt[(((long long)c * K + k) * R + (R - 1 - r)) * S + (S - 1 - t)] = w[i];
+    }
+}
+
+void flip_transpose(const float* w, float* wt, const ConvShape& s) {
+    flip_transpose_kernel<<<grid_for(s.w_size()), 256, 0, stream()>>>(w, wt, s.K, s.C, s.R, s.S);
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// variant 2: shared-memory tiled direct 3x3
+constexpr int kT2 = 16, kKB2 = 8;
+
+__global__ void __launch_bounds__(kT2* kT2) conv3x3_smem_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                               const float* __restrict__ b, float* __restrict__ y, int C,
+                                                               int K, int H, int W) {
+    __shared__ float tile[kT2 + 2][kT2 + 2];
+    __shared__ float wsh[kKB2][9];
+    const int kblocks = (K + kKB2 - 1) / kKB2;
+    const int n = blockIdx.z / kblocks, k0 = (blockIdx.z % kblocks) * kKB2;
+    const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * kT2 + tx;
+    const int q = blockIdx.x * kT2 + tx, p = blockIdx.y * kT2 + ty;
+    float acc[kKB2];
+#pragma unroll
+    for (int i = 0; i < kKB2; ++i) acc[i] = 0.f;
+    for (int c = 0; c < C; ++c) {
+        const float* xc = x + ((long long)n * C + c) * H * W;
+        for (int i = tid; i < (kT2 + 2) * (kT2 + 2); i += kT2 * kT2) {
+            const int r = i / (kT2 + 2), cc = i % (kT2 + 2);
+            const int h = blockIdx.y * kT2 + r - 1, ww = blockIdx.x * kT2 + cc - 1;
+            tile[r][cc] = (h >= 0 && h < H && ww >= 0 && ww < W) ? xc[(long long)h * W + ww] : 0.f;
+        }
+        if (tid < kKB2 * 9) {
+            const int kk = tid / 9, j = tid % 9;
+            wsh[kk][j] = (k0 + kk < K) ? w[((long long)(k0 + kk) * C + c) * 9 + j] : 0.f;
+        }
+        __syncthreads();
+        float v[9];
+#pragma unroll
+        for (int r = 0; r < 3; ++r)
+#pragma unroll
+            for (int t = 0; t < 3; ++t) v[r * 3 + t] = tile[ty + r][tx + t];
+#pragma unroll
+        for (int kk = 0; kk < kKB2; ++kk)
+#pragma unroll
+            for (int j = 0; j < 9; ++j) acc[kk] += v[j] * wsh[kk][j];
+        __syncthreads();
+    }
+    if (p >= H || q >= W) return;
+#pragma unroll
+    for (int kk = 0; kk < kKB2; ++kk)
+        if (k0 + kk < K) y[((long long)n * K + k0 + kk) * H * W + (long long)p * W + q] = acc[kk] + (b ? b[k0 + kk] : 0.f);
+}
+
+void conv3x3_smem(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    const long long z = (long long)s.N * ((s.K + kKB2 - 1) / kKB2);
+    if (z > 65535) throw Error("conv2d smem: batch x channel blocks " + std::to_string(z) + " exceed the grid limit");
+    const dim3 grid((s.W + kT2 - 1) / kT2, (s.H + kT2 - 1) / kT2, unsigned(z));
+    conv3x3_smem_kernel<<<grid, dim3(kT2, kT2), 0, stream()>>>(x, w, b, y, s.C, s.K, s.H, s.W);
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// variant 3: implicit GEMM, register tiled. Block: 64 (k) x 64 (pixels), 256 threads, 4x4 each.
+constexpr int kBM = 64, kBN = 64, kBK = 16;
+
+// Loads the A tile As[kk][m] (transposed, so threads read consecutive m) and the B tile Bs[kk][j].
+__device__ __forceinline__ void igemm_load_tiles(const float* __restrict__ x, const float* __restrict__ w,
+                                                 const ConvShape& s, long long NPQ, int CRS, int m0, long long j0,
+                                                 int kk0, bool w_vec4, float (*As)[kBM], float (*Bs)[kBN]) {
+    const int tid = threadIdx.x;
+    // A: 64 rows x 16 columns of W = 1024 floats, 4 per thread: row tid/4, columns (tid%4)*4 .. +3.
+    {
+        const int m = tid / 4, kq = (tid % 4) * 4, gm = m0 + m, gk = kk0 + kq;
+        float v[4] = {0.f, 0.f, 0.f, 0.f};
+        if (gm < s.K) {
+            const float* row = w + (long long)gm * CRS;
+            if (w_vec4 && gk + 3 < CRS) {
+                const float4 f = *reinterpret_cast<const float4*>(row + gk);
+                v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
+            } else {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) v[i] = (gk + i < CRS) ? row[gk + i] : 0.f;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) As[kq + i][m] = v[i];
+    }
+    // B: 16 rows (c,r,t) x 64 pixels, gathered: 4 per thread, row tid/16, pixels (tid%16)*4 .. +3.
+    {
+        const int kk = tid / 16, jq = (tid % 16) * 4, gk = kk0 + kk;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const long long j = j0 + jq + i;
+            float v = 0.f;
+            if (gk < CRS && j < NPQ) {
+                const long long off = implicit_gemm_x_offset(s, gk, j);
+                if (off >= 0) v = x[off];
+            }
+            Bs[kk][jq + i] = v;
+        }
+    }
+}
+
+__global__ void __launch_bounds__(256) conv_igemm_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                        const float* __restrict__ b, float* __restrict__ y, ConvShape s,
+                                                        bool w_vec4) {
+    __shared__ __align__(16) float As[kBK][kBM];
+    __shared__ __align__(16) float Bs[kBK][kBN];
+    const int CRS = s.C * s.R * s.S, PQ = s.P() * s.Q();
+    const long long NPQ = (long long)s.N * PQ;
+    const int m0 = blockIdx.y * kBM;
+    const long long j0 = (long long)blockIdx.x * kBN;
+    const int tr = threadIdx.x / 16, tc = threadIdx.x % 16;  // this thread: rows tr*4.., columns tc*4..
+    float acc[4][4] = {};
+    for (int kk0 = 0; kk0 < CRS; kk0 += kBK) {
+        igemm_load_tiles(x, w, s, NPQ, CRS, m0, j0, kk0, w_vec4, As, Bs);
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < kBK; ++kk) {
+            const float4 a = *reinterpret_cast<const float4*>(&As[kk][tr * 4]);
+            const float4 bb = *reinterpret_cast<const float4*>(&Bs[kk][tc * 4]);
+            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {bb.x, bb.y, bb.z, bb.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int jx = 0; jx < 4; ++jx) acc[i][jx] += av[i] * bv[jx];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int k = m0 + tr * 4 + i;
+        if (k >= s.K) continue;
+        const float bias = b ? b[k] : 0.f;
+#pragma unroll
+        for (int jx = 0; jx < 4; ++jx) {
+            const long long j = j0 + tc * 4 + jx;
+            if (j >= NPQ) continue;
+            const long long n = j / PQ, pq = j % PQ;
+            y[(n * s.K + k) * PQ + pq] = acc[i][jx] + bias;
+        }
+    }
+}
+
+bool rows_vec4(const float* w, const ConvShape& s) {
+    return (s.C * s.R * s.S) % 4 == 0 && (reinterpret_cast<uintptr_t>(w) % 16) == 0;
+}
+
+void conv_igemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    const long long NPQ = (long long)s.N * s.P() * s.Q();
+    const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
+    if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm: shape too large for one grid");
+    conv_igemm_kernel<<<dim3(unsigned(gx), unsigned(gy)), 256, 0, stream()>>>(x, w, b, y, s, rows_vec4(w, s));
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// variant 4: implicit GEMM on tensor cores, TF32. Block 64x64, 4 warps of 32x32 (2x2 WMMA tiles).
+constexpr int kTK = 8, kBPad = 8, kCPad = 4;
+
+__global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                             const float* __restrict__ b, float* __restrict__ y,
+                                                             ConvShape s) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    using namespace nvcuda;
+    __shared__ __align__(32) float As[kBM][kTK];           // row-major (m, kk)
+    __shared__ __align__(32) float Bs[kTK][kBN + kBPad];   // row-major (kk, j)
+    __shared__ __align__(32) float Cs[kBM][kBN + kCPad];
+    const int CRS = s.C * s.R * s.S, PQ = s.P() * s.Q();
+    const long long NPQ = (long long)s.N * PQ;
+    const int m0 = blockIdx.y * kBM;
+    const long long j0 = (long long)blockIdx.x * kBN;
+    const int tid = threadIdx.x, warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+    for (int kk0 = 0; kk0 < CRS; kk0 += kTK) {
+        // A: 64 x 8 = 512 floats, 4 per thread (row tid/2, columns (tid%2)*4..); B: 8 x 64, 4 per thread.
+        {
+            const int m = tid / 2, kq = (tid % 2) * 4, gm = m0 + m;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int gk = kk0 + kq + i;
+                const float v = (gm < s.K && gk < CRS) ? w[(long long)gm * CRS + gk] : 0.f;
+                As[m][kq + i] = wmma::__float_to_tf32(v);
+            }
+            const int kk = tid / 16, jq = (tid % 16) * 4, gk = kk0 + kk;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const long long j = j0 + jq + i;
+                float v = 0.f;
+                if (gk < CRS && j < NPQ) {
+                    const long long off = implicit_gemm_x_offset(s, gk, j);
+                    if (off >= 0) v = x[off];
+                }
+                Bs[kk][jq + i] = wmma::__float_to_tf32(v);
+            }
+        }
+        __syncthreads();
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &As[wm + i * 16][0], kTK);
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], &Bs[0][wn + j * 16], kBN + kBPad);
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+            wmma::store_matrix_sync(&Cs[wm + i * 16][wn + j * 16], acc[i][j], kBN + kCPad, wmma::mem_row_major);
+    __syncthreads();
+    for (int e = tid; e < kBM * kBN; e += 128) {
+        const int mi = e / kBN, ji = e % kBN, k = m0 + mi;
+        const long long j = j0 + ji;
+        if (k >= s.K || j >= NPQ) continue;
+        const long long n = j / PQ, pq = j % PQ;
+        y[(n * s.K + k) * PQ + pq] = Cs[mi][ji] + (b ? b[k] : 0.f);
+    }
+#else
+    __trap();  // launched only after checking the device is sm_80 or newer
+#endif
+}
+
+void require_sm80(const char* what) {
+    int dev = 0, major = 0;
+    NST_CUDA_CHECK(cudaGetDevice(&dev));
+    NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
+}
+
+void conv_igemm_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    require_sm80("conv2d igemm_tf32");
+    const long long NPQ = (long long)s.N * s.P() * s.Q();
+    const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
+    if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm_tf32: shape too large for one grid");
+    conv_igemm_tf32_kernel<<<dim3(unsigned(gx), unsigned(gy)), 128, 0, stream()>>>(x, w, b, y, s);
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared plumbing: forward with a fallback, backward-data through the transposed conv.
+using Forward = void (*)(const float*, const float*, const float*, float*, const ConvShape&);
+
+void backward_data_via(Forward fwd, const float* dy, const float* wt, float* dx, const ConvShape& s) {
+    fwd(dy, wt, nullptr, dx, transposed_conv(s));
+}
+
+void backward_data_unprepared(Forward fwd, const float* dy, const float* w, float* dx, const ConvShape& s) {
+    if (!has_transposed_conv(s)) return conv2d_backward_data_naive(dy, w, dx, s);
+    auto* wt = static_cast<float*>(workspace(sizeof(float) * size_t(s.w_size())));
+    flip_transpose(w, wt, s);
+    backward_data_via(fwd, dy, wt, dx, s);
+}
+
+}  // namespace
+
+void conv2d_forward_smem(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    if (!is_3x3_same(s)) return conv2d_forward_naive(x, w, b, y, s);
+    conv3x3_smem(x, w, b, y, s);
+}
+void conv2d_backward_data_smem(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    if (!is_3x3_same(s)) return conv2d_backward_data_naive(dy, w, dx, s);
+    backward_data_unprepared(conv2d_forward_smem, dy, w, dx, s);
+}
+
+void conv2d_forward_igemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    conv_igemm(x, w, b, y, s);
+}
+void conv2d_backward_data_igemm(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    backward_data_unprepared(conv_igemm, dy, w, dx, s);
+}
+
+void conv2d_forward_igemm_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    conv_igemm_tf32(x, w, b, y, s);
+}
+void conv2d_backward_data_igemm_tf32(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    backward_data_unprepared(conv_igemm_tf32, dy, w, dx, s);
+}
+
+// Prepared form, shared by the ladder: [w (K,C,R,S) | w' (C,K,R,S)], w' the flipped, transposed filters
+// of backward-data, made once instead of on every backward.
+int64_t conv2d_prepared_size_flipped(const ConvShape& s) { return has_transposed_conv(s) ? 2 * s.w_size() : 0; }
+void conv2d_prepare_flipped(const float* w, float* prepared, const ConvShape& s) {
+    NST_CUDA_CHECK(cudaMemcpyAsync(prepared, w, sizeof(float) * size_t(s.w_size()), cudaMemcpyDeviceToDevice, stream()));
+    flip_transpose(w, prepared + s.w_size(), s);
+}
+
+void conv2d_forward_smem_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s) {
+    conv2d_forward_smem(x, p, b, y, s);
+}
+void conv2d_backward_data_smem_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
+    backward_data_via(conv2d_forward_smem, dy, p + s.w_size(), dx, s);
+}
+void conv2d_forward_igemm_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s) {
+    conv_igemm(x, p, b, y, s);
+}
+void conv2d_backward_data_igemm_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
+    backward_data_via(conv_igemm, dy, p + s.w_size(), dx, s);
+}
+void conv2d_forward_igemm_tf32_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s) {
+    conv_igemm_tf32(x, p, b, y, s);
+}
+void conv2d_backward_data_igemm_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
+    backward_data_via(conv_igemm_tf32, dy, p + s.w_size(), dx, s);
+}
+
+}  // namespace nst::cuda

@@ -1,0 +1,219 @@
+// Gram ladder (issue #6): G = α F Fᵀ per image, F the (C, HW) view of the features; cuBLAS is variant 0
+// and "naive" (gram.cu) variant 1; numbering as in docs/kernels.md.
+//   2 "tiled"      16x16 tiles of G, F's columns through shared memory 16 at a time.
+//   3 "syrk"       64x64 register-tiled blocks (4x4 outputs per thread), and only the blocks on or
+//                  above the diagonal: G is symmetric, so each block also writes its mirror. Half the work.
+//   4 "syrk_tf32"  the same triangle on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation;
+//                  about 1e-3 relative error). sm_80 or newer.
+// Backward, all variants: S = α (dG + dGᵀ) (one small kernel), then dF = S F with the 64x64
+// register-tiled GEMM of variant 3 (fp32 in all variants, so only the forward differs in precision).
+#include <mma.h>
+
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace nst::cuda {
+namespace {
+
+// ---- variant 2 ----
+constexpr int kT = 16;
+
+__global__ void gram_tiled_kernel(const float* __restrict__ f, float* __restrict__ g, int C, long long HW, float scale) {
+    __shared__ float Fi[kT][kT + 1], Fj[kT][kT + 1];
+    const int n = blockIdx.z, i0 = blockIdx.y * kT, j0 = blockIdx.x * kT, tx = threadIdx.x, ty = threadIdx.y;
+    const float* F = f + (long long)n * C * HW;
+    float acc = 0.f;
+    for (long long p0 = 0; p0 < HW; p0 += kT) {
+        const long long p = p0 + tx;
+        Fi[ty][tx] = (i0 + ty < C && p < HW) ? F[(i0 + ty) * HW + p] : 0.f;
+        Fj[ty][tx] = (j0 + ty < C && p < HW) ? F[(j0 + ty) * HW + p] : 0.f;
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < kT; ++k) acc += Fi[ty][k] * Fj[tx][k];
+        __syncthreads();
+    }
+    if (i0 + ty < C && j0 + tx < C) g[((long long)n * C + i0 + ty) * C + j0 + tx] = acc * scale;
+}
+
+// ---- variant 3 and the backward: register-tiled GEMM, 64x64 blocks, 256 threads, 4x4 each ----
+// C[M, N] = alpha · A[M, K] · B, where B is Bᵀ stored (N, K) when b_transposed (the Gram: A = B = F) or
+// stored (K, N) otherwise (the backward: S F). Batched over blockIdx.z with the given strides.
+// `upper`: only blocks with block column >= block row run, and each writes its transpose too.
+constexpr int kBM = 64, kBN = 64, kBK = 16;
+
+__global__ void __launch_bounds__(256) gemm_rt_kernel(const float* __restrict__ A, const float* __restrict__ B,
+                                                      float* __restrict__ Cm, int M, int N, long long K, float alpha,
+                                                      bool b_transposed, bool upper, long long sa, long long sb,
+                                                      long long sc) {
+    if (upper && blockIdx.x < blockIdx.y) return;
+    __shared__ __align__(16) float As[kBK][kBM];
+    __shared__ __align__(16) float Bs[kBK][kBN];
+    A += blockIdx.z * sa;
+    B += blockIdx.z * sb;
+    Cm += blockIdx.z * sc;
+    const int m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN, tid = threadIdx.x;
+    const int tr = tid / 16, tc = tid % 16;
+    float acc[4][4] = {};
+    for (long long k0 = 0; k0 < K; k0 += kBK) {
+        // A tile: 64 rows x 16: thread loads row tid/4, columns (tid%4)*4 .. +3 (coalesced along K).
+        {
+            const int m = tid / 4, kq = (tid % 4) * 4;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const long long k = k0 + kq + i;
+                As[kq + i][m] = (m0 + m < M && k < K) ? A[(long long)(m0 + m) * K + k] : 0.f;
+            }
+        }
+        if (b_transposed) {  // B stored (N, K): same pattern as A
+            const int nn = tid / 4, kq = (tid % 4) * 4;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const long long k = k0 + kq + i;
+                Bs[kq + i][nn] = (n0 + nn < N && k < K) ? B[(long long)(n0 + nn) * K + k] : 0.f;
+            }
+        } else {  // B stored (K, N): row tid/16, columns (tid%16)*4 .. +3
+            const int kk = tid / 16, nq = (tid % 16) * 4;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const long long k = k0 + kk;
+                Bs[kk][nq + i] = (k < K && n0 + nq + i < N) ? B[k * N + n0 + nq + i] : 0.f;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < kBK; ++kk) {
+            const float4 a = *reinterpret_cast<const float4*>(&As[kk][tr * 4]);
+            const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tc * 4]);
+            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int m = m0 + tr * 4 + i, nn = n0 + tc * 4 + j;
+            if (m >= M || nn >= N) continue;
+            const float v = alpha * acc[i][j];
+            Cm[(long long)m * N + nn] = v;
+            if (upper && blockIdx.x != blockIdx.y) Cm[(long long)nn * N + m] = v;  // the mirror block
+        }
+}
+
+void gemm_rt(const float* A, const float* B, float* C, int M, int N, long long K, float alpha, bool b_transposed,
+             bool upper, int batch, long long sa, long long sb, long long sc) {
+    const dim3 grid((N + kBN - 1) / kBN, (M + kBM - 1) / kBM, batch);
+    if (grid.y > 65535 || batch > 65535) throw Error("gram: matrix too large for one grid");
+    gemm_rt_kernel<<<grid, 256, 0, stream()>>>(A, B, C, M, N, K, alpha, b_transposed, upper, sa, sb, sc);
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---- variant 4: the triangle on tensor cores ----
+constexpr int kWK = 8, kPad = 4;
+
+__global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __restrict__ f, float* __restrict__ g, int C,
+                                                             long long HW, float scale) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    using namespace nvcuda;
+    if (blockIdx.x < blockIdx.y) return;
+    __shared__ __align__(32) float As[kBM][kWK];        // F rows i0.., columns k: row-major (i, k)
+    __shared__ __align__(32) float Bs[kBN][kWK];        // F rows j0..: read as Fᵀ, i.e. col-major (k, j)
+    __shared__ __align__(32) float Cs[kBM][kBN + kPad];
+    const int n = blockIdx.z, i0 = blockIdx.y * kBM, j0 = blockIdx.x * kBN, tid = threadIdx.x;
+    const int warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+    const float* F = f + (long long)n * C * HW;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+    for (long long k0 = 0; k0 < HW; k0 += kWK) {
+        const int r = tid / 2, kq = (tid % 2) * 4;  // 64 rows x 8 columns, 4 per thread, for each tile
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const long long k = k0 + kq + i;
+            As[r][kq + i] = wmma::__float_to_tf32((i0 + r < C && k < HW) ? F[(i0 + r) * HW + k] : 0.f);
+            Bs[r][kq + i] = wmma::__float_to_tf32((j0 + r < C && k < HW) ? F[(j0 + r) * HW + k] : 0.f);
+        }
+        __syncthreads();
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb[2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &As[wm + i * 16][0], kWK);
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], &Bs[wn + j * 16][0], kWK);
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+            wmma::store_matrix_sync(&Cs[wm + i * 16][wn + j * 16], acc[i][j], kBN + kPad, wmma::mem_row_major);
+    __syncthreads();
+    float* G = g + (long long)n * C * C;
+    for (int e = tid; e < kBM * kBN; e += 128) {
+        const int a = e / kBN, c = e % kBN, i = i0 + a, j = j0 + c;
+        if (i >= C || j >= C) continue;
+        const float v = Cs[a][c] * scale;
+        G[(long long)i * C + j] = v;
+        if (blockIdx.x != blockIdx.y) G[(long long)j * C + i] = v;
+    }
+#else
+    __trap();  // launched only after checking the device is sm_80 or newer
+#endif
+}
+
+// S = scale (dG + dGᵀ), per image.
+__global__ void symmetrize_kernel(const float* dg, float* S, int C, long long total, float scale) {
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+        const long long n = e / ((long long)C * C);
+        const int i = int((e / C) % C), j = int(e % C);
+        const float* D = dg + n * C * C;
+        S[e] = scale * (D[(long long)i * C + j] + D[(long long)j * C + i]);
+    }
+}
+
+}  // namespace
+
+void gram_forward_tiled(const float* f, float* g, const GramShape& s) {
+    const dim3 grid((s.C + kT - 1) / kT, (s.C + kT - 1) / kT, s.N);
+    gram_tiled_kernel<<<grid, dim3(kT, kT), 0, stream()>>>(f, g, s.C, s.HW, float(s.scale()));
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+void gram_forward_syrk(const float* f, float* g, const GramShape& s) {
+    gemm_rt(f, f, g, s.C, s.C, s.HW, float(s.scale()), true, true, s.N, (long long)s.C * s.HW, (long long)s.C * s.HW,
+            (long long)s.C * s.C);
+}
+
+void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s) {
+    int dev = 0, major = 0;
+    NST_CUDA_CHECK(cudaGetDevice(&dev));
+    NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (major < 8) throw Error("gram syrk_tf32: TF32 tensor cores need compute capability 8.0 or newer");
+    const dim3 grid((s.C + kBN - 1) / kBN, (s.C + kBM - 1) / kBM, s.N);
+    gram_syrk_tf32_kernel<<<grid, 128, 0, stream()>>>(f, g, s.C, s.HW, float(s.scale()));
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s) {
+    const long long CC = (long long)s.C * s.C, total = s.N * CC;
+    auto* S = static_cast<float*>(workspace(sizeof(float) * size_t(total)));
+    symmetrize_kernel<<<grid_for(total), 256, 0, stream()>>>(dg, S, s.C, total, float(s.scale()));
+    NST_CUDA_CHECK_LAUNCH();
+    // dF (C, HW) = S (C, C) · F (C, HW)
+    if (s.HW > 2147483647LL) throw Error("gram backward: HW too large");
+    gemm_rt(S, f, df, s.C, int(s.HW), s.C, 1.f, false, false, s.N, CC, (long long)s.C * s.HW, (long long)s.C * s.HW);
+}
+
+}  // namespace nst::cuda
