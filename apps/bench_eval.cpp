@@ -4,6 +4,7 @@
 // the same work in PyTorch (tests/peer/gatys_eval_torch.py).
 //
 //   bench_eval --content C --style S [--image-size 256] [--evals 5] [--threads 2] [--gpu -1] [--weights W]
+//              [--cuda-graph] [--tf32]
 //
 // FLOP counted: conv forward and backward-data (2·K·C·R·S·P·Q each; no weight gradients), Gram forward
 // (C²·HW) and backward (2·C²·HW). The sgemm ceiling is OpenBLAS's rate on a 1536³ product, same threads.
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "core/cuda_graph.h"
+#include "core/dispatch.h"
 #include "kernels/device.h"
 #include "kernels/registry.h"
 #include "nst/image.h"
@@ -89,9 +92,14 @@ int main(int argc, char** argv) {
     app.add_option("--evals", evals, "timed evaluations after two warm-ups (default 5)");
     app.add_option("--threads", threads, "CPU threads (default: OpenBLAS's)");
     app.add_option("--gpu", gpu, "CUDA device, or -1 for the CPU (default)");
+    bool use_graph = false, tf32 = false;
+    app.add_flag("--cuda-graph", use_graph, "GPU: capture one evaluation as a CUDA graph and time its replays");
+    app.add_flag("--tf32", tf32, "GPU: let cuDNN/cuBLAS and the *_tf32 kernels use TF32 (default: fp32 everywhere)");
     CLI11_PARSE(app, argc, argv);
     try {
         set_cpu_threads(threads);
+        set_allow_tf32(tf32);
+        if (use_graph && gpu < 0) throw Error("--cuda-graph needs --gpu");
         Device dev = Device::cpu();
         if (gpu >= 0) {
             set_cuda_device(gpu);
@@ -105,10 +113,25 @@ int main(int argc, char** argv) {
         Tensor x = obj.net().preprocess(image_to_tensor(c)).to(dev);
         Tensor g = Tensor::zeros({x.numel()}, DType::F32, dev);
         std::vector<double> times;
+        CudaGraph graph;
+        Tensor graph_loss;
+        double eager_loss = 0;
         for (int i = 0; i < evals + 2; ++i) {
             const auto t = clock_type::now();
-            obj.evaluate(x, g).item();  // item(): wait for the device
+            if (graph.captured()) {
+                graph.replay();
+                graph_loss.item();  // wait for the device
+            } else {
+                eager_loss = obj.evaluate(x, g).item();  // item(): wait for the device
+            }
             if (i >= 2) times.push_back(seconds_since(t));
+            if (use_graph && i == 1) {  // warmed up: record one evaluation, replay it from now on
+                graph.capture([&] { graph_loss = obj.evaluate(x, g); });
+                graph.replay();
+                const double replayed = graph_loss.item();
+                std::printf("CUDA graph: captured one evaluation; its replay gives loss %.6g (eager %.6g)\n", replayed,
+                            eager_loss);
+            }
         }
         std::sort(times.begin(), times.end());
         const double med = times[times.size() / 2], gflop = eval_gflop(c.height, c.width, w);
@@ -116,6 +139,8 @@ int main(int argc, char** argv) {
         getrusage(RUSAGE_SELF, &ru);
         const double peak_mib = dev.is_cuda() ? double(cuda_memory_stats().peak_bytes_in_use) / (1 << 20) : double(ru.ru_maxrss) / 1024;
         const double ceiling = dev.is_cpu() ? sgemm_gflops(cpu_threads()) : 0;
+        if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, TF32 %s%s\n", gpu, conv2d_kernels(dev).name,
+                                        tf32 ? "on" : "off", use_graph ? ", CUDA graph replays" : "");
         std::printf("nst %dx%d threads %d: %.3f s/eval (min %.3f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",
                     c.width, c.height, cpu_threads(), med, times.front(), gflop, gflop / med, ceiling,
                     ceiling > 0 ? 100.0 * gflop / med / ceiling : 0.0, peak_mib);

@@ -109,10 +109,22 @@ int& current_cuda_device() {
 }
 
 #ifdef NST_HAVE_CUDA
+// A CUDA graph's memory (core/cuda_graph.h): the blocks handed out while it was captured. A replay writes
+// them again, so they must never go to another tensor while the graph lives: freed, they return to the
+// graph's own free list, which only the capture itself draws from (safe: the capture is one stream, so
+// a block freed and reused inside it replays in the same order).
+struct GraphPool {
+    FreeBlocks free;
+    std::map<void*, size_t> owned;  // every block of this pool, by address
+};
+
 struct CudaCache {
     std::mutex mu;
     FreeBlocks free;
     CudaMemoryStats stats;  // bytes_cached is filled in from free.bytes when read
+    std::map<int, GraphPool> pools;
+    std::map<void*, int> pool_of;  // block -> its graph pool
+    int capturing = -1, next_pool = 0;
 
     void release_all() {  // caller holds mu
         free.release_all([](void* p) { NST_CUDA_CHECK(cudaFree(p)); });
@@ -130,7 +142,9 @@ void* cuda_allocate(size_t bytes) {
     CudaCache& c = cache();
     const size_t size = round_size(bytes);
     std::lock_guard<std::mutex> lock(c.mu);
-    void* p = c.free.take(size);
+    GraphPool* pool = c.capturing >= 0 ? &c.pools[c.capturing] : nullptr;
+    void* p = pool ? pool->free.take(size) : nullptr;
+    if (!p) p = c.free.take(size);
     if (!p) {
         cudaError_t err = cudaMalloc(&p, size);
         if (err == cudaErrorMemoryAllocation) {
@@ -149,6 +163,7 @@ void* cuda_allocate(size_t bytes) {
         NST_CUDA_CHECK(err);
         ++c.stats.cuda_mallocs;
     }
+    if (pool && pool->owned.emplace(p, size).second) c.pool_of[p] = c.capturing;
     c.stats.bytes_in_use += size;
     if (c.stats.bytes_in_use > c.stats.peak_bytes_in_use) c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
     return p;
@@ -158,7 +173,9 @@ void cuda_deallocate(void* p, size_t bytes) {
     CudaCache& c = cache();
     const size_t size = round_size(bytes);
     std::lock_guard<std::mutex> lock(c.mu);
-    c.free.put(size, p);
+    const auto owner = c.pool_of.find(p);
+    if (owner != c.pool_of.end()) c.pools[owner->second].free.put(size, p);
+    else c.free.put(size, p);
     c.stats.bytes_in_use -= size;
 }
 #endif
@@ -191,11 +208,47 @@ void deallocate(Device device, void* ptr, size_t bytes) {
 #endif
 }
 
+int cuda_graph_pool_begin() {
+#ifdef NST_HAVE_CUDA
+    std::lock_guard<std::mutex> lock(cache().mu);
+    if (cache().capturing >= 0) throw Error("CUDA graph capture: another capture is in progress");
+    cache().capturing = cache().next_pool++;
+    cache().pools[cache().capturing];
+    return cache().capturing;
+#else
+    throw Error("CUDA graphs: this build has no CUDA");
+#endif
+}
+
+void cuda_graph_pool_end() {
+#ifdef NST_HAVE_CUDA
+    std::lock_guard<std::mutex> lock(cache().mu);
+    cache().capturing = -1;
+#endif
+}
+
+void cuda_graph_pool_release(int id) {
+#ifdef NST_HAVE_CUDA
+    CudaCache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    const auto it = c.pools.find(id);
+    if (it == c.pools.end()) return;
+    // Free blocks go back to the shared cache; blocks still held by tensors are simply disowned, so
+    // they reach the shared cache when those tensors are freed.
+    for (auto& [size, p] : it->second.free.blocks) c.free.put(size, p);
+    for (const auto& [p, size] : it->second.owned) c.pool_of.erase(p);
+    c.pools.erase(it);
+#else
+    (void)id;
+#endif
+}
+
 CudaMemoryStats cuda_memory_stats() {
 #ifdef NST_HAVE_CUDA
     std::lock_guard<std::mutex> lock(cache().mu);
     CudaMemoryStats st = cache().stats;
     st.bytes_cached = cache().free.bytes;
+    for (const auto& [id, pool] : cache().pools) st.bytes_cached += pool.free.bytes;
     return st;
 #else
     return {};

@@ -27,6 +27,12 @@ CudaMemoryStats cuda_memory_stats();
 void cuda_reset_peak();
 void cuda_empty_cache();  // return cached blocks to the driver
 
+// CUDA graph memory (used by core/cuda_graph.h): between begin and end, CUDA blocks are handed out from,
+// and afterwards stay reserved to, the returned pool until it is released.
+int cuda_graph_pool_begin();
+void cuda_graph_pool_end();
+void cuda_graph_pool_release(int id);
+
 // The device index CUDA tensors must use (the process's current device; set it before any CUDA work).
 int cuda_device_index();
 void set_cuda_device(int index);

@@ -17,6 +17,7 @@
 #include "nst/stylize.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
+#include "core/cuda_graph.h"
 #include "layers/modules.h"
 #include "tests/test_util.h"
 
@@ -273,6 +274,40 @@ TEST_CASE("caching allocator: a steady-state forward+backward loop never calls c
     const auto after = cuda_memory_stats();
     CHECK(after.cuda_mallocs == before.cuda_mallocs);
     CHECK(after.peak_bytes_in_use > 0);
+}
+
+TEST_CASE("CUDA graph: a captured evaluation replays to the eager results, without new allocations", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const Tensor w = Tensor::randn({16, 3, 3, 3}, 4).to(Device::cuda());
+    const Tensor target = Tensor::randn({1, 16, 16}, 5).to(Device::cuda());
+    Tensor x = Tensor::randn({1, 3, 33, 31}, 6).to(Device::cuda());
+    Tensor g = Tensor::zeros({x.numel()}, DType::F32, Device::cuda());
+    // An evaluation like the objective's: loss on the device, gradient written into g in place.
+    auto evaluate = [&] {
+        Tensor xi = x.detach().requires_grad_();
+        Tensor loss = mse(gram(relu(conv2d(xi, w, Tensor(), 1, 1))), target);
+        loss.backward();
+        g.copy_(xi.grad().reshape({x.numel()}));
+        return loss.detach();
+    };
+    auto eager = [&] {
+        const double l = evaluate().item();
+        return std::make_pair(l, g.cpu());
+    };
+    eager();  // warm-up: caches and workspaces at their size
+    CudaGraph graph;
+    Tensor loss;
+    graph.capture([&] { loss = evaluate(); });
+    for (uint64_t seed : {7, 8}) {  // x changes in place between replays
+        x.copy_(Tensor::randn({1, 3, 33, 31}, seed));
+        const auto [ref_loss, ref_g] = eager();
+        const auto before = cuda_memory_stats();
+        graph.replay();
+        const double got = loss.item();
+        CHECK(cuda_memory_stats().cuda_mallocs == before.cuda_mallocs);
+        CHECK(got == Approx(ref_loss).epsilon(1e-6));
+        CHECK(test::rel_err(g.cpu(), ref_g) < 1e-6);
+    }
 }
 
 TEST_CASE("CUDA errors: mixing devices names both tensors", "[cuda]") {

@@ -62,7 +62,13 @@ void check_launch(const char* file, int line) {
         const char* v = std::getenv("NST_CUDA_SYNC");
         return v && std::string(v) == "1";
     }();
-    if (sync) check(cudaStreamSynchronize(stream()), "kernel execution (NST_CUDA_SYNC=1)", file, line);
+    if (sync) {
+        // Not while a CUDA graph is being captured: the stream cannot be waited on then.
+        cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+        check(cudaStreamIsCapturing(stream(), &capturing), "cudaStreamIsCapturing", file, line);
+        if (capturing == cudaStreamCaptureStatusNone)
+            check(cudaStreamSynchronize(stream()), "kernel execution (NST_CUDA_SYNC=1)", file, line);
+    }
 }
 
 void* workspace(size_t bytes) {

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch peer of apps/bench_eval: the same function evaluation (VGG-19 forward through relu5_1, content
 loss at relu4_2, Gram style losses at relu1_1..relu5_1, backward to the image, frozen weights), timed the
-same way (two warm-ups, median of N). Run by scripts/bench-cpu.sh where python3-torch is installed.
+same way (two warm-ups, median of N). Run by scripts/bench-cpu.sh where python3-torch is installed, and
+on the GPU by scripts/gpu-bench.sh (--device cuda; TF32 off unless --tf32, as in bench_eval).
 
     /usr/bin/python3 tests/peer/gatys_eval_torch.py --weights W --content C --style S --image-size 256 \
-        --evals 5 --threads 2
+        --evals 5 --threads 2 [--device cuda] [--tf32]
 """
 import argparse
 import json
@@ -75,16 +76,23 @@ def main():
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--evals", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN convs and matmuls (CUDA)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
+    torch.backends.cudnn.benchmark = False
     w, meta = load_weights(a.weights)
+    w = {k: v.to(dev) for k, v in w.items()}
     for v in w.values():
         v.requires_grad_(False)
     scale = float(meta.get("input_scale", 1))
-    mean = torch.tensor([float(v) for v in meta.get("input_mean", "0.485,0.456,0.406").split(",")]).view(1, 3, 1, 1)
-    std = torch.tensor([float(v) for v in meta.get("input_std", "0.229,0.224,0.225").split(",")]).view(1, 3, 1, 1)
+    mean = torch.tensor([float(v) for v in meta.get("input_mean", "0.485,0.456,0.406").split(",")]).view(1, 3, 1, 1).to(dev)
+    std = torch.tensor([float(v) for v in meta.get("input_std", "0.229,0.224,0.225").split(",")]).view(1, 3, 1, 1).to(dev)
     pre = lambda rgb: (rgb * scale - mean) / std
-    content, style = load_image(a.content, a.image_size), load_image(a.style, a.image_size)
+    content, style = load_image(a.content, a.image_size).to(dev), load_image(a.style, a.image_size).to(dev)
     style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
     layers = style_layers + ["relu4_2"]
     with torch.no_grad():
@@ -100,11 +108,16 @@ def main():
         for l in style_layers:
             loss = loss + 100 * ((gram(f[l]) - A[l]) ** 2).mean()
         loss.backward()
-        float(loss)
+        float(loss)  # waits for the device, as bench_eval's timing does
         if i >= 2:
             times.append(time.perf_counter() - t)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"torch {content.shape[3]}x{content.shape[2]} threads {torch.get_num_threads()}: "
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        where = f"{torch.cuda.get_device_name()} TF32 {'on' if a.tf32 else 'off'}"
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        where = f"threads {torch.get_num_threads()}"
+    print(f"torch {content.shape[3]}x{content.shape[2]} {where}: "
           f"{statistics.median(times):.3f} s/eval (min {min(times):.3f}), peak {peak:.0f} MiB, torch {torch.__version__}")
 
 
