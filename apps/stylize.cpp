@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     app.add_option("--style-scale", o.style_scale, "style images are resized to style-scale x the output size (default 1)");
     app.add_option("--gpu", o.gpu, "CUDA device index, or -1 for the CPU (default: 0 when a GPU is present)");
     app.add_option("--backend", o.backend, "own (the project's kernels) or library (cuDNN/cuBLAS)");
+    app.add_flag("--cuda-graph", o.cuda_graph, "GPU: from the third evaluation on, replay it as a captured CUDA graph");
     app.add_option("--weights", o.weights, "VGG-19 weights (default: $NST_WEIGHTS, weights/vgg19.safetensors, ../shared/...)");
     app.add_option("--content-weight", o.objective.content_weight, "default 5");
     app.add_option("--style-weight", o.objective.style_weight, "default 100");

@@ -19,6 +19,7 @@
 
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/cuda_graph.h"
 #include "core/dispatch.h"
 #include "kernels/device.h"
 #include "nst/color.h"
@@ -210,6 +211,45 @@ void validate(const StylizeOptions& o) {
 
 void request_stop() { g_stop.store(true); }
 
+// --cuda-graph: evaluations 1 and 2 run eagerly (caches and library workspaces reach their size), the
+// third is captured as a CUDA graph (core/cuda_graph.h) and every later one replays it, as long as the
+// optimizer passes the same x and g (it updates both in place; anything else runs eagerly). The loss is
+// cloned after each replay because the optimizer may keep it while the graph overwrites its own. If the
+// capture fails, the run says so once and goes on eagerly. One graph per scale (a new objective).
+class GraphedEvaluation {
+  public:
+    GraphedEvaluation(bool enabled, std::ostream& log) : enabled_(enabled), log_(log) {}
+
+    Tensor operator()(StyleObjective& obj, const Tensor& x, Tensor& g) {
+        if (!enabled_) return obj.evaluate(x, g);
+        if (graph_.captured() && x.data<float>() == x_ptr_ && g.data<float>() == g_ptr_) {
+            graph_.replay();
+            return loss_.clone();
+        }
+        if (++eager_ <= 2 || graph_.captured()) return obj.evaluate(x, g);
+        try {
+            graph_.capture([&] { loss_ = obj.evaluate(x, g); });
+        } catch (const Error& e) {
+            log_ << "CUDA graph: capture failed, evaluating eagerly (" << e.what() << ")" << std::endl;
+            enabled_ = false;
+            return obj.evaluate(x, g);
+        }
+        x_ptr_ = x.data<float>();
+        g_ptr_ = g.data<float>();
+        graph_.replay();
+        return loss_.clone();
+    }
+
+  private:
+    bool enabled_;
+    std::ostream& log_;
+    CudaGraph graph_;
+    Tensor loss_;
+    const float* x_ptr_ = nullptr;
+    const float* g_ptr_ = nullptr;
+    int eager_ = 0;
+};
+
 StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     g_stop.store(false);
     StylizeOptions o = o_in;
@@ -328,7 +368,8 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
             opt = make_lbfgs(x.numel(), dev, {o.lbfgs_num_correction, 1.0, o.lbfgs_line_search});
         else
             opt = make_adam(x.numel(), dev, {o.learning_rate / s});
-        auto f = [&](const Tensor& xx, Tensor& g) { return objective->evaluate(xx, g); };
+        GraphedEvaluation graphed(o.cuda_graph && dev.is_cuda(), log);
+        auto f = [&](const Tensor& xx, Tensor& g) { return graphed(*objective, xx, g); };
 
         auto postprocess = [&](const Tensor& xx) {
             Tensor rgb = net.deprocess(xx.cpu());

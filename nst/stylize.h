@@ -38,6 +38,7 @@ struct StylizeOptions {
     std::string resume;                       // checkpoint to continue from
     std::string checkpoint;                   // where --save-iter writes it; default OUTPUT.ckpt.safetensors
     int64_t max_pixels = 64'000'000;          // refuse larger images before decoding (--max-pixels)
+    bool cuda_graph = false;                  // GPU: replay the evaluation as a CUDA graph (--cuda-graph)
 };
 
 struct StylizeResult {

@@ -423,6 +423,18 @@ TEST_CASE("stylize on the GPU: a tiny run lowers the loss 10x with both backends
         CHECK(r.final_loss * 10 <= r.initial_loss);
         CHECK(r.device.rfind("cuda:0", 0) == 0);
         CHECK(r.peak_memory_bytes > 0);
+        // The same run (fixed-step L-BFGS, neural-style's default) with its evaluations replayed from a
+        // CUDA graph ends where the eager run does.
+        o.lbfgs_line_search = false;
+        o.num_iterations = 12;
+        const StylizeResult eager = stylize(o, log);
+        o.cuda_graph = true;
+        std::ostringstream glog;
+        const StylizeResult graphed = stylize(o, glog);
+        INFO(glog.str());
+        CHECK(glog.str().find("capture failed") == std::string::npos);
+        CHECK(graphed.evaluations == eager.evaluations);
+        CHECK(graphed.final_loss == Approx(eager.final_loss).epsilon(1e-5));
     }
     set_backend(Backend::Own);
     std::filesystem::remove_all(dir);
