@@ -19,6 +19,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/register_tile.cuh"
 
 namespace nst::cuda {
 namespace {
@@ -97,7 +98,7 @@ void conv3x3_smem(const float* x, const float* w, const float* b, float* y, cons
 
 // ---------------------------------------------------------------------------------------------------
 // variant 3: implicit GEMM, register tiled. Block: 64 (k) x 64 (pixels), 256 threads, 4x4 each.
-constexpr int kBM = 64, kBN = 64, kBK = 16;
+constexpr int kBM = kTileM, kBN = kTileN, kBK = 16;
 
 // Loads the A tile As[kk][m] (transposed, so threads read consecutive m) and the B tile Bs[kk][j].
 __device__ __forceinline__ void igemm_load_tiles(const float* __restrict__ x, const float* __restrict__ w,
@@ -125,15 +126,7 @@ __device__ __forceinline__ void igemm_load_tiles(const float* __restrict__ x, co
     {
         const int kk = tid / 16, jq = (tid % 16) * 4, gk = kk0 + kk;
 #pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const long long j = j0 + jq + i;
-            float v = 0.f;
-            if (gk < CRS && j < NPQ) {
-                const long long off = implicit_gemm_x_offset(s, gk, j);
-                if (off >= 0) v = x[off];
-            }
-            Bs[kk][jq + i] = v;
-        }
+        for (int i = 0; i < 4; ++i) Bs[kk][jq + i] = gather_x(x, s, CRS, NPQ, gk, j0 + jq + i);
     }
 }
 
@@ -151,16 +144,7 @@ __global__ void __launch_bounds__(256) conv_igemm_kernel(const float* __restrict
     for (int kk0 = 0; kk0 < CRS; kk0 += kBK) {
         igemm_load_tiles(x, w, s, NPQ, CRS, m0, j0, kk0, w_vec4, As, Bs);
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < kBK; ++kk) {
-            const float4 a = *reinterpret_cast<const float4*>(&As[kk][tr * 4]);
-            const float4 bb = *reinterpret_cast<const float4*>(&Bs[kk][tc * 4]);
-            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {bb.x, bb.y, bb.z, bb.w};
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-#pragma unroll
-                for (int jx = 0; jx < 4; ++jx) acc[i][jx] += av[i] * bv[jx];
-        }
+        accumulate_4x4<kBK>(As, Bs, tr, tc, acc);
         __syncthreads();
     }
 #pragma unroll
@@ -207,11 +191,8 @@ __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __res
     const int m0 = blockIdx.y * kBM;
     const long long j0 = (long long)blockIdx.x * kBN;
     const int tid = threadIdx.x, warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
-    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+    Tf32Acc acc[2][2];
+    warp_zero_32x32(acc);
     for (int kk0 = 0; kk0 < CRS; kk0 += kTK) {
         // A: 64 x 8 = 512 floats, 4 per thread (row tid/2, columns (tid%2)*4..); B: 8 x 64, 4 per thread.
         {
@@ -224,34 +205,15 @@ __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __res
             }
             const int kk = tid / 16, jq = (tid % 16) * 4, gk = kk0 + kk;
 #pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const long long j = j0 + jq + i;
-                float v = 0.f;
-                if (gk < CRS && j < NPQ) {
-                    const long long off = implicit_gemm_x_offset(s, gk, j);
-                    if (off >= 0) v = x[off];
-                }
-                Bs[kk][jq + i] = wmma::__float_to_tf32(v);
-            }
+            for (int i = 0; i < 4; ++i) Bs[kk][jq + i] = wmma::__float_to_tf32(gather_x(x, s, CRS, NPQ, gk, j0 + jq + i));
         }
         __syncthreads();
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[2];
-#pragma unroll
-        for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &As[wm + i * 16][0], kTK);
-#pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], &Bs[0][wn + j * 16], kBN + kBPad);
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        const float* const a[2] = {&As[wm][0], &As[wm + 16][0]};
+        const float* const bt[2] = {&Bs[0][wn], &Bs[0][wn + 16]};
+        warp_mma_32x32<wmma::row_major>(acc, a, kTK, bt, kBN + kBPad);
         __syncthreads();
     }
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 2; ++j)
-            wmma::store_matrix_sync(&Cs[wm + i * 16][wn + j * 16], acc[i][j], kBN + kCPad, wmma::mem_row_major);
+    warp_store_32x32(acc, &Cs[wm][wn], kBN + kCPad);
     __syncthreads();
     for (int e = tid; e < kBM * kBN; e += 128) {
         const int mi = e / kBN, ji = e % kBN, k = m0 + mi;

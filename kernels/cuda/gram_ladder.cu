@@ -13,6 +13,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/register_tile.cuh"
 
 namespace nst::cuda {
 namespace {
@@ -41,7 +42,7 @@ __global__ void gram_tiled_kernel(const float* __restrict__ f, float* __restrict
 // C[M, N] = alpha · A[M, K] · B, where B is Bᵀ stored (N, K) when b_transposed (the Gram: A = B = F) or
 // stored (K, N) otherwise (the backward: S F). Batched over blockIdx.z with the given strides.
 // `upper`: only blocks with block column >= block row run, and each writes its transpose too.
-constexpr int kBM = 64, kBN = 64, kBK = 16;
+constexpr int kBM = kTileM, kBN = kTileN, kBK = 16;
 
 __global__ void __launch_bounds__(256) gemm_rt_kernel(const float* __restrict__ A, const float* __restrict__ B,
                                                       float* __restrict__ Cm, int M, int N, long long K, float alpha,
@@ -82,16 +83,7 @@ __global__ void __launch_bounds__(256) gemm_rt_kernel(const float* __restrict__ 
             }
         }
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < kBK; ++kk) {
-            const float4 a = *reinterpret_cast<const float4*>(&As[kk][tr * 4]);
-            const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tc * 4]);
-            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
-#pragma unroll
-            for (int i = 0; i < 4; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
-        }
+        accumulate_4x4<kBK>(As, Bs, tr, tc, acc);
         __syncthreads();
     }
 #pragma unroll
@@ -128,11 +120,8 @@ __global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __rest
     const int n = blockIdx.z, i0 = blockIdx.y * kBM, j0 = blockIdx.x * kBN, tid = threadIdx.x;
     const int warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
     const float* F = f + (long long)n * C * HW;
-    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+    Tf32Acc acc[2][2];
+    warp_zero_32x32(acc);
     for (long long k0 = 0; k0 < HW; k0 += kWK) {
         const int r = tid / 2, kq = (tid % 2) * 4;  // 64 rows x 8 columns, 4 per thread, for each tile
 #pragma unroll
@@ -142,23 +131,12 @@ __global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __rest
             Bs[r][kq + i] = wmma::__float_to_tf32((j0 + r < C && k < HW) ? F[(j0 + r) * HW + k] : 0.f);
         }
         __syncthreads();
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb[2];
-#pragma unroll
-        for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], &As[wm + i * 16][0], kWK);
-#pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], &Bs[wn + j * 16][0], kWK);
-#pragma unroll
-        for (int i = 0; i < 2; ++i)
-#pragma unroll
-            for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        const float* const a[2] = {&As[wm][0], &As[wm + 16][0]};
+        const float* const bt[2] = {&Bs[wn][0], &Bs[wn + 16][0]};  // Fᵀ: column-major (k, j)
+        warp_mma_32x32<wmma::col_major>(acc, a, kWK, bt, kWK);
         __syncthreads();
     }
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 2; ++j)
-            wmma::store_matrix_sync(&Cs[wm + i * 16][wn + j * 16], acc[i][j], kBN + kPad, wmma::mem_row_major);
+    warp_store_32x32(acc, &Cs[wm][wn], kBN + kPad);
     __syncthreads();
     float* G = g + (long long)n * C * C;
     for (int e = tid; e < kBM * kBN; e += 128) {

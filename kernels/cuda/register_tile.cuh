@@ -1,0 +1,79 @@
+// Pieces shared by the register-tiled CUDA kernels (conv2d_ladder.cu, gram_ladder.cu): 64x64 block tiles,
+// 256 threads, each thread accumulating a 4x4 piece of the block in registers.
+#pragma once
+#include "kernels/shapes.h"
+
+namespace nst::cuda {
+
+constexpr int kTileM = 64, kTileN = 64;
+
+// acc += As[kk][tr*4 .. +3] ⊗ Bs[kk][tc*4 .. +3] for kk in [0, depth): both tiles are stored k-major in
+// shared memory, so each step is two float4 reads for 16 multiply-adds.
+template <int depth>
+__device__ __forceinline__ void accumulate_4x4(const float (*As)[kTileM], const float (*Bs)[kTileN], int tr, int tc,
+                                               float (&acc)[4][4]) {
+#pragma unroll
+    for (int kk = 0; kk < depth; ++kk) {
+        const float4 a = *reinterpret_cast<const float4*>(&As[kk][tr * 4]);
+        const float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tc * 4]);
+        const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
+    }
+}
+
+// Element (gk, j) of the implicit-GEMM matrix X of a convolution (shapes.h), zero outside X and in the
+// padding.
+__device__ __forceinline__ float gather_x(const float* __restrict__ x, const ConvShape& s, int CRS, long long NPQ, int gk,
+                                          long long j) {
+    if (gk >= CRS || j >= NPQ) return 0.f;
+    const long long off = implicit_gemm_x_offset(s, gk, j);
+    return off >= 0 ? x[off] : 0.f;
+}
+
+}  // namespace nst::cuda
+
+// ---- TF32 tensor cores (WMMA m16n16k8), for the *_tf32 kernels; callers compile them for sm_80+ only ----
+#include <mma.h>
+
+namespace nst::cuda {
+
+using Tf32Acc = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 8, float>;
+
+// One k-step of a warp's 32x32 piece: acc[i][j] += A(rows 16i..) · B(columns 16j..). a[i] points at the
+// 16x8 row-major A tile i (leading dimension lda); b[j] at the 8x16 B tile j, laid out as LayoutB.
+template <class LayoutB>
+__device__ __forceinline__ void warp_mma_32x32(Tf32Acc (&acc)[2][2], const float* const (&a)[2], unsigned lda,
+                                               const float* const (&b)[2], unsigned ldb) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[2];
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, LayoutB> fb[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(fa[i], a[i], lda);
+#pragma unroll
+    for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(fb[j], b[j], ldb);
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+}
+
+// Zeroes a warp's accumulators; stores them row-major into c (leading dimension ldc), piece (i, j) at
+// c + 16 i ldc + 16 j.
+__device__ __forceinline__ void warp_zero_32x32(Tf32Acc (&acc)[2][2]) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) nvcuda::wmma::fill_fragment(acc[i][j], 0.f);
+}
+__device__ __forceinline__ void warp_store_32x32(const Tf32Acc (&acc)[2][2], float* c, unsigned ldc) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+            nvcuda::wmma::store_matrix_sync(c + 16 * i * ldc + 16 * j, acc[i][j], ldc, nvcuda::wmma::mem_row_major);
+}
+
+}  // namespace nst::cuda
