@@ -77,6 +77,26 @@ std::string png_chunk_problem(const std::string& b) {
     return "";
 }
 
+// stb_image reads a PNM header's width, height and maximum value into an int with no overflow check
+// (signed overflow: undefined behaviour; fuzz/regressions/image/pnm_header_int_overflow.ppm). Numbers of
+// more than 9 digits are refused first, read the way stb reads them (whitespace and # comments between).
+std::string pnm_header_problem(const std::string& b) {
+    if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return "";
+    const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+    size_t i = 2;
+    for (int field = 0; field < 3; ++field) {
+        for (;;) {
+            while (i < b.size() && space(b[i])) ++i;
+            if (i >= b.size() || b[i] != '#') break;
+            while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+        }
+        size_t digits = 0;
+        for (; i < b.size() && b[i] >= '0' && b[i] <= '9'; ++i) ++digits;
+        if (digits > 9) return "a PNM header number has " + std::to_string(digits) + " digits";
+    }
+    return "";
+}
+
 // Interleaved samples with n channels (grey, grey+alpha, RGB, RGBA) to RGB in 0..1; alpha is dropped.
 template <class T> void to_rgb(const T* px, int w, int h, int n, float max_value, Image& img) {
     if (n < 1 || n > 4) throw Error("image: " + std::to_string(n) + " channels per pixel are not supported");
@@ -95,7 +115,7 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
         throw Error(name + ": " + std::to_string(bytes.size()) + " bytes is too large for an image file");
     const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
     const int len = int(bytes.size());
-    for (const std::string& why : {jpeg_huffman_problem(bytes), png_chunk_problem(bytes)})
+    for (const std::string& why : {jpeg_huffman_problem(bytes), png_chunk_problem(bytes), pnm_header_problem(bytes)})
         if (!why.empty()) throw Error(name + ": not a readable image (" + why + ")");
     int w = 0, h = 0, channels = 0;
     // The header's size is checked before anything is decoded, so a tiny file claiming a huge image
