@@ -25,8 +25,12 @@ namespace {
 // (or not a JPEG), else what is wrong.
 std::string jpeg_huffman_problem(const std::string& b) {
     const auto u = [&](size_t i) { return i < b.size() ? unsigned(static_cast<unsigned char>(b[i])) : 0u; };
-    if (b.size() < 4 || u(0) != 0xFF || u(1) != 0xD8) return "";
-    size_t i = 2;
+    // SOI as stb finds it: 0xFF, any number of 0xFF fill bytes, then 0xD8.
+    if (u(0) != 0xFF) return "";
+    size_t i = 1;
+    while (i < b.size() && u(i) == 0xFF) ++i;
+    if (u(i) != 0xD8) return "";
+    ++i;
     while (i + 4 <= b.size()) {
         if (u(i) != 0xFF) {  // entropy-coded data after a scan: skip to the next marker
             ++i;
