@@ -1,5 +1,5 @@
-// Images in and out of the framework. Loading uses stb_image (PNG, JPEG, BMP, ...; grey, grey+alpha,
-// RGB, RGBA; 8 or 16 bits per channel), resizing uses stb_image_resize. Pixels are float RGB in 0..1.
+// Images in and out of the framework. Loading uses stb_image (PNG, JPEG, BMP, GIF, TGA, PNM; grey,
+// grey+alpha, RGB, RGBA; 8 or 16 bits per channel), resizing uses stb_image_resize. Pixels are float RGB in 0..1.
 #pragma once
 #include <string>
 #include <vector>

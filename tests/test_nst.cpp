@@ -391,6 +391,30 @@ TEST_CASE("images: grey, grey+alpha, RGBA, 16-bit and JPEG all load as RGB in 0.
     CHECK(deep.rgb[3] == Approx(1 / 23.0).margin(2.0 / 65535));
 }
 
+TEST_CASE("images: hostile and unsupported files are refused by name before stb decodes them", "[image]") {
+    // Each one is a past fuzzer finding in Debian's stb_image or a format compiled out (stb_impl.cpp).
+    static const char kPngClaims1GiB[] =  // signature, a 5x3 IHDR, then an IDAT chunk claiming 0x40000013 bytes
+        "\x89PNG\r\n\x1a\n"
+        "\x00\x00\x00\x0d" "IHDR" "\x00\x00\x00\x05\x00\x00\x00\x03\x08\x04\x00\x00\x00" "\xf1\x3f\x0d\x73"
+        "\x40\x00\x00\x13" "IDAT";
+    const std::pair<std::string, std::string> cases[] = {
+        {std::string("P6\n53\n536\n322552255255\n"), "PNM header number has 12 digits"},
+        {std::string(kPngClaims1GiB, sizeof kPngClaims1GiB - 1),
+         "PNG chunk declares 1073741843 bytes"},
+        {std::string("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 2\n") + std::string(16, '\x80'), "not a readable image"},
+        {std::string("8BPS\x00\x01") + std::string(40, '\0'), "not a readable image"},
+    };
+    for (const auto& [bytes, why] : cases) {
+        INFO(why);
+        CHECK_THROWS_WITH(decode_image(bytes, "bad.img"), Catch::Contains("bad.img") && Catch::Contains(why));
+    }
+    // A JPEG whose Huffman table declares 300 codes, behind fill bytes before its start marker.
+    std::string jpeg = "\xff\xff\xff\xd8\xff\xc4";
+    jpeg += std::string("\x00\x13\x00", 3);  // segment length 19, table class 0 / id 0
+    for (int i = 0; i < 16; ++i) jpeg += char(i < 2 ? 150 : 0);
+    CHECK_THROWS_WITH(decode_image(jpeg, "bad.jpg"), Catch::Contains("Huffman table declares 300 codes"));
+}
+
 TEST_CASE("images: save is atomic and by extension and resize keeps the aspect ratio", "[image]") {
     TempDir d("images");
     const Image img = load_image(test::fixture("tiny_rgb.png"));
