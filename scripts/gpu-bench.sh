@@ -8,19 +8,20 @@
 #      in both; ms per evaluation, peak GPU memory and the ratios are printed last.
 # Before the call, here: scripts/pack-deps.sh (fills .deps/ with headers, weights and two images).
 # Device call: command "scripts/gpu-bench.sh", carry [".deps"], timeout_s 580. Full logs go to $OUT.
-# Environment: NST_BENCH_EVALS (default 20), NST_GPU_CHECK_BUDGET (default 300 s for step 1).
+# Environment: NST_BENCH_EVALS (default 10), NST_GPU_CHECK_BUDGET (default 220 s for step 1). The time
+# caps of the steps add up to 550 s, so the call ends within its 580 s even when something hangs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/nst-gpu-bench}
 mkdir -p "$out"
-evals=${NST_BENCH_EVALS:-20}
+evals=${NST_BENCH_EVALS:-10}
 b=build-gpu
 
-NST_GPU_CHECK_BUDGET=${NST_GPU_CHECK_BUDGET:-300} scripts/gpu-check.sh 2>&1 | tee "$out/gpu-check.txt" | tail -n 25
+NST_GPU_CHECK_BUDGET=${NST_GPU_CHECK_BUDGET:-220} scripts/gpu-check.sh 2>&1 | tee "$out/gpu-check.txt" | tail -n 25
 [ -x "$b/bench_eval" ] || { echo "gpu-bench: the build failed, nothing to time"; exit 1; }
 
 echo "== kernel ladders (bench_kernels, fp32; *_tf32 rows are TF32)"
-timeout 200 "$b/bench_kernels" --reps 15 >"$out/kernels.md" 2>&1
+timeout 120 "$b/bench_kernels" --reps 10 >"$out/kernels.md" 2>&1
 echo "bench_kernels exit $?"; cat "$out/kernels.md"
 
 data=.deps/data
@@ -32,10 +33,10 @@ common=(--weights "$data/vgg19-conv.safetensors" --content "$data/chelsea.png" -
         --image-size 512 --evals "$evals" --gpu 0)
 declare -A line
 echo "== one evaluation at 512 px, median of $evals"
-line[own]=$(NST_KERNELS=conv2d=igemm,gram=syrk timeout 90 "$b/bench_eval" "${common[@]}" 2>&1 | tee "$out/eval_own.txt" | tail -n 1)
-line[library]=$(NST_BACKEND=library timeout 90 "$b/bench_eval" "${common[@]}" 2>&1 | tee "$out/eval_library.txt" | tail -n 1)
-line[graph]=$(NST_KERNELS=conv2d=igemm,gram=syrk timeout 90 "$b/bench_eval" "${common[@]}" --cuda-graph 2>&1 | tee "$out/eval_graph.txt" | tail -n 1)
-line[torch]=$(timeout 120 python3 tests/peer/gatys_eval_torch.py --weights "$data/vgg19-conv.safetensors" \
+line[own]=$(NST_KERNELS=conv2d=igemm,gram=syrk timeout 45 "$b/bench_eval" "${common[@]}" 2>&1 | tee "$out/eval_own.txt" | tail -n 1)
+line[library]=$(NST_BACKEND=library timeout 45 "$b/bench_eval" "${common[@]}" 2>&1 | tee "$out/eval_library.txt" | tail -n 1)
+line[graph]=$(NST_KERNELS=conv2d=igemm,gram=syrk timeout 45 "$b/bench_eval" "${common[@]}" --cuda-graph 2>&1 | tee "$out/eval_graph.txt" | tail -n 1)
+line[torch]=$(timeout 75 python3 tests/peer/gatys_eval_torch.py --weights "$data/vgg19-conv.safetensors" \
   --content "$data/chelsea.png" --style "$data/starry_night.jpg" --image-size 512 --evals "$evals" --device cuda \
   2>&1 | tee "$out/eval_torch.txt" | tail -n 1)
 cat "$out"/eval_*.txt
