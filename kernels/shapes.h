@@ -38,6 +38,12 @@ struct PoolShape {
     NST_HD int64_t y_size() const { return int64_t(N) * C * P() * Q(); }
 };
 
+// The 3x3, stride-1, pad-1 ("same") convolution VGG is made of: the shape the Winograd (CPU) and
+// shared-memory (CUDA) kernels are specialised for.
+NST_HD inline bool is_3x3_same(const ConvShape& s) {
+    return s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 1 && s.pad_w == 1;
+}
+
 // Implicit GEMM view of a convolution (the CUDA "igemm" variants): y[K, N·P·Q] = W[K, C·R·S] · X[C·R·S, N·P·Q],
 // where X is never stored. Row `kk` of X is (c, r, t), column `j` is (n, p, q); the element is the input
 // value that multiplies w[k][c][r][t] for output (n, k, p, q). Returns its offset in x (N,C,H,W), or -1

@@ -24,10 +24,6 @@
 namespace nst::cuda {
 namespace {
 
-bool is_3x3_same(const ConvShape& s) {
-    return s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 1 && s.pad_w == 1;
-}
-
 // wt[c][k][r][t] = w[k][c][R-1-r][S-1-t]
 __global__ void flip_transpose_kernel(const float* w, float* wt, int K, int C, int R, int S) {
     const long long total = (long long)K * C * R * S;
@@ -227,15 +223,8 @@ __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __res
 #endif
 }
 
-void require_sm80(const char* what) {
-    int dev = 0, major = 0;
-    NST_CUDA_CHECK(cudaGetDevice(&dev));
-    NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-    if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
-}
-
 void conv_igemm_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    require_sm80("conv2d igemm_tf32");
+    require_tf32_tensor_cores("conv2d igemm_tf32");
     const long long NPQ = (long long)s.N * s.P() * s.Q();
     const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
     if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm_tf32: shape too large for one grid");

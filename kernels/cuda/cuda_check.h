@@ -33,6 +33,10 @@ inline unsigned grid_for(long long n, int block = 256) {
 #define NST_CUDA_CHECK_LAUNCH() ::nst::cuda::check_launch(__FILE__, __LINE__)
 
 namespace nst::cuda {
+// Throws, naming `what`, unless the current device has TF32 tensor cores (compute capability 8.0+):
+// the *_tf32 kernels call it before launching.
+void require_tf32_tensor_cores(const char* what);
+
 // A grow-only scratch buffer for library calls (cuDNN workspaces, cuBLAS temporaries). It is
 // reallocated only when a larger size is asked for, so a steady-state loop never calls cudaMalloc.
 // Valid until the next call to workspace(); all users run on stream().

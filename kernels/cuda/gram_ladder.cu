@@ -175,10 +175,7 @@ void gram_forward_syrk(const float* f, float* g, const GramShape& s) {
 }
 
 void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s) {
-    int dev = 0, major = 0;
-    NST_CUDA_CHECK(cudaGetDevice(&dev));
-    NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-    if (major < 8) throw Error("gram syrk_tf32: TF32 tensor cores need compute capability 8.0 or newer");
+    require_tf32_tensor_cores("gram syrk_tf32");
     const dim3 grid((s.C + kBN - 1) / kBN, (s.C + kBM - 1) / kBM, s.N);
     gram_syrk_tf32_kernel<<<grid, 128, 0, stream()>>>(f, g, s.C, s.HW, float(s.scale()));
     NST_CUDA_CHECK_LAUNCH();

@@ -71,6 +71,13 @@ void check_launch(const char* file, int line) {
     }
 }
 
+void require_tf32_tensor_cores(const char* what) {
+    int dev = 0, major = 0;
+    NST_CUDA_CHECK(cudaGetDevice(&dev));
+    NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
+}
+
 void* workspace(size_t bytes) {
     static void* ptr = nullptr;
     static size_t capacity = 0;
