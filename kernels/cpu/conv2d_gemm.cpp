@@ -23,11 +23,7 @@ namespace {
 
 constexpr int64_t kColBudget = 4 << 20;  // floats in the col buffer (16 MiB)
 
-float* col_buffer(int64_t floats) {
-    thread_local std::vector<float> buf;
-    if (int64_t(buf.size()) < floats) buf.resize(size_t(floats));
-    return buf.data();
-}
+float* col_buffer(int64_t floats) { return thread_scratch(0, floats); }
 
 // Output rows per block, so that CRS * rows * Q floats fit the budget (at least one row); with
 // `spread`, also small enough that every thread gets a block.

@@ -45,10 +45,6 @@ constexpr int kL = 8;                    // tiles transformed together (SIMD lan
 #endif
 int64_t g_buffer_floats = 6 << 20;  // V + M per tile block: 24 MiB (tests lower it)
 
-bool winograd_applies(const ConvShape& s) {
-    return s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 1 && s.pad_w == 1;
-}
-
 // ---- the 1-D transforms, on 8 lanes; a 2-D transform applies one to the rows, then to the columns ----
 
 // v = Bᵀ d (6 -> 6). Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -125,32 +121,51 @@ void pad_plane(const float* x, const Tiling& g, float* p) {
     for (int h = 0; h < g.H; ++h) std::memcpy(p + int64_t(h + 1) * g.PW() + 1, x + int64_t(h) * g.W, sizeof(float) * size_t(g.W));
 }
 
+// The first half of a 2-D transform T d Tᵀ: r[:, j] = T (column j of d), for each of d's Cols columns;
+// T (In -> Out rows) is one of bt6, b6, at4, a6. The second half applies T to each row of r.
+template <int In, int Out, int Cols, class T>
+inline void columns(const float (&d)[In][Cols][kL], float (&r)[Out][Cols][kL], T transform) {
+    for (int j = 0; j < Cols; ++j) {
+        float col[In][kL], out[Out][kL];
+        for (int i = 0; i < In; ++i) std::memcpy(col[i], d[i][j], sizeof(col[i]));
+        transform(col, out);
+        for (int i = 0; i < Out; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
+    }
+}
+
+// The 36 values (ξ) of kL tiles from a [row][ξ][tile] buffer (V or M), and back: `at` points at
+// [row][0][first tile], ξ-rows are nb floats apart. Prefetching the next batch hides the 36 streams.
+inline void load_xi(const float* at, int64_t nb, float (&m)[6][6][kL]) {
+    for (int xi = 0; xi < 36; ++xi) {
+        __builtin_prefetch(at + xi * nb + 4 * kL);
+        std::memcpy(m[xi / 6][xi % 6], at + xi * nb, sizeof(m[0][0]));
+    }
+}
+inline void store_xi_row(int i, const float (&out)[6][kL], float* at, int64_t nb) {  // ξ = 6 i .. 6 i + 5
+    for (int j = 0; j < 6; ++j) {
+        float* dst = at + (i * 6 + j) * nb;
+        __builtin_prefetch(dst + 4 * kL, 1);
+        std::memcpy(dst, out[j], sizeof(out[j]));
+    }
+}
+
 // V[c][ξ][t - t0] = (Bᵀ d B)[ξ] for tiles [t0, t0 + nb) of every channel in [c0, c1).
-NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb, float* V,
-                     std::vector<float>& padded) {
-    padded.resize(size_t(g.PH()) * size_t(g.PW()));
+NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb, float* V) {
+    float* padded = thread_scratch(2, int64_t(g.PH()) * g.PW());
     const int PW = g.PW();
     for (int c = c0; c < c1; ++c) {
-        pad_plane(x + int64_t(c) * g.H * g.W, g, padded.data());
+        pad_plane(x + int64_t(c) * g.H * g.W, g, padded);
         for (int64_t tb = 0; tb < nb; tb += kL) {
             const int64_t t = t0 + tb;
-            const float* src = padded.data() + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
-            float d[6][6][kL], r[6][6][kL], col[6][kL], out[6][kL];
+            const float* src = padded + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
+            float d[6][6][kL], r[6][6][kL], out[6][kL];
             for (int i = 0; i < 6; ++i)
                 for (int j = 0; j < 6; ++j)
                     for (int l = 0; l < kL; ++l) d[i][j][l] = src[i * PW + 4 * l + j];
-            for (int j = 0; j < 6; ++j) {  // r = Bᵀ d, column by column
-                for (int i = 0; i < 6; ++i) std::memcpy(col[i], d[i][j], sizeof(col[i]));
-                bt6(col, out);
-                for (int i = 0; i < 6; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
-            }
+            columns(d, r, bt6);  // Bᵀ d
             for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
                 bt6(r[i], out);
-                for (int j = 0; j < 6; ++j) {
-                    float* dst = V + (int64_t(c) * 36 + i * 6 + j) * nb + tb;
-                    __builtin_prefetch(dst + 4 * kL, 1);
-                    std::memcpy(dst, out[j], sizeof(out[j]));
-                }
+                store_xi_row(i, out, V + int64_t(c) * 36 * nb + tb, nb);
             }
         }
     }
@@ -158,7 +173,7 @@ NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, in
 
 // y[k] (tiles [t0, t0 + nb)) = Aᵀ M A (+ bias) for k in [k0, k1), clipped at the image's edge.
 NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb,
-                      const float* b, float* y) {
+                                      const float* b, float* y) {
     for (int k = k0; k < k1; ++k) {
         float* plane = y + int64_t(k) * g.H * g.W;
         const float bias = b ? b[k] : 0.f;
@@ -166,17 +181,9 @@ NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, i
             const int64_t t = t0 + tb;
             const int h0 = int(t / g.twp) * 4, w0 = int(t % g.twp) * 4;
             if (w0 >= g.W) continue;  // a batch of padding tiles
-            float m[6][6][kL], r[4][6][kL], col[6][kL], out[4][kL];
-            for (int xi = 0; xi < 36; ++xi) {
-                const float* src = M + (int64_t(k) * 36 + xi) * nb + tb;
-                __builtin_prefetch(src + 4 * kL);
-                std::memcpy(m[xi / 6][xi % 6], src, sizeof(m[0][0]));
-            }
-            for (int j = 0; j < 6; ++j) {  // r = Aᵀ m
-                for (int i = 0; i < 6; ++i) std::memcpy(col[i], m[i][j], sizeof(col[i]));
-                at4(col, out);
-                for (int i = 0; i < 4; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
-            }
+            float m[6][6][kL], r[4][6][kL], out[4][kL];
+            load_xi(M + int64_t(k) * 36 * nb + tb, nb, m);
+            columns(m, r, at4);  // Aᵀ m
             const int cols = std::min(4 * kL, g.W - w0);
             for (int i = 0; i < 4 && h0 + i < g.H; ++i) {  // (Aᵀ m) A, row i of the kL tiles
                 at4(r[i], out);
@@ -190,61 +197,46 @@ NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, i
 }
 
 // dM[k][ξ][t - t0] = (A dY Aᵀ)[ξ], dY the 4x4 output tile of dy (zero past the edge).
-NST_SIMD_CLONES void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb, float* dM) {
+NST_SIMD_CLONES void output_transform_adjoint(const float* dy, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb,
+                                              float* dM) {
     for (int k = k0; k < k1; ++k) {
         const float* plane = dy + int64_t(k) * g.H * g.W;
         for (int64_t tb = 0; tb < nb; tb += kL) {
             const int64_t t = t0 + tb;
             const int h0 = int(t / g.twp) * 4, w0 = int(t % g.twp) * 4;
             const int cols = std::max(0, std::min(4 * kL, g.W - w0));
-            float yt[4][4][kL], r[6][4][kL], col[4][kL], out[6][kL];
+            float yt[4][4][kL], r[6][4][kL], out[6][kL];
             for (int i = 0; i < 4; ++i) {
                 float row[4 * kL] = {};
                 if (h0 + i < g.H && cols > 0) std::memcpy(row, plane + int64_t(h0 + i) * g.W + w0, sizeof(float) * size_t(cols));
                 for (int l = 0; l < kL; ++l)
                     for (int j = 0; j < 4; ++j) yt[i][j][l] = row[4 * l + j];
             }
-            for (int j = 0; j < 4; ++j) {  // r = A dY
-                for (int i = 0; i < 4; ++i) std::memcpy(col[i], yt[i][j], sizeof(col[i]));
-                a6(col, out);
-                for (int i = 0; i < 6; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
-            }
+            columns(yt, r, a6);  // A dY
             for (int i = 0; i < 6; ++i) {  // (A dY) Aᵀ
                 a6(r[i], out);
-                for (int j = 0; j < 6; ++j) {
-                    float* dst = dM + (int64_t(k) * 36 + i * 6 + j) * nb + tb;
-                    __builtin_prefetch(dst + 4 * kL, 1);
-                    std::memcpy(dst, out[j], sizeof(out[j]));
-                }
+                store_xi_row(i, out, dM + int64_t(k) * 36 * nb + tb, nb);
             }
         }
     }
 }
 
 // dx[c] += B dV Bᵀ, each 6x6 tile added back where its input tile came from (the adjoint of
-// input_transform), for c in [c0, c1). `padded` accumulates one channel at a time.
+// input_transform), for c in [c0, c1). A zero-bordered plane accumulates one channel at a time.
 NST_SIMD_CLONES void input_transform_adjoint(const float* dV, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb,
-                             float* dx, std::vector<float>& padded) {
-    padded.resize(size_t(g.PH()) * size_t(g.PW()));
+                                             float* dx) {
+    float* padded = thread_scratch(2, int64_t(g.PH()) * g.PW());
     const int PW = g.PW();
     for (int c = c0; c < c1; ++c) {
         float* plane = dx + int64_t(c) * g.H * g.W;
         // Start from what earlier tile blocks added, in the padded layout.
-        pad_plane(plane, g, padded.data());
+        pad_plane(plane, g, padded);
         for (int64_t tb = 0; tb < nb; tb += kL) {
             const int64_t t = t0 + tb;
-            float* dst = padded.data() + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
-            float v[6][6][kL], r[6][6][kL], col[6][kL], out[6][kL];
-            for (int xi = 0; xi < 36; ++xi) {
-                const float* src = dV + (int64_t(c) * 36 + xi) * nb + tb;
-                __builtin_prefetch(src + 4 * kL);
-                std::memcpy(v[xi / 6][xi % 6], src, sizeof(v[0][0]));
-            }
-            for (int j = 0; j < 6; ++j) {  // r = B v
-                for (int i = 0; i < 6; ++i) std::memcpy(col[i], v[i][j], sizeof(col[i]));
-                b6(col, out);
-                for (int i = 0; i < 6; ++i) std::memcpy(r[i][j], out[i], sizeof(out[i]));
-            }
+            float* dst = padded + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
+            float v[6][6][kL], r[6][6][kL], out[6][kL];
+            load_xi(dV + int64_t(c) * 36 * nb + tb, nb, v);
+            columns(v, r, b6);  // B v
             for (int i = 0; i < 6; ++i) {  // (B v) Bᵀ, added to row i of the kL overlapping tiles
                 b6(r[i], out);
                 float* row = dst + i * PW;
@@ -253,7 +245,7 @@ NST_SIMD_CLONES void input_transform_adjoint(const float* dV, const Tiling& g, i
             }
         }
         for (int h = 0; h < g.H; ++h)  // the border of the padded plane is the padding: dropped
-            std::memcpy(plane + int64_t(h) * g.W, padded.data() + int64_t(h + 1) * g.PW() + 1, sizeof(float) * size_t(g.W));
+            std::memcpy(plane + int64_t(h) * g.W, padded + int64_t(h + 1) * PW + 1, sizeof(float) * size_t(g.W));
     }
 }
 
@@ -264,9 +256,17 @@ int64_t tiles_per_block(const ConvShape& s, const Tiling& g) {
     return std::min(nb, g.tiles());
 }
 
-float* scratch(std::vector<float>& v, int64_t floats) {
-    if (int64_t(v.size()) < floats) v.resize(size_t(floats));
-    return v.data();
+// Calls step(n, t0, nb, V, M) for every image n and every block of tiles [t0, t0 + nb), where V
+// (C·36·nb floats) and M (K·36·nb floats) are laid out [row][ξ][tile] in this thread's scratch: row c
+// of V_ξ is 36·nb floats after row c - 1, so the products see V_ξ and M_ξ with that leading dimension.
+template <class Step> void for_each_tile_block(const ConvShape& s, const Tiling& g, Step step) {
+    const int64_t block = tiles_per_block(s, g);
+    for (int n = 0; n < s.N; ++n)
+        for (int64_t t0 = 0; t0 < g.tiles(); t0 += block) {
+            const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
+            float* V = thread_scratch(1, 36 * nb * (s.C + s.K));
+            step(n, t0, nb, V, V + 36 * nb * s.C);
+        }
 }
 
 }  // namespace
@@ -277,7 +277,7 @@ int64_t set_winograd_buffer_floats(int64_t floats) {
     return old;
 }
 
-int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return winograd_applies(s) ? int64_t(36) * s.K * s.C : 0; }
+int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return is_3x3_same(s) ? int64_t(36) * s.K * s.C : 0; }
 
 // U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3).
 // G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
@@ -310,73 +310,47 @@ void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s) {
 }
 
 void conv2d_forward_winograd_prepared(const float* x, const float* U, const float* b, float* y, const ConvShape& s) {
-    if (!winograd_applies(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    if (!is_3x3_same(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
     const Tiling g = tiling(s);
-    const int64_t block = tiles_per_block(s, g);
-    thread_local std::vector<float> vm_buffer;
-    for (int n = 0; n < s.N; ++n) {
+    for_each_tile_block(s, g, [&](int n, int64_t t0, int64_t nb, float* V, float* M) {
         const float* xn = x + int64_t(n) * s.C * s.H * s.W;
+        parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform(xn, g, int(c0), int(c1), t0, nb, V); });
+        parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // M_ξ = U_ξ V_ξ
+            for (int64_t xi = x0; xi < x1; ++xi)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, int(nb), s.C, 1.f, U + xi * s.K * s.C, s.C,
+                            V + xi * nb, int(36 * nb), 0.f, M + xi * nb, int(36 * nb));
+        });
         float* yn = y + int64_t(n) * s.K * s.H * s.W;
-        for (int64_t t0 = 0; t0 < g.tiles(); t0 += block) {
-            const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
-            float* V = scratch(vm_buffer, 36 * nb * (s.C + s.K));
-            float* M = V + 36 * nb * s.C;
-            const int64_t ld = 36 * nb;  // V[c][ξ][t], M[k][ξ][t]: row c of V_ξ is ld floats after row c-1
-            parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
-                thread_local std::vector<float> padded;
-                input_transform(xn, g, int(c0), int(c1), t0, nb, V, padded);
-            });
-            parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
-                for (int64_t xi = x0; xi < x1; ++xi)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, int(nb), s.C, 1.f, U + xi * s.K * s.C, s.C,
-                                V + xi * nb, int(ld), 0.f, M + xi * nb, int(ld));
-            });
-            parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) {
-                output_transform(M, g, int(k0), int(k1), t0, nb, b, yn);
-            });
-        }
-    }
+        parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform(M, g, int(k0), int(k1), t0, nb, b, yn); });
+    });
 }
 
 void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, float* dx, const ConvShape& s) {
-    if (!winograd_applies(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    if (!is_3x3_same(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
     const Tiling g = tiling(s);
-    const int64_t block = tiles_per_block(s, g);
-    thread_local std::vector<float> vm_buffer;
     std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
-    for (int n = 0; n < s.N; ++n) {
+    for_each_tile_block(s, g, [&](int n, int64_t t0, int64_t nb, float* dV, float* dM) {
         const float* dyn = dy + int64_t(n) * s.K * s.H * s.W;
+        parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM); });
+        parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
+            for (int64_t xi = x0; xi < x1; ++xi)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.C, int(nb), s.K, 1.f, U + xi * s.K * s.C, s.C,
+                            dM + xi * nb, int(36 * nb), 0.f, dV + xi * nb, int(36 * nb));
+        });
         float* dxn = dx + int64_t(n) * s.C * s.H * s.W;
-        for (int64_t t0 = 0; t0 < g.tiles(); t0 += block) {
-            const int64_t nb = std::min(block, g.tiles() - t0);  // a multiple of kL, as tiles() is
-            float* dV = scratch(vm_buffer, 36 * nb * (s.C + s.K));
-            float* dM = dV + 36 * nb * s.C;
-            const int64_t ld = 36 * nb;  // V[c][ξ][t], M[k][ξ][t]: row c of V_ξ is ld floats after row c-1
-            parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) {
-                output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM);
-            });
-            parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
-                for (int64_t xi = x0; xi < x1; ++xi)
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.C, int(nb), s.K, 1.f, U + xi * s.K * s.C, s.C,
-                                dM + xi * nb, int(ld), 0.f, dV + xi * nb, int(ld));
-            });
-            parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
-                thread_local std::vector<float> padded;
-                input_transform_adjoint(dV, g, int(c0), int(c1), t0, nb, dxn, padded);
-            });
-        }
-    }
+        parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform_adjoint(dV, g, int(c0), int(c1), t0, nb, dxn); });
+    });
 }
 
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    if (!winograd_applies(s)) return conv2d_forward_gemm(x, w, b, y, s);
+    if (!is_3x3_same(s)) return conv2d_forward_gemm(x, w, b, y, s);
     std::vector<float> U(size_t(conv2d_prepared_size_winograd(s)));
     conv2d_prepare_winograd(w, U.data(), s);
     conv2d_forward_winograd_prepared(x, U.data(), b, y, s);
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s) {
-    if (!winograd_applies(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
+    if (!is_3x3_same(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
     std::vector<float> U(size_t(conv2d_prepared_size_winograd(s)));
     conv2d_prepare_winograd(w, U.data(), s);
     conv2d_backward_data_winograd_prepared(dy, U.data(), dx, s);

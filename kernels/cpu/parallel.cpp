@@ -2,6 +2,8 @@
 // parallel_for, take chunk i of the job, and report back; the caller runs chunk 0.
 #include "kernels/cpu/parallel.h"
 
+#include "kernels/error.h"
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
@@ -137,6 +139,17 @@ Pool& pool() {
 }
 
 }  // namespace
+
+// Slots: 0 the im2col column buffer (conv2d_gemm.cpp), 1 Winograd's per-block V and M, 2 Winograd's
+// zero-bordered plane (conv2d_winograd.cpp). The Winograd kernels fall back to im2col only for other
+// shapes, so no two users of one slot are ever live on one thread.
+float* thread_scratch(int slot, int64_t floats) {
+    thread_local std::vector<float> buffers[kScratchSlots];
+    if (slot < 0 || slot >= kScratchSlots) throw Error("thread_scratch: no slot " + std::to_string(slot));
+    std::vector<float>& b = buffers[slot];
+    if (int64_t(b.size()) < floats) b.resize(size_t(floats));
+    return b.data();
+}
 
 void set_pool_threads(int n) { pool().resize(n); }
 int pool_threads() { return pool().size(); }

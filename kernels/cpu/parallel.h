@@ -19,4 +19,10 @@ int pool_threads();
 // serially on the calling thread (no nesting). Exceptions thrown by fn are rethrown here.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
 
+// The calling thread's grow-only scratch buffer number `slot` (0 .. kScratchSlots-1), at least `floats`
+// long. Kept for the thread's life, so kernels called again and again allocate nothing once warm. A
+// kernel that needs two buffers at once uses two slots; the slots in use are named in parallel.cpp.
+constexpr int kScratchSlots = 3;
+float* thread_scratch(int slot, int64_t floats);
+
 }  // namespace nst::cpu
