@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "weights/weight_file.h"
 
@@ -134,17 +135,15 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
     // Pixels are asked for in the file's own channel count and made RGB here: Debian's stb_image turns
     // a 16-bit PNM into the wrong sample size when asked to convert channels itself (a heap over-read
     // found by fuzz/fuzz_image.cpp; fuzz/regressions/image/pnm16_channel_conversion.pnm).
-    if (stbi_is_16_bit_from_memory(data, len)) {
-        std::unique_ptr<stbi_us, void (*)(void*)> px(stbi_load_16_from_memory(data, len, &w, &h, &channels, 0),
-                                                     stbi_image_free);
+    const auto take = [&](auto* px, float max_value) {  // stb's pixels, 8 or 16 bits, into img
+        std::unique_ptr<std::remove_pointer_t<decltype(px)>, void (*)(void*)> owned(px, stbi_image_free);
         if (!px) throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
-        to_rgb(px.get(), w, h, channels, 65535.f, img);
-    } else {
-        std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(data, len, &w, &h, &channels, 0),
-                                                     stbi_image_free);
-        if (!px) throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
-        to_rgb(px.get(), w, h, channels, 255.f, img);
-    }
+        to_rgb(px, w, h, channels, max_value, img);
+    };
+    if (stbi_is_16_bit_from_memory(data, len))
+        take(stbi_load_16_from_memory(data, len, &w, &h, &channels, 0), 65535.f);
+    else
+        take(stbi_load_from_memory(data, len, &w, &h, &channels, 0), 255.f);
     img.width = w;
     img.height = h;
     return img;
