@@ -64,18 +64,19 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     Tensor y = Tensor::empty({s.N, s.K, s.P(), s.Q()}, x.dtype(), x.device());
     const bool f64 = x.dtype() == DType::F64;
     const Conv2dVariant* kv = f64 ? nullptr : &conv2d_kernels(x.device());
-    if (f64)
-        cpu::conv2d_forward<double>(x.data<double>(), w.data<double>(), b.defined() ? b.data<double>() : nullptr,
-                                    y.data<double>(), s);
     // Prepared weights count only if the kernel dispatch picks now made them, for this very shape.
     const Tensor pw = (!f64 && prepared && prepared->kernel == kv && prepared->data.defined() &&
                        prepared->data.numel() == kv->prepared_size(s) && prepared->data.device() == x.device())
                           ? prepared->data
                           : Tensor();
-    if (!f64 && pw.defined())
-        kv->forward_prepared(x.data<float>(), pw.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
-    else if (!f64)
-        kv->forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
+    const float* bias = (!f64 && b.defined()) ? b.data<float>() : nullptr;
+    if (f64)
+        cpu::conv2d_forward<double>(x.data<double>(), w.data<double>(), b.defined() ? b.data<double>() : nullptr,
+                                    y.data<double>(), s);
+    else if (pw.defined())
+        kv->forward_prepared(x.data<float>(), pw.data<float>(), bias, y.data<float>(), s);
+    else
+        kv->forward(x.data<float>(), w.data<float>(), bias, y.data<float>(), s);
 
     // Save only what the needed gradients read: dx needs w, dw needs x, db needs neither. With frozen
     // weights the input activation is not kept alive by this node.
