@@ -94,19 +94,19 @@ __global__ void conv2d_backward_bias_kernel(const float* dy, float* db, ConvShap
 }  // namespace
 
 void conv2d_forward_naive(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    conv2d_forward_kernel<<<grid_for(s.y_size()), 256, 0, stream()>>>(x, w, b, y, s);
+    NST_LAUNCH(conv2d_forward_kernel, grid_for(s.y_size()), 256, 0, stream())(x, w, b, y, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void conv2d_backward_data_naive(const float* dy, const float* w, float* dx, const ConvShape& s) {
-    conv2d_backward_data_kernel<<<grid_for(s.x_size()), 256, 0, stream()>>>(dy, w, dx, s);
+    NST_LAUNCH(conv2d_backward_data_kernel, grid_for(s.x_size()), 256, 0, stream())(dy, w, dx, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void conv2d_backward_weight_naive(const float* x, const float* dy, float* dw, const ConvShape& s) {
-    conv2d_backward_weight_kernel<<<unsigned(s.w_size()), 256, 0, stream()>>>(x, dy, dw, s);
+    NST_LAUNCH(conv2d_backward_weight_kernel, unsigned(s.w_size()), 256, 0, stream())(x, dy, dw, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void conv2d_backward_bias_naive(const float* dy, float* db, const ConvShape& s) {
-    conv2d_backward_bias_kernel<<<unsigned(s.K), 256, 0, stream()>>>(dy, db, s);
+    NST_LAUNCH(conv2d_backward_bias_kernel, unsigned(s.K), 256, 0, stream())(dy, db, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 

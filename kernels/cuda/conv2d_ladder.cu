@@ -35,7 +35,7 @@ __global__ void flip_transpose_kernel(const float* w, float* wt, int K, int C, i
 }
 
 void flip_transpose(const float* w, float* wt, const ConvShape& s) {
-    flip_transpose_kernel<<<grid_for(s.w_size()), 256, 0, stream()>>>(w, wt, s.K, s.C, s.R, s.S);
+    NST_LAUNCH(flip_transpose_kernel, grid_for(s.w_size()), 256, 0, stream())(w, wt, s.K, s.C, s.R, s.S);
     NST_CUDA_CHECK_LAUNCH();
 }
 
@@ -88,7 +88,7 @@ void conv3x3_smem(const float* x, const float* w, const float* b, float* y, cons
     const long long z = (long long)s.N * ((s.K + kKB2 - 1) / kKB2);
     if (z > 65535) throw Error("conv2d smem: batch x channel blocks " + std::to_string(z) + " exceed the grid limit");
     const dim3 grid((s.W + kT2 - 1) / kT2, (s.H + kT2 - 1) / kT2, unsigned(z));
-    conv3x3_smem_kernel<<<grid, dim3(kT2, kT2), 0, stream()>>>(x, w, b, y, s.C, s.K, s.H, s.W);
+    NST_LAUNCH(conv3x3_smem_kernel, grid, dim3(kT2, kT2), 0, stream())(x, w, b, y, s.C, s.K, s.H, s.W);
     NST_CUDA_CHECK_LAUNCH();
 }
 
@@ -166,7 +166,7 @@ void conv_igemm(const float* x, const float* w, const float* b, float* y, const 
     const long long NPQ = (long long)s.N * s.P() * s.Q();
     const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
     if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm: shape too large for one grid");
-    conv_igemm_kernel<<<dim3(unsigned(gx), unsigned(gy)), 256, 0, stream()>>>(x, w, b, y, s, rows_vec4(w, s));
+    NST_LAUNCH(conv_igemm_kernel, dim3(unsigned(gx), unsigned(gy)), 256, 0, stream())(x, w, b, y, s, rows_vec4(w, s));
     NST_CUDA_CHECK_LAUNCH();
 }
 
@@ -177,7 +177,7 @@ constexpr int kTK = 8, kBPad = 8, kCPad = 4;
 __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                                              const float* __restrict__ b, float* __restrict__ y,
                                                              ConvShape s) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if NST_DEVICE_HAS_TF32
     using namespace nvcuda;
     __shared__ __align__(32) float As[kBM][kTK];           // row-major (m, kk)
     __shared__ __align__(32) float Bs[kTK][kBN + kBPad];   // row-major (kk, j)
@@ -228,7 +228,7 @@ void conv_igemm_tf32(const float* x, const float* w, const float* b, float* y, c
     const long long NPQ = (long long)s.N * s.P() * s.Q();
     const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
     if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm_tf32: shape too large for one grid");
-    conv_igemm_tf32_kernel<<<dim3(unsigned(gx), unsigned(gy)), 128, 0, stream()>>>(x, w, b, y, s);
+    NST_LAUNCH(conv_igemm_tf32_kernel, dim3(unsigned(gx), unsigned(gy)), 128, 0, stream())(x, w, b, y, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 

@@ -32,6 +32,17 @@ inline unsigned grid_for(long long n, int block = 256) {
 #define NST_CUDA_CHECK(expr) ::nst::cuda::check((expr), #expr, __FILE__, __LINE__)
 #define NST_CUDA_CHECK_LAUNCH() ::nst::cuda::check_launch(__FILE__, __LINE__)
 
+// Every kernel launch in the project is written NST_LAUNCH(kernel, grid, block, shared_bytes, stream)(args...):
+// CUDA's <<<>>> under nvcc; in the -DNST_CUDA_EMULATION=ON build (cuda_on_cpu/, docs/architecture.md),
+// where the host compiler cannot parse <<<>>>, the launcher that runs every CUDA thread as a fiber on the CPU.
+// A kernel template is named with its arguments: NST_LAUNCH(for_each_kernel<F>, ...).
+#ifdef NST_CUDA_EMULATION
+#define NST_LAUNCH(kernel, grid, block, shared_bytes, stream) \
+    ::cuda_on_cpu::launcher(kernel, #kernel, grid, block, shared_bytes, stream)
+#else
+#define NST_LAUNCH(kernel, grid, block, shared_bytes, stream) kernel<<<grid, block, shared_bytes, stream>>>
+#endif
+
 namespace nst::cuda {
 // Throws, naming `what`, unless the current device has TF32 tensor cores (compute capability 8.0+):
 // the *_tf32 kernels call it before launching.

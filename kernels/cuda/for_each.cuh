@@ -13,7 +13,7 @@ template <class F> __global__ void for_each_kernel(long long n, F f) {
 
 template <class F> void for_each(long long n, F f) {
     if (n <= 0) return;
-    for_each_kernel<<<grid_for(n), 256, 0, stream()>>>(n, f);
+    NST_LAUNCH(for_each_kernel<F>, grid_for(n), 256, 0, stream())(n, f);
     NST_CUDA_CHECK_LAUNCH();
 }
 

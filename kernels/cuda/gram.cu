@@ -37,11 +37,11 @@ __global__ void gram_backward_kernel(const float* f, const float* dg, float* df,
 }  // namespace
 
 void gram_forward_naive(const float* f, float* g, const GramShape& s) {
-    gram_forward_kernel<<<grid_for((long long)s.N * s.C * s.C), 256, 0, stream()>>>(f, g, s, float(s.scale()));
+    NST_LAUNCH(gram_forward_kernel, grid_for((long long)s.N * s.C * s.C), 256, 0, stream())(f, g, s, float(s.scale()));
     NST_CUDA_CHECK_LAUNCH();
 }
 void gram_backward_naive(const float* f, const float* dg, float* df, const GramShape& s) {
-    gram_backward_kernel<<<grid_for((long long)s.N * s.C * s.HW), 256, 0, stream()>>>(f, dg, df, s,
+    NST_LAUNCH(gram_backward_kernel, grid_for((long long)s.N * s.C * s.HW), 256, 0, stream())(f, dg, df, s,
                                                                                        float(s.scale()));
     NST_CUDA_CHECK_LAUNCH();
 }

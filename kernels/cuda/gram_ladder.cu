@@ -102,7 +102,7 @@ void gemm_rt(const float* A, const float* B, float* C, int M, int N, long long K
              bool upper, int batch, long long sa, long long sb, long long sc) {
     const dim3 grid((N + kBN - 1) / kBN, (M + kBM - 1) / kBM, batch);
     if (grid.y > 65535 || batch > 65535) throw Error("gram: matrix too large for one grid");
-    gemm_rt_kernel<<<grid, 256, 0, stream()>>>(A, B, C, M, N, K, alpha, b_transposed, upper, sa, sb, sc);
+    NST_LAUNCH(gemm_rt_kernel, grid, 256, 0, stream())(A, B, C, M, N, K, alpha, b_transposed, upper, sa, sb, sc);
     NST_CUDA_CHECK_LAUNCH();
 }
 
@@ -111,7 +111,7 @@ constexpr int kWK = 8, kPad = 4;
 
 __global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __restrict__ f, float* __restrict__ g, int C,
                                                              long long HW, float scale) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if NST_DEVICE_HAS_TF32
     using namespace nvcuda;
     if (blockIdx.x < blockIdx.y) return;
     __shared__ __align__(32) float As[kBM][kWK];        // F rows i0.., columns k: row-major (i, k)
@@ -165,7 +165,7 @@ __global__ void symmetrize_kernel(const float* dg, float* S, int C, long long to
 
 void gram_forward_tiled(const float* f, float* g, const GramShape& s) {
     const dim3 grid((s.C + kT - 1) / kT, (s.C + kT - 1) / kT, s.N);
-    gram_tiled_kernel<<<grid, dim3(kT, kT), 0, stream()>>>(f, g, s.C, s.HW, float(s.scale()));
+    NST_LAUNCH(gram_tiled_kernel, grid, dim3(kT, kT), 0, stream())(f, g, s.C, s.HW, float(s.scale()));
     NST_CUDA_CHECK_LAUNCH();
 }
 
@@ -177,14 +177,14 @@ void gram_forward_syrk(const float* f, float* g, const GramShape& s) {
 void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s) {
     require_tf32_tensor_cores("gram syrk_tf32");
     const dim3 grid((s.C + kBN - 1) / kBN, (s.C + kBM - 1) / kBM, s.N);
-    gram_syrk_tf32_kernel<<<grid, 128, 0, stream()>>>(f, g, s.C, s.HW, float(s.scale()));
+    NST_LAUNCH(gram_syrk_tf32_kernel, grid, 128, 0, stream())(f, g, s.C, s.HW, float(s.scale()));
     NST_CUDA_CHECK_LAUNCH();
 }
 
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s) {
     const long long CC = (long long)s.C * s.C, total = s.N * CC;
     auto* S = static_cast<float*>(workspace(sizeof(float) * size_t(total)));
-    symmetrize_kernel<<<grid_for(total), 256, 0, stream()>>>(dg, S, s.C, total, float(s.scale()));
+    NST_LAUNCH(symmetrize_kernel, grid_for(total), 256, 0, stream())(dg, S, s.C, total, float(s.scale()));
     NST_CUDA_CHECK_LAUNCH();
     // dF (C, HW) = S (C, C) · F (C, HW)
     if (s.HW > 2147483647LL) throw Error("gram backward: HW too large");

@@ -49,19 +49,19 @@ void scale_by_norm(const float* g, const float* norm_s, float strength, int64_t 
 void axpy_s(int64_t n, const float* coef_s, float mult, const float* x, float* y) { for_each(n, AxpySF{coef_s, mult, x, y}); }
 void scal_s(int64_t n, const float* coef_s, float* x) { for_each(n, ScalSF{coef_s, x}); }
 void scalar_mul(const float* a_s, const float* b_s, float* out_s) {
-    scalar_mul_kernel<<<1, 1, 0, stream()>>>(a_s, b_s, out_s);
+    NST_LAUNCH(scalar_mul_kernel, 1, 1, 0, stream())(a_s, b_s, out_s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void scalar_sub(const float* a_s, const float* b_s, float* out_s) {
-    scalar_sub_kernel<<<1, 1, 0, stream()>>>(a_s, b_s, out_s);
+    NST_LAUNCH(scalar_sub_kernel, 1, 1, 0, stream())(a_s, b_s, out_s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void lbfgs_pair(const float* ys_s, const float* yy_s, float* ro_s, float* hdiag_s) {
-    lbfgs_pair_kernel<<<1, 1, 0, stream()>>>(ys_s, yy_s, ro_s, hdiag_s);
+    NST_LAUNCH(lbfgs_pair_kernel, 1, 1, 0, stream())(ys_s, yy_s, ro_s, hdiag_s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void lbfgs_first_step(const float* gnorm1_s, float lr, float* t_s) {
-    lbfgs_first_step_kernel<<<1, 1, 0, stream()>>>(gnorm1_s, lr, t_s);
+    NST_LAUNCH(lbfgs_first_step_kernel, 1, 1, 0, stream())(gnorm1_s, lr, t_s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void adam_step(int64_t n, float* x, const float* g, float* m, float* v, float lr, float beta1, float beta2, float eps, int t) {

@@ -94,22 +94,22 @@ __global__ void avg_pool_backward_kernel(const float* dy, float* dx, PoolShape s
 }  // namespace
 
 void max_pool_forward_naive(const float* x, float* y, int32_t* argmax, const PoolShape& s) {
-    max_pool_forward_kernel<<<grid_for(s.y_size()), 256, 0, stream()>>>(x, y, argmax, s);
+    NST_LAUNCH(max_pool_forward_kernel, grid_for(s.y_size()), 256, 0, stream())(x, y, argmax, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void max_pool_backward_naive(const float*, const float*, const int32_t* argmax, const float* dy, float* dx,
                              const PoolShape& s) {
     if (!argmax) throw Error("max_pool_backward_naive: needs the argmax written by its forward");
-    max_pool_backward_kernel<<<grid_for(s.x_size()), 256, 0, stream()>>>(argmax, dy, dx, s);
+    NST_LAUNCH(max_pool_backward_kernel, grid_for(s.x_size()), 256, 0, stream())(argmax, dy, dx, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void avg_pool_forward_naive(const float* x, float* y, int32_t*, const PoolShape& s) {
-    avg_pool_forward_kernel<<<grid_for(s.y_size()), 256, 0, stream()>>>(x, y, s);
+    NST_LAUNCH(avg_pool_forward_kernel, grid_for(s.y_size()), 256, 0, stream())(x, y, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 void avg_pool_backward_naive(const float*, const float*, const int32_t*, const float* dy, float* dx,
                              const PoolShape& s) {
-    avg_pool_backward_kernel<<<grid_for(s.x_size()), 256, 0, stream()>>>(dy, dx, s);
+    NST_LAUNCH(avg_pool_backward_kernel, grid_for(s.x_size()), 256, 0, stream())(dy, dx, s);
     NST_CUDA_CHECK_LAUNCH();
 }
 

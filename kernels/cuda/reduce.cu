@@ -32,9 +32,9 @@ __global__ void final_sum_kernel(int count, float scale, Final fin, float* out) 
 template <class F> void reduce(long long n, F f, float* out, float scale = 1.f, Final fin = Final::Identity) {
     int blocks = int((n + kThreads - 1) / kThreads);
     blocks = blocks < 1 ? 1 : (blocks > kBlocks ? kBlocks : blocks);
-    partial_sums_kernel<<<blocks, kThreads, 0, stream()>>>(n, f);
+    NST_LAUNCH(partial_sums_kernel<F>, blocks, kThreads, 0, stream())(n, f);
     NST_CUDA_CHECK_LAUNCH();
-    final_sum_kernel<<<1, 1024, 0, stream()>>>(blocks, scale, fin, out);
+    NST_LAUNCH(final_sum_kernel, 1, 1024, 0, stream())(blocks, scale, fin, out);
     NST_CUDA_CHECK_LAUNCH();
 }
 

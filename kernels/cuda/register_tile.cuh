@@ -38,6 +38,14 @@ __device__ __forceinline__ float gather_x(const float* __restrict__ x, const Con
 // ---- TF32 tensor cores (WMMA m16n16k8), for the *_tf32 kernels; callers compile them for sm_80+ only ----
 #include <mma.h>
 
+// Whether this compilation pass has TF32 tensor cores: sm_80 or newer under nvcc; always in the
+// CUDA-on-CPU build, whose WMMA model (cuda_on_cpu/include/mma.h) stands for an sm_90 device.
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(NST_CUDA_EMULATION)
+#define NST_DEVICE_HAS_TF32 1
+#else
+#define NST_DEVICE_HAS_TF32 0
+#endif
+
 namespace nst::cuda {
 
 using Tf32Acc = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 8, float>;
