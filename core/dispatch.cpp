@@ -59,6 +59,8 @@ template <class V> const V& select(std::span<const V> table, const char* op, Dev
         bool other_device_has_it = false;
         for (DeviceKind k : {DeviceKind::CPU, DeviceKind::CUDA})
             for (const std::string& n : variant_names(op, k)) other_device_has_it |= (n == it->second);
+        if (!other_device_has_it && it->second == "cudnn" && !built_with_cudnn())
+            throw Error(std::string(op) + ": variant 'cudnn' is unavailable: " + cudnn_absence() + " (have: " + names + ")");
         if (!other_device_has_it)
             throw Error(std::string(op) + ": no variant named '" + it->second + "' on " + d.str() + " (have: " + names + ")");
     }

@@ -386,12 +386,24 @@ struct BlockRun {
         return n;
     }
 
+    // Names each distinct place threads wait at, with how many wait there and one of them.
     std::string deadlock() const {
         std::string s = "deadlock: no thread can go on:";
-        int shown = 0;
-        for (unsigned i = 0; i < n && shown < 4; ++i) {
-            const uint8_t st = state_of(w.fibers[i]);
-            if (st == kAtBarrier || st == kAtWarp) s += (shown++ ? "; " : " ") + waits_str(w.fibers[i]);
+        std::vector<unsigned> firsts;
+        for (unsigned i = 0; i < n; ++i) {
+            const Fiber& f = w.fibers[i];
+            const uint8_t st = state_of(f);
+            if (st != kAtBarrier && st != kAtWarp) continue;
+            bool seen = false;
+            for (unsigned j : firsts) seen |= w.fibers[j].where.same(f.where) && get(w.fibers[j].op) == get(f.op);
+            if (!seen) firsts.push_back(i);
+        }
+        for (unsigned j : firsts) {
+            unsigned count = 0;
+            for (unsigned i = 0; i < n; ++i)
+                count += w.fibers[i].where.same(w.fibers[j].where) && get(w.fibers[i].op) == get(w.fibers[j].op) &&
+                         (state_of(w.fibers[i]) == kAtBarrier || state_of(w.fibers[i]) == kAtWarp);
+            s += (j == firsts.front() ? " " : "; ") + std::to_string(count) + " threads, e.g. " + waits_str(w.fibers[j]);
         }
         return s;
     }

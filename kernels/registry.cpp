@@ -55,6 +55,15 @@ bool built_with_cudnn() {
     return false;
 #endif
 }
+std::string cudnn_absence() {
+#if defined(NST_CUDA_EMULATION)
+    return "this build runs CUDA on the CPU (NST_CUDA_EMULATION), where cuDNN cannot run";
+#elif defined(NST_HAVE_CUDNN)
+    return "";
+#else
+    return "this build has no cuDNN (see the cmake warning)";
+#endif
+}
 
 namespace {
 

@@ -141,5 +141,7 @@ int cpu_threads();
 // Whether this build compiled the cuDNN / cuBLAS wrappers.
 bool built_with_cuda();
 bool built_with_cudnn();
+// Why there is no cuDNN variant in this build ("" when there is one): no cuDNN found, or CUDA on the CPU.
+std::string cudnn_absence();
 
 }  // namespace nst

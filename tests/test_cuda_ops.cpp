@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "core/allocator.h"
 #include "core/blas.h"
@@ -437,5 +440,138 @@ TEST_CASE("stylize on the GPU: a tiny run lowers the loss 10x with both backends
         CHECK(graphed.final_loss == Approx(eager.final_loss).epsilon(1e-5));
     }
     set_backend(Backend::Own);
+    std::filesystem::remove_all(dir);
+}
+
+// ---- the real VGG-19 layer shapes (issue #11): every own rung, forward and backward-data ----
+namespace {
+
+// VGG-19's distinct conv layers (C -> K, all 3x3 "same") at one small spatial size, 24x17 (odd, H != W).
+// C·9 is a multiple of 4 for every layer but the first, so the float4 weight loads of the igemm rungs
+// run in all layers but conv1_1 (27 columns: the scalar path), in the forward and in backward-data
+// (whose transposed filters have K·9 columns).
+struct VggConv { const char* name; int C, K; };
+const VggConv kVggConvs[] = {{"conv1_1", 3, 64},    {"conv1_2", 64, 64},   {"conv2_1", 64, 128},
+                             {"conv2_2", 128, 128}, {"conv3_1", 128, 256}, {"conv3_2", 256, 256},
+                             {"conv4_1", 256, 512}, {"conv4_2", 512, 512}};
+
+}  // namespace
+
+TEST_CASE("conv2d: every own CUDA rung on the VGG-19 layer shapes at 24x17, plain and prepared", "[cuda][vgg]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : conv2d_variants(DeviceKind::CUDA)) {
+        if (v.library) continue;
+        for (const VggConv& l : kVggConvs) {
+            INFO(l.name << " (" << l.C << " -> " << l.K << ") at 24x17");
+            // Plain weights: forward and backward-data (the weight gradient is never needed by style transfer
+            // and its naive kernel is one block per weight: left to the odd-shape tests).
+            compare("conv2d", v.name, [](const auto& in) { return conv2d(in[0], in[1], in[2], 1, 1); },
+                    {{1, l.C, 24, 17}, {l.K, l.C, 3, 3}, {l.K}}, 7000 + l.K, {true, false, false});
+            if (!v.prepare) continue;
+            // Prepared (frozen) weights, as VGG-19 holds them: the flipped filters made once.
+            ScopedVariant pin("conv2d", v.name);
+            const Tensor w = Tensor::uniform({l.K, l.C, 3, 3}, -1, 1, 51), b = Tensor::uniform({l.K}, -1, 1, 52);
+            Tensor x = Tensor::uniform({1, l.C, 24, 17}, -1, 1, 53).requires_grad_();
+            Tensor xd = x.detach().to(Device::cuda()).requires_grad_();
+            const Conv2d layer(w.to(Device::cuda()), b.to(Device::cuda()), 1, 1);
+            Tensor ref;
+            {
+                ScopedVariant r("conv2d", "reference");
+                ref = conv2d(x, w, b, 1, 1);
+            }
+            const Tensor out = layer.forward(xd);
+            const Tensor R = Tensor::uniform(ref.shape(), -1, 1, 54);
+            ref.backward(R);
+            out.backward(R.to(Device::cuda()));
+            INFO("prepared, variant " << v.name);
+            CHECK(test::rel_err(out, ref) < tolerance(v.name));
+            CHECK(test::rel_err(xd.grad(), x.grad()) < tolerance(v.name));
+        }
+    }
+}
+
+TEST_CASE("gram: every own CUDA rung on the VGG-19 style-layer shapes, forward and backward", "[cuda][vgg]") {
+    NST_REQUIRE_CUDA();
+    // relu1_1 .. relu5_1 channel counts at 24x17, and relu1_1 at 96x128 (a long H·W: many k-splits).
+    const Shape shapes[] = {{1, 64, 24, 17}, {1, 128, 12, 9}, {1, 256, 6, 5}, {1, 512, 3, 3}, {1, 512, 2, 2},
+                            {1, 64, 96, 128}};
+    for (const auto& v : names(gram_variants(DeviceKind::CUDA), false))
+        for (const Shape& s : shapes) compare("gram", v, [](const auto& in) { return gram(in[0]); }, {s}, 4100);
+}
+
+// ---- stylize on the device against the CPU, iteration by iteration ----
+namespace {
+
+// Total and per-term losses of every iteration of a run, read from its --log-json.
+std::vector<std::vector<double>> losses_by_iteration(StylizeOptions o, const std::string& json) {
+    o.log_json = json;
+    o.print_iter = 1;
+    std::ostringstream log;
+    stylize(o, log);
+    const auto j = nlohmann::json::parse(std::ifstream(json));
+    std::vector<std::vector<double>> r;
+    for (const auto& it : j["iterations"]) {
+        std::vector<double> row{it["total"].get<double>(), it["tv"].get<double>()};
+        for (double c : it["content"]) row.push_back(c);
+        for (double s : it["style"]) row.push_back(s);
+        r.push_back(row);
+    }
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("stylize --gpu 0 at 40 px follows the CPU run for 5 iterations with each conv and Gram rung", "[cuda][e2e]") {
+    NST_REQUIRE_CUDA();
+    const std::string dir = std::filesystem::temp_directory_path() / ("nst_cuda_steps_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    StylizeOptions o;
+    // The real VGG-19 and photos when ../shared has them; otherwise the committed tiny network.
+    const bool real = test::exists(test::shared("weights/vgg19-conv.safetensors"));
+    o.weights = real ? test::shared("weights/vgg19-conv.safetensors") : test::fixture("vgg_tiny.safetensors");
+    o.content_image = real ? test::shared("images/chelsea.png") : test::fixture("tiny_rgb.png");
+    o.style_images = {real ? test::shared("images/starry_night.jpg") : test::fixture("vgg_preview.png")};
+    INFO("weights " << o.weights);
+    o.image_size = 40;
+    o.num_iterations = 5;
+    o.init = "image";
+    // Adam, not L-BFGS: neural-style's first L-BFGS step is tiny (1/|g|₁), so its second direction is a
+    // difference of two nearly equal gradients, where rounding at 1e-7 grows past 1e-3 by iteration 3
+    // even between two CPU kernels (reference vs Winograd). Adam's normalised steps pass rounding on as is.
+    o.optimizer = "adam";
+    o.save_iter = 0;
+    o.output_image = dir + "/out.png";
+    // The CPU run on the reference kernels (the spec): the fast CPU variants (Winograd) round differently,
+    // and the first L-BFGS steps from the content image amplify any rounding difference ~1000x.
+    o.gpu = -1;
+    std::vector<std::vector<double>> cpu;
+    {
+        ScopedVariant conv("conv2d", "reference"), gram_ref("gram", "reference");
+        cpu = losses_by_iteration(o, dir + "/cpu.json");
+    }
+    REQUIRE(cpu.size() == 5);
+    o.gpu = 0;
+    double worst[2] = {0, 0};  // fp32, TF32
+    auto check_run = [&](const std::string& op, const std::string& variant) {
+        ScopedVariant pin(op, variant);
+        const auto gpu = losses_by_iteration(o, dir + "/gpu.json");
+        // fp32 rungs: 1e-3 relative; TF32 rungs round every conv or Gram input to 10 mantissa bits.
+        const double tol = variant.find("tf32") != std::string::npos ? 3e-2 : 1e-3;
+        REQUIRE(gpu.size() == cpu.size());
+        for (size_t i = 0; i < cpu.size(); ++i)
+            for (size_t t = 0; t < cpu[i].size(); ++t) {
+                INFO(op << "=" << variant << ", iteration " << i + 1 << ", term " << t << ": " << gpu[i][t] << " vs CPU "
+                        << cpu[i][t]);
+                CHECK(std::abs(gpu[i][t] - cpu[i][t]) <= tol * std::abs(cpu[i][t]));
+                if (cpu[i][t] != 0) {
+                    double& w = worst[tol > 1e-3];
+                    w = std::max(w, std::abs(gpu[i][t] - cpu[i][t]) / std::abs(cpu[i][t]));
+                }
+            }
+    };
+    for (const auto& v : names(conv2d_variants(DeviceKind::CUDA), false)) check_run("conv2d", v);
+    for (const auto& v : names(gram_variants(DeviceKind::CUDA), false)) check_run("gram", v);
+    std::cout << "largest relative difference from the CPU over 5 iterations: fp32 rungs " << worst[0]
+              << ", TF32 rungs " << worst[1] << "\n";
     std::filesystem::remove_all(dir);
 }

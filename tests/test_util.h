@@ -112,7 +112,7 @@ inline Tensor rand64(const Shape& s, uint64_t seed, bool grad = true) {
     do {                                                                                             \
         NST_REQUIRE_CUDA();                                                                          \
         if (!::nst::built_with_cudnn()) {                                                            \
-            std::cout << "NST_SKIPPED: this build has no cuDNN (see the cmake warning); cuDNN variants untested\n"; \
+            std::cout << "NST_SKIPPED: " << ::nst::cudnn_absence() << "; cuDNN variants untested\n";       \
             return;                                                                                  \
         }                                                                                            \
     } while (0)

@@ -1,0 +1,325 @@
+// The CUDA-on-CPU layer itself (cuda_on_cpu/, built with -DNST_CUDA_EMULATION=ON only): the faults it
+// must report as CUDA would (or louder, where CUDA leaves them undefined), warp intrinsics and the WMMA
+// model against hand-computed results, memory and graph semantics, and the mutation test: a copy of a
+// real kernel without its barriers must be caught (wrong values here; a reported race under TSan, see
+// tests/CMakeLists.txt). Compiled like a .cu file (cuda_runtime.h included first).
+#include <mma.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cuda_check.h"
+#include "tests/catch.h"
+
+namespace {
+
+// ---- helpers ----
+struct Buffer {  // raw device memory, freed by cudaDeviceReset at the end of every test
+    float* p = nullptr;
+    explicit Buffer(size_t n) { REQUIRE(cudaMalloc(&p, n * sizeof(float)) == cudaSuccess); }
+};
+std::vector<float> download(const float* d, size_t n) {
+    std::vector<float> h(n);
+    REQUIRE(cudaMemcpy(h.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return h;
+}
+void upload(float* d, const std::vector<float>& h) {
+    REQUIRE(cudaMemcpy(d, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+}
+std::string error_text(cudaError_t e) { return cudaGetErrorString(e); }
+struct ResetAfter {  // a faulted device stays faulted (sticky) until reset, as in CUDA
+    ~ResetAfter() { cudaDeviceReset(); }
+};
+
+// ---- kernels ----
+__global__ void fill_index_kernel(float* out) {
+    const unsigned i = (blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x * blockDim.y +
+                       threadIdx.y * blockDim.x + threadIdx.x;
+    out[i] = float(i);
+}
+__global__ void early_exit_kernel(float* out) {
+    if (threadIdx.x < 16) return;
+    __syncthreads();
+    out[threadIdx.x] = 1.f;
+}
+__global__ void two_barriers_kernel(float* out) {
+    if (threadIdx.x % 2)
+        __syncthreads();
+    else
+        __syncthreads();
+    out[threadIdx.x] = 1.f;
+}
+__global__ void half_mask_kernel(float* out) { out[threadIdx.x] = __shfl_down_sync(0x0000ffffu, 1.f, 1); }
+__global__ void shuffle_vs_barrier_kernel(float* out) {
+    if (threadIdx.x < 16)
+        out[threadIdx.x] = __shfl_sync(0xffffffffu, 1.f, 0);
+    else
+        __syncthreads();
+}
+__global__ void trap_kernel(float*) {
+    if (blockIdx.x == 1 && threadIdx.x == 3) __trap();
+}
+// out[0..31]: a warp sum by __shfl_down_sync, a rotation by __shfl_sync, a butterfly by __shfl_xor_sync,
+// a ballot; out[32..]: a half-warp (mask 0xffff) sum in lanes 0..15.
+__global__ void warp_ops_kernel(float* out) {
+    const int lane = threadIdx.x;
+    float v = float(lane + 1);
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    const float rotated = __shfl_sync(0xffffffffu, float(lane), (lane + 1) % 32);
+    float b = float(lane);
+    for (int m = 1; m < 32; m <<= 1) b = fmaxf(b, __shfl_xor_sync(0xffffffffu, b, m));
+    const unsigned ballot = __ballot_sync(0xffffffffu, lane % 3 == 0);
+    out[lane * 4 + 0] = lane == 0 ? v : 0.f;
+    out[lane * 4 + 1] = rotated;
+    out[lane * 4 + 2] = b;
+    out[lane * 4 + 3] = float(__popc(ballot));
+    if (lane < 16) {
+        float h = 1.f;
+        for (int o = 8; o > 0; o >>= 1) h += __shfl_down_sync(0x0000ffffu, h, o, 16);
+        if (lane == 0) out[128] = h;
+    }
+}
+
+// The mutation: gram_ladder.cu's "tiled" kernel (variant 2), copied, with its two barriers switchable.
+constexpr int kT = 16;
+template <bool kBarriers>
+__global__ void gram_tiled_copy(const float* __restrict__ f, float* __restrict__ g, int C, long long HW, float scale) {
+    __shared__ float Fi[kT][kT + 1], Fj[kT][kT + 1];
+    const int n = blockIdx.z, i0 = blockIdx.y * kT, j0 = blockIdx.x * kT, tx = threadIdx.x, ty = threadIdx.y;
+    const float* F = f + (long long)n * C * HW;
+    float acc = 0.f;
+    for (long long p0 = 0; p0 < HW; p0 += kT) {
+        const long long p = p0 + tx;
+        Fi[ty][tx] = (i0 + ty < C && p < HW) ? F[(i0 + ty) * HW + p] : 0.f;
+        Fj[ty][tx] = (j0 + ty < C && p < HW) ? F[(j0 + ty) * HW + p] : 0.f;
+        if constexpr (kBarriers) __syncthreads();
+#pragma unroll
+        for (int k = 0; k < kT; ++k) acc += Fi[ty][k] * Fj[tx][k];
+        if constexpr (kBarriers) __syncthreads();
+    }
+    if (i0 + ty < C && j0 + tx < C) g[((long long)n * C + i0 + ty) * C + j0 + tx] = acc * scale;
+}
+
+// Runs the copy on a 40 x 333 feature map (3x3 tiles of G, 21 column steps); returns ‖G − ref‖ / ‖ref‖.
+template <bool kBarriers> double gram_copy_error() {
+    const int C = 40;
+    const long long HW = 333;
+    std::vector<float> f(size_t(C * HW));
+    std::mt19937 gen(5);
+    std::uniform_real_distribution<float> d(-1.f, 1.f);
+    for (float& v : f) v = d(gen);
+    Buffer df(f.size()), dg(size_t(C) * C);
+    upload(df.p, f);
+    NST_LAUNCH(gram_tiled_copy<kBarriers>, dim3(3, 3, 1), dim3(kT, kT), 0, nullptr)(df.p, dg.p, C, HW, 1.f);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    const std::vector<float> g = download(dg.p, size_t(C) * C);
+    double num = 0, den = 0;
+    for (int i = 0; i < C; ++i)
+        for (int j = 0; j < C; ++j) {
+            double ref = 0;
+            for (long long p = 0; p < HW; ++p) ref += double(f[i * HW + p]) * f[j * HW + p];
+            num += (g[i * C + j] - ref) * (g[i * C + j] - ref);
+            den += ref * ref;
+        }
+    return std::sqrt(num / den);
+}
+
+// One warp: D (16x16) = A (16x8) · B (8x16) + 1 on the WMMA model.
+__global__ void wmma_kernel(const float* a, const float* b, float* d) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+    wmma::fill_fragment(acc, 1.f);
+    wmma::load_matrix_sync(fa, a, 8);
+    wmma::load_matrix_sync(fb, b, 8);  // col-major: element (k, c) at b[c * 8 + k]
+    wmma::mma_sync(acc, fa, fb, acc);
+    wmma::store_matrix_sync(d, acc, 16, wmma::mem_row_major);
+}
+
+}  // namespace
+
+TEST_CASE("cuda_on_cpu: a grid runs every thread once with the right indices", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    const size_t n = 5 * 3 * 96;
+    Buffer out(n);
+    NST_LAUNCH(fill_index_kernel, dim3(5, 3), dim3(32, 3), 0, nullptr)(out.p);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    const std::vector<float> h = download(out.p, n);
+    for (size_t i = 0; i < n; ++i) REQUIRE(h[i] == float(i));
+}
+
+TEST_CASE("cuda_on_cpu: launch limits are refused as CUDA refuses them, and the error is not sticky", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(2048);
+    NST_LAUNCH(fill_index_kernel, 1, 1025, 0, nullptr)(out.p);
+    cudaError_t e = cudaGetLastError();
+    CHECK(e == cudaErrorInvalidConfiguration);
+    CHECK(error_text(e).find("at most 1024 per block") != std::string::npos);
+    NST_LAUNCH(fill_index_kernel, dim3(1, 65536), 32, 0, nullptr)(out.p);
+    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+    NST_LAUNCH(fill_index_kernel, 1, dim3(1, 1, 65), 0, nullptr)(out.p);
+    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
+    NST_LAUNCH(fill_index_kernel, 1, 32, 64 << 10, nullptr)(out.p);
+    e = cudaGetLastError();
+    CHECK(e == cudaErrorInvalidConfiguration);
+    CHECK(error_text(e).find("dynamic shared memory") != std::string::npos);
+    CHECK(cudaGetLastError() == cudaSuccess);  // read and cleared
+    NST_LAUNCH(fill_index_kernel, 2, 1024, 0, nullptr)(out.p);
+    CHECK(cudaGetLastError() == cudaSuccess);
+    CHECK(download(out.p, 2048)[2047] == 2047.f);
+}
+
+TEST_CASE("cuda_on_cpu: a __syncthreads some threads exit before is a sticky fault naming the line", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(64);
+    NST_LAUNCH(early_exit_kernel, 2, 64, 0, nullptr)(out.p);
+    const cudaError_t e = cudaGetLastError();
+    CHECK(e == cudaErrorLaunchFailure);
+    const std::string text = error_text(e);
+    INFO(text);
+    CHECK(text.find("early_exit_kernel") != std::string::npos);
+    CHECK(text.find("reached by 48 of 64 threads") != std::string::npos);
+    CHECK(text.find("test_cuda_on_cpu.cpp:") != std::string::npos);
+    // Sticky: the next call fails too, until the device is reset.
+    float* p = nullptr;
+    CHECK(cudaMalloc(&p, 4) == cudaErrorLaunchFailure);
+    CHECK(cudaGetLastError() == cudaErrorLaunchFailure);
+    cudaDeviceReset();
+    CHECK(cudaMalloc(&p, 4) == cudaSuccess);
+}
+
+TEST_CASE("cuda_on_cpu: threads waiting at two different __syncthreads are a fault", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(64);
+    NST_LAUNCH(two_barriers_kernel, 1, 64, 0, nullptr)(out.p);
+    const cudaError_t e = cudaGetLastError();
+    CHECK(e == cudaErrorLaunchFailure);
+    CHECK(error_text(e).find("different barriers") != std::string::npos);
+}
+
+TEST_CASE("cuda_on_cpu: a warp shuffle whose mask leaves out a calling lane is a fault", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(32);
+    NST_LAUNCH(half_mask_kernel, 1, 32, 0, nullptr)(out.p);
+    const cudaError_t e = cudaGetLastError();
+    CHECK(e == cudaErrorLaunchFailure);
+    INFO(error_text(e));
+    CHECK(error_text(e).find("leaves out the calling lane") != std::string::npos);
+}
+
+TEST_CASE("cuda_on_cpu: lanes at a shuffle while the rest of the warp waits at __syncthreads deadlock", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(32);
+    NST_LAUNCH(shuffle_vs_barrier_kernel, 1, 32, 0, nullptr)(out.p);
+    const cudaError_t e = cudaGetLastError();
+    CHECK(e == cudaErrorLaunchFailure);
+    INFO(error_text(e));
+    CHECK(error_text(e).find("deadlock") != std::string::npos);
+    CHECK(error_text(e).find("__shfl_sync") != std::string::npos);
+    CHECK(error_text(e).find("16 threads, e.g. thread (16,0,0) waits at __syncthreads") != std::string::npos);
+}
+
+TEST_CASE("cuda_on_cpu: __trap is an illegal-instruction fault naming block and thread", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(1);
+    NST_LAUNCH(trap_kernel, 4, 8, 0, nullptr)(out.p);
+    const cudaError_t e = cudaGetLastError();
+    CHECK(e == cudaErrorIllegalInstruction);
+    CHECK(error_text(e).find("block (1,0,0), thread (3,0,0): __trap() called") != std::string::npos);
+}
+
+TEST_CASE("cuda_on_cpu: warp shuffles, ballots and partial-warp masks compute what CUDA computes", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(129);
+    NST_LAUNCH(warp_ops_kernel, 1, 32, 0, nullptr)(out.p);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    const std::vector<float> h = download(out.p, 129);
+    CHECK(h[0] == 528.f);  // 1 + 2 + ... + 32
+    for (int lane = 0; lane < 32; ++lane) {
+        CHECK(h[lane * 4 + 1] == float((lane + 1) % 32));
+        CHECK(h[lane * 4 + 2] == 31.f);
+        CHECK(h[lane * 4 + 3] == 11.f);  // lanes 0, 3, ..., 30
+    }
+    CHECK(h[128] == 16.f);
+}
+
+TEST_CASE("cuda_on_cpu: the WMMA model computes a TF32 16x16x8 product", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    std::vector<float> a(128), b(128);
+    std::mt19937 gen(3);
+    std::uniform_real_distribution<float> d(-1.f, 1.f);
+    for (float& v : a) v = nvcuda::wmma::__float_to_tf32(d(gen));
+    for (float& v : b) v = nvcuda::wmma::__float_to_tf32(d(gen));
+    Buffer da(128), db(128), dd(256);
+    upload(da.p, a);
+    upload(db.p, b);
+    NST_LAUNCH(wmma_kernel, 1, 32, 0, nullptr)(da.p, db.p, dd.p);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    const std::vector<float> out = download(dd.p, 256);
+    for (int r = 0; r < 16; ++r)
+        for (int c = 0; c < 16; ++c) {
+            double ref = 1;
+            for (int k = 0; k < 8; ++k) ref += double(a[r * 8 + k]) * b[c * 8 + k];
+            CHECK(std::abs(out[r * 16 + c] - ref) < 1e-5);
+        }
+    // __float_to_tf32 keeps 10 mantissa bits, rounding to nearest with ties away from zero.
+    CHECK(nvcuda::wmma::__float_to_tf32(1.f + 0x1p-11f) == 1.f + 0x1p-10f);
+    CHECK(nvcuda::wmma::__float_to_tf32(1.f + 0x1p-12f) == 1.f);
+}
+
+TEST_CASE("cuda_on_cpu: the mutation test: the tiled Gram kernel without its barriers is caught", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    CHECK(gram_copy_error<true>() < 1e-5);
+    // Without __syncthreads each thread reads tiles its neighbours have not loaded yet: wrong values here
+    // (threads run until a barrier), and a data race on Fi/Fj under ThreadSanitizer ("[.tsan_mutant]").
+    CHECK(gram_copy_error<false>() > 1e-2);
+}
+
+TEST_CASE("cuda_on_cpu: the mutant kernel alone, for ThreadSanitizer to report", "[.tsan_mutant]") {
+    ResetAfter reset;
+    gram_copy_error<false>();
+}
+
+TEST_CASE("cuda_on_cpu: copies and frees check that device pointers are device memory", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    std::vector<float> host(16), other(16);
+    Buffer dev(16);
+    CHECK(cudaMemcpy(other.data(), host.data(), 64, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);
+    CHECK(cudaMemcpy(dev.p + 8, host.data(), 64, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);  // past its end
+    CHECK(cudaMemcpy(dev.p, host.data(), 64, cudaMemcpyHostToDevice) == cudaSuccess);
+    CHECK(cudaFree(host.data()) == cudaErrorInvalidValue);
+    CHECK(cudaGetLastError() == cudaErrorInvalidValue);
+    // Fresh device memory is not zero (as on a GPU): NaN, so a kernel reading it unwritten shows it.
+    Buffer fresh(4);
+    CHECK(std::isnan(download(fresh.p, 4)[0]));
+}
+
+TEST_CASE("cuda_on_cpu: a captured stream records work that runs only when the graph is launched", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    cudaStream_t s;
+    REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess);
+    Buffer out(64);
+    REQUIRE(cudaMemsetAsync(out.p, 0, 64 * sizeof(float), s) == cudaSuccess);
+    REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) == cudaSuccess);
+    NST_LAUNCH(fill_index_kernel, 1, 64, 0, s)(out.p);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    CHECK(download(out.p, 64)[63] == 0.f);  // recorded, not run
+    cudaGraph_t g;
+    REQUIRE(cudaStreamEndCapture(s, &g) == cudaSuccess);
+    cudaGraphExec_t exec;
+    REQUIRE(cudaGraphInstantiate(&exec, g, 0) == cudaSuccess);
+    REQUIRE(cudaGraphLaunch(exec, s) == cudaSuccess);
+    CHECK(download(out.p, 64)[63] == 63.f);
+    // Waiting for a stream that is being captured ends the capture, as in CUDA.
+    REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) == cudaSuccess);
+    CHECK(cudaStreamSynchronize(s) == cudaErrorStreamCaptureUnsupported);
+    cudaGraph_t bad;
+    CHECK(cudaStreamEndCapture(s, &bad) == cudaErrorStreamCaptureInvalidated);
+    CHECK(bad == nullptr);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(s);
+}
