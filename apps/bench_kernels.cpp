@@ -4,7 +4,9 @@
 //   bench_kernels [--height 512] [--width 512] [--reps 25] [--ops conv,gram] [--tf32]
 //
 // Checks: each variant against the CPU reference on a small odd shape with the layer's channels, then
-// against variant 0 (cuDNN / cuBLAS) on the full shape; a variant that fails is reported, not timed.
+// against variant 0 (cuDNN / cuBLAS) on the full shape; a variant that fails is reported, not timed. A
+// variant that throws gets a FAILED row with the message and the others still run; the exit status is
+// 1 when any variant threw or failed its check.
 // Timing: CUDA events around each call, 5 warm-up calls, the median of --reps, with the L2 cache flushed
 // (a 256 MiB memset) before every timed call. Prints one markdown table per op: time, GFLOP/s, % of
 // variant 0 and % of the card's peak, measured here as cuBLAS SGEMM on 8192² (fp32, and TF32 tensor
@@ -17,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <span>
 #include <string>
@@ -31,7 +34,9 @@ using namespace nst;
 
 namespace {
 
-// A device buffer for the benchmark's own use (allocated once per layer, outside timed loops).
+// A device buffer for the benchmark's own use (allocated once per layer, outside timed loops). Copies go
+// on the project stream, after the kernels that made or will read the data: the stream is non-blocking,
+// so a plain cudaMemcpy (legacy default stream) would not wait for them.
 struct DeviceBuffer {
     float* p = nullptr;
     size_t n = 0;
@@ -40,11 +45,13 @@ struct DeviceBuffer {
     DeviceBuffer(const DeviceBuffer&) = delete;
     DeviceBuffer& operator=(const DeviceBuffer&) = delete;
     void upload(const std::vector<float>& h) {
-        NST_CUDA_CHECK(cudaMemcpy(p, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+        // From pageable memory: returns once h has been staged, so h may go away afterwards.
+        NST_CUDA_CHECK(cudaMemcpyAsync(p, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()));
     }
     std::vector<float> download() const {
         std::vector<float> h(n);
-        NST_CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
+        NST_CUDA_CHECK(cudaMemcpyAsync(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost, cuda::stream()));
+        NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
         return h;
     }
 };
@@ -114,7 +121,21 @@ struct Row {
     std::string layer, variant;
     double ms = 0, gflops = 0, err_ref = 0, err_lib = 0;
     bool ok = true;
+    std::string error{};  // what the variant threw, if it did
 };
+
+// Runs one variant's checks and timing; if it throws, its rows say FAILED with the message instead of
+// taking the other variants and the tables down with it.
+template <class Fn> void run_variant(std::initializer_list<Row*> rows, Fn&& fn) {
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        std::replace(msg.begin(), msg.end(), '|', '/');  // keep the markdown row intact
+        std::replace(msg.begin(), msg.end(), '\n', ' ');
+        for (Row* r : rows) r->ok = false, r->error = msg;
+    }
+}
 
 void print_table(const std::string& title, const std::vector<Row>& rows, double peak32, double peak_tf32) {
     std::printf("\n### %s\n\n| layer | variant | ms | GFLOP/s | %% of variant 0 | %% of peak | err vs CPU ref | err vs variant 0 |\n"
@@ -124,6 +145,10 @@ void print_table(const std::string& title, const std::vector<Row>& rows, double 
     for (const Row& r : rows) {
         if (r.variant.rfind("0 ", 0) == 0) lib_ms = r.ms;
         const bool tf32 = r.variant.find("tf32") != std::string::npos;
+        if (!r.error.empty()) {
+            std::printf("| %s | %s | FAILED: %s | | | | | |\n", r.layer.c_str(), r.variant.c_str(), r.error.c_str());
+            continue;
+        }
         if (!r.ok) {
             std::printf("| %s | %s | FAILED CHECK | | | | %.1e | %.1e |\n", r.layer.c_str(), r.variant.c_str(), r.err_ref, r.err_lib);
             continue;
@@ -176,23 +201,25 @@ void bench_conv(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
         for (const auto& [label, v] : variants) {
             Row rf{std::string(L.name) + " " + std::to_string(s.H) + "x" + std::to_string(s.W), label};
             Row rb = rf;
-            v->forward(Xs.p, Wt.p, nullptr, Ys.p, small);
-            v->backward_data(DYs.p, Wt.p, DXs.p, small);
-            v->forward(X.p, Wt.p, nullptr, Y.p, s);
-            v->backward_data(DY.p, Wt.p, DX.p, s);
-            rf.err_ref = rel_err(Ys.download(), ref_y);
-            rb.err_ref = rel_err(DXs.download(), ref_dx);
-            const auto y = Y.download(), dxv = DX.download();
-            if (lib_y.empty()) lib_y = y, lib_dx = dxv;  // the library comes first
-            rf.err_lib = rel_err(y, lib_y);
-            rb.err_lib = rel_err(dxv, lib_dx);
-            const double tol = tolerance(v->name);
-            rf.ok = rf.err_ref < tol && rf.err_lib < tol;
-            rb.ok = rb.err_ref < tol && rb.err_lib < tol;
-            if (rf.ok) rf.ms = time_ms([&] { v->forward(X.p, Wt.p, nullptr, Y.p, s); }, reps, flush);
-            if (rb.ok) rb.ms = time_ms([&] { v->backward_data(DY.p, Wt.p, DX.p, s); }, reps, flush);
-            rf.gflops = rf.ok ? flop / (rf.ms * 1e6) : 0;
-            rb.gflops = rb.ok ? flop / (rb.ms * 1e6) : 0;
+            run_variant({&rf, &rb}, [&] {
+                v->forward(Xs.p, Wt.p, nullptr, Ys.p, small);
+                v->backward_data(DYs.p, Wt.p, DXs.p, small);
+                v->forward(X.p, Wt.p, nullptr, Y.p, s);
+                v->backward_data(DY.p, Wt.p, DX.p, s);
+                rf.err_ref = rel_err(Ys.download(), ref_y);
+                rb.err_ref = rel_err(DXs.download(), ref_dx);
+                const auto y = Y.download(), dxv = DX.download();
+                if (lib_y.empty()) lib_y = y, lib_dx = dxv;  // the library comes first
+                rf.err_lib = rel_err(y, lib_y);
+                rb.err_lib = rel_err(dxv, lib_dx);
+                const double tol = tolerance(v->name);
+                rf.ok = rf.err_ref < tol && rf.err_lib < tol;
+                rb.ok = rb.err_ref < tol && rb.err_lib < tol;
+                if (rf.ok) rf.ms = time_ms([&] { v->forward(X.p, Wt.p, nullptr, Y.p, s); }, reps, flush);
+                if (rb.ok) rb.ms = time_ms([&] { v->backward_data(DY.p, Wt.p, DX.p, s); }, reps, flush);
+                rf.gflops = rf.ok ? flop / (rf.ms * 1e6) : 0;
+                rb.gflops = rb.ok ? flop / (rb.ms * 1e6) : 0;
+            });
             fwd.push_back(rf);
             bwd.push_back(rb);
         }
@@ -215,15 +242,17 @@ void bench_gram(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
         const double flop = 2.0 * s.C * double(s.C) * double(s.HW);  // a full GEMM's worth, for every variant
         for (const auto& [label, v] : variants) {
             Row r{std::string(L.name) + " C" + std::to_string(s.C) + " HW" + std::to_string(s.HW), label};
-            v->forward(Fs.p, Gs.p, small);
-            v->forward(F.p, G.p, s);
-            r.err_ref = rel_err(Gs.download(), ref);
-            const auto g = G.download();
-            if (lib.empty()) lib = g;
-            r.err_lib = rel_err(g, lib);
-            r.ok = r.err_ref < tolerance(v->name) && r.err_lib < tolerance(v->name);
-            if (r.ok) r.ms = time_ms([&] { v->forward(F.p, G.p, s); }, reps, flush);
-            r.gflops = r.ok ? flop / (r.ms * 1e6) : 0;
+            run_variant({&r}, [&] {
+                v->forward(Fs.p, Gs.p, small);
+                v->forward(F.p, G.p, s);
+                r.err_ref = rel_err(Gs.download(), ref);
+                const auto g = G.download();
+                if (lib.empty()) lib = g;
+                r.err_lib = rel_err(g, lib);
+                r.ok = r.err_ref < tolerance(v->name) && r.err_lib < tolerance(v->name);
+                if (r.ok) r.ms = time_ms([&] { v->forward(F.p, G.p, s); }, reps, flush);
+                r.gflops = r.ok ? flop / (r.ms * 1e6) : 0;
+            });
             rows.push_back(r);
         }
     }
@@ -255,16 +284,27 @@ int main(int argc, char** argv) {
         std::printf("card: %s (sm_%d%d), image %dx%d, median of %d, L2 flushed; variant 0 TF32 %s\n", prop.name, prop.major,
                     prop.minor, width, height, reps, tf32 ? "on" : "off");
         std::printf("peak (cuBLAS SGEMM 8192^2): fp32 %.0f GFLOP/s, TF32 %.0f GFLOP/s\n", p32, ptf);
+        int failed = 0;
+        const auto count_failed = [&](const std::vector<Row>& rows) {
+            failed += int(std::count_if(rows.begin(), rows.end(), [](const Row& r) { return !r.ok; }));
+        };
         if (ops.find("conv") != std::string::npos) {
             std::vector<Row> fwd, bwd;
             bench_conv(height, width, reps, flush, fwd, bwd);
             print_table("conv2d forward (3x3, stride 1, pad 1)", fwd, p32, ptf);
             print_table("conv2d backward-data", bwd, p32, ptf);
+            count_failed(fwd);
+            count_failed(bwd);
         }
         if (ops.find("gram") != std::string::npos) {
             std::vector<Row> g;
             bench_gram(height, width, reps, flush, g);
             print_table("Gram forward (GFLOP/s counts 2·C²·HW for every variant)", g, p32, ptf);
+            count_failed(g);
+        }
+        if (failed > 0) {
+            std::fprintf(stderr, "bench_kernels: %d row(s) FAILED (threw or failed the check)\n", failed);
+            return 1;
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_kernels: error: %s\n", e.what());

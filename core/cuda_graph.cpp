@@ -25,6 +25,8 @@ void CudaGraph::reset() {
     exec_ = graph_ = nullptr;
     if (pool_ >= 0) cuda_graph_pool_release(pool_);
     pool_ = -1;
+    if (holds_workspace_) cuda_workspace_release();  // after the sync above: no replay runs now
+    holds_workspace_ = false;
 }
 
 void CudaGraph::capture(const std::function<void()>& fn) {
@@ -34,6 +36,8 @@ void CudaGraph::capture(const std::function<void()>& fn) {
     // Relaxed: the allocator may still call cudaMalloc during the capture (for blocks the graph keeps).
     NST_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
     pool_ = cuda_graph_pool_begin();
+    cuda_workspace_hold();  // the graph will use the workspace's current buffer (kernels/device.h)
+    holds_workspace_ = true;
     cudaGraph_t g = nullptr;
     try {
         fn();

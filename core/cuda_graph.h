@@ -11,9 +11,10 @@
 // and outputs stay at the same addresses (x and grad above are updated in place between replays).
 // Memory allocated during the capture belongs to the graph (core/allocator.h) and is never handed to
 // other tensors while the graph lives, so tensors made inside the capture (loss) hold each replay's
-// results. Warm up once before capturing, so that library workspaces have reached their size: a
-// capture must not wait for the device. Errors (including CUDA's "operation not permitted when stream
-// is capturing") throw nst::Error, after which the graph is left empty.
+// results. Warm up once before capturing, so that library workspaces have reached their size and the
+// capture need not wait for the device (a workspace that still grows then, or while the graph lives, keeps
+// its old buffer for the graph until the graph is destroyed: kernels/device.h). Errors (including CUDA's
+// "operation not permitted when stream is capturing") throw nst::Error, after which the graph is left empty.
 #pragma once
 #include <functional>
 
@@ -35,6 +36,7 @@ class CudaGraph {
     void* graph_ = nullptr;  // cudaGraph_t and cudaGraphExec_t, kept opaque so this header needs no CUDA
     void* exec_ = nullptr;
     int pool_ = -1;
+    bool holds_workspace_ = false;  // from capture() to reset(): see cuda_workspace_hold (kernels/device.h)
 };
 
 }  // namespace nst

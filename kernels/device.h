@@ -35,4 +35,11 @@ namespace nst {
 void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes);
 void zero_bytes(void* dst, bool on_cuda, size_t bytes);
 
+// A CUDA graph replays with the addresses of its capture, the library workspace's included
+// (cuda::workspace, kernels/cuda/runtime.cpp). core/cuda_graph.cpp holds the workspace from the start
+// of a capture until the graph is destroyed; while any hold is on, a workspace that must grow keeps its
+// old buffer (freed when the last hold is released) instead of freeing it under the graph.
+void cuda_workspace_hold();
+void cuda_workspace_release();
+
 }  // namespace nst

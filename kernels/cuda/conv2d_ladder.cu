@@ -97,8 +97,9 @@ void conv3x3_smem(const float* x, const float* w, const float* b, float* y, cons
 constexpr int kBM = kTileM, kBN = kTileN, kBK = 16;
 
 // Loads the A tile As[kk][m] (transposed, so threads read consecutive m) and the B tile Bs[kk][j].
+// col: this thread's column of X, j0 + tid % 64 (igemm_column, register_tile.cuh).
 __device__ __forceinline__ void igemm_load_tiles(const float* __restrict__ x, const float* __restrict__ w,
-                                                 const ConvShape& s, long long NPQ, int CRS, int m0, long long j0,
+                                                 const ConvShape& s, const IgemmColumn& col, int CRS, int m0,
                                                  int kk0, bool w_vec4, float (*As)[kBM], float (*Bs)[kBN]) {
     const int tid = threadIdx.x;
     // A: 64 rows x 16 columns of W = 1024 floats, 4 per thread: row tid/4, columns (tid%4)*4 .. +3.
@@ -118,11 +119,16 @@ __device__ __forceinline__ void igemm_load_tiles(const float* __restrict__ x, co
 #pragma unroll
         for (int i = 0; i < 4; ++i) As[kq + i][m] = v[i];
     }
-    // B: 16 rows (c,r,t) x 64 pixels, gathered: 4 per thread, row tid/16, pixels (tid%16)*4 .. +3.
+    // B: 16 rows (c,r,t) x 64 pixels, gathered: 4 per thread, pixel tid%64, rows (tid/64)*4 .. +3 (a warp
+    // reads 32 consecutive pixels of one row).
     {
-        const int kk = tid / 16, jq = (tid % 16) * 4, gk = kk0 + kk;
+        const int jb = tid % kBN, kk = (tid / kBN) * 4;
+        IgemmRow row = igemm_row(s, kk0 + kk);
 #pragma unroll
-        for (int i = 0; i < 4; ++i) Bs[kk][jq + i] = gather_x(x, s, CRS, NPQ, gk, j0 + jq + i);
+        for (int i = 0; i < 4; ++i) {
+            if (i > 0) igemm_next_row(s, row);
+            Bs[kk + i][jb] = gather_x(x, s, CRS, col, row);
+        }
     }
 }
 
@@ -136,9 +142,10 @@ __global__ void __launch_bounds__(256) conv_igemm_kernel(const float* __restrict
     const int m0 = blockIdx.y * kBM;
     const long long j0 = (long long)blockIdx.x * kBN;
     const int tr = threadIdx.x / 16, tc = threadIdx.x % 16;  // this thread: rows tr*4.., columns tc*4..
+    const IgemmColumn col = igemm_column(s, NPQ, j0 + threadIdx.x % kBN);  // the B column this thread loads
     float acc[4][4] = {};
     for (int kk0 = 0; kk0 < CRS; kk0 += kBK) {
-        igemm_load_tiles(x, w, s, NPQ, CRS, m0, j0, kk0, w_vec4, As, Bs);
+        igemm_load_tiles(x, w, s, col, CRS, m0, kk0, w_vec4, As, Bs);
         __syncthreads();
         accumulate_4x4<kBK>(As, Bs, tr, tc, acc);
         __syncthreads();
@@ -187,6 +194,7 @@ __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __res
     const int m0 = blockIdx.y * kBM;
     const long long j0 = (long long)blockIdx.x * kBN;
     const int tid = threadIdx.x, warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+    const IgemmColumn col = igemm_column(s, NPQ, j0 + tid % kBN);  // the B column this thread loads
     Tf32Acc acc[2][2];
     warp_zero_32x32(acc);
     for (int kk0 = 0; kk0 < CRS; kk0 += kTK) {
@@ -199,9 +207,13 @@ __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __res
                 const float v = (gm < s.K && gk < CRS) ? w[(long long)gm * CRS + gk] : 0.f;
                 As[m][kq + i] = wmma::__float_to_tf32(v);
             }
-            const int kk = tid / 16, jq = (tid % 16) * 4, gk = kk0 + kk;
+            const int jb = tid % kBN, kk = (tid / kBN) * 4;  // pixel tid%64, rows (tid/64)*4 .. +3
+            IgemmRow row = igemm_row(s, kk0 + kk);
 #pragma unroll
-            for (int i = 0; i < 4; ++i) Bs[kk][jq + i] = wmma::__float_to_tf32(gather_x(x, s, CRS, NPQ, gk, j0 + jq + i));
+            for (int i = 0; i < 4; ++i) {
+                if (i > 0) igemm_next_row(s, row);
+                Bs[kk + i][jb] = wmma::__float_to_tf32(gather_x(x, s, CRS, col, row));
+            }
         }
         __syncthreads();
         const float* const a[2] = {&As[wm][0], &As[wm + 16][0]};

@@ -5,10 +5,16 @@
 //                  above the diagonal: G is symmetric, so each block also writes its mirror. Half the work.
 //   4 "syrk_tf32"  the same triangle on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation;
 //                  about 1e-3 relative error). sm_80 or newer.
+// Split-K, rungs 2-4: C×C alone gives too few blocks for the early layers (relu1_1 at 512 px, C = 64:
+// one 64x64 block would loop over all 262144 columns), so H·W is split over blocks too (grid z = N ×
+// splits, see split_k). Each split writes its unscaled partial C×C tile into the workspace, and a small
+// kernel sums the splits in a fixed order (deterministic, no atomics), scales, and mirrors the triangle.
+// With one split the kernels write G directly, as before.
 // Backward, all variants: S = α (dG + dGᵀ) (one small kernel), then dF = S F with the 64x64
 // register-tiled GEMM of variant 3 (fp32 in all variants, so only the forward differs in precision).
 #include <mma.h>
 
+#include <algorithm>
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
@@ -18,53 +24,119 @@
 namespace nst::cuda {
 namespace {
 
+// ---- split-K over H·W (rungs 2-4) ----
+// Block z of a Gram grid is (image n, split): n = z / splits; split `part` covers columns
+// [part·len, min((part+1)·len, HW)). With splits > 1, output z is partial tile z of the workspace.
+struct SplitK {
+    int splits = 1;
+    long long len = 0;  // columns per split, a multiple of 64 (aligned, coalesced starts)
+};
+
+// Enough blocks to keep a 132-SM GPU (H100) busy twice over, but each split at least kMinSplitCols
+// columns (below that the partial sums cost more than they save) and at most kMaxSplits (workspace).
+// Fixed numbers rather than the device's SM count, so the result does not depend on the card.
+constexpr long long kTargetBlocks = 2 * 132, kMinSplitCols = 256, kMaxSplits = 256;
+
+SplitK split_k(const GramShape& s, long long tiles) {
+    const long long blocks = (long long)s.N * tiles;
+    if (blocks <= 0 || s.HW < 2 * kMinSplitCols) return {1, s.HW};
+    long long splits = (kTargetBlocks + blocks - 1) / blocks;
+    splits = std::min({splits, kMaxSplits, s.HW / kMinSplitCols, 65535LL / s.N});
+    if (splits <= 1) return {1, s.HW};
+    const long long len = ((s.HW + splits - 1) / splits + 63) / 64 * 64;
+    return {int((s.HW + len - 1) / len), len};  // rounding len up may leave fewer, never empty, splits
+}
+
+// The columns of block z's split.
+__device__ __forceinline__ void split_range(long long HW, int splits, long long len, long long& kb, long long& ke) {
+    kb = (long long)(blockIdx.z % splits) * len;
+    ke = kb + len < HW ? kb + len : HW;
+}
+
+// G[n] = scale · Σ_part partial[n][part], summed in split order. `triangle`: only 64x64 blocks on or
+// above the diagonal were computed (rungs 3, 4), so an entry below reads its mirror.
+__global__ void gram_reduce_splits_kernel(const float* __restrict__ partial, float* __restrict__ g, int C, int splits,
+                                          long long total, float scale, bool triangle) {
+    const long long CC = (long long)C * C;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+        const long long n = e / CC;
+        int i = int((e / C) % C), j = int(e % C);
+        if (triangle && i / kTileM > j / kTileN) {
+            const int t = i; i = j; j = t;
+        }
+        const float* p = partial + n * splits * CC + (long long)i * C + j;
+        float acc = 0.f;
+        for (int part = 0; part < splits; ++part) acc += p[part * CC];
+        g[e] = acc * scale;
+    }
+}
+
+// Where a Gram kernel writes: G itself with one split, else the workspace, to be reduced into G.
+float* gram_output(float* g, const GramShape& s, const SplitK& sk) {
+    if (sk.splits == 1) return g;
+    return static_cast<float*>(workspace(sizeof(float) * size_t(sk.splits) * size_t(s.N) * size_t(s.C) * size_t(s.C)));
+}
+void gram_reduce_splits(const float* partial, float* g, const GramShape& s, const SplitK& sk, bool triangle) {
+    if (sk.splits == 1) return;
+    const long long total = (long long)s.N * s.C * s.C;
+    NST_LAUNCH(gram_reduce_splits_kernel, grid_for(total), 256, 0, stream())(partial, g, s.C, sk.splits, total,
+                                                                             float(s.scale()), triangle);
+    NST_CUDA_CHECK_LAUNCH();
+}
+
 // ---- variant 2 ----
 constexpr int kT = 16;
 
-__global__ void gram_tiled_kernel(const float* __restrict__ f, float* __restrict__ g, int C, long long HW, float scale) {
+__global__ void gram_tiled_kernel(const float* __restrict__ f, float* __restrict__ g, int C, long long HW, float scale,
+                                  int splits, long long len) {
     __shared__ float Fi[kT][kT + 1], Fj[kT][kT + 1];
-    const int n = blockIdx.z, i0 = blockIdx.y * kT, j0 = blockIdx.x * kT, tx = threadIdx.x, ty = threadIdx.y;
+    const int n = blockIdx.z / splits, i0 = blockIdx.y * kT, j0 = blockIdx.x * kT, tx = threadIdx.x, ty = threadIdx.y;
     const float* F = f + (long long)n * C * HW;
+    long long kb, ke;
+    split_range(HW, splits, len, kb, ke);
     float acc = 0.f;
-    for (long long p0 = 0; p0 < HW; p0 += kT) {
+    for (long long p0 = kb; p0 < ke; p0 += kT) {
         const long long p = p0 + tx;
-        Fi[ty][tx] = (i0 + ty < C && p < HW) ? F[(i0 + ty) * HW + p] : 0.f;
-        Fj[ty][tx] = (j0 + ty < C && p < HW) ? F[(j0 + ty) * HW + p] : 0.f;
+        Fi[ty][tx] = (i0 + ty < C && p < ke) ? F[(i0 + ty) * HW + p] : 0.f;
+        Fj[ty][tx] = (j0 + ty < C && p < ke) ? F[(j0 + ty) * HW + p] : 0.f;
         __syncthreads();
 #pragma unroll
         for (int k = 0; k < kT; ++k) acc += Fi[ty][k] * Fj[tx][k];
         __syncthreads();
     }
-    if (i0 + ty < C && j0 + tx < C) g[((long long)n * C + i0 + ty) * C + j0 + tx] = acc * scale;
+    if (i0 + ty < C && j0 + tx < C) g[((long long)blockIdx.z * C + i0 + ty) * C + j0 + tx] = acc * scale;
 }
 
 // ---- variant 3 and the backward: register-tiled GEMM, 64x64 blocks, 256 threads, 4x4 each ----
 // C[M, N] = alpha · A[M, K] · B, where B is Bᵀ stored (N, K) when b_transposed (the Gram: A = B = F) or
-// stored (K, N) otherwise (the backward: S F). Batched over blockIdx.z with the given strides.
-// `upper`: only blocks with block column >= block row run, and each writes its transpose too.
+// stored (K, N) otherwise (the backward: S F). Batched over blockIdx.z / splits with the given strides;
+// output z at Cm + z·sc, over K-columns split `blockIdx.z % splits` (split-K above; 1 in the backward).
+// `upper`: only blocks with block column >= block row run, and with one split each writes its transpose too.
 constexpr int kBM = kTileM, kBN = kTileN, kBK = 16;
 
 __global__ void __launch_bounds__(256) gemm_rt_kernel(const float* __restrict__ A, const float* __restrict__ B,
                                                       float* __restrict__ Cm, int M, int N, long long K, float alpha,
                                                       bool b_transposed, bool upper, long long sa, long long sb,
-                                                      long long sc) {
+                                                      long long sc, int splits, long long len) {
     if (upper && blockIdx.x < blockIdx.y) return;
     __shared__ __align__(16) float As[kBK][kBM];
     __shared__ __align__(16) float Bs[kBK][kBN];
-    A += blockIdx.z * sa;
-    B += blockIdx.z * sb;
+    A += (blockIdx.z / splits) * sa;
+    B += (blockIdx.z / splits) * sb;
     Cm += blockIdx.z * sc;
+    long long kb, ke;
+    split_range(K, splits, len, kb, ke);
     const int m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN, tid = threadIdx.x;
     const int tr = tid / 16, tc = tid % 16;
     float acc[4][4] = {};
-    for (long long k0 = 0; k0 < K; k0 += kBK) {
+    for (long long k0 = kb; k0 < ke; k0 += kBK) {
         // A tile: 64 rows x 16: thread loads row tid/4, columns (tid%4)*4 .. +3 (coalesced along K).
         {
             const int m = tid / 4, kq = (tid % 4) * 4;
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const long long k = k0 + kq + i;
-                As[kq + i][m] = (m0 + m < M && k < K) ? A[(long long)(m0 + m) * K + k] : 0.f;
+                As[kq + i][m] = (m0 + m < M && k < ke) ? A[(long long)(m0 + m) * K + k] : 0.f;
             }
         }
         if (b_transposed) {  // B stored (N, K): same pattern as A
@@ -72,20 +144,21 @@ __global__ void __launch_bounds__(256) gemm_rt_kernel(const float* __restrict__ 
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const long long k = k0 + kq + i;
-                Bs[kq + i][nn] = (n0 + nn < N && k < K) ? B[(long long)(n0 + nn) * K + k] : 0.f;
+                Bs[kq + i][nn] = (n0 + nn < N && k < ke) ? B[(long long)(n0 + nn) * K + k] : 0.f;
             }
         } else {  // B stored (K, N): row tid/16, columns (tid%16)*4 .. +3
             const int kk = tid / 16, nq = (tid % 16) * 4;
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const long long k = k0 + kk;
-                Bs[kk][nq + i] = (k < K && n0 + nq + i < N) ? B[k * N + n0 + nq + i] : 0.f;
+                Bs[kk][nq + i] = (k < ke && n0 + nq + i < N) ? B[k * N + n0 + nq + i] : 0.f;
             }
         }
         __syncthreads();
         accumulate_4x4<kBK>(As, Bs, tr, tc, acc);
         __syncthreads();
     }
+    const bool mirror = upper && splits == 1 && blockIdx.x != blockIdx.y;  // split: the reduction mirrors
 #pragma unroll
     for (int i = 0; i < 4; ++i)
 #pragma unroll
@@ -94,15 +167,18 @@ __global__ void __launch_bounds__(256) gemm_rt_kernel(const float* __restrict__ 
             if (m >= M || nn >= N) continue;
             const float v = alpha * acc[i][j];
             Cm[(long long)m * N + nn] = v;
-            if (upper && blockIdx.x != blockIdx.y) Cm[(long long)nn * N + m] = v;  // the mirror block
+            if (mirror) Cm[(long long)nn * N + m] = v;  // the mirror block
         }
 }
 
 void gemm_rt(const float* A, const float* B, float* C, int M, int N, long long K, float alpha, bool b_transposed,
-             bool upper, int batch, long long sa, long long sb, long long sc) {
-    const dim3 grid((N + kBN - 1) / kBN, (M + kBM - 1) / kBM, batch);
-    if (grid.y > 65535 || batch > 65535) throw Error("gram: matrix too large for one grid");
-    NST_LAUNCH(gemm_rt_kernel, grid, 256, 0, stream())(A, B, C, M, N, K, alpha, b_transposed, upper, sa, sb, sc);
+             bool upper, int batch, long long sa, long long sb, long long sc, SplitK sk = {}) {
+    if (sk.splits == 1) sk.len = K;
+    const long long z = (long long)batch * sk.splits;
+    const dim3 grid((N + kBN - 1) / kBN, (M + kBM - 1) / kBM, unsigned(z));
+    if (grid.y > 65535 || z > 65535) throw Error("gram: matrix too large for one grid");
+    NST_LAUNCH(gemm_rt_kernel, grid, 256, 0, stream())(A, B, C, M, N, K, alpha, b_transposed, upper, sa, sb, sc,
+                                                       sk.splits, sk.len);
     NST_CUDA_CHECK_LAUNCH();
 }
 
@@ -110,25 +186,27 @@ void gemm_rt(const float* A, const float* B, float* C, int M, int N, long long K
 constexpr int kWK = 8, kPad = 4;
 
 __global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __restrict__ f, float* __restrict__ g, int C,
-                                                             long long HW, float scale) {
+                                                             long long HW, float scale, int splits, long long len) {
 #if NST_DEVICE_HAS_TF32
     using namespace nvcuda;
     if (blockIdx.x < blockIdx.y) return;
     __shared__ __align__(32) float As[kBM][kWK];        // F rows i0.., columns k: row-major (i, k)
     __shared__ __align__(32) float Bs[kBN][kWK];        // F rows j0..: read as Fᵀ, i.e. col-major (k, j)
     __shared__ __align__(32) float Cs[kBM][kBN + kPad];
-    const int n = blockIdx.z, i0 = blockIdx.y * kBM, j0 = blockIdx.x * kBN, tid = threadIdx.x;
+    const int n = blockIdx.z / splits, i0 = blockIdx.y * kBM, j0 = blockIdx.x * kBN, tid = threadIdx.x;
     const int warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
     const float* F = f + (long long)n * C * HW;
+    long long kb, ke;
+    split_range(HW, splits, len, kb, ke);
     Tf32Acc acc[2][2];
     warp_zero_32x32(acc);
-    for (long long k0 = 0; k0 < HW; k0 += kWK) {
+    for (long long k0 = kb; k0 < ke; k0 += kWK) {
         const int r = tid / 2, kq = (tid % 2) * 4;  // 64 rows x 8 columns, 4 per thread, for each tile
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const long long k = k0 + kq + i;
-            As[r][kq + i] = wmma::__float_to_tf32((i0 + r < C && k < HW) ? F[(i0 + r) * HW + k] : 0.f);
-            Bs[r][kq + i] = wmma::__float_to_tf32((j0 + r < C && k < HW) ? F[(j0 + r) * HW + k] : 0.f);
+            As[r][kq + i] = wmma::__float_to_tf32((i0 + r < C && k < ke) ? F[(i0 + r) * HW + k] : 0.f);
+            Bs[r][kq + i] = wmma::__float_to_tf32((j0 + r < C && k < ke) ? F[(j0 + r) * HW + k] : 0.f);
         }
         __syncthreads();
         const float* const a[2] = {&As[wm][0], &As[wm + 16][0]};
@@ -138,17 +216,24 @@ __global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __rest
     }
     warp_store_32x32(acc, &Cs[wm][wn], kBN + kPad);
     __syncthreads();
-    float* G = g + (long long)n * C * C;
+    float* G = g + (long long)blockIdx.z * C * C;
+    const bool mirror = splits == 1 && blockIdx.x != blockIdx.y;  // split: the reduction mirrors
     for (int e = tid; e < kBM * kBN; e += 128) {
         const int a = e / kBN, c = e % kBN, i = i0 + a, j = j0 + c;
         if (i >= C || j >= C) continue;
         const float v = Cs[a][c] * scale;
         G[(long long)i * C + j] = v;
-        if (blockIdx.x != blockIdx.y) G[(long long)j * C + i] = v;
+        if (mirror) G[(long long)j * C + i] = v;
     }
 #else
     __trap();  // launched only after checking the device is sm_80 or newer
 #endif
+}
+
+// The triangle rungs run T (T + 1) / 2 of their T² blocks.
+long long triangle_blocks(int C) {
+    const long long T = (C + kBM - 1) / kBM;
+    return T * (T + 1) / 2;
 }
 
 // S = scale (dG + dGᵀ), per image.
@@ -164,21 +249,37 @@ __global__ void symmetrize_kernel(const float* dg, float* S, int C, long long to
 }  // namespace
 
 void gram_forward_tiled(const float* f, float* g, const GramShape& s) {
-    const dim3 grid((s.C + kT - 1) / kT, (s.C + kT - 1) / kT, s.N);
-    NST_LAUNCH(gram_tiled_kernel, grid, dim3(kT, kT), 0, stream())(f, g, s.C, s.HW, float(s.scale()));
+    const int T = (s.C + kT - 1) / kT;
+    const SplitK sk = split_k(s, (long long)T * T);
+    if ((long long)s.N * sk.splits > 65535) throw Error("gram tiled: batch too large for one grid");
+    float* out = gram_output(g, s, sk);
+    const float scale = sk.splits == 1 ? float(s.scale()) : 1.f;
+    NST_LAUNCH(gram_tiled_kernel, dim3(T, T, s.N * sk.splits), dim3(kT, kT), 0, stream())(f, out, s.C, s.HW, scale,
+                                                                                        sk.splits, sk.len);
     NST_CUDA_CHECK_LAUNCH();
+    gram_reduce_splits(out, g, s, sk, false);
 }
 
 void gram_forward_syrk(const float* f, float* g, const GramShape& s) {
-    gemm_rt(f, f, g, s.C, s.C, s.HW, float(s.scale()), true, true, s.N, (long long)s.C * s.HW, (long long)s.C * s.HW,
-            (long long)s.C * s.C);
+    const SplitK sk = split_k(s, triangle_blocks(s.C));
+    float* out = gram_output(g, s, sk);
+    const float scale = sk.splits == 1 ? float(s.scale()) : 1.f;
+    gemm_rt(f, f, out, s.C, s.C, s.HW, scale, true, true, s.N, (long long)s.C * s.HW, (long long)s.C * s.HW,
+            (long long)s.C * s.C, sk);
+    gram_reduce_splits(out, g, s, sk, true);
 }
 
 void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s) {
     require_tf32_tensor_cores("gram syrk_tf32");
-    const dim3 grid((s.C + kBN - 1) / kBN, (s.C + kBM - 1) / kBM, s.N);
-    NST_LAUNCH(gram_syrk_tf32_kernel, grid, 128, 0, stream())(f, g, s.C, s.HW, float(s.scale()));
+    const SplitK sk = split_k(s, triangle_blocks(s.C));
+    const int T = (s.C + kBM - 1) / kBM;
+    if (T > 65535 || (long long)s.N * sk.splits > 65535) throw Error("gram syrk_tf32: matrix too large for one grid");
+    float* out = gram_output(g, s, sk);
+    const float scale = sk.splits == 1 ? float(s.scale()) : 1.f;
+    NST_LAUNCH(gram_syrk_tf32_kernel, dim3(T, T, s.N * sk.splits), 128, 0, stream())(f, out, s.C, s.HW, scale,
+                                                                                    sk.splits, sk.len);
     NST_CUDA_CHECK_LAUNCH();
+    gram_reduce_splits(out, g, s, sk, true);
 }
 
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s) {

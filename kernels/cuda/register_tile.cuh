@@ -24,13 +24,58 @@ __device__ __forceinline__ void accumulate_4x4(const float (*As)[kTileM], const 
     }
 }
 
-// Element (gk, j) of the implicit-GEMM matrix X of a convolution (shapes.h), zero outside X and in the
-// padding.
-__device__ __forceinline__ float gather_x(const float* __restrict__ x, const ConvShape& s, int CRS, long long NPQ, int gk,
-                                          long long j) {
-    if (gk >= CRS || j >= NPQ) return 0.f;
-    const long long off = implicit_gemm_x_offset(s, gk, j);
-    return off >= 0 ? x[off] : 0.f;
+// The gather of the implicit-GEMM kernels (conv2d_ladder.cu): element (gk, j) of X, zero outside X and in
+// the padding. It is implicit_gemm_x_offset (shapes.h: the readable spec, tested on the CPU in
+// tests/test_index_math.cpp) split in two, so that the gather itself is adds and compares. Each thread
+// loads one column j = (n, p, q) of the B tile, the same for the whole k loop, decoded once before it;
+// and 4 consecutive rows gk = (c, r, t) per k-step, the first decoded with 32-bit arithmetic, the next
+// three by stepping (igemm_next_row). x[corner + offset] is the element the spec names, so results are
+// bit-identical to computing the spec for each element.
+struct IgemmColumn {
+    long long corner;  // n·C·H·W + h0·W + w0: the window's top-left corner (may lie in the padding)
+    int h0, w0;        // p·stride − pad, q·stride − pad
+    bool valid;        // j < N·P·Q
+};
+
+__device__ __forceinline__ IgemmColumn igemm_column(const ConvShape& s, long long NPQ, long long j) {
+    const int Q = s.Q(), PQ = s.P() * Q;
+    const long long n = j / PQ;
+    const int pq = int(j - n * PQ), p = pq / Q, q = pq - p * Q;
+    const int h0 = p * s.stride_h - s.pad_h, w0 = q * s.stride_w - s.pad_w;
+    return {n * s.C * s.H * s.W + (long long)h0 * s.W + w0, h0, w0, j < NPQ};
+}
+
+struct IgemmRow {
+    long long offset;  // c·H·W + r·W + t
+    int gk, r, t;
+};
+
+__device__ __forceinline__ IgemmRow igemm_row(const ConvShape& s, int gk) {
+    const int RS = s.R * s.S, c = gk / RS, rt = gk - c * RS, r = rt / s.S, t = rt - r * s.S;
+    return {(long long)c * s.H * s.W + r * s.W + t, gk, r, t};
+}
+
+// Row gk + 1: t + 1, carrying into r and then c.
+__device__ __forceinline__ void igemm_next_row(const ConvShape& s, IgemmRow& row) {
+    ++row.gk;
+    ++row.t;
+    ++row.offset;
+    if (row.t == s.S) {
+        row.t = 0;
+        ++row.r;
+        row.offset += s.W - s.S;  // (r, S) -> (r + 1, 0)
+        if (row.r == s.R) {
+            row.r = 0;
+            row.offset += (long long)(s.H - s.R) * s.W;  // (c, R, 0) -> (c + 1, 0, 0)
+        }
+    }
+}
+
+__device__ __forceinline__ float gather_x(const float* __restrict__ x, const ConvShape& s, int CRS,
+                                          const IgemmColumn& col, const IgemmRow& row) {
+    const int h = col.h0 + row.r, w = col.w0 + row.t;
+    const bool in = col.valid && row.gk < CRS && h >= 0 && h < s.H && w >= 0 && w < s.W;
+    return in ? x[col.corner + row.offset] : 0.f;
 }
 
 }  // namespace nst::cuda

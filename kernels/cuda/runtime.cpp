@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/device.h"
@@ -49,6 +50,34 @@ void zero_bytes(void* dst, bool on_cuda, size_t bytes) {
         std::memset(dst, 0, bytes);
 }
 
+namespace {
+// The workspace buffer (cuda::workspace below), and the outgrown ones kept for CUDA graphs. A captured
+// graph writes the buffer it was captured with on every replay, so freeing that buffer when the workspace
+// grows would let the graph write into memory cudaMalloc hands to someone else. While a graph lives or is
+// being captured (kernels/device.h: hold/release), an outgrown buffer is retired instead, and retired
+// buffers are freed when the last hold goes.
+struct Workspace {
+    void* ptr = nullptr;
+    size_t capacity = 0;
+    int holds = 0;                // graphs alive or being captured
+    std::vector<void*> retired;   // outgrown while holds > 0: a graph may still write them on replay
+};
+Workspace& workspace_state() {
+    static Workspace w;
+    return w;
+}
+}  // namespace
+
+void cuda_workspace_hold() { ++workspace_state().holds; }
+
+void cuda_workspace_release() {
+    Workspace& w = workspace_state();
+    if (--w.holds > 0 || w.retired.empty()) return;
+    NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));  // a replay may still be writing them
+    for (void* p : w.retired) NST_CUDA_CHECK(cudaFree(p));
+    w.retired.clear();
+}
+
 namespace cuda {
 
 void fail(cudaError_t err, const char* expr, const char* file, int line) {
@@ -79,20 +108,21 @@ void require_tf32_tensor_cores(const char* what) {
 }
 
 void* workspace(size_t bytes) {
-    static void* ptr = nullptr;
-    static size_t capacity = 0;
-    if (bytes > capacity) {
-        if (ptr) {
+    Workspace& w = workspace_state();
+    if (bytes > w.capacity) {
+        if (w.ptr && w.holds > 0) {
+            w.retired.push_back(w.ptr);  // no wait either, so this may happen during a capture
+        } else if (w.ptr) {
             NST_CUDA_CHECK(cudaStreamSynchronize(stream()));  // earlier users may still read it
-            NST_CUDA_CHECK(cudaFree(ptr));
-            ptr = nullptr;
-            capacity = 0;
+            NST_CUDA_CHECK(cudaFree(w.ptr));
         }
+        w.ptr = nullptr;
+        w.capacity = 0;
         const size_t rounded = (bytes + (1u << 20) - 1) & ~size_t((1u << 20) - 1);
-        NST_CUDA_CHECK(cudaMalloc(&ptr, rounded));
-        capacity = rounded;
+        NST_CUDA_CHECK(cudaMalloc(&w.ptr, rounded));
+        w.capacity = rounded;
     }
-    return ptr;
+    return w.ptr;
 }
 
 cudaStream_t stream() {

@@ -1,7 +1,7 @@
 // cuDNN wrappers (legacy cuDNN API, present in cuDNN 8 and 9). Descriptors are built per call: they
 // cost microseconds, and keeping this file obviously correct matters more than that here.
-// Convolution algorithms come from cuDNN's heuristics (…_v7), filtered by the TF32 setting, and are
-// cached per shape so a steady-state loop asks once.
+// Convolution algorithms come from cuDNN's heuristics (…_v7), filtered by the TF32 setting, deterministic
+// ones preferred, and are cached per shape so a steady-state loop asks once.
 #include "kernels/cudnn/cudnn_kernels.h"
 
 #include <cudnn.h>
@@ -80,11 +80,18 @@ ShapeKey key_of(const ConvShape& s) {
     return {s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.stride_h, s.stride_w, s.pad_h, s.pad_w, allow_tf32()};
 }
 
-// First heuristic choice that succeeded and respects the TF32 setting.
+// The first heuristic choice that succeeded, respects the TF32 setting and is deterministic, else the first
+// that succeeded and respects the TF32 setting. Deterministic first: a CUDA graph's replays are checked
+// against eager evaluations at 1e-5, and repeated runs should agree. (There is no workspace limit to
+// respect: cuda::workspace grows to any size asked.)
 template <class Perf> auto pick(const Perf* perf, int count, const char* what) {
+    const auto usable = [](const Perf& p) {
+        return p.status == CUDNN_STATUS_SUCCESS && (allow_tf32() || p.mathType != CUDNN_TENSOR_OP_MATH);
+    };
     for (int i = 0; i < count; ++i)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (allow_tf32() || perf[i].mathType != CUDNN_TENSOR_OP_MATH))
-            return perf[i].algo;
+        if (usable(perf[i]) && perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i].algo;
+    for (int i = 0; i < count; ++i)
+        if (usable(perf[i])) return perf[i].algo;
     throw Error(std::string("cuDNN found no usable algorithm for ") + what);
 }
 
