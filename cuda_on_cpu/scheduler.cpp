@@ -184,7 +184,8 @@ struct Worker {
     void* stack_top(size_t i) const { return stacks + (i + 1) * (kStackBytes + kGuardBytes); }
 };
 
-thread_local Fiber* t_fiber = nullptr;  // the running fiber; set by the fiber itself on every switch-in
+// The running fiber; set by the fiber itself on every switch-in (atomic for TSan, as current_index).
+thread_local std::atomic<Fiber*> t_fiber{nullptr};
 
 Worker& this_worker() {
     static thread_local Worker w;
@@ -201,14 +202,19 @@ template <class T, class U> void put(std::atomic<T>& a, U v) { a.store(T(v), std
 // The fiber's side.
 
 void enter(Fiber* f) {
-    t_fiber = f;
+    t_fiber.store(f, std::memory_order_relaxed);
     current_index.store(&f->index, std::memory_order_relaxed);
 }
 
 // Hands control back to the scheduler; returns when the scheduler resumes this fiber.
-void yield_to_scheduler(Fiber* f) {
+// (Everything a switch needs is read before telling TSan of the switch: after it, TSan takes the code
+// that still runs here for the other side's.)
+// `token` is released last, so that it covers every access the fiber made before it stopped.
+void yield_to_scheduler(Fiber* f, char* token) {
+    const ctx::fcontext_t to = f->scheduler;
+    tsan_release(token);
     tsan_switch(f->worker->tsan_self);
-    const ctx::transfer_t t = ctx::jump_fcontext(f->scheduler, nullptr);
+    const ctx::transfer_t t = ctx::jump_fcontext(to, nullptr);
     f->scheduler = t.fctx;
     enter(f);
 }
@@ -227,17 +233,19 @@ void fiber_main(ctx::transfer_t t) {
         tsan_release(&w.fault_token);
         set_state(*f, kFaulted);
     }
+    const ctx::fcontext_t to = f->scheduler;
     tsan_release(&w.end_token);
     tsan_switch(w.tsan_self);
-    ctx::jump_fcontext(f->scheduler, nullptr);  // never resumed
+    ctx::jump_fcontext(to, nullptr);  // never resumed
 }
 
 Fiber& running_fiber(const char* what) {
-    if (!t_fiber) {
+    Fiber* f = t_fiber.load(std::memory_order_relaxed);
+    if (!f) {
         std::fprintf(stderr, "cuda_on_cpu: %s called outside a kernel\n", what);
         std::abort();
     }
-    return *t_fiber;
+    return *f;
 }
 
 std::string hex(unsigned v) {
@@ -262,9 +270,8 @@ void syncthreads(std::source_location where) {
     f.where.set(where);
     put(f.op, "__syncthreads");
     char* token = &w.barrier_token[get(w.barrier_gen) & 1];  // alternate, so a fast thread's next
-    tsan_release(token);                                      // arrival is not seen by slow leavers
-    set_state(f, kAtBarrier);
-    yield_to_scheduler(&f);
+    set_state(f, kAtBarrier);                                 // arrival is not seen by slow leavers
+    yield_to_scheduler(&f, token);
     tsan_acquire(token);
 }
 
@@ -282,9 +289,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int src, unsigned* ballot,
     put(f.value, value);
     put(f.src, src);
     char* token = &w.warp_token[warp][get(w.warp_gen[warp]) & 1];
-    tsan_release(token);
     set_state(f, kAtWarp);
-    yield_to_scheduler(&f);
+    yield_to_scheduler(&f, token);
     tsan_acquire(token);
     if (ballot) *ballot = get(f.ballot);
     return get(f.result);
@@ -409,8 +415,9 @@ struct BlockRun {
     }
 
     void resume(Fiber& f) {
+        const ctx::fcontext_t to = f.self;
         tsan_switch(f.tsan);
-        const ctx::transfer_t t = ctx::jump_fcontext(f.self, &f);
+        const ctx::transfer_t t = ctx::jump_fcontext(to, &f);
         f.self = t.fctx;
     }
 
@@ -433,7 +440,6 @@ struct BlockRun {
         }
         for (unsigned i = 0; i < n; ++i)
             if (state_of(at(i)) != kDone) return deadlock();
-        tsan_acquire(&w.end_token);
         return "";
     }
 };
@@ -461,8 +467,15 @@ std::string run_block(Worker& w, const LaunchConfig& cfg, const std::function<vo
     if (order.size() != n || cuda_on_cpu::order() == Order::Shuffle) order = ordering(n, b);
     BlockRun run{w, n, {}};
     std::string err = run.run(order);
+    // Every thread's last act was a release (at a barrier, a warp exchange, a fault or its end): acquiring
+    // them all orders everything the block did before what the host does next, abandoned blocks included.
+    tsan_acquire(&w.end_token);
+    tsan_acquire(&w.fault_token);
+    for (char& t : w.barrier_token) tsan_acquire(&t);
+    for (unsigned warp = 0; warp < (n + 31) / 32; ++warp)
+        for (char& t : w.warp_token[warp]) tsan_acquire(&t);
     current_index.store(nullptr, std::memory_order_relaxed);
-    t_fiber = nullptr;
+    t_fiber.store(nullptr, std::memory_order_relaxed);
     if (err.empty()) return err;
     return "block (" + std::to_string(block_idx.x) + "," + std::to_string(block_idx.y) + "," +
            std::to_string(block_idx.z) + "), " + err;

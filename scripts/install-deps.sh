@@ -3,7 +3,8 @@
 # Used by scripts/test.sh and scripts/demo.sh. The CUDA toolkit is not installed here: CUDA code is built
 # when nvcc is already present.
 set -euo pipefail
-packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohmann-json3-dev libopenblas-dev)
+packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
+          libboost-context-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

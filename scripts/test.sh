@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Sets up and runs the test suite on a fresh Debian machine (and in CI):
-# installs what is missing with apt-get, configures (CUDA when nvcc is present), builds, runs ctest;
-# then builds the suite again CPU-only with AddressSanitizer + UndefinedBehaviorSanitizer (in
-# <build>-asan) and runs it there, where any memory error, undefined behaviour or leak fails.
-# Without a GPU the CUDA tests report themselves as skipped.
+# Sets up and runs the test suite on a fresh Debian machine (and in CI), in four passes:
+#   1. <build>:      configure (CUDA when nvcc is present), build, every test. Without a GPU the CUDA
+#                    tests report themselves as skipped here...
+#   2. <build>-asan: the suite again CPU-only under AddressSanitizer + UndefinedBehaviorSanitizer, where
+#                    any memory error, undefined behaviour or leak fails;
+#   3. <build>-emu:  ...and run here: the CUDA code built for the CUDA-on-CPU layer (cuda_on_cpu/,
+#                    -DNST_CUDA_EMULATION=ON), every cuda.* test (cuDNN's excepted: it cannot run there),
+#                    the layer's own tests and the CUDA tests again in a shuffled schedule;
+#   4. <build>-tsan: the same layer under ThreadSanitizer, the kernel tests once more, so a kernel race (a
+#                    missing __syncthreads) fails; and a kernel copy without its barriers must be reported.
 #
-#   scripts/test.sh                 # build in ./build and ./build-asan, and test both
+#   scripts/test.sh                 # build in ./build, ./build-asan, ./build-emu, ./build-tsan; test all
 #   NST_BUILD_DIR=/tmp/b scripts/test.sh
 #   NST_CMAKE_ARGS="-DNST_CUDA=OFF" scripts/test.sh
-#   NST_SANITIZERS=0 scripts/test.sh   # skip the sanitizer pass (a quicker local run)
+#   NST_SANITIZERS=0 scripts/test.sh   # skip passes 2 and 4 (a quicker local run)
+#   NST_EMULATION=0 scripts/test.sh    # skip passes 3 and 4
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,4 +47,23 @@ if [ "${NST_SANITIZERS:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd "$build_dir-asan" && ctest --output-on-failure -j "$jobs")
+fi
+
+# ---- CUDA on the CPU: every CUDA test runs, with no GPU ----
+if [ "${NST_EMULATION:-1}" != 0 ]; then
+  echo "== CUDA-on-CPU pass: kernels/cuda built with the host compiler against cuda_on_cpu/"
+  cmake -S . -B "$build_dir-emu" -G Ninja -DNST_CUDA_EMULATION=ON
+  cmake --build "$build_dir-emu" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests stylize
+  (cd "$build_dir-emu" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu)')
+
+  if [ "${NST_SANITIZERS:-1}" != 0 ]; then
+    # Kernel tests on small shapes only (TSan runs them 10-50x slower): every rung forward and backward,
+    # reductions, optimizers, graphs; the layer's fault tests; and the barrier mutant, which must race.
+    echo "== ThreadSanitizer pass: the CUDA kernels on the CUDA-on-CPU layer, races fail"
+    cmake -S . -B "$build_dir-tsan" -G Ninja -DNST_CUDA_EMULATION=ON -DNST_TSAN=ON
+    cmake --build "$build_dir-tsan" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests
+    export TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1
+    (cd "$build_dir-tsan" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu|tsan\.)' \
+       -E "${NST_TSAN_EXCLUDE:-VGG-19|5 iterations|cuDNN|shuffled|stylize|conv2d: own CUDA variants match}")
+  fi
 fi

@@ -275,7 +275,9 @@ TEST_CASE("cuda_on_cpu: the mutation test: the tiled Gram kernel without its bar
     CHECK(gram_copy_error<true>() < 1e-5);
     // Without __syncthreads each thread reads tiles its neighbours have not loaded yet: wrong values here
     // (threads run until a barrier), and a data race on Fi/Fj under ThreadSanitizer ("[.tsan_mutant]").
+#ifndef __SANITIZE_THREAD__  // under TSan the race report is the catch: the "[.tsan_mutant]" case below
     CHECK(gram_copy_error<false>() > 1e-2);
+#endif
 }
 
 TEST_CASE("cuda_on_cpu: the mutant kernel alone, for ThreadSanitizer to report", "[.tsan_mutant]") {

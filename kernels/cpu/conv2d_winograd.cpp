@@ -37,8 +37,9 @@ namespace {
 constexpr int kL = 8;                    // tiles transformed together (SIMD lanes)
 
 // The transforms are compiled twice, for AVX2+FMA (8 lanes in one register) and for the baseline x86-64
-// (SSE2); the loader picks the one the CPU runs (GCC function multi-versioning). Elsewhere: as is.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// (SSE2); the loader picks the one the CPU runs (GCC function multi-versioning). Elsewhere: as is. Not
+// under ThreadSanitizer, whose instrumented ifunc resolvers run before its runtime exists and crash.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define NST_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define NST_SIMD_CLONES
