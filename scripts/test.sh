@@ -53,7 +53,7 @@ fi
 if [ "${NST_EMULATION:-1}" != 0 ]; then
   echo "== CUDA-on-CPU pass: kernels/cuda built with the host compiler against cuda_on_cpu/"
   cmake -S . -B "$build_dir-emu" -G Ninja -DNST_CUDA_EMULATION=ON
-  cmake --build "$build_dir-emu" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests stylize
+  cmake --build "$build_dir-emu" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests stylize bench_kernels
   (cd "$build_dir-emu" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu)')
 
   if [ "${NST_SANITIZERS:-1}" != 0 ]; then
