@@ -32,6 +32,14 @@ std::string error_text(cudaError_t e) { return cudaGetErrorString(e); }
 struct ResetAfter {  // a faulted device stays faulted (sticky) until reset, as in CUDA
     ~ResetAfter() { cudaDeviceReset(); }
 };
+// Runs `launch` (one kernel launch), expects it to fail with `expected`; returns the error's text.
+template <class Launch> std::string fault_of(Launch launch, cudaError_t expected) {
+    launch();
+    const cudaError_t e = cudaGetLastError();
+    CHECK(e == expected);
+    INFO(error_text(e));
+    return error_text(e);
+}
 
 // ---- kernels ----
 __global__ void fill_index_kernel(float* out) {
@@ -154,18 +162,13 @@ TEST_CASE("cuda_on_cpu: a grid runs every thread once with the right indices", "
 TEST_CASE("cuda_on_cpu: launch limits are refused as CUDA refuses them, and the error is not sticky", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(2048);
-    NST_LAUNCH(fill_index_kernel, 1, 1025, 0, nullptr)(out.p);
-    cudaError_t e = cudaGetLastError();
-    CHECK(e == cudaErrorInvalidConfiguration);
-    CHECK(error_text(e).find("at most 1024 per block") != std::string::npos);
-    NST_LAUNCH(fill_index_kernel, dim3(1, 65536), 32, 0, nullptr)(out.p);
-    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
-    NST_LAUNCH(fill_index_kernel, 1, dim3(1, 1, 65), 0, nullptr)(out.p);
-    CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
-    NST_LAUNCH(fill_index_kernel, 1, 32, 64 << 10, nullptr)(out.p);
-    e = cudaGetLastError();
-    CHECK(e == cudaErrorInvalidConfiguration);
-    CHECK(error_text(e).find("dynamic shared memory") != std::string::npos);
+    const auto invalid = cudaErrorInvalidConfiguration;
+    CHECK(fault_of([&] { NST_LAUNCH(fill_index_kernel, 1, 1025, 0, nullptr)(out.p); }, invalid)
+              .find("at most 1024 per block") != std::string::npos);
+    fault_of([&] { NST_LAUNCH(fill_index_kernel, dim3(1, 65536), 32, 0, nullptr)(out.p); }, invalid);
+    fault_of([&] { NST_LAUNCH(fill_index_kernel, 1, dim3(1, 1, 65), 0, nullptr)(out.p); }, invalid);
+    CHECK(fault_of([&] { NST_LAUNCH(fill_index_kernel, 1, 32, 64 << 10, nullptr)(out.p); }, invalid)
+              .find("dynamic shared memory") != std::string::npos);
     CHECK(cudaGetLastError() == cudaSuccess);  // read and cleared
     NST_LAUNCH(fill_index_kernel, 2, 1024, 0, nullptr)(out.p);
     CHECK(cudaGetLastError() == cudaSuccess);
@@ -175,11 +178,8 @@ TEST_CASE("cuda_on_cpu: launch limits are refused as CUDA refuses them, and the 
 TEST_CASE("cuda_on_cpu: a __syncthreads some threads exit before is a sticky fault naming the line", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(64);
-    NST_LAUNCH(early_exit_kernel, 2, 64, 0, nullptr)(out.p);
-    const cudaError_t e = cudaGetLastError();
-    CHECK(e == cudaErrorLaunchFailure);
-    const std::string text = error_text(e);
-    INFO(text);
+    const std::string text =
+        fault_of([&] { NST_LAUNCH(early_exit_kernel, 2, 64, 0, nullptr)(out.p); }, cudaErrorLaunchFailure);
     CHECK(text.find("early_exit_kernel") != std::string::npos);
     CHECK(text.find("reached by 48 of 64 threads") != std::string::npos);
     CHECK(text.find("test_cuda_on_cpu.cpp:") != std::string::npos);
@@ -194,41 +194,35 @@ TEST_CASE("cuda_on_cpu: a __syncthreads some threads exit before is a sticky fau
 TEST_CASE("cuda_on_cpu: threads waiting at two different __syncthreads are a fault", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(64);
-    NST_LAUNCH(two_barriers_kernel, 1, 64, 0, nullptr)(out.p);
-    const cudaError_t e = cudaGetLastError();
-    CHECK(e == cudaErrorLaunchFailure);
-    CHECK(error_text(e).find("different barriers") != std::string::npos);
+    const std::string text =
+        fault_of([&] { NST_LAUNCH(two_barriers_kernel, 1, 64, 0, nullptr)(out.p); }, cudaErrorLaunchFailure);
+    CHECK(text.find("different barriers") != std::string::npos);
 }
 
 TEST_CASE("cuda_on_cpu: a warp shuffle whose mask leaves out a calling lane is a fault", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(32);
-    NST_LAUNCH(half_mask_kernel, 1, 32, 0, nullptr)(out.p);
-    const cudaError_t e = cudaGetLastError();
-    CHECK(e == cudaErrorLaunchFailure);
-    INFO(error_text(e));
-    CHECK(error_text(e).find("leaves out the calling lane") != std::string::npos);
+    const std::string text =
+        fault_of([&] { NST_LAUNCH(half_mask_kernel, 1, 32, 0, nullptr)(out.p); }, cudaErrorLaunchFailure);
+    CHECK(text.find("leaves out the calling lane") != std::string::npos);
 }
 
 TEST_CASE("cuda_on_cpu: lanes at a shuffle while the rest of the warp waits at __syncthreads deadlock", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(32);
-    NST_LAUNCH(shuffle_vs_barrier_kernel, 1, 32, 0, nullptr)(out.p);
-    const cudaError_t e = cudaGetLastError();
-    CHECK(e == cudaErrorLaunchFailure);
-    INFO(error_text(e));
-    CHECK(error_text(e).find("deadlock") != std::string::npos);
-    CHECK(error_text(e).find("__shfl_sync") != std::string::npos);
-    CHECK(error_text(e).find("16 threads, e.g. thread (16,0,0) waits at __syncthreads") != std::string::npos);
+    const std::string text =
+        fault_of([&] { NST_LAUNCH(shuffle_vs_barrier_kernel, 1, 32, 0, nullptr)(out.p); }, cudaErrorLaunchFailure);
+    CHECK(text.find("deadlock") != std::string::npos);
+    CHECK(text.find("__shfl_sync") != std::string::npos);
+    CHECK(text.find("16 threads, e.g. thread (16,0,0) waits at __syncthreads") != std::string::npos);
 }
 
 TEST_CASE("cuda_on_cpu: __trap is an illegal-instruction fault naming block and thread", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(1);
-    NST_LAUNCH(trap_kernel, 4, 8, 0, nullptr)(out.p);
-    const cudaError_t e = cudaGetLastError();
-    CHECK(e == cudaErrorIllegalInstruction);
-    CHECK(error_text(e).find("block (1,0,0), thread (3,0,0): __trap() called") != std::string::npos);
+    const std::string text =
+        fault_of([&] { NST_LAUNCH(trap_kernel, 4, 8, 0, nullptr)(out.p); }, cudaErrorIllegalInstruction);
+    CHECK(text.find("block (1,0,0), thread (3,0,0): __trap() called") != std::string::npos);
 }
 
 TEST_CASE("cuda_on_cpu: warp shuffles, ballots and partial-warp masks compute what CUDA computes", "[cuda_on_cpu]") {
