@@ -219,10 +219,9 @@ void yield_to_scheduler(Fiber* f, char* token) {
     enter(f);
 }
 
-void fiber_main(ctx::transfer_t t) {
-    auto* f = static_cast<Fiber*>(t.data);
-    f->scheduler = t.fctx;
-    enter(f);
+// The CUDA thread's life: the kernel, then its end state. Returns normally, so that ThreadSanitizer's
+// record of the fiber's calls is balanced when the fiber's TSan identity is reused by the next block.
+__attribute__((noinline)) void run_thread(Fiber* f) {
     Worker& w = *f->worker;
     tsan_acquire(&w.launch_token);
     try {
@@ -233,9 +232,18 @@ void fiber_main(ctx::transfer_t t) {
         tsan_release(&w.fault_token);
         set_state(*f, kFaulted);
     }
+}
+
+// A fiber's entry. It never returns (it jumps back to the scheduler for good), so it is left out of
+// TSan's instrumentation: an entry without an exit, once per block, would overflow TSan's call stack.
+__attribute__((no_sanitize("thread"))) void fiber_main(ctx::transfer_t t) {
+    auto* f = static_cast<Fiber*>(t.data);
+    f->scheduler = t.fctx;
+    enter(f);
+    run_thread(f);
     const ctx::fcontext_t to = f->scheduler;
-    tsan_release(&w.end_token);
-    tsan_switch(w.tsan_self);
+    tsan_release(&f->worker->end_token);
+    tsan_switch(f->worker->tsan_self);
     ctx::jump_fcontext(to, nullptr);  // never resumed
 }
 

@@ -64,6 +64,6 @@ if [ "${NST_EMULATION:-1}" != 0 ]; then
     cmake --build "$build_dir-tsan" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests
     export TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1
     (cd "$build_dir-tsan" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu|tsan\.)' \
-       -E "${NST_TSAN_EXCLUDE:-VGG-19|5 iterations|cuDNN|shuffled|stylize|conv2d: own CUDA variants match}")
+       -E "${NST_TSAN_EXCLUDE:-VGG-19|5 iterations|cuDNN|shuffled|stylize|bench_kernels}")
   fi
 fi
