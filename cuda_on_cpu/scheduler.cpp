@@ -212,8 +212,9 @@ void enter(Fiber* f) {
 // `token` is released last, so that it covers every access the fiber made before it stopped.
 void yield_to_scheduler(Fiber* f, char* token) {
     const ctx::fcontext_t to = f->scheduler;
+    void* const scheduler_fiber = f->worker->tsan_self;
     tsan_release(token);
-    tsan_switch(f->worker->tsan_self);
+    tsan_switch(scheduler_fiber);
     const ctx::transfer_t t = ctx::jump_fcontext(to, nullptr);
     f->scheduler = t.fctx;
     enter(f);
@@ -242,8 +243,10 @@ __attribute__((no_sanitize("thread"))) void fiber_main(ctx::transfer_t t) {
     enter(f);
     run_thread(f);
     const ctx::fcontext_t to = f->scheduler;
-    tsan_release(&f->worker->end_token);
-    tsan_switch(f->worker->tsan_self);
+    Worker* const w = f->worker;
+    void* const scheduler_fiber = w->tsan_self;
+    tsan_release(&w->end_token);  // last: covers every access before it (w is not read after it)
+    tsan_switch(scheduler_fiber);
     ctx::jump_fcontext(to, nullptr);  // never resumed
 }
 

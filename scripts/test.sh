@@ -19,6 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${NST_BUILD_DIR:-build}
+t0=$SECONDS
+took() { echo "== $1 took $((SECONDS - t0)) s"; t0=$SECONDS; }  # CI's 90 minutes: each pass's share
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
@@ -38,6 +40,7 @@ fi
 cmake -S . -B "$build_dir" -G Ninja ${NST_CMAKE_ARGS:-}
 cmake --build "$build_dir" -j "$jobs"
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs")
+took "pass 1 (install, build, every test)"
 
 # ---- the same suite under ASan + UBSan, CPU-only (CUDA's runtime and ASan do not mix) ----
 if [ "${NST_SANITIZERS:-1}" != 0 ]; then
@@ -47,6 +50,7 @@ if [ "${NST_SANITIZERS:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd "$build_dir-asan" && ctest --output-on-failure -j "$jobs")
+  took "pass 2 (ASan+UBSan)"
 fi
 
 # ---- CUDA on the CPU: every CUDA test runs, with no GPU ----
@@ -55,15 +59,18 @@ if [ "${NST_EMULATION:-1}" != 0 ]; then
   cmake -S . -B "$build_dir-emu" -G Ninja -DNST_CUDA_EMULATION=ON
   cmake --build "$build_dir-emu" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests stylize bench_kernels
   (cd "$build_dir-emu" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu)')
+  took "pass 3 (CUDA on the CPU)"
 
   if [ "${NST_SANITIZERS:-1}" != 0 ]; then
-    # Kernel tests on small shapes only (TSan runs them 10-50x slower): every rung forward and backward,
-    # reductions, optimizers, graphs; the layer's fault tests; and the barrier mutant, which must race.
+    # The kernel tests on their odd shapes (TSan runs them 10-50x slower; not VGG-19's shapes, not the
+    # end-to-end runs): every rung forward and backward, reductions, optimizers, graphs; the layer's
+    # fault tests; and the barrier mutant, which must be reported as a race.
     echo "== ThreadSanitizer pass: the CUDA kernels on the CUDA-on-CPU layer, races fail"
     cmake -S . -B "$build_dir-tsan" -G Ninja -DNST_CUDA_EMULATION=ON -DNST_TSAN=ON
     cmake --build "$build_dir-tsan" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests
     export TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1
     (cd "$build_dir-tsan" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu|tsan\.)' \
        -E "${NST_TSAN_EXCLUDE:-VGG-19|5 iterations|cuDNN|shuffled|stylize|bench_kernels}")
+    took "pass 4 (ThreadSanitizer)"
   fi
 fi

@@ -90,6 +90,14 @@ __global__ void warp_ops_kernel(float* out) {
     }
 }
 
+// Every thread of every block adds to one counter and maxes into another: atomics across blocks that
+// run on different host workers at once.
+__global__ void atomics_kernel(int* counter, int* top) {
+    const int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+    atomicAdd(counter, 1);
+    atomicMax(top, i);
+}
+
 // The mutation: gram_ladder.cu's "tiled" kernel (variant 2), copied, with its two barriers switchable.
 constexpr int kT = 16;
 template <bool kBarriers>
@@ -238,6 +246,19 @@ TEST_CASE("cuda_on_cpu: warp shuffles, ballots and partial-warp masks compute wh
         CHECK(h[lane * 4 + 3] == 11.f);  // lanes 0, 3, ..., 30
     }
     CHECK(h[128] == 16.f);
+}
+
+TEST_CASE("cuda_on_cpu: atomics from every block are neither lost nor torn", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    int* d = nullptr;
+    REQUIRE(cudaMalloc(&d, 2 * sizeof(int)) == cudaSuccess);
+    REQUIRE(cudaMemset(d, 0, 2 * sizeof(int)) == cudaSuccess);
+    NST_LAUNCH(atomics_kernel, 64, 256, 0, nullptr)(d, d + 1);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    int h[2];
+    REQUIRE(cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost) == cudaSuccess);
+    CHECK(h[0] == 64 * 256);
+    CHECK(h[1] == 64 * 256 - 1);
 }
 
 TEST_CASE("cuda_on_cpu: the WMMA model computes a TF32 16x16x8 product", "[cuda_on_cpu]") {
