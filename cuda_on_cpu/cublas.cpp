@@ -77,9 +77,9 @@ cublasStatus_t gemm(cublasHandle_t h, const Gemm& g, const char* call) {
     return submitted(h, [g] { g.run(); });
 }
 
-float host_scalar(cublasHandle_t h, const float* p) {
-    return h->pointer_mode == CUBLAS_POINTER_MODE_HOST ? *p : 0.f;
-}
+// alpha and beta of the level-3 calls: read at the call, from host memory. The device pointer mode is
+// not modelled for them (the project never uses it): those calls return CUBLAS_STATUS_NOT_SUPPORTED.
+float host_scalar(const float* p) { return *p; }
 
 }  // namespace
 
@@ -124,8 +124,9 @@ cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
                            const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta,
                            float* C, int ldc) {
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (h->pointer_mode != CUBLAS_POINTER_MODE_HOST) return CUBLAS_STATUS_NOT_SUPPORTED;
     return gemm(h, Gemm{ta != CUBLAS_OP_N, tb != CUBLAS_OP_N, h->math == CUBLAS_TF32_TENSOR_OP_MATH, m, n, k, lda, ldb,
-                        ldc, 0, 0, 0, 1, host_scalar(h, alpha), host_scalar(h, beta), A, B, C},
+                        ldc, 0, 0, 0, 1, host_scalar(alpha), host_scalar(beta), A, B, C},
                 "cublasSgemm");
 }
 
@@ -134,8 +135,9 @@ cublasStatus_t cublasSgemmStridedBatched_64(cublasHandle_t h, cublasOperation_t 
                                             int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
                                             const float* beta, float* C, int64_t ldc, int64_t stride_c, int64_t batch) {
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (h->pointer_mode != CUBLAS_POINTER_MODE_HOST) return CUBLAS_STATUS_NOT_SUPPORTED;
     return gemm(h, Gemm{ta != CUBLAS_OP_N, tb != CUBLAS_OP_N, h->math == CUBLAS_TF32_TENSOR_OP_MATH, m, n, k, lda, ldb,
-                        ldc, stride_a, stride_b, stride_c, batch, host_scalar(h, alpha), host_scalar(h, beta), A, B, C},
+                        ldc, stride_a, stride_b, stride_c, batch, host_scalar(alpha), host_scalar(beta), A, B, C},
                 "cublasSgemmStridedBatched_64");
 }
 
@@ -143,6 +145,7 @@ cublasStatus_t cublasSgeam(cublasHandle_t h, cublasOperation_t ta, cublasOperati
                            const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb,
                            float* C, int ldc) {
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (h->pointer_mode != CUBLAS_POINTER_MODE_HOST) return CUBLAS_STATUS_NOT_SUPPORTED;
     const bool at = ta != CUBLAS_OP_N, bt = tb != CUBLAS_OP_N;
     if (m < 0 || n < 0 || lda < std::max(1, at ? n : m) || ldb < std::max(1, bt ? n : m) || ldc < std::max(1, m))
         return CUBLAS_STATUS_INVALID_VALUE;
@@ -150,7 +153,7 @@ cublasStatus_t cublasSgeam(cublasHandle_t h, cublasOperation_t ta, cublasOperati
         !on_device(B, span(bt ? n : m, bt ? m : n, ldb), "cublasSgeam", "B") ||
         !on_device(C, span(m, n, ldc), "cublasSgeam", "C"))
         return CUBLAS_STATUS_EXECUTION_FAILED;
-    const float a = host_scalar(h, alpha), b = host_scalar(h, beta);
+    const float a = host_scalar(alpha), b = host_scalar(beta);
     return submitted(h, [=] {
         std::vector<float> out(size_t(m) * n);  // C may alias A or B
         for (int j = 0; j < n; ++j)
@@ -169,6 +172,12 @@ template <class F> cublasStatus_t scalar_result(cublasHandle_t h, float* result,
     if (h->pointer_mode == CUBLAS_POINTER_MODE_DEVICE) {
         if (!on_device(result, 1, call, "result")) return CUBLAS_STATUS_EXECUTION_FAILED;
         return submitted(h, [=] { *result = compute(); });
+    }
+    // To host memory: cuBLAS must wait for the stream, which a capture forbids (and then ends).
+    if (cuda_on_cpu::capturing(h->stream)) {
+        cuda_on_cpu::invalidate_capture(h->stream);
+        cuda_on_cpu::fail(cudaErrorStreamCaptureUnsupported, std::string(call) + " to host memory during a capture");
+        return CUBLAS_STATUS_EXECUTION_FAILED;
     }
     const cublasStatus_t st = submitted(h, [] {});
     if (st == CUBLAS_STATUS_SUCCESS) *result = compute();

@@ -20,6 +20,9 @@ cudaError_t sticky_error();  // cudaSuccess unless a kernel has faulted
 // Returns the sticky error, if any, without running or recording anything.
 cudaError_t submit(cudaStream_t stream, std::function<void()> op);
 bool valid_stream(cudaStream_t stream);
+bool capturing(cudaStream_t stream);
+// A call that fails on a stream being captured invalidates that capture (cudaStreamEndCapture then fails).
+void invalidate_capture(cudaStream_t stream);
 
 // Whether [p, p + bytes) lies inside one live cudaMalloc allocation.
 bool device_range(const void* p, size_t bytes);

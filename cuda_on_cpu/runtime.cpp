@@ -36,7 +36,8 @@ namespace {
 // ---- errors ----
 std::mutex g_error_mu;
 cudaError_t g_sticky = cudaSuccess;
-std::map<int, std::string> g_error_text;  // code -> CUDA's text plus the latest detail
+std::map<int, const char*> g_error_text;  // code -> CUDA's text plus the latest detail
+std::set<std::string> g_interned;         // every text handed out stays valid (and is never freed)
 thread_local cudaError_t t_last = cudaSuccess;
 
 const char* base_string(cudaError_t e) {
@@ -68,7 +69,7 @@ const char* base_string(cudaError_t e) {
 cudaError_t record(cudaError_t e, const std::string& detail, bool sticky) {
     std::fprintf(stderr, "cuda_on_cpu: %s: %s\n", base_string(e), detail.c_str());
     std::lock_guard<std::mutex> lock(g_error_mu);
-    g_error_text[e] = std::string(base_string(e)) + " [cuda_on_cpu: " + detail + "]";
+    g_error_text[e] = g_interned.insert(std::string(base_string(e)) + " [cuda_on_cpu: " + detail + "]").first->c_str();
     if (sticky && g_sticky == cudaSuccess) g_sticky = e;
     t_last = e;
     return e;
@@ -125,11 +126,22 @@ cudaError_t refuse_during_capture(const char* call, bool relaxed_ok) {
     return fail(cudaErrorStreamCaptureUnsupported, std::string(call) + " while a stream is being captured");
 }
 
+// Whether p is inside some allocation (then a copy from or to it must stay inside that allocation).
+bool in_device_memory(const void* p) { return device_range(p, 1); }
+
 cudaError_t copy_checked(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* call) {
-    const bool dst_dev = device_range(dst, bytes), src_dev = device_range(src, bytes);
-    const bool want_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
-    const bool want_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
     if (kind > cudaMemcpyDefault) return fail(cudaErrorInvalidMemcpyDirection, call);
+    if (bytes == 0) return cudaSuccess;
+    const bool dst_dev = device_range(dst, bytes), src_dev = device_range(src, bytes);
+    // Default (and the project's copy_bytes uses it) infers the sides: a pointer into device memory is
+    // a device side, and then the whole range must lie in its allocation.
+    const bool want_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice ||
+                          (kind == cudaMemcpyDefault && in_device_memory(dst));
+    const bool want_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice ||
+                          (kind == cudaMemcpyDefault && in_device_memory(src));
+    const auto d = reinterpret_cast<uintptr_t>(dst), sp = reinterpret_cast<uintptr_t>(src);
+    if (d < sp + bytes && sp < d + bytes)  // undefined in CUDA (memcpy, not memmove)
+        return fail(cudaErrorInvalidValue, std::string(call) + ": source and destination overlap");
     if ((want_dst && !dst_dev) || (want_src && !src_dev))
         return fail(cudaErrorInvalidValue, std::string(call) + ": the device side of a " + std::to_string(bytes) +
                                                "-byte copy is not inside one cudaMalloc allocation");
@@ -144,6 +156,17 @@ cudaError_t fault(cudaError_t err, const std::string& detail) { return record(er
 cudaError_t sticky_error() {
     std::lock_guard<std::mutex> lock(g_error_mu);
     return g_sticky;
+}
+
+void invalidate_capture(cudaStream_t stream) {
+    std::lock_guard<std::mutex> lock(g_stream_mu);
+    CUstream_st* s = resolve(stream);
+    if (s->capture == cudaStreamCaptureStatusActive) s->capture = cudaStreamCaptureStatusInvalidated;
+}
+
+bool capturing(cudaStream_t stream) {
+    std::lock_guard<std::mutex> lock(g_stream_mu);
+    return resolve(stream)->capture != cudaStreamCaptureStatusNone;
 }
 
 bool valid_stream(cudaStream_t s) {
@@ -173,7 +196,7 @@ bool device_range(const void* p, size_t bytes) {
     auto it = g_allocs.upper_bound(a);
     if (it == g_allocs.begin()) return false;
     --it;
-    return a >= it->first && a + bytes <= it->first + it->second;
+    return a >= it->first && bytes <= it->second && a - it->first <= it->second - bytes;  // no overflow
 }
 
 int worker_count() {
@@ -282,7 +305,7 @@ cudaError_t cudaPeekAtLastError() {
 const char* cudaGetErrorString(cudaError_t e) {
     std::lock_guard<std::mutex> lock(g_error_mu);
     const auto it = g_error_text.find(e);
-    return it != g_error_text.end() ? it->second.c_str() : base_string(e);
+    return it != g_error_text.end() ? it->second : base_string(e);
 }
 const char* cudaGetErrorName(cudaError_t e) { return base_string(e); }
 
@@ -293,6 +316,8 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
     if (cudaError_t e = refuse_during_capture("cudaMalloc", true)) return e;
     *ptr = nullptr;
     if (bytes == 0) return cudaSuccess;
+    if (bytes > memory_capacity())
+        return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes: more than the device has");
     const size_t rounded = (bytes + 255) / 256 * 256;
     std::lock_guard<std::mutex> lock(g_mem_mu);
     if (g_used + rounded > memory_capacity())
@@ -311,6 +336,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
 cudaError_t cudaFree(void* ptr) {
     if (cudaError_t e = blocked()) return e;
     if (!ptr) return cudaSuccess;
+    if (cudaError_t e = refuse_during_capture("cudaFree", true)) return e;
     std::lock_guard<std::mutex> lock(g_mem_mu);
     const auto it = g_allocs.find(reinterpret_cast<uintptr_t>(ptr));
     if (it == g_allocs.end()) return fail(cudaErrorInvalidValue, "cudaFree of a pointer cudaMalloc did not return");
@@ -339,7 +365,10 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
     if (cudaError_t e = blocked()) return e;
     if (!valid_stream(stream)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: unknown stream");
-    if (cudaError_t e = copy_checked(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
+    if (cudaError_t e = copy_checked(dst, src, bytes, kind, "cudaMemcpyAsync")) {
+        invalidate_capture(stream);  // as CUDA does: a failed call ends the capture it was part of
+        return e;
+    }
     return submit(stream, [=] {
         if (bytes) std::memmove(dst, src, bytes);
     });

@@ -12,6 +12,9 @@
 // synchronisation, so the only orderings TSan sees are CUDA's: the launch (scheduler -> threads), the
 // barriers (every arriving thread releases, every leaving thread acquires), warp exchanges, and the end
 // of the block (threads -> scheduler -> next launch). A missing __syncthreads is then a reported race.
+// Not CUDA's: blocks run one after another on one worker are ordered (they reuse its __shared__ storage),
+// so a race between blocks shows when they run on different workers; and every warp exchange, not only
+// __syncwarp, is modelled as a fence among its lanes.
 // The scheduler's hand-off fields are relaxed atomics, which TSan neither reports nor orders by.
 #include <boost/context/detail/fcontext.hpp>
 #include <sys/mman.h>
@@ -61,7 +64,7 @@ void* tsan_new_fiber() {
     return nullptr;
 #endif
 }
-void tsan_switch(void* fiber) {
+__attribute__((always_inline)) inline void tsan_switch(void* fiber) {  // inline: no TSan frame crosses the switch
 #if NST_EMU_TSAN
     __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync);
 #else
@@ -147,7 +150,6 @@ struct Fiber {
     ctx::fcontext_t self = nullptr;       // where the scheduler resumes it
     ctx::fcontext_t scheduler = nullptr;  // where it returns to (only the fiber touches this)
     void* tsan = nullptr;
-    unsigned barriers_passed = 0;  // only the fiber touches this
     std::atomic<uint8_t> state{kReady};
     Where where;
     std::atomic<const char*> op{""};
@@ -230,6 +232,10 @@ __attribute__((noinline)) void run_thread(Fiber* f) {
         set_state(*f, kDone);
     } catch (const std::exception& e) {
         f->fault = e.what();
+        tsan_release(&w.fault_token);
+        set_state(*f, kFaulted);
+    } catch (...) {  // nothing may unwind into the fiber's trampoline
+        f->fault = "a non-standard exception";
         tsan_release(&w.fault_token);
         set_state(*f, kFaulted);
     }
@@ -333,6 +339,13 @@ struct BlockRun {
 
     Fiber& at(unsigned i) { return w.fibers[i]; }
 
+    // Lanes meet in one exchange when they wait with the same mask at the same intrinsic, and (but for
+    // __syncwarp, which Volta and later let meet across call sites) at the same source line.
+    static bool same_exchange(const Fiber& a, const Fiber& b) {
+        if (get(a.mask) != get(b.mask) || std::string(get(a.op)) != get(b.op)) return false;
+        return std::string(get(a.op)) == "__syncwarp" || a.where.same(b.where);
+    }
+
     // Completes every warp exchange whose lanes have all arrived; returns the lanes released.
     unsigned release_warps() {
         unsigned released = 0;
@@ -349,7 +362,7 @@ struct BlockRun {
                 } else if (state_of(at(i)) == kDone) {
                     error = waits_str(at(lead)) + ", but lane " + std::to_string(j) + " (" + thread_str(at(i)) +
                             ") has exited";
-                } else if (state_of(at(i)) == kAtWarp && get(at(i).mask) != mask) {
+                } else if (state_of(at(i)) == kAtWarp && !same_exchange(at(lead), at(i))) {
                     error = waits_str(at(lead)) + ", but lane " + std::to_string(j) + " " + waits_str(at(i));
                 } else if (state_of(at(i)) != kAtWarp) {
                     ready = false;  // at the block barrier: a deadlock unless something else moves
@@ -499,7 +512,12 @@ struct Grid {
     const LaunchConfig& cfg;
     const std::function<void()>& body;
     uint64_t total;
-    std::vector<uint64_t> block_order;  // empty: forward
+    std::vector<uint32_t> shuffled;  // NST_CUDA_EMU_ORDER=shuffle: a permutation of the blocks
+
+    uint64_t block_at(uint64_t k) const {
+        if (order() == Order::Reverse) return total - 1 - k;
+        return shuffled.empty() ? k : shuffled[k];
+    }
     std::atomic<uint64_t> next{0};
     std::atomic<bool> failed{false};
     std::mutex mu;
@@ -507,10 +525,16 @@ struct Grid {
 
     void work(Worker& w) {
         while (!failed.load(std::memory_order_relaxed)) {
-            const uint64_t k = next.fetch_add(1);
+            // Relaxed: TSan must not see one block's end ordered before another worker's next block.
+            const uint64_t k = next.fetch_add(1, std::memory_order_relaxed);
             if (k >= total) break;
-            const uint64_t b = block_order.empty() ? k : block_order[k];
-            std::string err = run_block(w, cfg, body, b);
+            const uint64_t b = block_at(k);
+            std::string err;
+            try {
+                err = run_block(w, cfg, body, b);
+            } catch (const std::exception& e) {  // the emulator itself failed (no memory for stacks...)
+                err = std::string("cuda_on_cpu could not run the block: ") + e.what();
+            }
             if (!err.empty()) {
                 std::lock_guard<std::mutex> lock(mu);
                 if (fault.empty()) fault = std::move(err);
@@ -583,11 +607,8 @@ void run_grid(const LaunchConfig& cfg, const std::function<void()>& body) {
     std::lock_guard<std::mutex> lock(launch_mu);
     if (sticky_error() != cudaSuccess) return;  // as on a GPU: after a fault nothing more runs
     Grid g{cfg, body, uint64_t(cfg.grid.x) * cfg.grid.y * cfg.grid.z, {}};
-    if (order() != Order::Forward) {
-        g.block_order.resize(g.total);
-        const std::vector<uint32_t> o = ordering(uint32_t(std::min<uint64_t>(g.total, 1u << 31)), 7);
-        std::copy(o.begin(), o.end(), g.block_order.begin());
-    }
+    // A shuffle of up to 2^26 blocks (256 MiB of order); larger grids run in forward order.
+    if (order() == Order::Shuffle && g.total <= (uint64_t(1) << 26)) g.shuffled = ordering(uint32_t(g.total), 7);
     pool.run(g);
     if (!g.fault.empty())
         fault(g.fault.find("__trap") != std::string::npos ? cudaErrorIllegalInstruction : cudaErrorLaunchFailure,
@@ -618,6 +639,7 @@ void launch(const LaunchConfig& config, std::function<void()> body) {
     }
     if (const std::string e = config_error(config); !e.empty()) {
         fail(cudaErrorInvalidConfiguration, std::string("kernel ") + config.kernel_name + ": " + e);
+        if (valid_stream(config.stream)) invalidate_capture(config.stream);
         return;
     }
     if (!valid_stream(config.stream)) {

@@ -66,6 +66,12 @@ __global__ void shuffle_vs_barrier_kernel(float* out) {
     else
         __syncthreads();
 }
+__global__ void mixed_intrinsics_kernel(float* out) {
+    if (threadIdx.x < 16)
+        out[threadIdx.x] = __shfl_sync(0xffffffffu, 1.f, 0);
+    else
+        out[threadIdx.x] = float(__ballot_sync(0xffffffffu, 1));
+}
 __global__ void trap_kernel(float*) {
     if (blockIdx.x == 1 && threadIdx.x == 3) __trap();
 }
@@ -225,6 +231,15 @@ TEST_CASE("cuda_on_cpu: lanes at a shuffle while the rest of the warp waits at _
     CHECK(text.find("16 threads, e.g. thread (16,0,0) waits at __syncthreads") != std::string::npos);
 }
 
+TEST_CASE("cuda_on_cpu: lanes meeting at two different warp intrinsics with one mask are a fault", "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(32);
+    const std::string text =
+        fault_of([&] { NST_LAUNCH(mixed_intrinsics_kernel, 1, 32, 0, nullptr)(out.p); }, cudaErrorLaunchFailure);
+    CHECK(text.find("__shfl_sync") != std::string::npos);
+    CHECK(text.find("__ballot_sync") != std::string::npos);
+}
+
 TEST_CASE("cuda_on_cpu: __trap is an illegal-instruction fault naming block and thread", "[cuda_on_cpu]") {
     ResetAfter reset;
     Buffer out(1);
@@ -307,6 +322,8 @@ TEST_CASE("cuda_on_cpu: copies and frees check that device pointers are device m
     CHECK(cudaMemcpy(other.data(), host.data(), 64, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);
     CHECK(cudaMemcpy(dev.p + 8, host.data(), 64, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);  // past its end
     CHECK(cudaMemcpy(dev.p, host.data(), 64, cudaMemcpyHostToDevice) == cudaSuccess);
+    CHECK(cudaMemcpy(dev.p + 8, host.data(), 64, cudaMemcpyDefault) == cudaErrorInvalidValue);  // inferred side
+    CHECK(cudaMemcpy(dev.p + 1, dev.p, 32, cudaMemcpyDeviceToDevice) == cudaErrorInvalidValue);  // overlap
     CHECK(cudaFree(host.data()) == cudaErrorInvalidValue);
     CHECK(cudaGetLastError() == cudaErrorInvalidValue);
     // Fresh device memory is not zero (as on a GPU): NaN, so a kernel reading it unwritten shows it.

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <source_location>
+#include <string>
 
 namespace nvcuda::wmma {
 
@@ -37,6 +38,11 @@ inline float tf32_operand(float x) {
 }
 inline void converge(const char* op, std::source_location where) {
     cuda_on_cpu::warp_exchange(0xffffffffu, 0, cuda_on_cpu::lane_id(), nullptr, op, where);
+}
+// CUDA's requirements of a load or store: a 256-bit aligned pointer, ldm a multiple of 4 floats (16 bytes).
+inline void check_tile(const float* p, unsigned ldm, const char* op) {
+    if (reinterpret_cast<uintptr_t>(p) % 32 != 0) cuda_on_cpu::device_fault((std::string(op) + ": pointer not 32-byte aligned").c_str());
+    if (ldm % 4 != 0) cuda_on_cpu::device_fault((std::string(op) + ": ldm not a multiple of 4 floats").c_str());
 }
 }  // namespace detail
 
@@ -70,6 +76,7 @@ template <class Layout>
 void load_matrix_sync(fragment<matrix_a, 16, 16, 8, precision::tf32, Layout>& a, const float* p, unsigned ldm,
                       std::source_location where = std::source_location::current()) {
     detail::converge("wmma::load_matrix_sync", where);
+    detail::check_tile(p, ldm, "wmma::load_matrix_sync");
     for (int r = 0; r < 16; ++r)
         for (int k = 0; k < 8; ++k)
             a.x[r * 8 + k] = detail::tf32_operand(std::is_same_v<Layout, row_major> ? p[r * ldm + k] : p[k * ldm + r]);
@@ -78,6 +85,7 @@ template <class Layout>
 void load_matrix_sync(fragment<matrix_b, 16, 16, 8, precision::tf32, Layout>& b, const float* p, unsigned ldm,
                       std::source_location where = std::source_location::current()) {
     detail::converge("wmma::load_matrix_sync", where);
+    detail::check_tile(p, ldm, "wmma::load_matrix_sync");
     for (int k = 0; k < 8; ++k)
         for (int c = 0; c < 16; ++c)
             b.x[k * 16 + c] = detail::tf32_operand(std::is_same_v<Layout, row_major> ? p[k * ldm + c] : p[c * ldm + k]);
@@ -109,6 +117,7 @@ void mma_sync(fragment<accumulator, 16, 16, 8, float>& d, const fragment<matrix_
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 8, float>& c, unsigned ldm, layout_t layout,
                               std::source_location where = std::source_location::current()) {
     detail::converge("wmma::store_matrix_sync", where);
+    detail::check_tile(p, ldm, "wmma::store_matrix_sync");
     const int lane = cuda_on_cpu::lane_id();
     for (int i = 0; i < 8; ++i) {
         const int e = lane + 32 * i, r = e / 16, col = e % 16;
