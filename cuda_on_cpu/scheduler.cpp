@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -121,6 +122,9 @@ struct DeviceFault : std::runtime_error {
 
 enum State : uint8_t { kReady, kAtBarrier, kAtWarp, kDone, kFaulted };
 
+// Equal texts without allocating (checked for every thread at every barrier): usually the same pointer.
+bool same_text(const char* a, const char* b) { return a == b || std::strcmp(a, b) == 0; }
+
 struct Where {
     std::atomic<const char*> file{""};
     std::atomic<unsigned> line{0};
@@ -130,7 +134,7 @@ struct Where {
     }
     bool same(const Where& o) const {
         return line.load(std::memory_order_relaxed) == o.line.load(std::memory_order_relaxed) &&
-               std::string(file.load(std::memory_order_relaxed)) == o.file.load(std::memory_order_relaxed);
+               same_text(file.load(std::memory_order_relaxed), o.file.load(std::memory_order_relaxed));
     }
     std::string str() const {
         std::string f = file.load(std::memory_order_relaxed);
@@ -342,8 +346,8 @@ struct BlockRun {
     // Lanes meet in one exchange when they wait with the same mask at the same intrinsic, and (but for
     // __syncwarp, which Volta and later let meet across call sites) at the same source line.
     static bool same_exchange(const Fiber& a, const Fiber& b) {
-        if (get(a.mask) != get(b.mask) || std::string(get(a.op)) != get(b.op)) return false;
-        return std::string(get(a.op)) == "__syncwarp" || a.where.same(b.where);
+        if (get(a.mask) != get(b.mask) || !same_text(get(a.op), get(b.op))) return false;
+        return same_text(get(a.op), "__syncwarp") || a.where.same(b.where);
     }
 
     // Completes every warp exchange whose lanes have all arrived; returns the lanes released.
@@ -425,13 +429,13 @@ struct BlockRun {
             const uint8_t st = state_of(f);
             if (st != kAtBarrier && st != kAtWarp) continue;
             bool seen = false;
-            for (unsigned j : firsts) seen |= w.fibers[j].where.same(f.where) && get(w.fibers[j].op) == get(f.op);
+            for (unsigned j : firsts) seen |= w.fibers[j].where.same(f.where) && same_text(get(w.fibers[j].op), get(f.op));
             if (!seen) firsts.push_back(i);
         }
         for (unsigned j : firsts) {
             unsigned count = 0;
             for (unsigned i = 0; i < n; ++i)
-                count += w.fibers[i].where.same(w.fibers[j].where) && get(w.fibers[i].op) == get(w.fibers[j].op) &&
+                count += w.fibers[i].where.same(w.fibers[j].where) && same_text(get(w.fibers[i].op), get(w.fibers[j].op)) &&
                          (state_of(w.fibers[i]) == kAtBarrier || state_of(w.fibers[i]) == kAtWarp);
             s += (j == firsts.front() ? " " : "; ") + std::to_string(count) + " threads, e.g. " + waits_str(w.fibers[j]);
         }

@@ -93,6 +93,27 @@ const ConvCase kConvCases[] = {
     {1, 67, 45, 38, 65, 3, 3, 1, 1, true},   // large, VGG-like
 };
 
+// A Conv2d module with frozen weights (prepared once, as VGG-19's are) pinned to `variant` on CUDA,
+// against the reference conv: the output and the input gradient. Random data from seeds seed..seed+3.
+void compare_prepared(const std::string& variant, const ConvCase& c, uint64_t seed) {
+    ScopedVariant pin("conv2d", variant);
+    const Tensor w = Tensor::uniform({c.K, c.C, c.R, c.S}, -1, 1, seed), b = Tensor::uniform({c.K}, -1, 1, seed + 1);
+    Tensor x = Tensor::uniform({c.N, c.C, c.H, c.W}, -1, 1, seed + 2).requires_grad_();
+    Tensor xd = x.detach().to(Device::cuda()).requires_grad_();
+    const Conv2d layer(w.to(Device::cuda()), b.to(Device::cuda()), c.stride, c.pad);
+    Tensor ref;
+    {
+        ScopedVariant r("conv2d", "reference");
+        ref = conv2d(x, w, b, c.stride, c.pad);
+    }
+    const Tensor out = layer.forward(xd);
+    const Tensor R = Tensor::uniform(ref.shape(), -1, 1, seed + 3);
+    ref.backward(R);
+    out.backward(R.to(Device::cuda()));
+    CHECK(test::rel_err(out, ref) < tolerance(variant));
+    CHECK(test::rel_err(xd.grad(), x.grad()) < tolerance(variant));
+}
+
 void conv_cases(const std::string& variant) {
     uint64_t seed = 1000;
     for (const ConvCase& c : kConvCases) {
@@ -145,22 +166,7 @@ TEST_CASE("conv2d: own CUDA variants with prepared frozen weights match the CPU 
         for (const ConvCase& c : kConvCases) {
             INFO("variant " << v.name << ": conv C" << c.C << " " << c.H << "x" << c.W << " K" << c.K << " " << c.R << "x"
                             << c.S << " stride " << c.stride << " pad " << c.pad);
-            ScopedVariant pin("conv2d", v.name);
-            const Tensor w = Tensor::uniform({c.K, c.C, c.R, c.S}, -1, 1, 41), b = Tensor::uniform({c.K}, -1, 1, 42);
-            Tensor x = Tensor::uniform({c.N, c.C, c.H, c.W}, -1, 1, 43).requires_grad_();
-            Tensor xd = x.detach().to(Device::cuda()).requires_grad_();
-            const Conv2d layer(w.to(Device::cuda()), b.to(Device::cuda()), c.stride, c.pad);
-            Tensor ref;
-            {
-                ScopedVariant r("conv2d", "reference");
-                ref = conv2d(x, w, b, c.stride, c.pad);
-            }
-            const Tensor out = layer.forward(xd);
-            const Tensor R = Tensor::uniform(ref.shape(), -1, 1, 44);
-            ref.backward(R);
-            out.backward(R.to(Device::cuda()));
-            CHECK(test::rel_err(out, ref) < tolerance(v.name));
-            CHECK(test::rel_err(xd.grad(), x.grad()) < tolerance(v.name));
+            compare_prepared(v.name, c, 41);
         }
     }
 }
@@ -469,23 +475,8 @@ TEST_CASE("conv2d: every own CUDA rung on the VGG-19 layer shapes at 24x17, plai
                     {{1, l.C, 24, 17}, {l.K, l.C, 3, 3}, {l.K}}, 7000 + l.K, {true, false, false});
             if (!v.prepare) continue;
             // Prepared (frozen) weights, as VGG-19 holds them: the flipped filters made once.
-            ScopedVariant pin("conv2d", v.name);
-            const Tensor w = Tensor::uniform({l.K, l.C, 3, 3}, -1, 1, 51), b = Tensor::uniform({l.K}, -1, 1, 52);
-            Tensor x = Tensor::uniform({1, l.C, 24, 17}, -1, 1, 53).requires_grad_();
-            Tensor xd = x.detach().to(Device::cuda()).requires_grad_();
-            const Conv2d layer(w.to(Device::cuda()), b.to(Device::cuda()), 1, 1);
-            Tensor ref;
-            {
-                ScopedVariant r("conv2d", "reference");
-                ref = conv2d(x, w, b, 1, 1);
-            }
-            const Tensor out = layer.forward(xd);
-            const Tensor R = Tensor::uniform(ref.shape(), -1, 1, 54);
-            ref.backward(R);
-            out.backward(R.to(Device::cuda()));
             INFO("prepared, variant " << v.name);
-            CHECK(test::rel_err(out, ref) < tolerance(v.name));
-            CHECK(test::rel_err(xd.grad(), x.grad()) < tolerance(v.name));
+            compare_prepared(v.name, ConvCase{1, l.C, 24, 17, l.K, 3, 3, 1, 1, true}, 51);
         }
     }
 }
