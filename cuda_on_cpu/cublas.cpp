@@ -3,6 +3,7 @@
 // (else an illegal-address fault, sticky, as a GPU would give), then submits the arithmetic to the
 // handle's stream.
 #include <cublas_v2.h>
+#include <mma.h>
 
 #include <algorithm>
 #include <cmath>
@@ -47,7 +48,7 @@ struct Gemm {
     const float *A, *B;
     float* C;
 
-    float in(float v) const { return tf32 ? cuda_on_cpu::round_to_tf32(v) : v; }
+    float in(float v) const { return tf32 ? nvcuda::wmma::__float_to_tf32(v) : v; }  // the WMMA model's rounding
     void run() const {
         for (int64_t p = 0; p < batch; ++p) {
             const float *a = A + p * sa, *b = B + p * sb;

@@ -30,7 +30,4 @@ bool device_range(const void* p, size_t bytes);
 // Host threads that run blocks (NST_CUDA_EMU_WORKERS, default all cores).
 int worker_count();
 
-// TF32 rounding as cvt.rna.tf32.f32 does it: nearest, ties away from zero, 10 mantissa bits kept.
-float round_to_tf32(float x);
-
 }  // namespace cuda_on_cpu

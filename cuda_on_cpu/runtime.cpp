@@ -208,17 +208,6 @@ int worker_count() {
     return n;
 }
 
-float round_to_tf32(float x) {
-    uint32_t b;
-    std::memcpy(&b, &x, 4);
-    if ((b & 0x7f800000u) != 0x7f800000u) {  // finite: add half an ulp of the 10-bit mantissa, truncate
-        b += 0x1000u;
-        b &= 0xffffe000u;
-    }
-    std::memcpy(&x, &b, 4);
-    return x;
-}
-
 }  // namespace cuda_on_cpu
 
 using namespace cuda_on_cpu;
