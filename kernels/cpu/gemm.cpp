@@ -1,0 +1,294 @@
+// The CPU GEMM (contract in gemm.h): choosing a micro-kernel, packing, and the five loops around it.
+//
+// For each block of N columns (nc) and each block of K (kc):
+//   pack op(B)[kc, nc] into NR-wide micro-panels Bp   (alpha folded in here; B is read once per block)
+//   for each block of M rows (mc):
+//     pack op(A)[mc, kc] into MR-tall micro-panels Ap (or point into a packing made once by pack_a)
+//     for each NR micro-panel of Bp, for each MR micro-panel of Ap: the micro-kernel on one tile of C
+// The first K block stores (beta = 0) or adds to C (beta = 1); other betas scale C first. Tiles on C's
+// ragged edge are the micro-kernels' own business (gemm_kernels.h).
+#include "kernels/cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "kernels/cpu/gemm_kernels.h"
+#include "kernels/error.h"
+
+namespace nst::cpu {
+
+// ---- the portable micro-kernel: the same contract in plain loops ----
+namespace {
+constexpr int kPortableMR = 4, kPortableNR = 16;
+void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
+    float acc[kPortableMR][kPortableNR] = {};
+    for (int64_t k = 0; k < kc; ++k, a += kPortableMR, b += kPortableNR)
+        for (int i = 0; i < kPortableMR; ++i)
+            for (int j = 0; j < kPortableNR; ++j) acc[i][j] += a[i] * b[j];
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + acc[i][j];
+}
+}  // namespace
+
+const GemmKernel kGemmPortable = {"portable", 3, kPortableMR, kPortableNR, 256, 128, micro_portable, [] { return true; }};
+
+// ---- which micro-kernel ----
+namespace {
+
+const GemmKernel* const kAll[] = {&kGemmAvx512, &kGemmAvx2, &kGemmPortable};  // widest first
+
+const GemmKernel* find_kernel(const std::string& name) {
+    for (const GemmKernel* k : kAll)
+        if (name == k->name) return k;
+    return nullptr;
+}
+
+std::string choices() {
+    std::string s;
+    for (const std::string& n : gemm_kernels_available()) s += (s.empty() ? "" : ", ") + n;
+    return s;
+}
+
+const GemmKernel* checked(const std::string& name, const char* where) {
+    const GemmKernel* k = find_kernel(name);
+    if (!k) throw Error(std::string(where) + ": no GEMM micro-kernel \"" + name + "\" (this CPU runs: " + choices() + ")");
+    if (!k->runs_here())
+        throw Error(std::string(where) + ": this CPU cannot run the \"" + name + "\" GEMM micro-kernel (it runs: " +
+                    choices() + ")");
+    return k;
+}
+
+const GemmKernel*& active() {
+    static const GemmKernel* k = [] {
+        if (const char* v = std::getenv("NST_GEMM_KERNEL"); v && *v) return checked(v, "NST_GEMM_KERNEL");
+        for (const GemmKernel* c : kAll)
+            if (c->runs_here()) return c;
+        return &kGemmPortable;
+    }();
+    return k;
+}
+
+}  // namespace
+
+const GemmKernel& active_gemm_kernel() { return *active(); }
+std::string gemm_kernel_name() { return active()->name; }
+
+std::vector<std::string> gemm_kernels_available() {
+    std::vector<std::string> names;
+    for (const GemmKernel* k : kAll)
+        if (k->runs_here()) names.push_back(k->name);
+    return names;
+}
+
+std::string set_gemm_kernel(const std::string& name) {
+    const std::string old = active()->name;
+    active() = checked(name, "set_gemm_kernel");
+    return old;
+}
+
+// ---- packing ----
+namespace {
+
+// op(X)[r][c] for a row-major X with leading dimension ld.
+inline float at(const float* X, int64_t ld, Trans t, int64_t r, int64_t c) {
+    return t == Trans::No ? X[r * ld + c] : X[c * ld + r];
+}
+
+// Ap[p][k][i] = op(A)[i0 + p·MR + i][k0 + k] for the rows [i0, i0 + m), zero past m.
+void pack_a_block(const GemmKernel& kern, Trans ta, const float* A, int64_t lda, int64_t i0, int64_t m, int64_t k0,
+                  int64_t kc, float* Ap) {
+    const int MR = kern.mr;
+    for (int64_t p = 0; p < m; p += MR, Ap += kc * MR) {
+        const int rows = int(std::min<int64_t>(MR, m - p));
+        for (int64_t k = 0; k < kc; ++k) {
+            float* dst = Ap + k * MR;
+            if (ta == Trans::Yes && rows == MR) {
+                std::memcpy(dst, A + (k0 + k) * lda + i0 + p, sizeof(float) * size_t(MR));  // contiguous in A
+                continue;
+            }
+            for (int i = 0; i < rows; ++i) dst[i] = at(A, lda, ta, i0 + p + i, k0 + k);
+            for (int i = rows; i < MR; ++i) dst[i] = 0.f;
+        }
+    }
+}
+
+// Bp[p][k][j] = alpha · op(B)[k0 + k][j0 + p·NR + j], zero past n.
+void pack_b_block(const GemmKernel& kern, Trans tb, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                  int64_t n, float alpha, float* Bp) {
+    const int NR = kern.nr;
+    for (int64_t p = 0; p < n; p += NR, Bp += kc * NR) {
+        const int cols = int(std::min<int64_t>(NR, n - p));
+        if (tb == Trans::No && cols == NR && alpha == 1.f) {  // the common case: whole rows of NR floats
+            for (int64_t k = 0; k < kc; ++k) std::memcpy(Bp + k * NR, B + (k0 + k) * ldb + j0 + p, sizeof(float) * size_t(NR));
+        } else if (tb == Trans::No) {
+            for (int64_t k = 0; k < kc; ++k) {
+                const float* src = B + (k0 + k) * ldb + j0 + p;
+                float* dst = Bp + k * NR;
+                for (int j = 0; j < cols; ++j) dst[j] = alpha * src[j];
+                for (int j = cols; j < NR; ++j) dst[j] = 0.f;
+            }
+        } else {
+            for (int j = 0; j < NR; ++j) {  // column j of the panel is a contiguous row of B
+                const float* src = B + (j0 + p + j) * ldb + k0;
+                for (int64_t k = 0; k < kc; ++k) Bp[k * NR + j] = j < cols ? alpha * src[k] : 0.f;
+            }
+        }
+    }
+}
+
+// A grow-only, 64-byte-aligned buffer per thread and use (the packed A block and B block).
+float* scratch(int which, int64_t floats) {
+    struct Buffer {
+        std::unique_ptr<float, decltype(&std::free)> p{nullptr, &std::free};
+        int64_t size = 0;
+    };
+    thread_local Buffer buffers[2];
+    Buffer& b = buffers[which];
+    if (b.size < floats) {
+        const size_t bytes = (size_t(floats) * sizeof(float) + 63) / 64 * 64;
+        b.p.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+        if (!b.p) throw Error("sgemm: out of memory for a packing buffer of " + std::to_string(bytes) + " bytes");
+        b.size = floats;
+    }
+    return b.p.get();
+}
+
+constexpr int64_t kNC = 4096;  // columns of B per block: kc x 4096 floats (4 MiB at kc = 256) in L3
+
+// Packed A header: which kernel packed it, and for what M and K.
+constexpr int kHeader = 4;
+constexpr int32_t kMagic = 0x47454d4d;  // "GEMM"
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+}  // namespace
+
+// ---- the loops ----
+namespace {
+
+struct Problem {
+    int64_t M, N, K;
+    float alpha;
+    Trans ta;
+    const float* A;
+    int64_t lda;
+    const float* packed_a;  // or null: pack per block
+    Trans tb;
+    const float* B;
+    int64_t ldb;
+    float beta;
+    float* C;
+    int64_t ldc;
+    bool upper;  // only tiles on or above the diagonal
+};
+
+// C[ic.., jc..] (mc x nc) += Ap · Bp over kc, tile by tile.
+void macro_kernel(const GemmKernel& kern, const Problem& pr, int64_t ic, int64_t mc, int64_t jc, int64_t nc, int64_t kc,
+                  const float* Ap, const float* Bp, bool accumulate) {
+    for (int64_t jr = 0; jr < nc; jr += kern.nr) {
+        const int n = int(std::min<int64_t>(kern.nr, nc - jr));
+        for (int64_t ir = 0; ir < mc; ir += kern.mr) {
+            if (pr.upper && ic + ir >= jc + jr + n) continue;  // wholly below the diagonal
+            const int m = int(std::min<int64_t>(kern.mr, mc - ir));
+            kern.micro(kc, Ap + ir * kc, Bp + jr * kc, pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m, n, accumulate);
+        }
+    }
+}
+
+void scale_c(const Problem& pr) {
+    for (int64_t i = 0; i < pr.M; ++i) {
+        float* row = pr.C + i * pr.ldc;
+        if (pr.beta == 0.f)
+            std::fill(row, row + pr.N, 0.f);
+        else
+            for (int64_t j = 0; j < pr.N; ++j) row[j] *= pr.beta;
+    }
+}
+
+void run(const GemmKernel& kern, Problem pr) {
+    if (pr.M <= 0 || pr.N <= 0) return;
+    if (pr.K <= 0 || pr.alpha == 0.f) return scale_c(pr);
+    if (pr.beta != 0.f && pr.beta != 1.f) {
+        scale_c(pr);
+        pr.beta = 1.f;
+    }
+    const int64_t Mp = round_up(pr.M, kern.mr);
+    for (int64_t jc = 0; jc < pr.N; jc += kNC) {
+        const int64_t nc = std::min(kNC, pr.N - jc);
+        for (int64_t pc = 0; pc < pr.K; pc += kern.kc) {
+            const int64_t kc = std::min<int64_t>(kern.kc, pr.K - pc);
+            float* Bp = scratch(1, round_up(nc, kern.nr) * kc);
+            pack_b_block(kern, pr.tb, pr.B, pr.ldb, pc, kc, jc, nc, pr.alpha, Bp);
+            const bool accumulate = pc > 0 || pr.beta == 1.f;
+            for (int64_t ic = 0; ic < pr.M; ic += kern.mc) {
+                const int64_t mc = std::min<int64_t>(kern.mc, pr.M - ic);
+                if (pr.upper && ic >= jc + nc) break;  // every later row block lies below the diagonal
+                const float* Ap;
+                if (pr.packed_a) {
+                    Ap = pr.packed_a + pc * Mp + ic * kc;  // pack_a's layout: [K block][panel][k][MR]
+                } else {
+                    float* buf = scratch(0, round_up(mc, kern.mr) * kc);
+                    pack_a_block(kern, pr.ta, pr.A, pr.lda, ic, mc, pc, kc, buf);
+                    Ap = buf;
+                }
+                macro_kernel(kern, pr, ic, mc, jc, nc, kc, Ap, Bp, accumulate);
+            }
+        }
+    }
+}
+
+void check_dims(const char* what, int64_t M, int64_t N, int64_t K) {
+    if (M < 0 || N < 0 || K < 0)
+        throw Error(std::string(what) + ": negative size (M " + std::to_string(M) + ", N " + std::to_string(N) + ", K " +
+                    std::to_string(K) + ")");
+}
+
+}  // namespace
+
+void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    check_dims("sgemm", M, N, K);
+    run(active_gemm_kernel(), {M, N, K, alpha, ta, A, lda, nullptr, tb, B, ldb, beta, C, ldc, false});
+}
+
+void sgemm_upper(Trans ta, Trans tb, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                 int64_t ldb, float beta, float* C, int64_t ldc) {
+    check_dims("sgemm_upper", N, N, K);
+    run(active_gemm_kernel(), {N, N, K, alpha, ta, A, lda, nullptr, tb, B, ldb, beta, C, ldc, true});
+}
+
+int64_t packed_a_floats(int64_t M, int64_t K) {
+    check_dims("packed_a_floats", M, 0, K);
+    return kHeader + round_up(M, active_gemm_kernel().mr) * K;
+}
+
+void pack_a(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* packed) {
+    check_dims("pack_a", M, 0, K);
+    const GemmKernel& kern = active_gemm_kernel();
+    const int32_t header[kHeader] = {kMagic, int32_t(kern.id), int32_t(M), int32_t(K)};
+    std::memcpy(packed, header, sizeof(header));
+    float* body = packed + kHeader;
+    const int64_t Mp = round_up(M, kern.mr);
+    for (int64_t pc = 0; pc < K; pc += kern.kc) {
+        const int64_t kc = std::min<int64_t>(kern.kc, K - pc);
+        pack_a_block(kern, ta, A, lda, 0, M, pc, kc, body + pc * Mp);
+    }
+}
+
+void sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc) {
+    check_dims("sgemm_packed", M, N, K);
+    const GemmKernel& kern = active_gemm_kernel();
+    int32_t header[kHeader];
+    std::memcpy(header, packed_a, sizeof(header));
+    if (header[0] != kMagic || header[2] != M || header[3] != K)
+        throw Error("sgemm_packed: the packed A is not a pack_a packing of a " + std::to_string(M) + " x " +
+                    std::to_string(K) + " matrix");
+    if (header[1] != kern.id)
+        throw Error(std::string("sgemm_packed: A was packed for another GEMM micro-kernel than the active \"") +
+                    kern.name + "\"; pack it again");
+    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, packed_a + kHeader, tb, B, ldb, beta, C, ldc, false});
+}
+
+}  // namespace nst::cpu

@@ -1,0 +1,83 @@
+// GEMM micro-kernel for AVX2 + FMA: a 6 x 16 tile of C in 12 ymm accumulators (of 16), the classic
+// Haswell shape: per k step 2 loads of B and 6 broadcasts of A feed 12 FMAs. Instantiated for every row
+// count 1..6, with masked loads and stores for a ragged last column block, so edge tiles need no scratch.
+// Compiled for AVX2 by the target attribute; gemm.cpp calls it only where the CPU says avx2 and fma.
+#include "kernels/cpu/gemm_kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include <array>
+#include <utility>
+
+namespace nst::cpu {
+
+namespace {
+
+constexpr int kMR = 6, kNR = 16;
+
+template <int M>
+__attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int n,
+                                              bool accumulate) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);      // lanes j < n
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);  // lanes 8 + j < n
+#pragma GCC unroll 6
+    for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    __m256 acc[M][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+#pragma GCC unroll 6
+        for (int i = 0; i < M; ++i) {
+            const __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < M; ++i) {
+        float* ci = c + i * ldc;
+        if (n == kNR) {
+            if (accumulate) {
+                acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(ci));
+                acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(ci + 8));
+            }
+            _mm256_storeu_ps(ci, acc[i][0]);
+            _mm256_storeu_ps(ci + 8, acc[i][1]);
+            continue;
+        }
+        if (accumulate) {
+            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_maskload_ps(ci, m0));
+            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_maskload_ps(ci + 8, m1));
+        }
+        _mm256_maskstore_ps(ci, m0, acc[i][0]);
+        _mm256_maskstore_ps(ci + 8, m1, acc[i][1]);
+    }
+}
+
+template <int... Ms> constexpr auto table(std::integer_sequence<int, Ms...>) {
+    using Fn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, bool);
+    return std::array<Fn, sizeof...(Ms)>{tile<Ms + 1>...};
+}
+constexpr auto kTiles = table(std::make_integer_sequence<int, kMR>{});
+
+void micro_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
+    kTiles[size_t(m - 1)](kc, a, b, c, ldc, n, accumulate);
+}
+
+bool avx2_runs_here() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+}  // namespace
+
+const GemmKernel kGemmAvx2 = {"avx2", 2, kMR, kNR, 256, 6 * 24, micro_avx2, avx2_runs_here};
+
+}  // namespace nst::cpu
+
+#else
+namespace nst::cpu {
+const GemmKernel kGemmAvx2 = {"avx2", 2, 6, 16, 256, 144, nullptr, [] { return false; }};
+}
+#endif
