@@ -46,9 +46,8 @@ for v in $(compgen -e | grep '^OPENBLAS_' || true); do say "unsetting $v for thi
 
 scripts/install-deps.sh
 apt_install time python3-venv
-cmake -S . -B build -G Ninja >/dev/null
 build_note=""
-if ! cmake --build build --target bench_eval stylize >/dev/null 2>&1; then
+if ! cmake -S . -B build -G Ninja >/dev/null 2>&1 || ! cmake --build build --target bench_eval stylize >/dev/null 2>&1; then
   build_note="building bench_eval/stylize failed (tree mid-edit?): using the binaries already in build/"
   say "$build_note"
 fi
