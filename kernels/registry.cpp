@@ -8,11 +8,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/threaded.h"
-#ifdef NST_HAVE_OPENBLAS
-#include <cblas.h>
-
 #include "kernels/cpu/cpu_gemm_kernels.h"
-#endif
 #include "kernels/device.h"
 #ifdef NST_HAVE_CUDA
 #include "kernels/cuda/cuda_kernels.h"
@@ -69,12 +65,16 @@ namespace {
 
 // ---- CPU: the reference kernels, float32 instantiations ----
 const Conv2dVariant kConvCpu[] = {
-#ifdef NST_HAVE_OPENBLAS
-    // F(4x4,3x3) for 3x3 stride-1 pad-1 layers, im2col+GEMM for the others (docs/performance.md).
+    // F(4x4,3x3) for 3x3 stride-1 pad-1 layers, im2col+GEMM for the others, on the project's GEMM
+    // (kernels/cpu/gemm.h; docs/performance.md).
     {"winograd", false, cpu::conv2d_forward_winograd, cpu::conv2d_backward_data_winograd, cpu::conv2d_backward_weight_gemm,
      cpu::conv2d_backward_bias<float>, cpu::conv2d_prepared_size_winograd, cpu::conv2d_prepare_winograd,
      cpu::conv2d_forward_winograd_prepared, cpu::conv2d_backward_data_winograd_prepared},
     {"im2col_gemm", false, cpu::conv2d_forward_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
+     cpu::conv2d_backward_bias<float>, nullptr, nullptr, nullptr, nullptr},
+#ifdef NST_HAVE_OPENBLAS
+    // The library yardstick: im2col on OpenBLAS's SGEMM.
+    {"blas", true, cpu::conv2d_forward_blas, cpu::conv2d_backward_data_blas, cpu::conv2d_backward_weight_blas,
      cpu::conv2d_backward_bias<float>, nullptr, nullptr, nullptr, nullptr},
 #endif
     {"reference", false, cpu::conv2d_forward<float>, cpu::conv2d_backward_data<float>,
@@ -98,8 +98,9 @@ const PoolVariant kAvgPoolCpu[] = {
      }},
 };
 const GramVariant kGramCpu[] = {
+    {"gemm", false, cpu::gram_forward_gemm, cpu::gram_backward_gemm},
 #ifdef NST_HAVE_OPENBLAS
-    {"blas", false, cpu::gram_forward_blas, cpu::gram_backward_blas},
+    {"blas", true, cpu::gram_forward_blas, cpu::gram_backward_blas},
 #endif
     {"reference", false, cpu::gram_forward<float>, cpu::gram_backward<float>},
 };

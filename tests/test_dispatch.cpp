@@ -36,10 +36,20 @@ TEST_CASE("pinning a variant, backends and their errors", "[dispatch][errors]") 
     CHECK_THROWS_WITH(set_variant("convolution", "x"), Catch::Contains("unknown op"));
     CHECK_THROWS_WITH(parse_backend("tensorflow"), Catch::Contains("unknown backend"));
     CHECK(parse_backend("cudnn") == Backend::Library);
-    // The CPU has no library variants: the library backend falls back to the CPU default there.
+    // The CPU's defaults are the project's own kernels; the library backend picks OpenBLAS where it was
+    // built (the `blas` yardsticks), and falls back to the defaults where it was not. Reduction-only ops
+    // (relu) have no library variant on any build.
     const std::string cpu_default = gram_kernels(Device::cpu()).name;
+    CHECK(cpu_default == "gemm");
+    CHECK(std::string(conv2d_kernels(Device::cpu()).name) == "winograd");
     set_backend(Backend::Library);
+#ifdef NST_HAVE_OPENBLAS
+    CHECK(std::string(gram_kernels(Device::cpu()).name) == "blas");
+    CHECK(std::string(conv2d_kernels(Device::cpu()).name) == "blas");
+#else
     CHECK(std::string(gram_kernels(Device::cpu()).name) == cpu_default);
+#endif
+    CHECK(std::string(relu_kernels(Device::cpu()).name) == "threaded");
     set_backend(Backend::Own);
     if (!built_with_cuda()) CHECK_THROWS_WITH(gram_kernels(Device::cuda()), Catch::Contains("no CUDA"));
 }

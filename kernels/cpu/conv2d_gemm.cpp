@@ -1,5 +1,6 @@
-// conv2d, CPU variant "im2col_gemm": lower each block of output rows to a matrix (im2col) and let
-// OpenBLAS's SGEMM do the multiply-adds. The same three products give all three passes:
+// conv2d, CPU variants "im2col_gemm" and "blas": lower each block of output rows to a matrix (im2col)
+// and let a GEMM do the multiply-adds: the project's own (gemm.h) or, as the library yardstick, OpenBLAS's
+// SGEMM (compiled when CMake finds it). The same three products give all three passes:
 //   forward          Y[K, PQ]    = W[K, CRS] · col[CRS, PQ] (+ b)
 //   backward-data    dcol[CRS,PQ] = Wᵀ · dY,   then col2im adds dcol back into dx
 //   backward-weight  dW[K, CRS] += dY · colᵀ
@@ -7,15 +8,17 @@
 // Threads (parallel.h): the forward runs its row blocks on the pool's threads (each with its own col
 // buffer); backward-data splits the input channels, so that col2im's overlapping adds never race;
 // backward-weight accumulates into one dW and stays on one thread.
-// Compiled only when OpenBLAS is found; the reference kernels (conv2d.cpp) remain the spec.
-#include <cblas.h>
-
+// The reference kernels (conv2d.cpp) remain the spec.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cpu/cpu_gemm_kernels.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
+#ifdef NST_HAVE_OPENBLAS
+#include "kernels/cpu/openblas.h"
+#endif
 
 namespace nst::cpu {
 
@@ -77,9 +80,11 @@ void col2im_add(const float* col, float* dx, const ConvShape& s, int p0, int p1,
             }
 }
 
-}  // namespace
+// The three passes, on either GEMM (both have sgemm's signature).
+using Gemm = void (*)(Trans, Trans, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                      float, float*, int64_t);
 
-void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+void forward(Gemm gemm, const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s, true);
     const int64_t PQ = int64_t(P) * Q;
     for (int n = 0; n < s.N; ++n) {
@@ -91,8 +96,7 @@ void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* 
                 float* col = col_buffer(int64_t(CRS) * cols);
                 im2col(xn, col, s, p0, p1);
                 // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ), + bias
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f,
-                            yn + int64_t(p0) * Q, int(PQ));
+                gemm(Trans::No, Trans::No, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f, yn + int64_t(p0) * Q, PQ);
                 if (b)
                     for (int k = 0; k < s.K; ++k) {
                         float* row = yn + int64_t(k) * PQ + int64_t(p0) * Q;
@@ -103,7 +107,7 @@ void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* 
     }
 }
 
-void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const ConvShape& s) {
+void backward_data(Gemm gemm, const float* dy, const float* w, float* dx, const ConvShape& s) {
     const int P = s.P(), Q = s.Q(), RS = s.R * s.S, CRS = s.C * RS, step = rows_per_block(s);
     const int64_t PQ = int64_t(P) * Q;
     std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
@@ -116,15 +120,15 @@ void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const
                 const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
                 float* col = col_buffer(int64_t(rows_c) * cols);
                 // dcol[(c,r,t), :] = W[:, (c,r,t)]ᵀ · dY[:, p0*Q : p1*Q]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows_c, cols, s.K, 1.f, w + c0 * RS, CRS,
-                            dyn + int64_t(p0) * Q, int(PQ), 0.f, col, cols);
+                gemm(Trans::Yes, Trans::No, rows_c, cols, s.K, 1.f, w + c0 * RS, CRS, dyn + int64_t(p0) * Q, PQ, 0.f,
+                     col, cols);
                 col2im_add(col, dxn, s, p0, p1, int(c0), int(c1));
             }
         });
     }
 }
 
-void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, const ConvShape& s) {
+void backward_weight(Gemm gemm, const float* x, const float* dy, float* dw, const ConvShape& s) {
     const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
     const int64_t PQ = int64_t(P) * Q;
     bool first = true;
@@ -135,11 +139,35 @@ void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, con
             const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
             float* col = col_buffer(int64_t(CRS) * cols);
             im2col(xn, col, s, p0, p1);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.K, CRS, cols, 1.f, dyn + int64_t(p0) * Q, int(PQ), col,
-                        cols, first ? 0.f : 1.f, dw, CRS);
+            gemm(Trans::No, Trans::Yes, s.K, CRS, cols, 1.f, dyn + int64_t(p0) * Q, PQ, col, cols, first ? 0.f : 1.f, dw,
+                 CRS);
             first = false;
         }
     }
 }
+
+}  // namespace
+
+void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    forward(sgemm, x, w, b, y, s);
+}
+void conv2d_backward_data_gemm(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    backward_data(sgemm, dy, w, dx, s);
+}
+void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, const ConvShape& s) {
+    backward_weight(sgemm, x, dy, dw, s);
+}
+
+#ifdef NST_HAVE_OPENBLAS
+void conv2d_forward_blas(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    forward(openblas_sgemm, x, w, b, y, s);
+}
+void conv2d_backward_data_blas(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    backward_data(openblas_sgemm, dy, w, dx, s);
+}
+void conv2d_backward_weight_blas(const float* x, const float* dy, float* dw, const ConvShape& s) {
+    backward_weight(openblas_sgemm, x, dy, dw, s);
+}
+#endif
 
 }  // namespace nst::cpu

@@ -4,7 +4,7 @@
 // Each 4x4 output tile comes from a 6x6 input tile d (rows 4ty-1 .. 4ty+4, zero outside the image):
 //   Y = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A
 // For each of the 36 positions ξ of the transformed tile the sum over channels is a matrix product
-//   M_ξ[K, tiles] = U_ξ[K, C] · V_ξ[C, tiles]          (OpenBLAS SGEMM)
+//   M_ξ[K, tiles] = U_ξ[K, C] · V_ξ[C, tiles]          (the project's GEMM, gemm.h)
 // i.e. 36 multiplies per 16 outputs instead of 144: 4x fewer than direct or im2col+GEMM.
 //
 // backward-data is the exact adjoint of that computation (not a second Winograd conv with flipped
@@ -12,7 +12,9 @@
 //   dM_ξ = A dY Aᵀ (per output tile),  dV_ξ[C, tiles] = U_ξᵀ · dM_ξ,  dx += B dV Bᵀ scattered back to the
 //   overlapping 6x6 input tiles (the adjoint of the tile gather).
 // U depends only on the weights, so frozen weights are transformed once (conv2d_prepare_winograd; the
-// Conv2d module keeps the result) and the *_prepared entry points take it.
+// Conv2d module keeps the result) and the *_prepared entry points take it. The prepared form is U
+// already packed for the GEMM's micro-kernel, twice: U_ξ for the forward and U_ξᵀ for the backward, so
+// no call re-packs it (the plain U is not kept: the two packings are all the products read).
 //
 // Threads (parallel.h): the input and output transforms are split over channels (each thread owns whole
 // channel planes, so the overlapping scatter of backward-data needs no atomics), the 36 products over ξ.
@@ -20,13 +22,12 @@
 // the compiler can keep the lanes in SIMD registers. V and M are laid out [channel][ξ][tile]: each
 // transform then reads or writes one compact region per channel instead of 36 far-apart streams (which
 // cost more than the arithmetic), and each product sees V_ξ as a matrix with row stride 36·tiles.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cpu/cpu_gemm_kernels.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/error.h"
 
@@ -278,12 +279,22 @@ int64_t set_winograd_buffer_floats(int64_t floats) {
     return old;
 }
 
-int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return is_3x3_same(s) ? int64_t(36) * s.K * s.C : 0; }
+// The prepared buffer: 36 packings of U_ξ (K x C), then 36 of U_ξᵀ (C x K), each pack_a's size.
+int64_t conv2d_prepared_size_winograd(const ConvShape& s) {
+    return is_3x3_same(s) ? 36 * (packed_a_floats(s.K, s.C) + packed_a_floats(s.C, s.K)) : 0;
+}
+namespace {
+int64_t forward_offset(const ConvShape& s, int64_t xi) { return xi * packed_a_floats(s.K, s.C); }
+int64_t backward_offset(const ConvShape& s, int64_t xi) {
+    return 36 * packed_a_floats(s.K, s.C) + xi * packed_a_floats(s.C, s.K);
+}
+}  // namespace
 
-// U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3).
+// U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3), then packed both ways.
 // G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
-void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s) {
+void conv2d_prepare_winograd(const float* w, float* P, const ConvShape& s) {
     const int64_t KC = int64_t(s.K) * s.C;
+    std::vector<float> U(size_t(36 * KC));
     parallel_for(KC, 256, [&](int64_t b, int64_t e) {
         for (int64_t kc = b; kc < e; ++kc) {
             const float* g = w + kc * 9;
@@ -304,13 +315,20 @@ void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s) {
             }
             for (int i = 0; i < 6; ++i) {  // (G g) Gᵀ, row i
                 G(t[i], 1, u);
-                for (int j = 0; j < 6; ++j) U[(i * 6 + j) * KC + kc] = u[j];
+                for (int j = 0; j < 6; ++j) U[size_t((i * 6 + j) * KC + kc)] = u[j];
             }
+        }
+    });
+    parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
+        for (int64_t xi = x0; xi < x1; ++xi) {
+            const float* Ux = U.data() + xi * KC;
+            pack_a(Trans::No, s.K, s.C, Ux, s.C, P + forward_offset(s, xi));
+            pack_a(Trans::Yes, s.C, s.K, Ux, s.C, P + backward_offset(s, xi));
         }
     });
 }
 
-void conv2d_forward_winograd_prepared(const float* x, const float* U, const float* b, float* y, const ConvShape& s) {
+void conv2d_forward_winograd_prepared(const float* x, const float* P, const float* b, float* y, const ConvShape& s) {
     if (!is_3x3_same(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
     const Tiling g = tiling(s);
     for_each_tile_block(s, g, [&](int n, int64_t t0, int64_t nb, float* V, float* M) {
@@ -318,15 +336,15 @@ void conv2d_forward_winograd_prepared(const float* x, const float* U, const floa
         parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform(xn, g, int(c0), int(c1), t0, nb, V); });
         parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // M_ξ = U_ξ V_ξ
             for (int64_t xi = x0; xi < x1; ++xi)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.K, int(nb), s.C, 1.f, U + xi * s.K * s.C, s.C,
-                            V + xi * nb, int(36 * nb), 0.f, M + xi * nb, int(36 * nb));
+                sgemm_packed(s.K, nb, s.C, 1.f, P + forward_offset(s, xi), Trans::No, V + xi * nb, 36 * nb, 0.f,
+                             M + xi * nb, 36 * nb);
         });
         float* yn = y + int64_t(n) * s.K * s.H * s.W;
         parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform(M, g, int(k0), int(k1), t0, nb, b, yn); });
     });
 }
 
-void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, float* dx, const ConvShape& s) {
+void conv2d_backward_data_winograd_prepared(const float* dy, const float* P, float* dx, const ConvShape& s) {
     if (!is_3x3_same(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
     const Tiling g = tiling(s);
     std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
@@ -335,8 +353,8 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, flo
         parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM); });
         parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
             for (int64_t xi = x0; xi < x1; ++xi)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.C, int(nb), s.K, 1.f, U + xi * s.K * s.C, s.C,
-                            dM + xi * nb, int(36 * nb), 0.f, dV + xi * nb, int(36 * nb));
+                sgemm_packed(s.C, nb, s.K, 1.f, P + backward_offset(s, xi), Trans::No, dM + xi * nb, 36 * nb, 0.f,
+                             dV + xi * nb, 36 * nb);
         });
         float* dxn = dx + int64_t(n) * s.C * s.H * s.W;
         parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform_adjoint(dV, g, int(c0), int(c1), t0, nb, dxn); });
@@ -345,16 +363,16 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, flo
 
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     if (!is_3x3_same(s)) return conv2d_forward_gemm(x, w, b, y, s);
-    std::vector<float> U(size_t(conv2d_prepared_size_winograd(s)));
-    conv2d_prepare_winograd(w, U.data(), s);
-    conv2d_forward_winograd_prepared(x, U.data(), b, y, s);
+    std::vector<float> P(size_t(conv2d_prepared_size_winograd(s)));
+    conv2d_prepare_winograd(w, P.data(), s);
+    conv2d_forward_winograd_prepared(x, P.data(), b, y, s);
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s) {
     if (!is_3x3_same(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
-    std::vector<float> U(size_t(conv2d_prepared_size_winograd(s)));
-    conv2d_prepare_winograd(w, U.data(), s);
-    conv2d_backward_data_winograd_prepared(dy, U.data(), dx, s);
+    std::vector<float> P(size_t(conv2d_prepared_size_winograd(s)));
+    conv2d_prepare_winograd(w, P.data(), s);
+    conv2d_backward_data_winograd_prepared(dy, P.data(), dx, s);
 }
 
 }  // namespace nst::cpu

@@ -1,5 +1,6 @@
-// CPU kernels built on OpenBLAS (compiled when CMake finds it): same contracts as the reference kernels
-// in cpu_kernels.h, float32 only.
+// The fast CPU kernels built on a GEMM: same contracts as the reference kernels in cpu_kernels.h,
+// float32 only. The *_gemm and winograd ones use the project's GEMM (gemm.h); the *_blas ones are the
+// same code on OpenBLAS (compiled when CMake finds it), the library yardstick.
 #pragma once
 #include "kernels/shapes.h"
 
@@ -13,7 +14,9 @@ void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, con
 // plain entry points transform w on every call; the prepared ones take conv2d_prepare_winograd's output.
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s);
-int64_t conv2d_prepared_size_winograd(const ConvShape& s);  // 36·K·C floats, 0 where Winograd does not apply
+// The prepared form: U packed for the active GEMM micro-kernel, twice (about 72·K·C floats); 0 where
+// Winograd does not apply. Prepare again after changing the micro-kernel (sgemm_packed checks).
+int64_t conv2d_prepared_size_winograd(const ConvShape& s);
 void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s);
 void conv2d_forward_winograd_prepared(const float* x, const float* U, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, float* dx, const ConvShape& s);
@@ -21,7 +24,15 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* U, flo
 // to make several tile blocks out of a small image.
 int64_t set_winograd_buffer_floats(int64_t floats);
 
+void gram_forward_gemm(const float* f, float* g, const GramShape& s);
+void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s);
+
+#ifdef NST_HAVE_OPENBLAS
+void conv2d_forward_blas(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_blas(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_backward_weight_blas(const float* x, const float* dy, float* dw, const ConvShape& s);
 void gram_forward_blas(const float* f, float* g, const GramShape& s);
 void gram_backward_blas(const float* f, const float* dg, float* df, const GramShape& s);
+#endif
 
 }  // namespace nst::cpu

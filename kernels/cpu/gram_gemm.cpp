@@ -1,23 +1,37 @@
-// Gram matrix, CPU variant "blas": per image G = α F Fᵀ as symmetric rank-k updates (SSYRK, half the
-// multiply-adds of a GEMM) mirrored to the full matrix; backward dF = α (dG + dGᵀ) F as SGEMM.
-// Threads (parallel.h): the forward splits the HW columns of F, each thread adding its columns' SSYRK
+// Gram matrix, CPU variants "gemm" (the project's GEMM, gemm.h) and "blas" (OpenBLAS, the yardstick):
+// per image G = α F Fᵀ computed as its upper triangle only (half the multiply-adds of a full product:
+// sgemm_upper, or SSYRK on OpenBLAS) and mirrored; backward dF = α (dG + dGᵀ) F as one GEMM.
+// Threads (parallel.h): the forward splits the HW columns of F, each thread adding its columns' product
 // into its own C x C partial, summed at the end; the backward splits dF's columns.
-// Compiled only with OpenBLAS; the reference (gram.cpp) stays the spec.
-#include <cblas.h>
-
+// The reference (gram.cpp) stays the spec.
 #include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/cpu_gemm_kernels.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
+#ifdef NST_HAVE_OPENBLAS
+#include <cblas.h>
+
+#include "kernels/cpu/openblas.h"
+#endif
 
 namespace nst::cpu {
 
 namespace {
+
 constexpr int64_t kMinColumns = 2048;  // per thread: below this one thread is faster
+
+// out (C x C, upper triangle) = a · F[:, b..e) F[:, b..e)ᵀ, F with row stride ld.
+using UpperProduct = void (*)(int C, int64_t columns, float a, const float* F, int64_t ld, float* out);
+using Gemm = void (*)(Trans, Trans, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                      float, float*, int64_t);
+
+void upper_ours(int C, int64_t columns, float a, const float* F, int64_t ld, float* out) {
+    sgemm_upper(Trans::No, Trans::Yes, C, columns, a, F, ld, F, ld, 0.f, out, C);
 }
 
-void gram_forward_blas(const float* f, float* g, const GramShape& s) {
+void forward(UpperProduct upper, const float* f, float* g, const GramShape& s) {
     const int C = s.C;
     const float a = float(s.scale());
     const int pieces = int(std::clamp<int64_t>(s.HW / kMinColumns, 1, pool_threads()));
@@ -33,7 +47,7 @@ void gram_forward_blas(const float* f, float* g, const GramShape& s) {
                     partial[size_t(p)].resize(size_t(C) * C);
                     out = partial[size_t(p)].data();
                 }
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, C, int(e - b), a, F + b, int(s.HW), 0.f, out, C);
+                upper(C, e - b, a, F + b, s.HW, out);
             }
         });
         for (int p = 1; p < pieces; ++p)
@@ -44,7 +58,7 @@ void gram_forward_blas(const float* f, float* g, const GramShape& s) {
     }
 }
 
-void gram_backward_blas(const float* f, const float* dg, float* df, const GramShape& s) {
+void backward(Gemm gemm, const float* f, const float* dg, float* df, const GramShape& s) {
     const int C = s.C;
     std::vector<float> S(size_t(C) * C);
     const float a = float(s.scale());
@@ -55,10 +69,28 @@ void gram_backward_blas(const float* f, const float* dg, float* df, const GramSh
         const float* F = f + int64_t(n) * C * s.HW;
         float* dF = df + int64_t(n) * C * s.HW;
         parallel_for(s.HW, kMinColumns, [&](int64_t b, int64_t e) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, int(e - b), C, 1.f, S.data(), C, F + b, int(s.HW),
-                        0.f, dF + b, int(s.HW));
+            gemm(Trans::No, Trans::No, C, e - b, C, 1.f, S.data(), C, F + b, s.HW, 0.f, dF + b, s.HW);
         });
     }
 }
+
+#ifdef NST_HAVE_OPENBLAS
+void upper_blas(int C, int64_t columns, float a, const float* F, int64_t ld, float* out) {
+    warn_openblas_core_once();
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, C, int(columns), a, F, int(ld), 0.f, out, C);
+}
+#endif
+
+}  // namespace
+
+void gram_forward_gemm(const float* f, float* g, const GramShape& s) { forward(upper_ours, f, g, s); }
+void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s) { backward(sgemm, f, dg, df, s); }
+
+#ifdef NST_HAVE_OPENBLAS
+void gram_forward_blas(const float* f, float* g, const GramShape& s) { forward(upper_blas, f, g, s); }
+void gram_backward_blas(const float* f, const float* dg, float* df, const GramShape& s) {
+    backward(openblas_sgemm, f, dg, df, s);
+}
+#endif
 
 }  // namespace nst::cpu
