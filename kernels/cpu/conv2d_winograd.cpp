@@ -13,8 +13,9 @@
 //   overlapping 6x6 input tiles (the adjoint of the tile gather).
 // U depends only on the weights, so frozen weights are transformed once (conv2d_prepare_winograd; the
 // Conv2d module keeps the result) and the *_prepared entry points take it. The prepared form is U
-// already packed for the GEMM's micro-kernel, twice: U_ξ for the forward and U_ξᵀ for the backward, so
-// no call re-packs it (the plain U is not kept: the two packings are all the products read).
+// already packed for the GEMM's micro-kernel, once: the forward multiplies by the packing of U_ξ and the
+// backward reads the same packing transposed (gemm.h, sgemm_packed_t), so no call re-packs U and no
+// second copy is kept (36·K·C floats for a layer, the size of U itself).
 //
 // Threads (parallel.h): the input and output transforms are split over channels (each thread owns whole
 // channel planes, so the overlapping scatter of backward-data needs no atomics), the 36 products over ξ.
@@ -279,18 +280,13 @@ int64_t set_winograd_buffer_floats(int64_t floats) {
     return old;
 }
 
-// The prepared buffer: 36 packings of U_ξ (K x C), then 36 of U_ξᵀ (C x K), each pack_a's size.
-int64_t conv2d_prepared_size_winograd(const ConvShape& s) {
-    return is_3x3_same(s) ? 36 * (packed_a_floats(s.K, s.C) + packed_a_floats(s.C, s.K)) : 0;
-}
+// The prepared buffer: 36 packings of U_ξ (K x C), pack_a's size each.
+int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return is_3x3_same(s) ? 36 * packed_a_floats(s.K, s.C) : 0; }
 namespace {
-int64_t forward_offset(const ConvShape& s, int64_t xi) { return xi * packed_a_floats(s.K, s.C); }
-int64_t backward_offset(const ConvShape& s, int64_t xi) {
-    return 36 * packed_a_floats(s.K, s.C) + xi * packed_a_floats(s.C, s.K);
-}
+int64_t packing_offset(const ConvShape& s, int64_t xi) { return xi * packed_a_floats(s.K, s.C); }
 }  // namespace
 
-// U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3), then packed both ways.
+// U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3), then packed.
 // G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
 void conv2d_prepare_winograd(const float* w, float* P, const ConvShape& s) {
     const int64_t KC = int64_t(s.K) * s.C;
@@ -322,8 +318,7 @@ void conv2d_prepare_winograd(const float* w, float* P, const ConvShape& s) {
     parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
         for (int64_t xi = x0; xi < x1; ++xi) {
             const float* Ux = U.data() + xi * KC;
-            pack_a(Trans::No, s.K, s.C, Ux, s.C, P + forward_offset(s, xi));
-            pack_a(Trans::Yes, s.C, s.K, Ux, s.C, P + backward_offset(s, xi));
+            pack_a(Trans::No, s.K, s.C, Ux, s.C, P + packing_offset(s, xi));
         }
     });
 }
@@ -336,7 +331,7 @@ void conv2d_forward_winograd_prepared(const float* x, const float* P, const floa
         parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform(xn, g, int(c0), int(c1), t0, nb, V); });
         parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // M_ξ = U_ξ V_ξ
             for (int64_t xi = x0; xi < x1; ++xi)
-                sgemm_packed(s.K, nb, s.C, 1.f, P + forward_offset(s, xi), Trans::No, V + xi * nb, 36 * nb, 0.f,
+                sgemm_packed(s.K, nb, s.C, 1.f, P + packing_offset(s, xi), Trans::No, V + xi * nb, 36 * nb, 0.f,
                              M + xi * nb, 36 * nb);
         });
         float* yn = y + int64_t(n) * s.K * s.H * s.W;
@@ -353,8 +348,8 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* P, flo
         parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM); });
         parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
             for (int64_t xi = x0; xi < x1; ++xi)
-                sgemm_packed(s.C, nb, s.K, 1.f, P + backward_offset(s, xi), Trans::No, dM + xi * nb, 36 * nb, 0.f,
-                             dV + xi * nb, 36 * nb);
+                sgemm_packed_t(s.C, nb, s.K, 1.f, P + packing_offset(s, xi), Trans::No, dM + xi * nb, 36 * nb, 0.f,
+                               dV + xi * nb, 36 * nb);
         });
         float* dxn = dx + int64_t(n) * s.C * s.H * s.W;
         parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform_adjoint(dV, g, int(c0), int(c1), t0, nb, dxn); });

@@ -14,8 +14,8 @@ void conv2d_backward_weight_gemm(const float* x, const float* dy, float* dw, con
 // plain entry points transform w on every call; the prepared ones take conv2d_prepare_winograd's output.
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s);
-// The prepared form: U packed for the active GEMM micro-kernel, twice (about 72·K·C floats); 0 where
-// Winograd does not apply. Prepare again after changing the micro-kernel (sgemm_packed checks).
+// The prepared form: U packed for the active GEMM micro-kernel (about 36·K·C floats; the backward reads
+// it transposed); 0 where Winograd does not apply. Prepare again after changing the micro-kernel (sgemm_packed checks).
 int64_t conv2d_prepared_size_winograd(const ConvShape& s);
 void conv2d_prepare_winograd(const float* w, float* U, const ConvShape& s);
 void conv2d_forward_winograd_prepared(const float* x, const float* U, const float* b, float* y, const ConvShape& s);

@@ -22,17 +22,20 @@ namespace nst::cpu {
 // ---- the portable micro-kernel: the same contract in plain loops ----
 namespace {
 constexpr int kPortableMR = 4, kPortableNR = 16;
-void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
+void micro_portable(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
+                    int64_t ldc, int m, int n, bool accumulate) {
     float acc[kPortableMR][kPortableNR] = {};
-    for (int64_t k = 0; k < kc; ++k, a += kPortableMR, b += kPortableNR)
-        for (int i = 0; i < kPortableMR; ++i)
-            for (int j = 0; j < kPortableNR; ++j) acc[i][j] += a[i] * b[j];
+    const int rs = a_transposed ? 1 : kPortableMR, is = a_transposed ? kPortableMR : 1;
+    for (int64_t k0 = 0; k0 < kc; k0 += kPortableMR, a += a_group_stride)
+        for (int r = 0; r < kPortableMR && k0 + r < kc; ++r, b += kPortableNR)
+            for (int i = 0; i < m; ++i)
+                for (int j = 0; j < kPortableNR; ++j) acc[i][j] += a[r * rs + i * is] * b[j];
     for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + acc[i][j];
 }
 }  // namespace
 
-const GemmKernel kGemmPortable = {"portable", 3, kPortableMR, kPortableNR, 256, 128, micro_portable, [] { return true; }};
+const GemmKernel kGemmPortable = {"portable", 3, kPortableMR, kPortableNR, 252, 252, micro_portable, [] { return true; }};
 
 // ---- which micro-kernel ----
 namespace {
@@ -174,6 +177,7 @@ struct Problem {
     const float* A;
     int64_t lda;
     const float* packed_a;  // or null: pack per block
+    bool packed_transposed; // packed_a packs P (K x M) and op(A) = Pᵀ
     Trans tb;
     const float* B;
     int64_t ldb;
@@ -183,17 +187,45 @@ struct Problem {
     bool upper;  // only tiles on or above the diagonal
 };
 
-// C[ic.., jc..] (mc x nc) += Ap · Bp over kc, tile by tile.
+// Where the micro-panels of A for rows [ic, ic + mc) and steps [pc, pc + kc) are: panel ir/MR starts
+// at Ap + ir·row_step, and its groups of MR steps are group_stride apart (gemm_kernels.h).
+struct APanels {
+    const float* Ap;
+    int64_t row_step, group_stride;
+    bool transposed;
+};
+
+// C[ic.., jc..] (mc x nc) += A · Bp over kc, tile by tile.
 void macro_kernel(const GemmKernel& kern, const Problem& pr, int64_t ic, int64_t mc, int64_t jc, int64_t nc, int64_t kc,
-                  const float* Ap, const float* Bp, bool accumulate) {
+                  const APanels& A, const float* Bp, bool accumulate) {
     for (int64_t jr = 0; jr < nc; jr += kern.nr) {
         const int n = int(std::min<int64_t>(kern.nr, nc - jr));
         for (int64_t ir = 0; ir < mc; ir += kern.mr) {
             if (pr.upper && ic + ir >= jc + jr + n) continue;  // wholly below the diagonal
             const int m = int(std::min<int64_t>(kern.mr, mc - ir));
-            kern.micro(kc, Ap + ir * kc, Bp + jr * kc, pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m, n, accumulate);
+            kern.micro(kc, A.Ap + ir * A.row_step, A.group_stride, A.transposed, Bp + jr * kc,
+                       pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m, n, accumulate);
         }
     }
+}
+
+// pack_a's layout for an M x K matrix: K blocks of kc steps, block [p0, p0 + kcb) at p0·Mp (Mp = M rounded
+// up to MR); in it, panel q (rows q·MR ..) at q·MR·kcb, and element (row q·MR + r, step p0 + s) at
+// q·MR·kcb + s·MR + r.
+APanels a_panels(const GemmKernel& kern, const Problem& pr, int64_t ic, int64_t mc, int64_t pc, int64_t kc) {
+    const int MR = kern.mr;
+    if (pr.packed_a && !pr.packed_transposed)  // rows ic.. of A are panels of the block at pc
+        return {pr.packed_a + pc * round_up(pr.M, MR) + ic * kc, kc, int64_t(MR) * MR, false};
+    if (pr.packed_a) {
+        // op(A) = Pᵀ, P packed as K x M: our rows [ic, ic + mc) are P's block of steps starting at ic
+        // (ic is a multiple of kern.kc, as mc == kc), our steps [pc, pc + kc) are P's panels pc/MR ..
+        const int64_t block = std::min<int64_t>(kern.kc, pr.M - ic);  // that block's steps
+        const float* base = pr.packed_a + ic * round_up(pr.K, MR);
+        return {base + (pc / MR) * MR * block, MR, MR * block, true};
+    }
+    float* buf = scratch(0, round_up(mc, MR) * kc);
+    pack_a_block(kern, pr.ta, pr.A, pr.lda, ic, mc, pc, kc, buf);
+    return {buf, kc, int64_t(MR) * MR, false};
 }
 
 void scale_c(const Problem& pr) {
@@ -213,7 +245,6 @@ void run(const GemmKernel& kern, Problem pr) {
         scale_c(pr);
         pr.beta = 1.f;
     }
-    const int64_t Mp = round_up(pr.M, kern.mr);
     for (int64_t jc = 0; jc < pr.N; jc += kNC) {
         const int64_t nc = std::min(kNC, pr.N - jc);
         for (int64_t pc = 0; pc < pr.K; pc += kern.kc) {
@@ -224,15 +255,7 @@ void run(const GemmKernel& kern, Problem pr) {
             for (int64_t ic = 0; ic < pr.M; ic += kern.mc) {
                 const int64_t mc = std::min<int64_t>(kern.mc, pr.M - ic);
                 if (pr.upper && ic >= jc + nc) break;  // every later row block lies below the diagonal
-                const float* Ap;
-                if (pr.packed_a) {
-                    Ap = pr.packed_a + pc * Mp + ic * kc;  // pack_a's layout: [K block][panel][k][MR]
-                } else {
-                    float* buf = scratch(0, round_up(mc, kern.mr) * kc);
-                    pack_a_block(kern, pr.ta, pr.A, pr.lda, ic, mc, pc, kc, buf);
-                    Ap = buf;
-                }
-                macro_kernel(kern, pr, ic, mc, jc, nc, kc, Ap, Bp, accumulate);
+                macro_kernel(kern, pr, ic, mc, jc, nc, kc, a_panels(kern, pr, ic, mc, pc, kc), Bp, accumulate);
             }
         }
     }
@@ -249,13 +272,13 @@ void check_dims(const char* what, int64_t M, int64_t N, int64_t K) {
 void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     check_dims("sgemm", M, N, K);
-    run(active_gemm_kernel(), {M, N, K, alpha, ta, A, lda, nullptr, tb, B, ldb, beta, C, ldc, false});
+    run(active_gemm_kernel(), {M, N, K, alpha, ta, A, lda, nullptr, false, tb, B, ldb, beta, C, ldc, false});
 }
 
 void sgemm_upper(Trans ta, Trans tb, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
                  int64_t ldb, float beta, float* C, int64_t ldc) {
     check_dims("sgemm_upper", N, N, K);
-    run(active_gemm_kernel(), {N, N, K, alpha, ta, A, lda, nullptr, tb, B, ldb, beta, C, ldc, true});
+    run(active_gemm_kernel(), {N, N, K, alpha, ta, A, lda, nullptr, false, tb, B, ldb, beta, C, ldc, true});
 }
 
 int64_t packed_a_floats(int64_t M, int64_t K) {
@@ -276,19 +299,36 @@ void pack_a(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* 
     }
 }
 
+namespace {
+// The packing's kernel and shape, checked against this call; returns its body.
+const float* checked_packing(const char* what, const GemmKernel& kern, const float* packed_a, int64_t rows,
+                             int64_t cols) {
+    int32_t header[kHeader];
+    std::memcpy(header, packed_a, sizeof(header));
+    if (header[0] != kMagic || header[2] != rows || header[3] != cols)
+        throw Error(std::string(what) + ": the packed A is not a pack_a packing of a " + std::to_string(rows) + " x " +
+                    std::to_string(cols) + " matrix");
+    if (header[1] != kern.id)
+        throw Error(std::string(what) + ": A was packed for another GEMM micro-kernel than the active \"" + kern.name +
+                    "\"; pack it again");
+    return packed_a + kHeader;
+}
+}  // namespace
+
 void sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc) {
     check_dims("sgemm_packed", M, N, K);
     const GemmKernel& kern = active_gemm_kernel();
-    int32_t header[kHeader];
-    std::memcpy(header, packed_a, sizeof(header));
-    if (header[0] != kMagic || header[2] != M || header[3] != K)
-        throw Error("sgemm_packed: the packed A is not a pack_a packing of a " + std::to_string(M) + " x " +
-                    std::to_string(K) + " matrix");
-    if (header[1] != kern.id)
-        throw Error(std::string("sgemm_packed: A was packed for another GEMM micro-kernel than the active \"") +
-                    kern.name + "\"; pack it again");
-    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, packed_a + kHeader, tb, B, ldb, beta, C, ldc, false});
+    const float* body = checked_packing("sgemm_packed", kern, packed_a, M, K);
+    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, body, false, tb, B, ldb, beta, C, ldc, false});
+}
+
+void sgemm_packed_t(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc) {
+    check_dims("sgemm_packed_t", M, N, K);
+    const GemmKernel& kern = active_gemm_kernel();
+    const float* body = checked_packing("sgemm_packed_t", kern, packed_a, K, M);
+    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, body, true, tb, B, ldb, beta, C, ldc, false});
 }
 
 }  // namespace nst::cpu

@@ -42,6 +42,12 @@ void pack_a(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* 
 void sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc);
 
+// C[M, N] = alpha · Pᵀ · op(B) + beta · C, where packed_a is pack_a's packing of P (K x M): the same
+// packing read transposed, in place. A frozen Winograd layer keeps one packing of U_ξ for its forward
+// (U_ξ · V) and its backward (U_ξᵀ · dM).
+void sgemm_packed_t(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc);
+
 // Only the micro-tiles of C on or above the diagonal (M == N): C's upper triangle, for a Gram matrix
 // F·Fᵀ. Tiles wholly below it are skipped (half the work), so the caller mirrors the upper triangle;
 // the lower part holds partial values, not C's.

@@ -16,9 +16,12 @@ namespace {
 
 constexpr int kMR = 6, kNR = 16;
 
-template <int M>
-__attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int n,
-                                              bool accumulate) {
+// A's element (i, k) of the tile within a group of MR k steps (see gemm_kernels.h).
+template <bool AT> constexpr int a_offset(int i, int r) { return AT ? r + i * kMR : r * kMR + i; }
+
+template <int M, bool AT>
+__attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, int64_t a_group_stride, const float* b,
+                                              float* c, int64_t ldc, int n, bool accumulate) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);      // lanes j < n
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);  // lanes 8 + j < n
@@ -27,14 +30,17 @@ __attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, const 
     __m256 acc[M][2];
 #pragma GCC unroll 6
     for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+    for (int64_t k0 = 0; k0 < kc; k0 += kMR, a += a_group_stride) {
+        const int steps = int(kc - k0 < kMR ? kc - k0 : kMR);
+        for (int r = 0; r < steps; ++r, b += kNR) {
+            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
 #pragma GCC unroll 6
-        for (int i = 0; i < M; ++i) {
-            const __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            for (int i = 0; i < M; ++i) {
+                const __m256 ai = _mm256_broadcast_ss(a + a_offset<AT>(i, r));
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
         }
     }
 #pragma GCC unroll 6
@@ -58,26 +64,28 @@ __attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, const 
     }
 }
 
-template <int... Ms> constexpr auto table(std::integer_sequence<int, Ms...>) {
-    using Fn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, bool);
-    return std::array<Fn, sizeof...(Ms)>{tile<Ms + 1>...};
+using Tile = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int, bool);
+template <bool AT, int... Ms> constexpr std::array<Tile, sizeof...(Ms)> table(std::integer_sequence<int, Ms...>) {
+    return {tile<Ms + 1, AT>...};
 }
-constexpr auto kTiles = table(std::make_integer_sequence<int, kMR>{});
+constexpr auto kTiles = table<false>(std::make_integer_sequence<int, kMR>{});
+constexpr auto kTilesAT = table<true>(std::make_integer_sequence<int, kMR>{});
 
-void micro_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
-    kTiles[size_t(m - 1)](kc, a, b, c, ldc, n, accumulate);
+void micro_avx2(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
+                int64_t ldc, int m, int n, bool accumulate) {
+    (a_transposed ? kTilesAT : kTiles)[size_t(m - 1)](kc, a, a_group_stride, b, c, ldc, n, accumulate);
 }
 
 bool avx2_runs_here() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 }  // namespace
 
-const GemmKernel kGemmAvx2 = {"avx2", 2, kMR, kNR, 256, 6 * 24, micro_avx2, avx2_runs_here};
+const GemmKernel kGemmAvx2 = {"avx2", 2, kMR, kNR, 6 * 42, 6 * 42, micro_avx2, avx2_runs_here};
 
 }  // namespace nst::cpu
 
 #else
 namespace nst::cpu {
-const GemmKernel kGemmAvx2 = {"avx2", 2, 6, 16, 256, 144, nullptr, [] { return false; }};
+const GemmKernel kGemmAvx2 = {"avx2", 2, 6, 16, 252, 252, nullptr, [] { return false; }};
 }
 #endif

@@ -19,9 +19,12 @@ namespace {
 
 constexpr int kMR = 14, kNR = 32;
 
-template <int M>
-__attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int n,
-                                             bool accumulate) {
+// A's element (i, k) of the tile: a_at<AT>(a, i, r) within a group of MR k steps (see gemm_kernels.h).
+template <bool AT> constexpr int a_offset(int i, int r) { return AT ? r + i * kMR : r * kMR + i; }
+
+template <int M, bool AT>
+__attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, int64_t a_group_stride, const float* b,
+                                             float* c, int64_t ldc, int n, bool accumulate) {
     const __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
     const __mmask16 m1 = n >= 32 ? 0xffff : n > 16 ? __mmask16((1u << (n - 16)) - 1) : 0;
 #pragma GCC unroll 14
@@ -29,14 +32,17 @@ __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, const f
     __m512 acc[M][2];
 #pragma GCC unroll 14
     for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; ++k, a += kMR, b += kNR) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+    for (int64_t k0 = 0; k0 < kc; k0 += kMR, a += a_group_stride) {
+        const int steps = int(kc - k0 < kMR ? kc - k0 : kMR);
+        for (int r = 0; r < steps; ++r, b += kNR) {
+            const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
 #pragma GCC unroll 14
-        for (int i = 0; i < M; ++i) {
-            const __m512 ai = _mm512_set1_ps(a[i]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            for (int i = 0; i < M; ++i) {
+                const __m512 ai = _mm512_set1_ps(a[a_offset<AT>(i, r)]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
         }
     }
 #pragma GCC unroll 14
@@ -51,26 +57,28 @@ __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, const f
     }
 }
 
-template <int... Ms> constexpr auto table(std::integer_sequence<int, Ms...>) {
-    using Fn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, bool);
-    return std::array<Fn, sizeof...(Ms)>{tile<Ms + 1>...};
+using Tile = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int, bool);
+template <bool AT, int... Ms> constexpr std::array<Tile, sizeof...(Ms)> table(std::integer_sequence<int, Ms...>) {
+    return {tile<Ms + 1, AT>...};
 }
-constexpr auto kTiles = table(std::make_integer_sequence<int, kMR>{});
+constexpr auto kTiles = table<false>(std::make_integer_sequence<int, kMR>{});
+constexpr auto kTilesAT = table<true>(std::make_integer_sequence<int, kMR>{});
 
-void micro_avx512(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n, bool accumulate) {
-    kTiles[size_t(m - 1)](kc, a, b, c, ldc, n, accumulate);
+void micro_avx512(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
+                  int64_t ldc, int m, int n, bool accumulate) {
+    (a_transposed ? kTilesAT : kTiles)[size_t(m - 1)](kc, a, a_group_stride, b, c, ldc, n, accumulate);
 }
 
 bool avx512_runs_here() { return __builtin_cpu_supports("avx512f"); }
 
 }  // namespace
 
-const GemmKernel kGemmAvx512 = {"avx512", 1, kMR, kNR, 256, 14 * 12, micro_avx512, avx512_runs_here};
+const GemmKernel kGemmAvx512 = {"avx512", 1, kMR, kNR, 14 * 18, 14 * 18, micro_avx512, avx512_runs_here};
 
 }  // namespace nst::cpu
 
 #else
 namespace nst::cpu {
-const GemmKernel kGemmAvx512 = {"avx512", 1, 14, 32, 256, 168, nullptr, [] { return false; }};
+const GemmKernel kGemmAvx512 = {"avx512", 1, 14, 32, 252, 252, nullptr, [] { return false; }};
 }
 #endif
