@@ -22,51 +22,54 @@ constexpr int kMR = 14, kNR = 32;
 // A's element (i, k) of the tile: a_at<AT>(a, i, r) within a group of MR k steps (see gemm_kernels.h).
 template <bool AT> constexpr int a_offset(int i, int r) { return AT ? r + i * kMR : r * kMR + i; }
 
-template <int M, bool AT>
+template <int M, bool AT, int NV>
 __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, int64_t a_group_stride, const float* b,
                                              float* c, int64_t ldc, int n, bool accumulate) {
     const __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
     const __mmask16 m1 = n >= 32 ? 0xffff : n > 16 ? __mmask16((1u << (n - 16)) - 1) : 0;
 #pragma GCC unroll 14
     for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    __m512 acc[M][2];
+    __m512 acc[M][NV];  // NV = 1: a tile at most 16 columns wide, whose second vector would be all padding
 #pragma GCC unroll 14
-    for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < M; ++i)
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
     for (int64_t k0 = 0; k0 < kc; k0 += kMR, a += a_group_stride) {
         const int steps = int(kc - k0 < kMR ? kc - k0 : kMR);
         for (int r = 0; r < steps; ++r, b += kNR) {
-            const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            const __m512 b0 = _mm512_loadu_ps(b), b1 = NV == 2 ? _mm512_loadu_ps(b + 16) : b0;
             _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
 #pragma GCC unroll 14
             for (int i = 0; i < M; ++i) {
                 const __m512 ai = _mm512_set1_ps(a[a_offset<AT>(i, r)]);
                 acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+                if constexpr (NV == 2) acc[i][NV - 1] = _mm512_fmadd_ps(ai, b1, acc[i][NV - 1]);
             }
         }
     }
 #pragma GCC unroll 14
     for (int i = 0; i < M; ++i) {
         float* ci = c + i * ldc;
-        if (accumulate) {
-            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci));
-            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, ci + 16));
-        }
+        if (accumulate) acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci));
         _mm512_mask_storeu_ps(ci, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(ci + 16, m1, acc[i][1]);
+        if constexpr (NV == 2) {
+            if (accumulate) acc[i][NV - 1] = _mm512_add_ps(acc[i][NV - 1], _mm512_maskz_loadu_ps(m1, ci + 16));
+            _mm512_mask_storeu_ps(ci + 16, m1, acc[i][NV - 1]);
+        }
     }
 }
 
 using Tile = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int, bool);
-template <bool AT, int... Ms> constexpr std::array<Tile, sizeof...(Ms)> table(std::integer_sequence<int, Ms...>) {
-    return {tile<Ms + 1, AT>...};
+template <bool AT, int NV, int... Ms> constexpr std::array<Tile, sizeof...(Ms)> table(std::integer_sequence<int, Ms...>) {
+    return {tile<Ms + 1, AT, NV>...};
 }
-constexpr auto kTiles = table<false>(std::make_integer_sequence<int, kMR>{});
-constexpr auto kTilesAT = table<true>(std::make_integer_sequence<int, kMR>{});
+// [transposed A][two vectors of columns][rows - 1]
+constexpr std::array<Tile, kMR> kTiles[2][2] = {
+    {table<false, 1>(std::make_integer_sequence<int, kMR>{}), table<false, 2>(std::make_integer_sequence<int, kMR>{})},
+    {table<true, 1>(std::make_integer_sequence<int, kMR>{}), table<true, 2>(std::make_integer_sequence<int, kMR>{})}};
 
 void micro_avx512(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
                   int64_t ldc, int m, int n, bool accumulate) {
-    (a_transposed ? kTilesAT : kTiles)[size_t(m - 1)](kc, a, a_group_stride, b, c, ldc, n, accumulate);
+    kTiles[a_transposed][n > 16][size_t(m - 1)](kc, a, a_group_stride, b, c, ldc, n, accumulate);
 }
 
 bool avx512_runs_here() { return __builtin_cpu_supports("avx512f"); }
