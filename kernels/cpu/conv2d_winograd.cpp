@@ -109,19 +109,11 @@ inline void a6(const float (*y)[kL], float (*m)[kL]) {
 struct Tiling {
     int H, W, th, tw, twp;  // image size, tiles per column and per row, row length padded to kL
     int64_t tiles() const { return int64_t(th) * twp; }
-    // A zero-bordered copy of a plane: padded row r, column c hold x[r-1][c-1], so every tile is in range.
-    int PH() const { return 4 * th + 2; }
-    int PW() const { return 4 * twp + 2; }
 };
 
 Tiling tiling(const ConvShape& s) {
     const int tw = (s.W + 3) / 4;
     return {s.H, s.W, (s.H + 3) / 4, tw, (tw + kL - 1) / kL * kL};
-}
-
-void pad_plane(const float* x, const Tiling& g, float* p) {
-    std::memset(p, 0, sizeof(float) * size_t(g.PH()) * size_t(g.PW()));
-    for (int h = 0; h < g.H; ++h) std::memcpy(p + int64_t(h + 1) * g.PW() + 1, x + int64_t(h) * g.W, sizeof(float) * size_t(g.W));
 }
 
 // The first half of a 2-D transform T d Tᵀ: r[:, j] = T (column j of d), for each of d's Cols columns;
@@ -161,19 +153,46 @@ inline void copy_row(float* dst, const float* src, int n) {
         std::memcpy(dst, src, sizeof(float) * size_t(n));
 }
 
+// The input window of the kL tiles from tile t on: rows 4ty-1 .. 4ty+4, columns 4tx-1 .. 4tx+4kL, zero
+// outside the image. Interior windows are read in place; the others (the image's border, the padding
+// tiles of a row) are gathered into `local`, so no padded copy of the plane is made.
+constexpr int kWinW = 4 * kL + 2;
+struct Window {
+    int h0, w0;     // the window's first row and column (may be -1, or past the edge)
+    bool interior;  // wholly inside the image
+};
+inline Window window(const Tiling& g, int64_t t) {
+    const int h0 = int(t / g.twp) * 4 - 1, w0 = int(t % g.twp) * 4 - 1;
+    return {h0, w0, h0 >= 0 && h0 + 6 <= g.H && w0 >= 0 && w0 + kWinW <= g.W};
+}
+// Returns where row 0 of the window is; its rows are *stride floats apart.
+inline const float* read_window(const float* plane, const Tiling& g, const Window& w, float (&local)[6][kWinW],
+                                int64_t* stride) {
+    if (w.interior) {
+        *stride = g.W;
+        return plane + int64_t(w.h0) * g.W + w.w0;
+    }
+    for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < kWinW; ++j) {
+            const int h = w.h0 + i, c = w.w0 + j;
+            local[i][j] = (h >= 0 && h < g.H && c >= 0 && c < g.W) ? plane[int64_t(h) * g.W + c] : 0.f;
+        }
+    *stride = kWinW;
+    return &local[0][0];
+}
+
 // V[c][ξ][t - t0] = (Bᵀ d B)[ξ] for tiles [t0, t0 + nb) of every channel in [c0, c1).
 NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb, float* V) {
-    float* padded = thread_scratch(2, int64_t(g.PH()) * g.PW());
-    const int PW = g.PW();
     for (int c = c0; c < c1; ++c) {
-        pad_plane(x + int64_t(c) * g.H * g.W, g, padded);
+        const float* plane = x + int64_t(c) * g.H * g.W;
         for (int64_t tb = 0; tb < nb; tb += kL) {
-            const int64_t t = t0 + tb;
-            const float* src = padded + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
+            float local[6][kWinW];
+            int64_t stride;
+            const float* src = read_window(plane, g, window(g, t0 + tb), local, &stride);
             float d[6][6][kL], r[6][6][kL], out[6][kL];
             for (int i = 0; i < 6; ++i)
                 for (int j = 0; j < 6; ++j)
-                    for (int l = 0; l < kL; ++l) d[i][j][l] = src[i * PW + 4 * l + j];
+                    for (int l = 0; l < kL; ++l) d[i][j][l] = src[i * stride + 4 * l + j];
             columns(d, r, bt6);  // Bᵀ d
             for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
                 bt6(r[i], out);
@@ -234,30 +253,34 @@ NST_SIMD_CLONES void output_transform_adjoint(const float* dy, const Tiling& g, 
 }
 
 // dx[c] += B dV Bᵀ, each 6x6 tile added back where its input tile came from (the adjoint of
-// input_transform), for c in [c0, c1). A zero-bordered plane accumulates one channel at a time.
+// input_transform: neighbouring tiles overlap by two rows and columns), for c in [c0, c1). Interior
+// windows add into dx in place; the others add into a local window, whose part inside the image is
+// then added to dx (the rest is the zero padding, whose gradient is dropped).
 NST_SIMD_CLONES void input_transform_adjoint(const float* dV, const Tiling& g, int c0, int c1, int64_t t0, int64_t nb,
                                              float* dx) {
-    float* padded = thread_scratch(2, int64_t(g.PH()) * g.PW());
-    const int PW = g.PW();
     for (int c = c0; c < c1; ++c) {
         float* plane = dx + int64_t(c) * g.H * g.W;
-        // Start from what earlier tile blocks added, in the padded layout.
-        pad_plane(plane, g, padded);
         for (int64_t tb = 0; tb < nb; tb += kL) {
-            const int64_t t = t0 + tb;
-            float* dst = padded + int64_t(t / g.twp) * 4 * PW + (t % g.twp) * 4;
+            const Window w = window(g, t0 + tb);
+            float local[6][kWinW] = {};
+            float* dst = w.interior ? plane + int64_t(w.h0) * g.W + w.w0 : &local[0][0];
+            const int64_t stride = w.interior ? g.W : kWinW;
             float v[6][6][kL], r[6][6][kL], out[6][kL];
             load_xi(dV + int64_t(c) * 36 * nb + tb, nb, v);
             columns(v, r, b6);  // B v
             for (int i = 0; i < 6; ++i) {  // (B v) Bᵀ, added to row i of the kL overlapping tiles
                 b6(r[i], out);
-                float* row = dst + i * PW;
+                float* row = dst + i * stride;
                 for (int l = 0; l < kL; ++l)
                     for (int j = 0; j < 6; ++j) row[4 * l + j] += out[j][l];
             }
+            if (w.interior) continue;
+            for (int i = 0; i < 6; ++i)
+                for (int j = 0; j < kWinW; ++j) {
+                    const int h = w.h0 + i, col = w.w0 + j;
+                    if (h >= 0 && h < g.H && col >= 0 && col < g.W) plane[int64_t(h) * g.W + col] += local[i][j];
+                }
         }
-        for (int h = 0; h < g.H; ++h)  // the border of the padded plane is the padding: dropped
-            std::memcpy(plane + int64_t(h) * g.W, padded + int64_t(h + 1) * PW + 1, sizeof(float) * size_t(g.W));
     }
 }
 

@@ -140,9 +140,9 @@ Pool& pool() {
 
 }  // namespace
 
-// Slots: 0 the im2col column buffer (conv2d_gemm.cpp), 1 Winograd's per-block V and M, 2 Winograd's
-// zero-bordered plane (conv2d_winograd.cpp). The Winograd kernels fall back to im2col only for other
-// shapes, so no two users of one slot are ever live on one thread.
+// Slots: 0 the im2col column buffer (conv2d_gemm.cpp), 1 Winograd's per-block V and M
+// (conv2d_winograd.cpp). The Winograd kernels fall back to im2col only for other shapes, so no two users
+// of one slot are ever live on one thread. (The GEMM keeps its own aligned packing buffers: gemm.cpp.)
 float* thread_scratch(int slot, int64_t floats) {
     thread_local std::vector<float> buffers[kScratchSlots];
     if (slot < 0 || slot >= kScratchSlots) throw Error("thread_scratch: no slot " + std::to_string(slot));

@@ -22,7 +22,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t beg
 // The calling thread's grow-only scratch buffer number `slot` (0 .. kScratchSlots-1), at least `floats`
 // long. Kept for the thread's life, so kernels called again and again allocate nothing once warm. A
 // kernel that needs two buffers at once uses two slots; the slots in use are named in parallel.cpp.
-constexpr int kScratchSlots = 3;
+constexpr int kScratchSlots = 2;
 float* thread_scratch(int slot, int64_t floats);
 
 }  // namespace nst::cpu
