@@ -53,3 +53,29 @@ TEST_CASE("pinning a variant, backends and their errors", "[dispatch][errors]") 
     set_backend(Backend::Own);
     if (!built_with_cuda()) CHECK_THROWS_WITH(gram_kernels(Device::cuda()), Catch::Contains("no CUDA"));
 }
+
+#if defined(NST_HAVE_CUDA) && !defined(NST_CUDA_EMULATION)
+#include <cublas_v2.h>
+
+#include <fstream>
+#include <sstream>
+
+// cuBLAS is not linked but loaded on its first call (kernels/cublas/cublas_loader.cpp): a CPU run must not
+// pay the ~150 MiB its libraries take once mapped. Runs in its own process (one test case per ctest).
+TEST_CASE("cuBLAS is loaded on its first call, not at start-up", "[dispatch]") {
+    const auto maps = [] {
+        std::ifstream f("/proc/self/maps");
+        std::stringstream ss;
+        ss << f.rdbuf();
+        return ss.str();
+    };
+    CHECK(maps().find("libcublas") == std::string::npos);
+    // The real library answers with its own words ("success"); the loader's fallback would explain a
+    // failed dlopen instead.
+    const std::string said = cublasGetStatusString(CUBLAS_STATUS_SUCCESS);
+    INFO(said);
+    CHECK(said.find("could not be loaded") == std::string::npos);
+    CHECK_FALSE(said.empty());
+    CHECK(maps().find("libcublas") != std::string::npos);
+}
+#endif
