@@ -7,7 +7,8 @@
 //              [--cuda-graph] [--tf32]
 //
 // FLOP counted: conv forward and backward-data (2·K·C·R·S·P·Q each; no weight gradients), Gram forward
-// (C²·HW) and backward (2·C²·HW). The sgemm ceiling is OpenBLAS's rate on a 1536³ product, same threads.
+// (C²·HW) and backward (2·C²·HW). The sgemm ceiling is the project's GEMM on a 1536³ product with the same
+// threads (apps/gemm_ceiling.h); OpenBLAS's is printed beside it where it was built.
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
@@ -17,17 +18,17 @@
 #include <cstdio>
 #include <vector>
 
+#include "apps/gemm_ceiling.h"
 #include "core/allocator.h"
 #include "core/cuda_graph.h"
 #include "core/dispatch.h"
+#include "kernels/cpu/cpu_info.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/device.h"
 #include "kernels/registry.h"
 #include "nst/image.h"
 #include "nst/objective.h"
 #include "weights/vgg19_weights.h"
-#ifdef NST_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
 
 using namespace nst;
 using clock_type = std::chrono::steady_clock;
@@ -35,29 +36,6 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
-
-// OpenBLAS's own threads for this product only: the kernels keep OpenBLAS at one thread and split the
-// work themselves (kernels/cpu/parallel.h).
-double sgemm_gflops(int threads) {
-#ifdef NST_HAVE_OPENBLAS
-    openblas_set_num_threads(threads);
-    struct Reset { ~Reset() { openblas_set_num_threads(1); } } reset;
-    const int n = 1536;
-    std::vector<float> a(size_t(n) * n, 1.f), b(size_t(n) * n, 0.5f), c(size_t(n) * n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
-    std::vector<double> times;
-    for (int r = 0; r < 5; ++r) {
-        const auto t = clock_type::now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
-        times.push_back(seconds_since(t));
-    }
-    std::sort(times.begin(), times.end());
-    return 2.0 * n * n * double(n) / times[2] / 1e9;
-#else
-    (void)threads;
-    return 0;
-#endif
-}
 
 // FLOP of one evaluation on an H x W input.
 double eval_gflop(int H, int W, const weights::Vgg19Weights& w) {
@@ -90,7 +68,7 @@ int main(int argc, char** argv) {
     app.add_option("--weights", weights_path, "VGG-19 weights (default: as stylize finds them)");
     app.add_option("--image-size", size, "longest side (default 256)");
     app.add_option("--evals", evals, "timed evaluations after two warm-ups (default 5)");
-    app.add_option("--threads", threads, "CPU threads (default: OpenBLAS's)");
+    app.add_option("--threads", threads, "CPU threads (default: all hardware threads, or $NST_THREADS)");
     app.add_option("--gpu", gpu, "CUDA device, or -1 for the CPU (default)");
     bool use_graph = false, tf32 = false;
     app.add_flag("--cuda-graph", use_graph, "GPU: capture one evaluation as a CUDA graph and time its replays");
@@ -138,7 +116,11 @@ int main(int argc, char** argv) {
         struct rusage ru {};
         getrusage(RUSAGE_SELF, &ru);
         const double peak_mib = dev.is_cuda() ? double(cuda_memory_stats().peak_bytes_in_use) / (1 << 20) : double(ru.ru_maxrss) / 1024;
-        const double ceiling = dev.is_cpu() ? sgemm_gflops(cpu_threads()) : 0;
+        const double ceiling = dev.is_cpu() ? bench::ceiling_ours(cpu_threads(), 0.2) : 0;
+        const double ceiling_blas = dev.is_cpu() ? bench::ceiling_openblas(cpu_threads(), 0.2) : 0;
+        if (dev.is_cpu())
+            std::printf("cpu: %s; isa: %s; gemm micro-kernel %s; OpenBLAS sgemm %.1f GFLOP/s\n", cpu::cpu_model_name().c_str(),
+                        cpu::cpu_isa().c_str(), cpu::gemm_kernel_name().c_str(), ceiling_blas);
         if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, TF32 %s%s\n", gpu, conv2d_kernels(dev).name,
                                         tf32 ? "on" : "off", use_graph ? ", CUDA graph replays" : "");
         std::printf("nst %dx%d threads %d: %.3f s/eval (min %.3f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",

@@ -21,15 +21,23 @@ namespace nst::cpu {
 
 // ---- the portable micro-kernel: the same contract in plain loops ----
 namespace {
-constexpr int kPortableMR = 4, kPortableNR = 16;
+// 4 x 8: 8 accumulator vectors of 4 floats, which fit baseline x86-64's 16 SSE registers with room for
+// A and B (a 4 x 16 tile spilled: 7 GFLOP/s instead of 20 on the machine of docs/performance.md).
+constexpr int kPortableMR = 4, kPortableNR = 8;
 void micro_portable(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
                     int64_t ldc, int m, int n, bool accumulate) {
     float acc[kPortableMR][kPortableNR] = {};
     const int rs = a_transposed ? 1 : kPortableMR, is = a_transposed ? kPortableMR : 1;
-    for (int64_t k0 = 0; k0 < kc; k0 += kPortableMR, a += a_group_stride)
-        for (int r = 0; r < kPortableMR && k0 + r < kc; ++r, b += kPortableNR)
-            for (int i = 0; i < m; ++i)
-                for (int j = 0; j < kPortableNR; ++j) acc[i][j] += a[r * rs + i * is] * b[j];
+    for (int64_t k0 = 0; k0 < kc; k0 += kPortableMR, a += a_group_stride) {
+        const int steps = int(std::min<int64_t>(kPortableMR, kc - k0));
+        for (int r = 0; r < steps; ++r, b += kPortableNR) {
+            // A's column for this step, zero past m (a transposed read has nothing to read there).
+            float ak[kPortableMR];
+            for (int i = 0; i < kPortableMR; ++i) ak[i] = i < m ? a[r * rs + i * is] : 0.f;
+            for (int i = 0; i < kPortableMR; ++i)
+                for (int j = 0; j < kPortableNR; ++j) acc[i][j] += ak[i] * b[j];
+        }
+    }
     for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + acc[i][j];
 }
@@ -158,7 +166,7 @@ float* scratch(int which, int64_t floats) {
     return b.p.get();
 }
 
-constexpr int64_t kNC = 4096;  // columns of B per block: kc x 4096 floats (4 MiB at kc = 256) in L3
+constexpr int64_t kNC = 768;  // columns of B per block: kc x 768 floats (774 KB at kc = 252) stay in a 1 MiB L2
 
 // Packed A header: which kernel packed it, and for what M and K.
 constexpr int kHeader = 4;
