@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU benchmark against current PyTorch on the same machine, in one run:
 #   - the machine: CPU model, the ISA flags that matter, cores, date, commit;
-#   - build/bench_gemm (our GEMM against OpenBLAS, and the micro-kernel in use) where that target exists;
+#   - build/bench_gemm (our GEMM against OpenBLAS at its right core, and the micro-kernel in use);
 #   - per size and thread count: the function evaluation (build/bench_eval: median of several evaluations,
 #     GFLOP/s, % of a measured sgemm ceiling, peak resident memory) beside tests/peer/gatys_eval_torch.py,
 #     and the whole stylize run (build/stylize with its defaults, steady-state seconds per evaluation from
@@ -46,12 +46,9 @@ for v in $(compgen -e | grep '^OPENBLAS_' || true); do say "unsetting $v for thi
 
 scripts/install-deps.sh
 apt_install time python3-venv
-build_note=""
-if ! cmake -S . -B build -G Ninja >/dev/null 2>&1 || ! cmake --build build --target bench_eval stylize >/dev/null 2>&1; then
-  build_note="building bench_eval/stylize failed (tree mid-edit?): using the binaries already in build/"
-  say "$build_note"
-fi
-for b in bench_eval stylize; do [ -x "build/$b" ] || { say "build/$b missing and could not be built"; exit 1; }; done
+# A benchmark measures the tree as it is: a build that fails stops here rather than timing old binaries.
+cmake -S . -B build -G Ninja >/dev/null || { say "cmake configure failed"; exit 1; }
+cmake --build build --target bench_eval stylize bench_gemm >/dev/null || { say "building the benchmarks failed"; exit 1; }
 weights=$(scripts/get-weights.sh | tail -n 1)
 
 # ---- PyTorch peers ----
@@ -88,20 +85,12 @@ echo "ISA: ${isa[*]:-(none of avx2 fma avx512f avx512bw avx512vl amx)}"
 echo "cores: $(nproc) logical CPUs available, $physical physical cores; load average $(cut -d' ' -f1-3 /proc/loadavg) (anything else running skews the figures)"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
 echo "PyTorch: PyPI ${versions[0]} ($venv), Debian ${versions[1]}"
-[ -n "$build_note" ] && echo "note: $build_note"
 
-# ---- bench_gemm, where that target exists ----
+# ---- bench_gemm: our GEMM against OpenBLAS at its right core ----
 echo
-if ninja -C build -t targets all 2>/dev/null | grep -q '^bench_gemm:'; then
-  cmake --build build --target bench_gemm >/dev/null 2>&1 || say "building bench_gemm failed: running the binary already in build/, if any"
-fi
-if [ -x build/bench_gemm ]; then
-  echo "== build/bench_gemm ${NST_BENCH_GEMM_ARGS:-}"
-  # shellcheck disable=SC2086
-  build/bench_gemm ${NST_BENCH_GEMM_ARGS:-} || echo "(bench_gemm exited with status $?)"
-else
-  echo "== bench_gemm: no such target yet"
-fi
+echo "== build/bench_gemm ${NST_BENCH_GEMM_ARGS:-}"
+# shellcheck disable=SC2086
+build/bench_gemm ${NST_BENCH_GEMM_ARGS:-}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -116,6 +105,7 @@ for size in $sizes; do
     ours=$(build/bench_eval --weights "$weights" --content "$content" --style "$style" \
            --image-size "$size" --threads "$t" --evals "$evals")
     echo "$ours"
+    ours=$(tail -n 1 <<<"$ours")  # the figures; the line before names the CPU, ISA and micro-kernel
 
     # stylize itself, with its defaults, on the CPU; every iteration logged with its time stamp.
     log=$tmp/stylize-$size-$t.json
