@@ -209,3 +209,24 @@ TEST_CASE("gemm: conv (Winograd, im2col) and Gram on every micro-kernel match th
         }
     }
 }
+
+#ifdef NST_HAVE_OPENBLAS
+#include "kernels/cpu/openblas.h"
+
+// Run by its own ctest with OPENBLAS_CORETYPE=Prescott (tests/CMakeLists.txt): OpenBLAS's SSE3 kernels on
+// a CPU with AVX2 or AVX-512 must be reported, with the core that matches the CPU.
+TEST_CASE("openblas: SSE3 kernels on a wider CPU are reported with the matching core", "[.openblas_prescott]") {
+    REQUIRE(cpu::openblas_core() == "Prescott");
+    const std::string note = cpu::openblas_core_mismatch();
+    if (cpu::openblas_matching_core() == "Prescott") {
+        CHECK(note.empty());  // an SSE-only CPU: nothing wider to ask for
+        return;
+    }
+    CHECK_THAT(note, Catch::Contains("Prescott kernels (SSE)") && Catch::Contains("OPENBLAS_CORETYPE=Prescott asks") &&
+                         Catch::Contains("OPENBLAS_CORETYPE=" + cpu::openblas_matching_core()));
+    // The blas variant still computes the right thing, only slower.
+    float A[4] = {1, 2, 3, 4}, B[4] = {1, 0, 0, 1}, C[4] = {};
+    cpu::openblas_sgemm(Trans::No, Trans::No, 2, 2, 2, 1.f, A, 2, B, 2, 0.f, C, 2);
+    CHECK(C[3] == 4.f);
+}
+#endif

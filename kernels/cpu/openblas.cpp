@@ -4,6 +4,7 @@
 #include <cblas.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 extern "C" {
@@ -67,9 +68,12 @@ std::string openblas_core_mismatch() {
     const std::string core = openblas_core();
     const int have = core_level(core), cpu = cpu_level();
     if (have >= cpu) return "";
+    const char* forced = std::getenv("OPENBLAS_CORETYPE");
+    const std::string why = forced ? std::string("as OPENBLAS_CORETYPE=") + forced + " asks"
+                                   : std::string("as its table of CPU models does not know this one");
     return "OpenBLAS runs its " + core + " kernels (" + kLevelNames[have] + ") on this CPU, which has " + kLevelNames[cpu] +
-           ": its table of CPU models does not know this one. The OpenBLAS (`blas`) variants are a yardstick, not the "
-           "default; OPENBLAS_CORETYPE=" + openblas_matching_core() + " makes them use matching kernels.";
+           ", " + why + ". The OpenBLAS (`blas`) variants are a yardstick, not the default; OPENBLAS_CORETYPE=" +
+           openblas_matching_core() + " makes them use matching kernels.";
 }
 
 void warn_openblas_core_once() {
