@@ -1,7 +1,7 @@
 // The CPU GEMM (contract in gemm.h): choosing a micro-kernel, packing, and the five loops around it.
 //
 // For each block of N columns (nc) and each block of K (kc):
-//   pack op(B)[kc, nc] into NR-wide micro-panels Bp   (alpha folded in here; B is read once per block)
+//   pack op(B)[kc, nc] into NR-wide micro-panels Bp   (alpha folded in here; in place when M <= mc)
 //   for each block of M rows (mc):
 //     pack op(A)[mc, kc] into MR-tall micro-panels Ap (or point into a packing made once by pack_a)
 //     for each NR micro-panel of Bp, for each MR micro-panel of Ap: the micro-kernel on one tile of C
@@ -24,18 +24,19 @@ namespace {
 // 4 x 8: 8 accumulator vectors of 4 floats, which fit baseline x86-64's 16 SSE registers with room for
 // A and B (a 4 x 16 tile spilled: 7 GFLOP/s instead of 20 on the machine of docs/performance.md).
 constexpr int kPortableMR = 4, kPortableNR = 8;
-void micro_portable(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
-                    int64_t ldc, int m, int n, bool accumulate) {
+void micro_portable(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b,
+                    int64_t ldb, float* c, int64_t ldc, int m, int n, bool accumulate) {
     float acc[kPortableMR][kPortableNR] = {};
     const int rs = a_transposed ? 1 : kPortableMR, is = a_transposed ? kPortableMR : 1;
     for (int64_t k0 = 0; k0 < kc; k0 += kPortableMR, a += a_group_stride) {
         const int steps = int(std::min<int64_t>(kPortableMR, kc - k0));
-        for (int r = 0; r < steps; ++r, b += kPortableNR) {
-            // A's column for this step, zero past m (a transposed read has nothing to read there).
-            float ak[kPortableMR];
+        for (int r = 0; r < steps; ++r, b += ldb) {
+            // A's column and B's row for this step, zero past m and n (there may be nothing to read there).
+            float ak[kPortableMR], bk[kPortableNR];
             for (int i = 0; i < kPortableMR; ++i) ak[i] = i < m ? a[r * rs + i * is] : 0.f;
+            for (int j = 0; j < kPortableNR; ++j) bk[j] = j < n ? b[j] : 0.f;
             for (int i = 0; i < kPortableMR; ++i)
-                for (int j = 0; j < kPortableNR; ++j) acc[i][j] += ak[i] * b[j];
+                for (int j = 0; j < kPortableNR; ++j) acc[i][j] += ak[i] * bk[j];
         }
     }
     for (int i = 0; i < m; ++i)
@@ -222,15 +223,21 @@ struct APanels {
     bool transposed;
 };
 
-// C[ic.., jc..] (mc x nc) += A · Bp over kc, tile by tile.
+// Where B's micro-panel for columns jr.. is: Bp + jr·col_step, rows ldb apart.
+struct BPanels {
+    const float* Bp;
+    int64_t col_step, ldb;
+};
+
+// C[ic.., jc..] (mc x nc) += A · B over kc, tile by tile.
 void macro_kernel(const GemmKernel& kern, const Problem& pr, int64_t ic, int64_t mc, int64_t jc, int64_t nc, int64_t kc,
-                  const APanels& A, const float* Bp, bool accumulate) {
+                  const APanels& A, const BPanels& B, bool accumulate) {
     for (int64_t jr = 0; jr < nc; jr += kern.nr) {
         const int n = int(std::min<int64_t>(kern.nr, nc - jr));
         for (int64_t ir = 0; ir < mc; ir += kern.mr) {
             if (pr.upper && ic + ir >= jc + jr + n) continue;  // wholly below the diagonal
             const int m = int(std::min<int64_t>(kern.mr, mc - ir));
-            kern.micro(kc, A.Ap + ir * A.row_step, A.group_stride, A.transposed, Bp + jr * kc,
+            kern.micro(kc, A.Ap + ir * A.row_step, A.group_stride, A.transposed, B.Bp + jr * B.col_step, B.ldb,
                        pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m, n, accumulate);
         }
     }
@@ -265,6 +272,17 @@ void scale_c(const Problem& pr) {
     }
 }
 
+// B's rows [pc, pc + kc), columns [jc, jc + nc): packed, or read in place when packing buys nothing. With
+// a single block of rows of A (M <= mc) every B micro-panel is used by one block only, so packing would
+// copy B once to read it once: the Winograd products of VGG's 64- to 256-channel layers, whose B (V, dM)
+// is 2.25 times the activations; copying it was 10% of a stylize iteration at 256 px.
+BPanels b_panels(const GemmKernel& kern, const Problem& pr, int64_t pc, int64_t kc, int64_t jc, int64_t nc) {
+    if (pr.tb == Trans::No && pr.alpha == 1.f && pr.M <= kern.mc) return {pr.B + pc * pr.ldb + jc, 1, pr.ldb};
+    float* Bp = scratch(1, round_up(nc, kern.nr) * kc);
+    pack_b_block(kern, pr.tb, pr.B, pr.ldb, pc, kc, jc, nc, pr.alpha, Bp);
+    return {Bp, kc, kern.nr};
+}
+
 void run(const GemmKernel& kern, Problem pr) {
     if (pr.M <= 0 || pr.N <= 0) return;
     if (pr.K <= 0 || pr.alpha == 0.f) return scale_c(pr);
@@ -276,13 +294,12 @@ void run(const GemmKernel& kern, Problem pr) {
         const int64_t nc = std::min(kNC, pr.N - jc);
         for (int64_t pc = 0; pc < pr.K; pc += kern.kc) {
             const int64_t kc = std::min<int64_t>(kern.kc, pr.K - pc);
-            float* Bp = scratch(1, round_up(nc, kern.nr) * kc);
-            pack_b_block(kern, pr.tb, pr.B, pr.ldb, pc, kc, jc, nc, pr.alpha, Bp);
+            const BPanels B = b_panels(kern, pr, pc, kc, jc, nc);
             const bool accumulate = pc > 0 || pr.beta == 1.f;
             for (int64_t ic = 0; ic < pr.M; ic += kern.mc) {
                 const int64_t mc = std::min<int64_t>(kern.mc, pr.M - ic);
                 if (pr.upper && ic >= jc + nc) break;  // every later row block lies below the diagonal
-                macro_kernel(kern, pr, ic, mc, jc, nc, kc, a_panels(kern, pr, ic, mc, pc, kc), Bp, accumulate);
+                macro_kernel(kern, pr, ic, mc, jc, nc, kc, a_panels(kern, pr, ic, mc, pc, kc), B, accumulate);
             }
         }
     }

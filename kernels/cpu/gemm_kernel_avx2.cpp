@@ -21,7 +21,7 @@ template <bool AT> constexpr int a_offset(int i, int r) { return AT ? r + i * kM
 
 template <int M, bool AT, int NV>
 __attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, int64_t a_group_stride, const float* b,
-                                              float* c, int64_t ldc, int n, bool accumulate) {
+                                              int64_t ldb, float* c, int64_t ldc, int n, bool accumulate) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);      // lanes j < n
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);  // lanes 8 + j < n
@@ -33,9 +33,11 @@ __attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, int64_
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
     for (int64_t k0 = 0; k0 < kc; k0 += kMR, a += a_group_stride) {
         const int steps = int(kc - k0 < kMR ? kc - k0 : kMR);
-        for (int r = 0; r < steps; ++r, b += kNR) {
-            const __m256 b0 = _mm256_loadu_ps(b), b1 = NV == 2 ? _mm256_loadu_ps(b + 8) : b0;
-            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+        for (int r = 0; r < steps; ++r, b += ldb) {
+            // A ragged B read in place has nothing past column n: masked loads there (slower on some CPUs).
+            const __m256 b0 = n == kNR ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0);
+            const __m256 b1 = NV == 1 ? b0 : n == kNR ? _mm256_loadu_ps(b + 8) : _mm256_maskload_ps(b + 8, m1);
+            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ldb), _MM_HINT_T0);
 #pragma GCC unroll 6
             for (int i = 0; i < M; ++i) {
                 const __m256 ai = _mm256_broadcast_ss(a + a_offset<AT>(i, r));
@@ -65,7 +67,7 @@ __attribute__((target("avx2,fma"))) void tile(int64_t kc, const float* a, int64_
     }
 }
 
-using Tile = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int, bool);
+using Tile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, bool);
 template <bool AT, int NV, int... Ms> constexpr std::array<Tile, sizeof...(Ms)> table(std::integer_sequence<int, Ms...>) {
     return {tile<Ms + 1, AT, NV>...};
 }
@@ -74,9 +76,9 @@ constexpr std::array<Tile, kMR> kTiles[2][2] = {
     {table<false, 1>(std::make_integer_sequence<int, kMR>{}), table<false, 2>(std::make_integer_sequence<int, kMR>{})},
     {table<true, 1>(std::make_integer_sequence<int, kMR>{}), table<true, 2>(std::make_integer_sequence<int, kMR>{})}};
 
-void micro_avx2(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
-                int64_t ldc, int m, int n, bool accumulate) {
-    kTiles[a_transposed][n > 8][size_t(m - 1)](kc, a, a_group_stride, b, c, ldc, n, accumulate);
+void micro_avx2(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, int64_t ldb,
+                float* c, int64_t ldc, int m, int n, bool accumulate) {
+    kTiles[a_transposed][n > 8][size_t(m - 1)](kc, a, a_group_stride, b, ldb, c, ldc, n, accumulate);
 }
 
 bool avx2_runs_here() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }

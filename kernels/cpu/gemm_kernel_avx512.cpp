@@ -24,7 +24,7 @@ template <bool AT> constexpr int a_offset(int i, int r) { return AT ? r + i * kM
 
 template <int M, bool AT, int NV>
 __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, int64_t a_group_stride, const float* b,
-                                             float* c, int64_t ldc, int n, bool accumulate) {
+                                             int64_t ldb, float* c, int64_t ldc, int n, bool accumulate) {
     const __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
     const __mmask16 m1 = n >= 32 ? 0xffff : n > 16 ? __mmask16((1u << (n - 16)) - 1) : 0;
 #pragma GCC unroll 14
@@ -35,9 +35,10 @@ __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, int64_t
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
     for (int64_t k0 = 0; k0 < kc; k0 += kMR, a += a_group_stride) {
         const int steps = int(kc - k0 < kMR ? kc - k0 : kMR);
-        for (int r = 0; r < steps; ++r, b += kNR) {
-            const __m512 b0 = _mm512_loadu_ps(b), b1 = NV == 2 ? _mm512_loadu_ps(b + 16) : b0;
-            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+        for (int r = 0; r < steps; ++r, b += ldb) {
+            // Masked loads cost what plain ones do here, and read nothing past column n of a B in place.
+            const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = NV == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+            _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ldb), _MM_HINT_T0);
 #pragma GCC unroll 14
             for (int i = 0; i < M; ++i) {
                 const __m512 ai = _mm512_set1_ps(a[a_offset<AT>(i, r)]);
@@ -58,7 +59,7 @@ __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, int64_t
     }
 }
 
-using Tile = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int, bool);
+using Tile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, bool);
 template <bool AT, int NV, int... Ms> constexpr std::array<Tile, sizeof...(Ms)> table(std::integer_sequence<int, Ms...>) {
     return {tile<Ms + 1, AT, NV>...};
 }
@@ -67,9 +68,9 @@ constexpr std::array<Tile, kMR> kTiles[2][2] = {
     {table<false, 1>(std::make_integer_sequence<int, kMR>{}), table<false, 2>(std::make_integer_sequence<int, kMR>{})},
     {table<true, 1>(std::make_integer_sequence<int, kMR>{}), table<true, 2>(std::make_integer_sequence<int, kMR>{})}};
 
-void micro_avx512(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, float* c,
-                  int64_t ldc, int m, int n, bool accumulate) {
-    kTiles[a_transposed][n > 16][size_t(m - 1)](kc, a, a_group_stride, b, c, ldc, n, accumulate);
+void micro_avx512(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b, int64_t ldb,
+                  float* c, int64_t ldc, int m, int n, bool accumulate) {
+    kTiles[a_transposed][n > 16][size_t(m - 1)](kc, a, a_group_stride, b, ldb, c, ldc, n, accumulate);
 }
 
 bool avx512_runs_here() { return __builtin_cpu_supports("avx512f"); }

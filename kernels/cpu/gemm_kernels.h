@@ -1,9 +1,10 @@
 // The GEMM micro-kernels and their blocking (internal to gemm.cpp and its tests' benchmark).
 //
 // A micro-kernel computes one tile of C, m <= MR rows by n <= NR columns, from a micro-panel of A and one
-// of B (kc steps of NR values: b[k*NR + j] = op(B)[k][j]):
-//   c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + Σ_k A(i, k) · b[k*NR + j]      i < m, j < n
-// Nothing outside the m x n tile of c is read or written (edge tiles on C's ragged border included).
+// of B (kc steps of NR values, ldb apart: b[k*ldb + j] = op(B)[k][j]; ldb = NR when B is packed):
+//   c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + Σ_k A(i, k) · b[k*ldb + j]      i < m, j < n
+// Nothing outside the m x n tile of c, and nothing of b past column n, is read or written (edge tiles
+// on C's ragged border included; B read in place has no padding).
 // A is read in groups of MR k steps, group g starting at a + g·a_group_stride, k = g·MR + r:
 //   as packed (a_transposed false):  A(i, k) = a[g·a_group_stride + r·MR + i]   (a_group_stride = MR·MR)
 //   transposed (true):               A(i, k) = a[g·a_group_stride + i·MR + r]
@@ -18,7 +19,7 @@
 namespace nst::cpu {
 
 using MicroKernel = void (*)(int64_t kc, const float* a, int64_t a_group_stride, bool a_transposed, const float* b,
-                             float* c, int64_t ldc, int m, int n, bool accumulate);
+                             int64_t ldb, float* c, int64_t ldc, int m, int n, bool accumulate);
 
 struct GemmKernel {
     const char* name;
