@@ -5,6 +5,8 @@
 #include "kernels/error.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -23,6 +25,20 @@ namespace {
 
 thread_local bool tl_in_pool = false;
 
+// Waits up to ~50 µs for ready() by spinning, before the caller blocks on a condition variable. A
+// blocked thread takes a futex wake-up to resume, tens of µs on a virtual machine (an inter-processor
+// interrupt to a sleeping vCPU), and an evaluation runs a few hundred parallel regions back to back.
+template <class Ready> void spin_briefly(Ready ready) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    for (int i = 1;; ++i) {
+        if (ready()) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return;
+    }
+}
+
 class Pool {
   public:
     explicit Pool(int n) { resize(n); }
@@ -36,7 +52,7 @@ class Pool {
         stop();
         std::lock_guard<std::mutex> lk(m_);
         quit_ = false;
-        for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, g = generation_] { work(i, g); });
+        for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, g = generation_.load()] { work(i, g); });
     }
 
     void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -56,7 +72,7 @@ class Pool {
             error_ = nullptr;
             ++generation_;
         }
-        wake_.notify_all();
+        wake_.notify_all();  // no system call when every worker is still spinning (no waiters)
         tl_in_pool = true;
         try {
             chunk(0);
@@ -65,6 +81,7 @@ class Pool {
             if (!error_) error_ = std::current_exception();
         }
         tl_in_pool = false;
+        spin_briefly([&] { return pending_.load(std::memory_order_acquire) == 0; });
         std::unique_lock<std::mutex> lk(m_);
         done_.wait(lk, [&] { return pending_ == 0; });
         fn_ = nullptr;
@@ -80,6 +97,7 @@ class Pool {
     void work(int i, uint64_t seen) {  // seen: the last job before this worker existed
         tl_in_pool = true;
         for (;;) {
+            spin_briefly([&] { return quit_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
             {
                 std::unique_lock<std::mutex> lk(m_);
                 wake_.wait(lk, [&] { return quit_ || generation_ != seen; });
@@ -114,9 +132,11 @@ class Pool {
     std::vector<std::thread> workers_;
     const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
     int64_t n_ = 0;
-    int chunks_ = 0, pending_ = 0;
-    uint64_t generation_ = 0;
-    bool quit_ = false;
+    int chunks_ = 0;
+    // Written under m_; atomic so that the spinning threads may read them without it.
+    std::atomic<int> pending_{0};
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<bool> quit_{false};
     std::exception_ptr error_;
 };
 
