@@ -154,6 +154,76 @@ inline void copy_row(float* dst, const float* src, int n) {
     std::memcpy(dst, src, sizeof(float) * size_t(n));
 }
 
+// ---- tiles <-> lanes: the kL = 8 neighbouring tiles of a row as the lanes of one vector ----
+// A row of the input window holds 4·kL + 2 floats; tile l's 6 columns are floats 4l .. 4l + 5, so
+// column j of all the tiles is the stride-4 slice v[j][l] = src[4l + j]. Element by element that is 48
+// loads and inserts per row; as an 8x4 transpose of four vectors (unpack, shuffle, permute: GCC's vector
+// extensions, which each clone lowers to its own instructions) it is a dozen operations.
+static_assert(kL == 8, "the lane shuffles below are written for 8 tiles");
+// These helpers have internal linkage and are inlined into each clone, so the vector ABI that GCC warns
+// about (passing 32-byte vectors without AVX) is never crossed.
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8f __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+inline v8f load8(const float* p) {
+    v8f v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+}
+inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+
+// v[j][l] = src[4l + j] for j < 4 (src: 32 floats).
+inline void gather4(const float* src, float (&v)[4][kL]) {
+    const v8f r0 = load8(src), r1 = load8(src + 8), r2 = load8(src + 16), r3 = load8(src + 24);
+    const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};  // unpack low / high
+    const v8i even = {0, 1, 8, 9, 4, 5, 12, 13}, odd = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8i order = {0, 4, 1, 5, 2, 6, 3, 7};  // tiles 0 2 4 6 1 3 5 7 -> 0 .. 7
+    const v8f t0 = __builtin_shuffle(r0, r1, lo), t1 = __builtin_shuffle(r0, r1, hi);
+    const v8f t2 = __builtin_shuffle(r2, r3, lo), t3 = __builtin_shuffle(r2, r3, hi);
+    store8(v[0], __builtin_shuffle(__builtin_shuffle(t0, t2, even), order));
+    store8(v[1], __builtin_shuffle(__builtin_shuffle(t0, t2, odd), order));
+    store8(v[2], __builtin_shuffle(__builtin_shuffle(t1, t3, even), order));
+    store8(v[3], __builtin_shuffle(__builtin_shuffle(t1, t3, odd), order));
+}
+
+// v[j][l] = src[4l + j] for j < 6 (src: 34 floats): columns 4 and 5 are columns 0 and 1 of the next tile.
+inline void gather6(const float* src, float (&v)[6][kL]) {
+    gather4(src, reinterpret_cast<float(&)[4][kL]>(v));
+    const v8i next = {1, 2, 3, 4, 5, 6, 7, 8};  // lanes 1 .. 7, then the second operand's lane 0
+    store8(v[4], __builtin_shuffle(load8(v[0]), v8f{} + src[32], next));
+    store8(v[5], __builtin_shuffle(load8(v[1]), v8f{} + src[33], next));
+}
+
+// dst[4l + j] = w[j][l] for j < 4 (dst: 32 floats), the inverse of gather4.
+inline void scatter4(const float (&w)[4][kL], float* dst) {
+    const v8i order = {0, 2, 4, 6, 1, 3, 5, 7};  // tiles 0 .. 7 -> 0 2 4 6 1 3 5 7
+    const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const v8i even = {0, 1, 8, 9, 4, 5, 12, 13}, odd = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8f s0 = __builtin_shuffle(load8(w[0]), order), s1 = __builtin_shuffle(load8(w[1]), order);
+    const v8f s2 = __builtin_shuffle(load8(w[2]), order), s3 = __builtin_shuffle(load8(w[3]), order);
+    const v8f t0 = __builtin_shuffle(s0, s1, lo), t1 = __builtin_shuffle(s0, s1, hi);
+    const v8f t2 = __builtin_shuffle(s2, s3, lo), t3 = __builtin_shuffle(s2, s3, hi);
+    store8(dst, __builtin_shuffle(t0, t2, even));
+    store8(dst + 8, __builtin_shuffle(t0, t2, odd));
+    store8(dst + 16, __builtin_shuffle(t1, t3, even));
+    store8(dst + 24, __builtin_shuffle(t1, t3, odd));
+}
+
+// dst[4l + j] += w[j][l] for j < 6 (dst: 34 floats): tiles overlap, so columns 4 and 5 of tile l add to
+// columns 0 and 1 of tile l + 1 (and the last tile's to floats 32 and 33).
+inline void scatter_add6(const float (&w)[6][kL], float* dst) {
+    const v8i prev = {8, 0, 1, 2, 3, 4, 5, 6};  // lane l <- lane l - 1, lane 0 <- 0
+    float sum[4][kL], row[4 * kL];
+    store8(sum[0], load8(w[0]) + __builtin_shuffle(load8(w[4]), v8f{}, prev));
+    store8(sum[1], load8(w[1]) + __builtin_shuffle(load8(w[5]), v8f{}, prev));
+    std::memcpy(sum[2], w[2], sizeof(sum[2]));
+    std::memcpy(sum[3], w[3], sizeof(sum[3]));
+    scatter4(sum, row);
+    for (int i = 0; i < 4 * kL; i += 8) store8(dst + i, load8(dst + i) + load8(row + i));
+    dst[32] += w[4][kL - 1];
+    dst[33] += w[5][kL - 1];
+}
+
 // The input window of the kL tiles from tile t on: rows 4ty-1 .. 4ty+4, columns 4tx-1 .. 4tx+4kL, zero
 // outside the image. Interior windows are read in place; the others (the image's border, the padding
 // tiles of a row) are gathered into `local`, so no padded copy of the plane is made.
@@ -191,9 +261,7 @@ NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, in
             int64_t stride;
             const float* src = read_window(plane, g, window(g, t0 + tb), local, &stride);
             float d[6][6][kL], r[6][6][kL], out[6][kL];
-            for (int i = 0; i < 6; ++i)
-                for (int j = 0; j < 6; ++j)
-                    for (int l = 0; l < kL; ++l) d[i][j][l] = src[i * stride + 4 * l + j];
+            for (int i = 0; i < 6; ++i) gather6(src + i * stride, d[i]);
             columns(d, r, bt6);  // Bᵀ d
             for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
                 bt6(r[i], out);
@@ -219,9 +287,10 @@ NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, i
             const int cols = std::min(4 * kL, g.W - w0);
             for (int i = 0; i < 4 && h0 + i < g.H; ++i) {  // (Aᵀ m) A, row i of the kL tiles
                 at4(r[i], out);
+                for (int j = 0; j < 4; ++j)
+                    for (int l = 0; l < kL; ++l) out[j][l] += bias;
                 float row[4 * kL];
-                for (int l = 0; l < kL; ++l)
-                    for (int j = 0; j < 4; ++j) row[4 * l + j] = out[j][l] + bias;
+                scatter4(out, row);
                 copy_row(plane + int64_t(h0 + i) * g.W + w0, row, cols);
             }
         }
@@ -241,8 +310,7 @@ NST_SIMD_CLONES void output_transform_adjoint(const float* dy, const Tiling& g, 
             for (int i = 0; i < 4; ++i) {
                 float row[4 * kL] = {};
                 if (h0 + i < g.H && cols > 0) copy_row(row, plane + int64_t(h0 + i) * g.W + w0, cols);
-                for (int l = 0; l < kL; ++l)
-                    for (int j = 0; j < 4; ++j) yt[i][j][l] = row[4 * l + j];
+                gather4(row, yt[i]);
             }
             columns(yt, r, a6);  // A dY
             for (int i = 0; i < 6; ++i) {  // (A dY) Aᵀ
@@ -271,9 +339,7 @@ NST_SIMD_CLONES void input_transform_adjoint(const float* dV, const Tiling& g, i
             columns(v, r, b6);  // B v
             for (int i = 0; i < 6; ++i) {  // (B v) Bᵀ, added to row i of the kL overlapping tiles
                 b6(r[i], out);
-                float* row = dst + i * stride;
-                for (int l = 0; l < kL; ++l)
-                    for (int j = 0; j < 6; ++j) row[4 * l + j] += out[j][l];
+                scatter_add6(out, dst + i * stride);
             }
             if (w.interior) continue;
             for (int i = 0; i < 6; ++i)
