@@ -154,14 +154,15 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         if (!keep_core) rerun_at_matching_core(argv);
+        const std::string in_use = cpu::gemm_kernel_name();  // the default, or $NST_GEMM_KERNEL's
         const std::vector<std::string> names = kernels.empty() ? cpu::gemm_kernels_available() : split(kernels);
         for (const std::string& k : names) cpu::set_gemm_kernel(k);  // refuses unknown or unrunnable ones by name
-        cpu::set_gemm_kernel(cpu::gemm_kernels_available().front());
+        cpu::set_gemm_kernel(in_use);
         std::printf("cpu: %s; isa: %s; %u hardware threads\n", cpu::cpu_model_name().c_str(), cpu::cpu_isa().c_str(),
                     std::max(1u, std::thread::hardware_concurrency()));
         std::string avail;
         for (const std::string& k : cpu::gemm_kernels_available()) avail += (avail.empty() ? "" : ", ") + k;
-        std::printf("gemm micro-kernel in use: %s (this CPU runs: %s)\n", cpu::gemm_kernel_name().c_str(), avail.c_str());
+        std::printf("gemm micro-kernel in use: %s (this CPU runs: %s)\n", in_use.c_str(), avail.c_str());
 #ifdef NST_HAVE_OPENBLAS
         std::printf("openblas: %s; core %s%s\n", cpu::openblas_config().c_str(), cpu::openblas_core().c_str(),
                     cpu::openblas_core_mismatch().empty() ? " (matches this CPU)" : " (narrower than this CPU: see the note)");

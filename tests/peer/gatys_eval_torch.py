@@ -108,7 +108,7 @@ def main():
         for l in style_layers:
             loss = loss + 100 * ((gram(f[l]) - A[l]) ** 2).mean()
         loss.backward()
-        float(loss)  # waits for the device, as bench_eval's timing does
+        float(loss.detach())  # waits for the device, as bench_eval's timing does
         if i >= 2:
             times.append(time.perf_counter() - t)
     if dev.type == "cuda":
