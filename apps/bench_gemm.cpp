@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
         if (!keep_core) rerun_at_matching_core(argv);
         const std::string in_use = cpu::gemm_kernel_name();  // the default, or $NST_GEMM_KERNEL's
         const std::vector<std::string> names = kernels.empty() ? cpu::gemm_kernels_available() : split(kernels);
+        if (names.empty()) throw Error("--kernels names no micro-kernel (\"" + kernels + "\")");
         for (const std::string& k : names) cpu::set_gemm_kernel(k);  // refuses unknown or unrunnable ones by name
         cpu::set_gemm_kernel(in_use);
         std::printf("cpu: %s; isa: %s; %u hardware threads\n", cpu::cpu_model_name().c_str(), cpu::cpu_isa().c_str(),

@@ -144,7 +144,12 @@ class Lbfgs : public Optimizer {
         get("f", f_);
         iter_ = int(number(st, "iter"));
         pairs_ = int(number(st, "pairs"));
-        if (pairs_ < 0 || pairs_ > o_.history) throw Error("checkpoint L-BFGS state has " + std::to_string(pairs_) + " pairs");
+        // Step k stores pair k - 1 (from the second step on), so k steps hold min(k - 1, history) pairs; any
+        // other count would make the recursion read slots that were never written.
+        const int expected = std::min(std::max(iter_ - 1, 0), o_.history);
+        if (pairs_ != expected)
+            throw Error("checkpoint L-BFGS state has " + std::to_string(pairs_) + " pairs after " + std::to_string(iter_) +
+                        " iterations (expected " + std::to_string(expected) + ")");
         for (int i = 0; i < pairs_; ++i) {
             get("s." + std::to_string(i), s_[size_t(i)]);
             get("y." + std::to_string(i), y_[size_t(i)]);

@@ -10,6 +10,7 @@
 
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "kernels/cpu/cpu_gemm_kernels.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/error.h"
 #include "tests/catch.h"
@@ -136,6 +137,20 @@ TEST_CASE("gemm: every micro-kernel this CPU runs matches float64 on ragged size
                     ++cases;
                 }
         CHECK(cases > 50);
+        // Always, whatever the draws: column blocks past 768 (jc > 0), two row blocks (M > 252) read
+        // transposed and as an upper triangle, and a B read in place (alpha 1, not transposed, M <= 252).
+        const Case fixed[] = {{300, 800, 260, Trans::No, Trans::No, 1.f, 0.f, Mode::PackedT},
+                              {300, 300, 270, Trans::No, Trans::Yes, 0.5f, 1.f, Mode::Upper},
+                              {850, 850, 40, Trans::Yes, Trans::No, 1.f, 0.f, Mode::Upper},
+                              {100, 800, 300, Trans::No, Trans::No, 1.f, 1.f, Mode::Plain},
+                              {100, 801, 253, Trans::Yes, Trans::No, 1.f, -0.5f, Mode::Packed},
+                              {260, 790, 5, Trans::No, Trans::Yes, 0.75f, 0.f, Mode::Plain}};
+        for (const Case& c : fixed) {
+            INFO("kernel " << name << " fixed case: M " << c.M << " N " << c.N << " K " << c.K << " mode " << int(c.mode));
+            bool guard_ok = false;
+            CHECK(run_case(c, rng, guard_ok) < 2e-6 * std::sqrt(double(c.K)) + 1e-6);
+            CHECK(guard_ok);
+        }
     }
 }
 
@@ -160,6 +175,31 @@ TEST_CASE("gemm: degenerate sizes scale C by beta, and bad settings are refused 
         ScopedGemmKernel other(kernels.back());
         CHECK_THROWS_WITH(cpu::sgemm_packed(3, 3, 2, 1.f, P.data(), Trans::No, src.data(), 3, 0.f, out.data(), 3),
                           Catch::Contains("another GEMM micro-kernel"));
+    }
+}
+
+TEST_CASE("gemm: Winograd filters prepared under another micro-kernel are refused by name, not misread",
+          "[cpu][gemm][errors]") {
+    const std::vector<std::string> kernels = cpu::gemm_kernels_available();
+    if (kernels.size() < 2) {
+        std::cout << "NST_SKIPPED: this CPU runs one GEMM micro-kernel only\n";
+        return;
+    }
+    const ConvShape s{1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1};
+    std::vector<float> w(size_t(64 * 64 * 9), 0.01f), x(size_t(64 * 64), 1.f), y(size_t(64 * 64));
+    for (const auto& [made, used] : {std::pair{kernels.back(), kernels.front()}, std::pair{kernels.front(), kernels.back()}}) {
+        INFO("prepared with " << made << ", used with " << used);
+        std::vector<float> P;
+        {
+            ScopedGemmKernel pin(made);
+            P.resize(size_t(cpu::conv2d_prepared_size_winograd(s)));
+            cpu::conv2d_prepare_winograd(w.data(), P.data(), s);
+        }
+        ScopedGemmKernel pin(used);
+        CHECK_THROWS_WITH(cpu::conv2d_forward_winograd_prepared(x.data(), P.data(), nullptr, y.data(), s),
+                          Catch::Contains("pack it again"));
+        CHECK_THROWS_WITH(cpu::conv2d_backward_data_winograd_prepared(y.data(), P.data(), x.data(), s),
+                          Catch::Contains("pack it again"));
     }
 }
 
@@ -219,6 +259,10 @@ TEST_CASE("gemm: conv (Winograd, im2col) and Gram on every micro-kernel match th
 // Run by its own ctest with OPENBLAS_CORETYPE=Prescott (tests/CMakeLists.txt): OpenBLAS's SSE3 kernels on
 // a CPU with AVX2 or AVX-512 must be reported, with the core that matches the CPU.
 TEST_CASE("openblas: SSE3 kernels on a wider CPU are reported with the matching core", "[.openblas_prescott]") {
+    if (cpu::openblas_config().find("DYNAMIC_ARCH") == std::string::npos) {
+        std::cout << "NST_SKIPPED: this OpenBLAS has one core built in (no DYNAMIC_ARCH): OPENBLAS_CORETYPE does nothing\n";
+        return;
+    }
     REQUIRE(cpu::openblas_core() == "Prescott");
     const std::string note = cpu::openblas_core_mismatch();
     if (cpu::openblas_matching_core() == "Prescott") {

@@ -149,17 +149,26 @@ TEST_CASE("optimizer state round-trips: save, load, continue equals an uninterru
         Tensor a = Tensor::zeros({3});
         auto full = make();
         run(*full, a, q, 12);
-        Tensor b = Tensor::zeros({3});
-        auto first = make();
-        first->begin(b, q);
-        for (int k = 1; k <= 6; ++k) first->step(b, q, true);
-        const OptimizerState st = first->save();
-        const Tensor saved = b.clone();
-        auto second = make();
-        second->load(st);
-        Tensor c = saved.clone();
-        for (int k = 7; k <= 12; ++k) second->step(c, q, k < 12);
-        CHECK(c.to_vector<float>() == a.to_vector<float>());
+        // Saved after 3 steps (2 of 4 history pairs filled: the rest never written) and after 6 (wrapped).
+        for (int at : {3, 6}) {
+            INFO("saved after step " << at);
+            auto first = make();
+            Tensor b = Tensor::zeros({3});
+            first->begin(b, q);
+            for (int k = 1; k <= at; ++k) first->step(b, q, true);
+            const OptimizerState st = first->save();
+            const Tensor saved = b.clone();
+            auto second = make();
+            second->load(st);
+            Tensor c = saved.clone();
+            for (int k = at + 1; k <= 12; ++k) second->step(c, q, k < 12);
+            CHECK(c.to_vector<float>() == a.to_vector<float>());
+            if (std::string(kind) == "lbfgs") {  // a pair count that does not fit the iteration count is refused
+                OptimizerState bad = st;
+                bad.numbers["pairs"] = st.numbers.at("pairs") - 1;
+                CHECK_THROWS_WITH(make()->load(bad), Catch::Contains("pairs after"));
+            }
+        }
     }
 }
 

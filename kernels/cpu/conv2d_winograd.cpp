@@ -163,17 +163,20 @@ static_assert(kL == 8, "the lane shuffles below are written for 8 tiles");
 // These helpers have internal linkage and are inlined into each clone, so the vector ABI that GCC warns
 // about (passing 32-byte vectors without AVX) is never crossed.
 #pragma GCC diagnostic ignored "-Wpsabi"
+// always_inline: a call between a clone and a baseline copy would pass the vectors differently.
+#define NST_LANES_INLINE inline __attribute__((always_inline))
+#if defined(__GNUC__) && !defined(__clang__)
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
-inline v8f load8(const float* p) {
+NST_LANES_INLINE v8f load8(const float* p) {
     v8f v;
     std::memcpy(&v, p, sizeof(v));
     return v;
 }
-inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+NST_LANES_INLINE void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
 
 // v[j][l] = src[4l + j] for j < 4 (src: 32 floats).
-inline void gather4(const float* src, float (&v)[4][kL]) {
+NST_LANES_INLINE void gather4(const float* src, float (&v)[4][kL]) {
     const v8f r0 = load8(src), r1 = load8(src + 8), r2 = load8(src + 16), r3 = load8(src + 24);
     const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};  // unpack low / high
     const v8i even = {0, 1, 8, 9, 4, 5, 12, 13}, odd = {2, 3, 10, 11, 6, 7, 14, 15};
@@ -187,7 +190,7 @@ inline void gather4(const float* src, float (&v)[4][kL]) {
 }
 
 // v[j][l] = src[4l + j] for j < 6 (src: 34 floats): columns 4 and 5 are columns 0 and 1 of the next tile.
-inline void gather6(const float* src, float (&v)[6][kL]) {
+NST_LANES_INLINE void gather6(const float* src, float (&v)[6][kL]) {
     gather4(src, reinterpret_cast<float(&)[4][kL]>(v));
     const v8i next = {1, 2, 3, 4, 5, 6, 7, 8};  // lanes 1 .. 7, then the second operand's lane 0
     store8(v[4], __builtin_shuffle(load8(v[0]), v8f{} + src[32], next));
@@ -195,7 +198,7 @@ inline void gather6(const float* src, float (&v)[6][kL]) {
 }
 
 // dst[4l + j] = w[j][l] for j < 4 (dst: 32 floats), the inverse of gather4.
-inline void scatter4(const float (&w)[4][kL], float* dst) {
+NST_LANES_INLINE void scatter4(const float (&w)[4][kL], float* dst) {
     const v8i order = {0, 2, 4, 6, 1, 3, 5, 7};  // tiles 0 .. 7 -> 0 2 4 6 1 3 5 7
     const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
     const v8i even = {0, 1, 8, 9, 4, 5, 12, 13}, odd = {2, 3, 10, 11, 6, 7, 14, 15};
@@ -211,7 +214,7 @@ inline void scatter4(const float (&w)[4][kL], float* dst) {
 
 // dst[4l + j] += w[j][l] for j < 6 (dst: 34 floats): tiles overlap, so columns 4 and 5 of tile l add to
 // columns 0 and 1 of tile l + 1 (and the last tile's to floats 32 and 33).
-inline void scatter_add6(const float (&w)[6][kL], float* dst) {
+NST_LANES_INLINE void scatter_add6(const float (&w)[6][kL], float* dst) {
     const v8i prev = {8, 0, 1, 2, 3, 4, 5, 6};  // lane l <- lane l - 1, lane 0 <- 0
     float sum[4][kL], row[4 * kL];
     store8(sum[0], load8(w[0]) + __builtin_shuffle(load8(w[4]), v8f{}, prev));
@@ -223,6 +226,24 @@ inline void scatter_add6(const float (&w)[6][kL], float* dst) {
     dst[32] += w[4][kL - 1];
     dst[33] += w[5][kL - 1];
 }
+#else  // other compilers: the same, element by element
+inline void gather4(const float* src, float (&v)[4][kL]) {
+    for (int j = 0; j < 4; ++j)
+        for (int l = 0; l < kL; ++l) v[j][l] = src[4 * l + j];
+}
+inline void gather6(const float* src, float (&v)[6][kL]) {
+    for (int j = 0; j < 6; ++j)
+        for (int l = 0; l < kL; ++l) v[j][l] = src[4 * l + j];
+}
+inline void scatter4(const float (&w)[4][kL], float* dst) {
+    for (int l = 0; l < kL; ++l)
+        for (int j = 0; j < 4; ++j) dst[4 * l + j] = w[j][l];
+}
+inline void scatter_add6(const float (&w)[6][kL], float* dst) {
+    for (int l = 0; l < kL; ++l)
+        for (int j = 0; j < 6; ++j) dst[4 * l + j] += w[j][l];
+}
+#endif
 
 // The input window of the kL tiles from tile t on: rows 4ty-1 .. 4ty+4, columns 4tx-1 .. 4tx+4kL, zero
 // outside the image. Interior windows are read in place; the others (the image's border, the padding
@@ -382,7 +403,10 @@ int64_t set_winograd_buffer_floats(int64_t floats) {
 // The prepared buffer: 36 packings of U_ξ (K x C), pack_a's size each.
 int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return is_3x3_same(s) ? 36 * packed_a_floats(s.K, s.C) : 0; }
 namespace {
-int64_t packing_offset(const ConvShape& s, int64_t xi) { return xi * packed_a_floats(s.K, s.C); }
+// Where packing ξ starts: its size comes from packing 0's own header, not from the micro-kernel active
+// now, so a buffer prepared under another kernel is never read out of bounds (sgemm_packed then refuses
+// it by name: "pack it again").
+int64_t packing_offset(const float* P, int64_t xi) { return xi * packed_a_floats(P); }
 }  // namespace
 
 // U[ξ][k][c] = (G g Gᵀ)[ξ], g = w[k][c] (3x3), then packed.
@@ -417,7 +441,7 @@ void conv2d_prepare_winograd(const float* w, float* P, const ConvShape& s) {
     parallel_for(36, 1, [&](int64_t x0, int64_t x1) {
         for (int64_t xi = x0; xi < x1; ++xi) {
             const float* Ux = U.data() + xi * KC;
-            pack_a(Trans::No, s.K, s.C, Ux, s.C, P + packing_offset(s, xi));
+            pack_a(Trans::No, s.K, s.C, Ux, s.C, P + xi * packed_a_floats(s.K, s.C));
         }
     });
 }
@@ -430,7 +454,7 @@ void conv2d_forward_winograd_prepared(const float* x, const float* P, const floa
         parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) { input_transform(xn, g, int(c0), int(c1), t0, nb, V); });
         parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // M_ξ = U_ξ V_ξ
             for (int64_t xi = x0; xi < x1; ++xi)
-                sgemm_packed(s.K, nb, s.C, 1.f, P + packing_offset(s, xi), Trans::No, V + xi * nb, 36 * nb, 0.f,
+                sgemm_packed(s.K, nb, s.C, 1.f, P + packing_offset(P, xi), Trans::No, V + xi * nb, 36 * nb, 0.f,
                              M + xi * nb, 36 * nb);
         });
         float* yn = y + int64_t(n) * s.K * s.H * s.W;
@@ -447,7 +471,7 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* P, flo
         parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform_adjoint(dyn, g, int(k0), int(k1), t0, nb, dM); });
         parallel_for(36, 1, [&](int64_t x0, int64_t x1) {  // dV_ξ = U_ξᵀ dM_ξ
             for (int64_t xi = x0; xi < x1; ++xi)
-                sgemm_packed_t(s.C, nb, s.K, 1.f, P + packing_offset(s, xi), Trans::No, dM + xi * nb, 36 * nb, 0.f,
+                sgemm_packed_t(s.C, nb, s.K, 1.f, P + packing_offset(P, xi), Trans::No, dM + xi * nb, 36 * nb, 0.f,
                                dV + xi * nb, 36 * nb);
         });
         float* dxn = dx + int64_t(n) * s.C * s.H * s.W;

@@ -65,6 +65,10 @@ std::string choices() {
 
 const GemmKernel* checked(const std::string& name, const char* where) {
     const GemmKernel* k = find_kernel(name);
+    // sgemm_packed_t reads a packing's K blocks as row blocks: kc == mc, a multiple of MR.
+    if (k && (k->kc != k->mc || k->kc % k->mr != 0))
+        throw Error(std::string(where) + ": GEMM micro-kernel \"" + name + "\" has kc " + std::to_string(k->kc) + ", mc " +
+                    std::to_string(k->mc) + ", MR " + std::to_string(k->mr) + ": kc must equal mc and be a multiple of MR");
     if (!k) throw Error(std::string(where) + ": no GEMM micro-kernel \"" + name + "\" (this CPU runs: " + choices() + ")");
     if (!k->runs_here())
         throw Error(std::string(where) + ": this CPU cannot run the \"" + name + "\" GEMM micro-kernel (it runs: " +
@@ -76,7 +80,7 @@ const GemmKernel*& active() {
     static const GemmKernel* k = [] {
         if (const char* v = std::getenv("NST_GEMM_KERNEL"); v && *v) return checked(v, "NST_GEMM_KERNEL");
         for (const GemmKernel* c : kAll)
-            if (c->runs_here()) return c;
+            if (c->runs_here()) return checked(c->name, "sgemm");
         return &kGemmPortable;
     }();
     return k;
@@ -179,6 +183,7 @@ float* scratch(int which, int64_t floats) {
     Buffer& b = buffers[which];
     if (b.size < floats) {
         const size_t bytes = (size_t(floats) * sizeof(float) + 63) / 64 * 64;
+        b.size = 0;  // stays 0 if the allocation fails, so no later call gets the null pointer
         b.p.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
         if (!b.p) throw Error("sgemm: out of memory for a packing buffer of " + std::to_string(bytes) + " bytes");
         b.size = floats;
@@ -323,6 +328,17 @@ void sgemm_upper(Trans ta, Trans tb, int64_t N, int64_t K, float alpha, const fl
                  int64_t ldb, float beta, float* C, int64_t ldc) {
     check_dims("sgemm_upper", N, N, K);
     run(active_gemm_kernel(), {N, N, K, alpha, ta, A, lda, nullptr, false, tb, B, ldb, beta, C, ldc, true});
+}
+
+int64_t packed_a_floats(const float* packed) {
+    int32_t header[kHeader];
+    std::memcpy(header, packed, sizeof(header));
+    const GemmKernel* kern = nullptr;
+    for (const GemmKernel* k : kAll)
+        if (k->id == header[1]) kern = k;
+    if (header[0] != kMagic || !kern || header[2] < 0 || header[3] < 0)
+        throw Error("packed_a_floats: not a pack_a packing");
+    return kHeader + round_up(header[2], kern->mr) * header[3];
 }
 
 int64_t packed_a_floats(int64_t M, int64_t K) {

@@ -10,7 +10,7 @@
 // Micro-kernels (gemm_kernel_*.cpp), one of which is active:
 //   "avx512"   MR x NR = 14 x 32, AVX-512F     (x86-64 CPUs with avx512f)
 //   "avx2"     MR x NR =  6 x 16, AVX2 + FMA   (x86-64 CPUs with avx2 and fma)
-//   "portable" MR x NR =  4 x 16, plain C++    (everywhere; the compiler vectorises what it can)
+//   "portable" MR x NR =  4 x 8,  plain C++    (everywhere; the compiler vectorises what it can)
 // The default is the widest the CPU runs; $NST_GEMM_KERNEL or set_gemm_kernel() force one (tests run
 // every path the machine can, benchmarks compare them).
 #pragma once
@@ -38,6 +38,7 @@ void sgemm(Trans ta, Trans tb, int64_t M, int64_t N, int64_t K, float alpha, con
 // transformed filters). The packed layout belongs to the micro-kernel active when pack_a ran, which it
 // records: sgemm_packed throws Error if another one is active now.
 int64_t packed_a_floats(int64_t M, int64_t K);  // for the active micro-kernel, header included
+int64_t packed_a_floats(const float* packed);    // of an existing packing, whichever kernel made it
 void pack_a(Trans ta, int64_t M, int64_t K, const float* A, int64_t lda, float* packed);
 void sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc);

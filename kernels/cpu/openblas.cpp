@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -29,12 +30,14 @@ int cpu_level() {
 }
 
 // The same scale for OpenBLAS's x86-64 core names (0.3.21's DYNAMIC_ARCH list).
-int core_level(const std::string& core) {
-    for (const char* c : {"SkylakeX", "Cooperlake", "SapphireRapids"})
+// Compared without case: builds without DYNAMIC_ARCH name their core in capitals ("HASWELL").
+int core_level(std::string core) {
+    for (char& ch : core) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    for (const char* c : {"skylakex", "cooperlake", "sapphirerapids"})
         if (core == c) return 3;
-    for (const char* c : {"Haswell", "Zen", "Excavator"})
+    for (const char* c : {"haswell", "zen", "excavator"})
         if (core == c) return 2;
-    for (const char* c : {"Sandybridge", "Bulldozer", "Piledriver", "Steamroller"})
+    for (const char* c : {"sandybridge", "bulldozer", "piledriver", "steamroller"})
         if (core == c) return 1;
     return 0;
 }
