@@ -173,7 +173,7 @@ NST_LANES_INLINE v8f load8(const float* p) {
     std::memcpy(&v, p, sizeof(v));
     return v;
 }
-NST_LANES_INLINE void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+NST_LANES_INLINE void store8(float* p, const v8f& v) { std::memcpy(p, &v, sizeof(v)); }
 
 // v[j][l] = src[4l + j] for j < 4 (src: 32 floats).
 NST_LANES_INLINE void gather4(const float* src, float (&v)[4][kL]) {
