@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "kernels/device.h"
+#include "kernels/registry.h"
 #include "kernels/error.h"
 #include "nst/stylize.h"
 
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
     app.add_option("--color-control", o.color_control, "none, luminance (style only the luminance) or histogram (recolour the style to the content's colours)");
     app.add_option("--seed", o.seed, "random seed of --init random (default 0)");
     app.add_option("--log-json", o.log_json, "write each printed iteration's losses and a final summary as JSON");
+    app.set_version_flag("--version",
+                         std::string("stylize ") + NST_VERSION + ", " + (nst::built_with_cuda() ? "with" : "without") + " CUDA");
     CLI11_PARSE(app, argc, argv);
     try {
         o.style_images = split(styles);

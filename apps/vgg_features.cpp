@@ -16,6 +16,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "kernels/device.h"
+#include "kernels/registry.h"
 #include "layers/vgg19.h"
 #include "nst/image.h"
 #include "weights/safetensors.h"
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
     app.add_option("--gpu", gpu, "CUDA device index, or -1 for the CPU (default: 0 when a GPU is present)");
     app.add_option("--pooling", pooling, "max or avg");
     app.add_option("--backend", backend_name, "own (the project's kernels) or library (cuDNN/cuBLAS)");
+    app.set_version_flag("--version", std::string("vgg_features ") + NST_VERSION + ", " +
+                                          (nst::built_with_cuda() ? "with" : "without") + " CUDA");
     CLI11_PARSE(app, argc, argv);
 
     try {

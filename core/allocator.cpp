@@ -274,15 +274,19 @@ void cuda_empty_cache() {
 int cuda_device_index() { return current_cuda_device(); }
 
 void set_cuda_device(int index) {
+    // Called for the apps' --gpu flag: each refusal says what is wrong in the driver's words and how to
+    // run on the CPU instead.
+    const std::string flag = "--gpu " + std::to_string(index);
+    const std::string cpu_hint = "; use --gpu -1 to run on the CPU";
 #ifdef NST_HAVE_CUDA
-    if (!cuda_available()) throw Error("--gpu " + std::to_string(index) + ": " + cuda_availability().reason);
+    if (!cuda_available()) throw Error(flag + ": no usable CUDA device (" + cuda_availability().reason + ")" + cpu_hint);
     if (index < 0 || index >= cuda_availability().device_count)
-        throw Error("CUDA device " + std::to_string(index) + " does not exist (found " +
-                    std::to_string(cuda_availability().device_count) + ")");
+        throw Error(flag + ": there is no CUDA device " + std::to_string(index) + " (found " +
+                    std::to_string(cuda_availability().device_count) + ", numbered from 0)" + cpu_hint);
     NST_CUDA_CHECK(cudaSetDevice(index));
     current_cuda_device() = index;
 #else
-    throw Error("CUDA device " + std::to_string(index) + " requested: " + cuda_availability().reason);
+    throw Error(flag + ": " + cuda_availability().reason + cpu_hint);
 #endif
 }
 

@@ -25,6 +25,7 @@
 #include "nst/color.h"
 #include "nst/image.h"
 #include "nst/optim.h"
+#include "nst/write_targets.h"
 #include "weights/safetensors.h"
 
 namespace nst {
@@ -48,14 +49,6 @@ std::string extension_of(const std::string& path) {
 std::string with_suffix(const std::string& path, const std::string& suffix) {
     const std::string ext = extension_of(path);
     return path.substr(0, path.size() - ext.size() - 1) + suffix + "." + ext;
-}
-
-void check_writable(const std::string& path, const char* flag) {
-    const std::string probe = path + ".write-test-" + std::to_string(::getpid());
-    std::ofstream f(probe);
-    if (!f) throw Error(std::string(flag) + " " + path + ": cannot write there (missing folder or no permission)");
-    f.close();
-    std::remove(probe.c_str());
 }
 
 // Loads an image (absurd sizes are refused before decoding), naming the flag in errors.
@@ -257,9 +250,19 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     if (o.weights.empty()) o.weights = weights::find_default_weights();
     if (o.weights.empty())
         throw Error("no VGG-19 weights: pass --weights, set NST_WEIGHTS, or run scripts/get-weights.sh");
-    check_writable(o.output_image, "--output-image");
-    if (!o.log_json.empty()) check_writable(o.log_json, "--log-json");
     const std::string ckpt_path = o.checkpoint.empty() ? o.output_image + ".ckpt.safetensors" : o.checkpoint;
+    {
+        // Every file the run may write, against every file it reads, before any work.
+        std::vector<PathFlag> inputs = {{"--content-image", o.content_image, ""}, {"--weights", o.weights, ""},
+                                        {"--init-image", o.init_image, ""}, {"--resume", o.resume, ""}};
+        for (const std::string& s : o.style_images) inputs.push_back({"--style-image", s, ""});
+        check_write_targets({{"--output-image", o.output_image, ""},
+                             // A resumed run goes on writing the checkpoint it resumed from.
+                             {o.checkpoint.empty() ? "the checkpoint (--output-image + .ckpt.safetensors)" : "--checkpoint",
+                              ckpt_path, "--resume"},
+                             {"--log-json", o.log_json, ""}},
+                            inputs);
+    }
     set_backend(parse_backend(o.backend));
 
     Device dev = Device::cpu();

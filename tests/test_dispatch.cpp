@@ -1,5 +1,7 @@
 // Variant registry and selection.
+#include "core/allocator.h"
 #include "core/dispatch.h"
+#include "kernels/device.h"
 #include "core/ops.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"
@@ -52,6 +54,17 @@ TEST_CASE("pinning a variant, backends and their errors", "[dispatch][errors]") 
     CHECK(std::string(relu_kernels(Device::cpu()).name) == "threaded");
     set_backend(Backend::Own);
     if (!built_with_cuda()) CHECK_THROWS_WITH(gram_kernels(Device::cuda()), Catch::Contains("no CUDA"));
+}
+
+TEST_CASE("set_cuda_device for a --gpu N that cannot run says why, in the driver's words, and names --gpu -1", "[dispatch][errors]") {
+    if (cuda_available()) {  // a device (or the CUDA-on-CPU layer): ask for one past the last
+        const int n = cuda_availability().device_count;
+        CHECK_THROWS_WITH(set_cuda_device(n), Catch::Contains("--gpu " + std::to_string(n) + ": there is no CUDA device") &&
+                                                  Catch::Contains("use --gpu -1 to run on the CPU"));
+        return;
+    }
+    CHECK_THROWS_WITH(set_cuda_device(0), Catch::Contains("--gpu 0: ") && Catch::Contains(cuda_availability().reason) &&
+                                              Catch::Contains("use --gpu -1 to run on the CPU"));
 }
 
 #if defined(NST_HAVE_CUDA) && !defined(NST_CUDA_EMULATION)

@@ -344,7 +344,7 @@ TEST_CASE("stylize refuses bad input with one clear message and writes nothing",
     expect_error([&] { stylize(with([](auto& o) { o.image_size = 0; }), log); }, "--image-size");
     expect_error([&] { stylize(with([](auto& o) { o.image_size = 100000; }), log); }, "out of range");
     expect_error([&] { stylize(with([](auto& o) { o.max_pixels = 1000; }), log); }, "more than this program accepts");
-    expect_error([&] { stylize(with([](auto& o) { o.output_image = "/nonexistent-dir/out.png"; }), log); }, "cannot write");
+    expect_error([&] { stylize(with([](auto& o) { o.output_image = "/nonexistent-dir/out.png"; }), log); }, "does not exist");
     expect_error([&] { stylize(with([&](auto& o) { o.output_image = d / "out.gif"; }), log); }, ".png, .jpg");
     expect_error([&] { stylize(with([](auto& o) { o.objective.style_layers = {"relu9_9"}; }), log); }, "relu9_9");
     expect_error([&] { stylize(with([](auto& o) { o.style_blend_weights = {1, 2}; }), log); }, "--style-blend-weights");
@@ -353,6 +353,34 @@ TEST_CASE("stylize refuses bad input with one clear message and writes nothing",
     expect_error([&] { stylize(with([](auto& o) { o.optimizer = "sgd"; }), log); }, "--optimizer");
     expect_error([&] { stylize(with([](auto& o) { o.scales = {64, 32}; }), log); }, "--scales");
     CHECK_FALSE(fs::exists(d / "never.png"));
+    // Inputs are never written: an output, checkpoint or log that is an input, by any name, is refused
+    // before any work, and every write target is checked then too.
+    {
+        const auto content_bytes = [&] {
+            std::ifstream f(d / "content.png", std::ios::binary);
+            return std::string(std::istreambuf_iterator<char>(f), {});
+        };
+        const std::string before = content_bytes();
+        fs::create_symlink(d / "content.png", d / "link.png");
+        fs::create_hard_link(d / "content.png", d / "hard.png");
+        fs::create_directory(d / "a-folder.png");
+        const std::string again = d / "./content.png";
+        expect_error([&] { stylize(with([&](auto& o) { o.output_image = d / "content.png"; }), log); },
+                     "is the same file as --content-image");
+        expect_error([&] { stylize(with([&](auto& o) { o.output_image = again; }), log); }, "refusing to overwrite an input");
+        expect_error([&] { stylize(with([&](auto& o) { o.output_image = d / "link.png"; }), log); }, "--content-image");
+        expect_error([&] { stylize(with([&](auto& o) { o.output_image = d / "hard.png"; }), log); }, "--content-image");
+        expect_error([&] { stylize(with([&](auto& o) { o.output_image = good.style_images[0]; }), log); }, "--style-image");
+        expect_error([&] { stylize(with([&](auto& o) { o.log_json = d / "content.png"; }), log); }, "--log-json");
+        expect_error([&] { stylize(with([&](auto& o) { o.checkpoint = good.weights; }), log); }, "the same file as --weights");
+        expect_error([&] { stylize(with([&](auto& o) { o.log_json = d / "never.png"; }), log); }, "each output needs its own file");
+        expect_error([&] { stylize(with([&](auto& o) { o.output_image = d / "a-folder.png"; }), log); }, "is a folder");
+        expect_error([&] { stylize(with([&](auto& o) { o.checkpoint = d / "no-such/c.safetensors"; }), log); },
+                     "--checkpoint");
+        expect_error([&] { stylize(with([&](auto& o) { o.log_json = d / "no-such/log.json"; }), log); }, "does not exist");
+        CHECK(content_bytes() == before);
+        CHECK_FALSE(fs::exists(d / "never.png"));
+    }
     // NaN/Inf in the loss: stop, keep the last good image, say so.
     StylizeOptions o = good;
     o.objective.style_weight = 1e38;
