@@ -7,6 +7,7 @@
 // written atomically (never half-written).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "kernels/device.h"
 #include "kernels/registry.h"
 #include "kernels/error.h"
+#include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
 
 namespace {
@@ -83,7 +85,17 @@ int main(int argc, char** argv) {
     app.add_option("--log-json", o.log_json, "write each printed iteration's losses and a final summary as JSON");
     app.set_version_flag("--version",
                          std::string("stylize ") + NST_VERSION + ", " + (nst::built_with_cuda() ? "with" : "without") + " CUDA");
-    CLI11_PARSE(app, argc, argv);
+    // neural-style's spelling (-content_image, -image_size, ...) is accepted as it is.
+    std::vector<std::string> notes, args(argv + 1, argv + argc);
+    args = nst::translate_neural_style_args(
+        args, [&](const std::string& f) { return app.get_option_no_throw(f) != nullptr; }, &notes);
+    for (const std::string& n : notes) std::fprintf(stderr, "stylize: %s\n", n.c_str());
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
+    try {
+        app.parse(args);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
     try {
         o.style_images = split(styles);
         o.style_blend_weights = split_numbers<double>(blend, "--style-blend-weights");

@@ -13,6 +13,7 @@
 #include "nst/image.h"
 #include "nst/objective.h"
 #include "nst/optim.h"
+#include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
@@ -170,6 +171,25 @@ TEST_CASE("optimizer state round-trips: save, load, continue equals an uninterru
             }
         }
     }
+}
+
+TEST_CASE("neural-style's one-dash flags become stylize's, the ones that differ are mapped", "[nst][cli]") {
+    const auto is_flag = [](const std::string& f) {
+        for (const char* k : {"--content-image", "--image-size", "--original-colors", "--style-blend-weights"})
+            if (f == k) return true;
+        return false;
+    };
+    std::vector<std::string> notes;
+    const std::vector<std::string> in = {"-content_image", "a.png", "-image_size", "256", "-original_colors", "0",
+                                         "-backend", "cudnn", "-model_file", "m.pth", "-lbfgs_num_correction", "0",
+                                         "-cudnn_autotune", "--image-size", "64", "-colour", "red", "-style_blend_weights",
+                                         "1,2", "-original_colors", "1", "-5"};
+    const std::vector<std::string> want = {"--content-image", "a.png", "--image-size", "256", "--backend", "library",
+                                           "--weights", "m.pth", "--image-size", "64", "-colour", "red",
+                                           "--style-blend-weights", "1,2", "--original-colors", "-5"};
+    CHECK(translate_neural_style_args(in, is_flag, &notes) == want);
+    REQUIRE(notes.size() == 1);
+    CHECK_THAT(notes[0], Catch::Contains("-cudnn_autotune"));
 }
 
 TEST_CASE("colour transforms: YIQ round trip, original colours, histogram and luminance matching", "[color]") {
