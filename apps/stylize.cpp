@@ -55,7 +55,15 @@ int main(int argc, char** argv) {
     app.add_option("--image-size", o.image_size, "longest side of the output in pixels (default 512)");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
     app.add_option("--max-pixels", o.max_pixels, "refuse input images with more pixels than this, from their header (default 64000000)")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                try {
+                    if (std::stoll(v) >= 1) return std::string();
+                } catch (const std::exception&) {
+                }
+                return "must be a whole number of pixels, at least 1 (e.g. 64000000 for 8000x8000), not '" + v + "'";
+            },
+            "PIXELS"));
     app.add_option("--style-scale", o.style_scale, "style images are resized to style-scale x the output size (default 1)");
     app.add_option("--gpu", o.gpu, "CUDA device index, or -1 for the CPU (default: 0 when a GPU is present)");
     app.add_option("--backend", o.backend, "own (the project's kernels) or library (cuDNN/cuBLAS)");

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "core/cuda_graph.h"
 #include "core/dispatch.h"
 #include "kernels/device.h"
+#include "layers/vgg19.h"
 #include "nst/color.h"
 #include "nst/image.h"
 #include "nst/optim.h"
@@ -243,10 +245,39 @@ class GraphedEvaluation {
     int eager_ = 0;
 };
 
+// Every scale must leave the content big enough for the poolings before the deepest layer used; said
+// in terms of the flag and the image, with the size that would do.
+void check_scales_fit_vgg(const Image& content, const std::vector<int>& scales, const StylizeOptions& o) {
+    const auto& names = VGG19::layer_names();
+    size_t deepest = 0;
+    for (const auto* layers : {&o.objective.content_layers, &o.objective.style_layers})
+        for (const std::string& l : *layers) {
+            const auto it = std::find(names.begin(), names.end(), l);
+            if (it != names.end()) deepest = std::max(deepest, size_t(it - names.begin()));
+        }
+    const int pools = int(std::count_if(names.begin(), names.begin() + long(deepest),
+                                        [](const std::string& n) { return n.rfind("pool", 0) == 0; }));
+    const int need = 1 << pools;
+    const int longest = std::max(content.width, content.height), shortest = std::min(content.width, content.height);
+    for (int s : scales) {
+        const int short_side = std::max(1, int(std::lround(double(shortest) * s / longest)));
+        if (short_side >= need) continue;
+        const int enough = int(std::ceil(double(need) * longest / shortest));
+        throw Error(std::string(o.scales.empty() ? "--image-size " : "--scales: ") + std::to_string(s) + " makes the content " +
+                    std::to_string(content.width * s / longest) + "x" + std::to_string(content.height * s / longest) +
+                    " pixels, too small for VGG-19's " + std::to_string(pools) + " poolings up to " + names[deepest] +
+                    ", which need at least " + std::to_string(need) + " pixels on each side: use " + std::to_string(enough) +
+                    " or more");
+    }
+}
+
 StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     g_stop.store(false);
     StylizeOptions o = o_in;
     validate(o);
+    if (!o.init_image.empty() && o.init != "image")
+        log << "warning: --init-image " << o.init_image << " is used only with --init image; this run starts from "
+            << o.init << " noise as --init " << o.init << " says" << std::endl;
     if (o.weights.empty()) o.weights = weights::find_default_weights();
     if (o.weights.empty())
         throw Error("no VGG-19 weights: pass --weights, set NST_WEIGHTS, or run scripts/get-weights.sh");
@@ -291,6 +322,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     };
 
     std::vector<int> scales = o.scales.empty() ? std::vector<int>{o.image_size} : o.scales;
+    check_scales_fit_vgg(content_full, scales, o);
     std::optional<Checkpoint> resume;
     if (!o.resume.empty()) {
         resume = load_checkpoint(o.resume, o, dev);

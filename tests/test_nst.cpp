@@ -363,6 +363,11 @@ TEST_CASE("stylize refuses bad input with one clear message and writes nothing",
     }
     expect_error([&] { stylize(with([](auto& o) { o.image_size = 0; }), log); }, "--image-size");
     expect_error([&] { stylize(with([](auto& o) { o.image_size = 100000; }), log); }, "out of range");
+    // 80x60 content at 16 px is 16x12: said with the flag, the image's size and the size that would do.
+    expect_error([&] { stylize(with([](auto& o) { o.image_size = 16; }), log); },
+                 "--image-size 16 makes the content 16x12 pixels, too small for VGG-19's 4 poolings up to relu5_1, which "
+                 "need at least 16 pixels on each side: use 22 or more");
+    expect_error([&] { stylize(with([](auto& o) { o.scales = {20, 64}; }), log); }, "--scales: 20 makes the content");
     expect_error([&] { stylize(with([](auto& o) { o.max_pixels = 1000; }), log); }, "more than this program accepts");
     expect_error([&] { stylize(with([](auto& o) { o.output_image = "/nonexistent-dir/out.png"; }), log); }, "does not exist");
     expect_error([&] { stylize(with([&](auto& o) { o.output_image = d / "out.gif"; }), log); }, ".png, .jpg");
@@ -400,6 +405,15 @@ TEST_CASE("stylize refuses bad input with one clear message and writes nothing",
         expect_error([&] { stylize(with([&](auto& o) { o.log_json = d / "no-such/log.json"; }), log); }, "does not exist");
         CHECK(content_bytes() == before);
         CHECK_FALSE(fs::exists(d / "never.png"));
+    }
+    {  // --init-image without --init image: a warning, then the run as asked
+        std::ostringstream warned;
+        StylizeOptions o = good;
+        o.init_image = d / "style.png";
+        o.num_iterations = 1;
+        o.output_image = d / "warned.png";
+        stylize(o, warned);
+        CHECK_THAT(warned.str(), Catch::Contains("--init-image") && Catch::Contains("only with --init image"));
     }
     // NaN/Inf in the loss: stop, keep the last good image, say so.
     StylizeOptions o = good;
