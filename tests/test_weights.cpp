@@ -62,6 +62,28 @@ TEST_CASE("float16 and bfloat16 safetensors convert exactly as torch does", "[we
     for (float v : {0.f, 1.f, -3.5f, 65504.f, 6.1e-5f, 1e-7f}) CHECK(half_to_float(float_to_half(v)) == Approx(v).epsilon(1e-3).margin(1e-7));
 }
 
+TEST_CASE("float16 and bfloat16 tensors are written back as they were read, bit for bit", "[weights]") {
+    for (const char* name : {"vgg_tiny_f16.safetensors", "vgg_tiny_bf16.safetensors"}) {
+        INFO(name);
+        const WeightFile in = read_safetensors(fixture(name));
+        const std::string written = serialize_safetensors(in);
+        const WeightFile back = parse_safetensors(written, "written");
+        REQUIRE(back.tensors.size() == in.tensors.size());
+        for (const auto& [key, t] : in.tensors) {
+            CHECK(t.dtype != "F32");
+            CHECK(back.tensors.at(key).dtype == t.dtype);
+            CHECK(back.tensors.at(key).values == t.values);  // exact: the values came from that dtype
+        }
+        // Half the bytes of float32 for the data.
+        WeightFile as_f32 = in;
+        for (auto& [key, t] : as_f32.tensors) t.dtype = "F32";
+        CHECK(serialize_safetensors(as_f32).size() > written.size());
+    }
+    CHECK(bf16_to_float(float_to_bf16(1.f)) == 1.f);
+    CHECK(bf16_to_float(float_to_bf16(1.00390625f)) == 1.f);  // halfway: ties to even
+    CHECK(std::isnan(bf16_to_float(float_to_bf16(std::nanf("")))));
+}
+
 TEST_CASE("input conventions: stated in metadata, torchvision by default", "[weights]") {
     const Vgg19Weights caffe = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
     CHECK(caffe.convention.stated);

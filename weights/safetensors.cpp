@@ -93,6 +93,7 @@ WeightFile parse_safetensors(const std::string& b, const std::string& name) {
         spans.push_back({begin, end, key});
         HostTensor t;
         t.shape = shape;
+        t.dtype = dt == "F64" ? "F32" : dt;
         t.values.resize(size_t(numel));
         const char* p = data + begin;
         for (int64_t i = 0; i < numel; ++i) {
@@ -132,8 +133,10 @@ std::string serialize_safetensors(const WeightFile& w) {
     }
     uint64_t offset = 0;
     for (const auto& [name, t] : w.tensors) {
-        const uint64_t bytes = uint64_t(t.values.size()) * 4;
-        h[name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        if (t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16")
+            throw Error("safetensors: cannot write tensor '" + name + "' as " + t.dtype + " (F32, F16 or BF16)");
+        const uint64_t bytes = uint64_t(t.values.size()) * (t.dtype == "F32" ? 4 : 2);
+        h[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     std::string header = h.dump();
@@ -142,7 +145,16 @@ std::string serialize_safetensors(const WeightFile& w) {
     const uint64_t n = header.size();
     for (int i = 0; i < 8; ++i) out[size_t(i)] = char((n >> (8 * i)) & 0xff);
     out += header;
-    for (const auto& [name, t] : w.tensors) out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
+    for (const auto& [name, t] : w.tensors) {
+        if (t.dtype == "F32") {
+            out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
+            continue;
+        }
+        std::vector<uint16_t> half(t.values.size());
+        for (size_t i = 0; i < half.size(); ++i)
+            half[i] = t.dtype == "F16" ? float_to_half(t.values[i]) : float_to_bf16(t.values[i]);
+        out.append(reinterpret_cast<const char*>(half.data()), half.size() * 2);
+    }
     return out;
 }
 

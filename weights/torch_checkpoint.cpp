@@ -73,6 +73,7 @@ float element(const Storage& s, uint64_t i) {
 HostTensor materialize(const PyValue* ref, const Storage& s, const std::string& what) {
     HostTensor t;
     t.shape = ref->size;
+    t.dtype = s.elem == Elem::F16 ? "F16" : s.elem == Elem::BF16 ? "BF16" : "F32";
     const uint64_t storage_numel = s.bytes.size() / s.elem_size;
     const int64_t numel = checked_numel(t.shape, what, int64_t(storage_numel) + 1);
     if (ref->offset < 0) throw Error(what + ": negative storage offset");

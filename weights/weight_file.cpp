@@ -54,6 +54,14 @@ float bf16_to_float(uint16_t b) {
     return f;
 }
 
+uint16_t float_to_bf16(float f) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return uint16_t((bits >> 16) | 0x40);  // NaN stays a (quiet) NaN
+    bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest, ties to even
+    return uint16_t(bits >> 16);
+}
+
 uint16_t float_to_half(float f) {
     uint32_t x;
     std::memcpy(&x, &f, 4);

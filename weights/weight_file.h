@@ -12,6 +12,7 @@ namespace nst::weights {
 struct HostTensor {
     std::vector<int64_t> shape;
     std::vector<float> values;  // row-major, shape's product of them
+    std::string dtype = "F32";  // as stored in its file: F32, F16 or BF16 (values hold those exactly; F64 reads as F32)
 };
 
 struct WeightFile {
@@ -36,6 +37,7 @@ inline uint64_t read_le(const char* p, int n) {
 float half_to_float(uint16_t h);
 float bf16_to_float(uint16_t b);
 uint16_t float_to_half(float f);  // round to nearest even (for fixtures and tests)
+uint16_t float_to_bf16(float f);  // round to nearest even; exact for values read from BF16
 
 // The whole file as bytes; throws nst::Error naming the path when it cannot be read.
 std::string read_file_bytes(const std::string& path);
