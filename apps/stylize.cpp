@@ -8,6 +8,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -38,6 +41,22 @@ template <class T> std::vector<T> split_numbers(const std::string& s, const char
         r.push_back(v);
     }
     return r;
+}
+
+std::atomic<int> g_interrupts{0};
+
+// Async-signal-safe: an atomic, write(2) and _exit only.
+void on_interrupt(int) {
+    if (g_interrupts.fetch_add(1) == 0) {
+        nst::request_stop();
+        const char msg[] = "\nstylize: stopping after this iteration (the image and a checkpoint will be saved); "
+                           "press Ctrl-C again to quit now\n";
+        (void)!::write(2, msg, sizeof(msg) - 1);
+        return;
+    }
+    const char msg[] = "\nstylize: quitting now; the files written so far are intact\n";
+    (void)!::write(2, msg, sizeof(msg) - 1);
+    ::_exit(130);
 }
 
 }  // namespace
@@ -111,9 +130,11 @@ int main(int argc, char** argv) {
         o.objective.content_layers = split(content_layers);
         o.objective.style_layers = split(style_layers);
         o.objective.pooling = nst::parse_pooling(pooling);
-        // Ctrl-C (or SIGTERM) stops after the current iteration with the image and a checkpoint saved.
-        std::signal(SIGINT, [](int) { nst::request_stop(); });
-        std::signal(SIGTERM, [](int) { nst::request_stop(); });
+        // Ctrl-C (or SIGTERM) stops after the current iteration with the image and a checkpoint saved, and
+        // says so at once; a second one quits now (every file is written to a temporary name and renamed,
+        // so nothing partial replaces a good file).
+        std::signal(SIGINT, on_interrupt);
+        std::signal(SIGTERM, on_interrupt);
         const nst::StylizeResult r = nst::stylize(o, std::cout);
         std::printf("wrote %s: %d evaluations in %.1f s (%.3f s each) on %s, loss %.4g -> %.4g, peak memory %.0f MiB\n",
                     o.output_image.c_str(), r.evaluations, r.seconds, r.seconds_per_evaluation, r.device.c_str(),

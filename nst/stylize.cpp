@@ -422,6 +422,10 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         Tensor last_good = x.clone();
         int last_good_it = 0;
         const auto t_scale = clock_type::now();
+        // The rate for the ETA is measured from the end of the second iteration on: the first carries the
+        // setup (weight preparation, buffers, first-touch of memory) and would promise a slow run.
+        int steady_k = 0;
+        clock_type::time_point steady_t;
         int evals_at_start = 0, first_iteration = 1;
         if (resume && int(si) == resume->scale_index) {
             opt->load(resume->state);
@@ -448,21 +452,34 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
                 last_good.copy_(x);
                 last_good_it = k;
             }
+            if (k == first_iteration + 1) steady_k = k, steady_t = clock_type::now();
             if (print) {
                 const LossTerms& t = objective->last();
-                const double el = std::chrono::duration<double>(clock_type::now() - t_scale).count();
-                const int done = k - first_iteration;
+                const auto now = clock_type::now();
+                const bool steady = steady_k > 0 && k > steady_k;
+                const double el = std::chrono::duration<double>(now - (steady ? steady_t : t_scale)).count();
+                const int done = steady ? k - steady_k : k - first_iteration;
                 const double rate = el > 0 ? done / el : 0;
                 std::ostringstream line;
                 line << std::setprecision(4) << "scale " << size << "  iter " << k << "/" << N << "  content";
                 nlohmann::json entry = {{"scale", size}, {"iteration", k}};
                 std::vector<double> cs, ss;
-                for (const Tensor& c : t.content) cs.push_back(c.item()), line << " " << cs.back();
+                // Each term under its layer's name (several style images share a layer's term).
+                const auto label = [](const std::vector<std::string>& names, size_t i, size_t n) {
+                    return n == names.size() ? " " + names[i] : std::string();
+                };
+                for (size_t i = 0; i < t.content.size(); ++i)
+                    cs.push_back(t.content[i].item()),
+                        line << label(o.objective.content_layers, i, t.content.size()) << " " << cs.back();
                 line << "  style";
-                for (const Tensor& c : t.style) ss.push_back(c.item()), line << " " << ss.back();
+                for (size_t i = 0; i < t.style.size(); ++i)
+                    ss.push_back(t.style[i].item()), line << label(o.objective.style_layers, i, t.style.size()) << " " << ss.back();
                 const double tv = t.tv.item(), total = t.total.item();
-                line << "  tv " << tv << "  total " << total << "  " << std::setprecision(3) << rate << " it/s  ETA "
-                     << human_seconds(rate > 0 ? (N - k) / rate : 0);
+                line << "  tv " << tv << "  total " << total << "  ";
+                if (steady)
+                    line << std::setprecision(3) << rate << " it/s  ETA " << human_seconds(rate > 0 ? (N - k) / rate : 0);
+                else
+                    line << (k == N ? "done" : "ETA: measuring");
                 log << line.str() << std::endl;
                 entry["content"] = cs;
                 entry["style"] = ss;

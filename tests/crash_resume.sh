@@ -3,7 +3,10 @@
 #  1. an uninterrupted run;
 #  2. the same run killed with SIGKILL once a checkpoint exists, then resumed: same image, byte for byte;
 #     the output file is never seen half-written (only complete PNGs ever sit under its name);
-#  3. the same run stopped with SIGINT: exit code 130, image and checkpoint saved, resume finishes it.
+#  3. the same run stopped with SIGINT: said at once, exit code 130, image and checkpoint saved, resume
+#     finishes it;
+#  4. two SIGINTs: exit code 130 at once, and the checkpoint on disk still resumes to the same image.
+# No fixed delays: each signal waits for the run's first checkpoint to exist (a condition, polled).
 # usage: crash_resume.sh STYLIZE FIXTURES_DIR WORK_DIR
 set -euo pipefail
 stylize=$1 fx=$2 work=$3
@@ -14,8 +17,8 @@ args=(--content-image "$fx/vgg_preview.png" --style-image "$fx/tiny_rgb.png" --w
 "$stylize" "${args[@]}" --output-image full.png > /dev/null
 
 "$stylize" "${args[@]}" --output-image killed.png > /dev/null & pid=$!
-for _ in $(seq 1 200); do [ -f killed.png.ckpt.safetensors ] && break; sleep 0.05; done
-sleep 0.2
+wait_for() { for _ in $(seq 1 600); do [ -f "$1" ] && return 0; sleep 0.05; done; echo "FAIL: $1 never appeared"; exit 1; }
+wait_for killed.png.ckpt.safetensors
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
 [ -f killed.png.ckpt.safetensors ] || { echo "FAIL: no checkpoint before the kill"; exit 1; }
 for f in killed*.png; do  # PNG signature first, IEND chunk last: nothing half-written
@@ -26,11 +29,20 @@ done
 cmp full.png killed.png || { echo "FAIL: the resumed run differs from the uninterrupted one"; exit 1; }
 
 "$stylize" "${args[@]}" --output-image stopped.png > /dev/null 2> stopped.err & pid=$!
-sleep 0.5
+wait_for stopped.png.ckpt.safetensors
 kill -INT "$pid"
 set +e; wait "$pid"; rc=$?; set -e
 [ $rc -eq 130 ] || { echo "FAIL: SIGINT exit code $rc, expected 130"; cat stopped.err; exit 1; }
+grep -q "stopping after this iteration" stopped.err || { echo "FAIL: the first Ctrl-C was not acknowledged"; exit 1; }
 grep -q -- "--resume stopped.png.ckpt.safetensors" stopped.err || { echo "FAIL: no resume hint"; exit 1; }
 "$stylize" "${args[@]}" --output-image stopped.png --resume stopped.png.ckpt.safetensors > /dev/null
 cmp full.png stopped.png || { echo "FAIL: resumed after SIGINT differs"; exit 1; }
-echo "crash_resume: SIGKILL and SIGINT runs resumed to the uninterrupted image"
+
+"$stylize" "${args[@]}" --output-image twice.png > /dev/null 2> twice.err & pid=$!
+wait_for twice.png.ckpt.safetensors
+kill -INT "$pid"; kill -INT "$pid" 2>/dev/null || true
+set +e; wait "$pid"; rc=$?; set -e
+[ $rc -eq 130 ] || { echo "FAIL: two SIGINTs: exit code $rc, expected 130"; cat twice.err; exit 1; }
+"$stylize" "${args[@]}" --output-image twice.png --resume twice.png.ckpt.safetensors > /dev/null
+cmp full.png twice.png || { echo "FAIL: resumed after two SIGINTs differs"; exit 1; }
+echo "crash_resume: SIGKILL, SIGINT and double-SIGINT runs resumed to the uninterrupted image"
