@@ -1,6 +1,7 @@
 // CPU and caching CUDA allocators (contract in allocator.h).
 #include "core/allocator.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -81,7 +82,21 @@ CpuCache& cpu_cache() {
     return *c;
 }
 
+std::atomic<size_t> g_cpu_in_use{0}, g_cpu_peak{0};
+
+void count_cpu(size_t bytes, bool alloc) {
+    if (!alloc) {
+        g_cpu_in_use.fetch_sub(bytes, std::memory_order_relaxed);
+        return;
+    }
+    const size_t now = g_cpu_in_use.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    size_t peak = g_cpu_peak.load(std::memory_order_relaxed);
+    while (now > peak && !g_cpu_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+}
+
 void* cpu_allocate(size_t bytes) {
+    count_cpu(bytes, true);
     if (bytes >= kCpuCacheMin) {
         bytes = round_size(bytes);
         std::lock_guard<std::mutex> lock(cpu_cache().mu);
@@ -94,6 +109,7 @@ void* cpu_allocate(size_t bytes) {
 }
 
 void cpu_deallocate(void* p, size_t bytes) {
+    count_cpu(bytes, false);
     if (bytes >= kCpuCacheMin) {
         const size_t size = round_size(bytes);
         CpuCache& c = cpu_cache();
@@ -272,6 +288,9 @@ void cuda_empty_cache() {
 }
 
 int cuda_device_index() { return current_cuda_device(); }
+
+CpuMemoryStats cpu_memory_stats() { return {g_cpu_in_use.load(), g_cpu_peak.load()}; }
+void cpu_reset_peak() { g_cpu_peak.store(g_cpu_in_use.load()); }
 
 void set_cuda_device(int index) {
     // Called for the apps' --gpu flag: each refusal says what is wrong in the driver's words and how to

@@ -25,6 +25,14 @@ struct CudaMemoryStats {
 };
 CudaMemoryStats cuda_memory_stats();
 void cuda_reset_peak();
+
+// Host tensors' bytes: handed out now, and the most since start or the last cpu_reset_peak().
+struct CpuMemoryStats {
+    size_t bytes_in_use = 0;
+    size_t peak_bytes_in_use = 0;
+};
+CpuMemoryStats cpu_memory_stats();
+void cpu_reset_peak();
 void cuda_empty_cache();  // return cached blocks to the driver
 
 // CUDA graph memory (used by core/cuda_graph.h): between begin and end, CUDA blocks are handed out from,
