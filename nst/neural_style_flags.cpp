@@ -2,6 +2,7 @@
 #include "nst/neural_style_flags.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace nst {
 

@@ -162,6 +162,7 @@ inline void copy_row(float* dst, const float* src, int n) {
 static_assert(kL == 8, "the lane shuffles below are written for 8 tiles");
 // These helpers have internal linkage and are inlined into each clone, so the vector ABI that GCC warns
 // about (passing 32-byte vectors without AVX) is never crossed.
+#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
 // always_inline: a call between a clone and a baseline copy would pass the vectors differently.
 #define NST_LANES_INLINE inline __attribute__((always_inline))
@@ -226,6 +227,7 @@ NST_LANES_INLINE void scatter_add6(const float (&w)[6][kL], float* dst) {
     dst[32] += w[4][kL - 1];
     dst[33] += w[5][kL - 1];
 }
+#pragma GCC diagnostic pop
 #else  // other compilers: the same, element by element
 inline void gather4(const float* src, float (&v)[4][kL]) {
     for (int j = 0; j < 4; ++j)

@@ -375,20 +375,25 @@ const float* checked_packing(const char* what, const GemmKernel& kern, const flo
 }
 }  // namespace
 
+namespace {
+// Both packed products: A is the packing's body, read as is (M x K packing) or transposed (K x M).
+void run_packed(const char* what, bool transposed, int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a,
+                Trans tb, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    check_dims(what, M, N, K);
+    const GemmKernel& kern = active_gemm_kernel();
+    const float* body = transposed ? checked_packing(what, kern, packed_a, K, M) : checked_packing(what, kern, packed_a, M, K);
+    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, body, transposed, tb, B, ldb, beta, C, ldc, false});
+}
+}  // namespace
+
 void sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
                   int64_t ldb, float beta, float* C, int64_t ldc) {
-    check_dims("sgemm_packed", M, N, K);
-    const GemmKernel& kern = active_gemm_kernel();
-    const float* body = checked_packing("sgemm_packed", kern, packed_a, M, K);
-    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, body, false, tb, B, ldb, beta, C, ldc, false});
+    run_packed("sgemm_packed", false, M, N, K, alpha, packed_a, tb, B, ldb, beta, C, ldc);
 }
 
 void sgemm_packed_t(int64_t M, int64_t N, int64_t K, float alpha, const float* packed_a, Trans tb, const float* B,
                     int64_t ldb, float beta, float* C, int64_t ldc) {
-    check_dims("sgemm_packed_t", M, N, K);
-    const GemmKernel& kern = active_gemm_kernel();
-    const float* body = checked_packing("sgemm_packed_t", kern, packed_a, K, M);
-    run(kern, {M, N, K, alpha, Trans::No, nullptr, 0, body, true, tb, B, ldb, beta, C, ldc, false});
+    run_packed("sgemm_packed_t", true, M, N, K, alpha, packed_a, tb, B, ldb, beta, C, ldc);
 }
 
 }  // namespace nst::cpu

@@ -19,7 +19,7 @@ namespace {
 
 constexpr int kMR = 14, kNR = 32;
 
-// A's element (i, k) of the tile: a_at<AT>(a, i, r) within a group of MR k steps (see gemm_kernels.h).
+// A's element (i, k) of the tile within a group of MR k steps (see gemm_kernels.h).
 template <bool AT> constexpr int a_offset(int i, int r) { return AT ? r + i * kMR : r * kMR + i; }
 
 template <int M, bool AT, int NV>
