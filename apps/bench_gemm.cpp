@@ -8,6 +8,7 @@
 // OpenBLAS is the yardstick at its right core: when its table of CPU models gave it narrower kernels than
 // this CPU has (kernels/cpu/openblas.h), the program runs itself again with OPENBLAS_CORETYPE set to the
 // matching core and says so (--keep-openblas-core measures what it picked instead).
+#include <cstdint>
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 

@@ -11,6 +11,7 @@
 // (a 256 MiB memset) before every timed call. Prints one markdown table per op: time, GFLOP/s, % of
 // variant 0 and % of the card's peak, measured here as cuBLAS SGEMM on 8192² (fp32, and TF32 tensor
 // cores for the *_tf32 rows). --tf32 also lets cuDNN/cuBLAS (variant 0) use TF32.
+#include <cstdint>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 

@@ -2,6 +2,7 @@
 // (C's columns split over the pool, as the kernels split their work) and with OpenBLAS (its own threads;
 // 0 where this build has no OpenBLAS). GFLOP/s, best of three runs of at least min_time seconds.
 #pragma once
+#include <cstdint>
 #include <algorithm>
 #include <chrono>
 #include <vector>

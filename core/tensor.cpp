@@ -1,6 +1,7 @@
 // Tensor construction, transfers, conversions and argument checks.
 #include "core/tensor.h"
 
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <sstream>

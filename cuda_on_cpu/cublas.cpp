@@ -2,6 +2,7 @@
 // cuBLAS does (bad sizes: CUBLAS_STATUS_INVALID_VALUE), checks that every operand lies in device memory
 // (else an illegal-address fault, sticky, as a GPU would give), then submits the arithmetic to the
 // handle's stream.
+#include <cstdint>
 #include <cublas_v2.h>
 #include <mma.h>
 

@@ -1,5 +1,6 @@
 // cuda_on_cpu runtime: device memory, copies, streams with capture, graphs, events, device properties
 // and CUDA's error model (contract in include/cuda_runtime.h).
+#include <cstdint>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

@@ -16,6 +16,7 @@
 // so a race between blocks shows when they run on different workers; and every warp exchange, not only
 // __syncwarp, is modelled as a fence among its lanes.
 // The scheduler's hand-off fields are relaxed atomics, which TSan neither reports nor orders by.
+#include <cstdint>
 #include <boost/context/detail/fcontext.hpp>
 #include <sys/mman.h>
 

@@ -1,6 +1,7 @@
 // VGG-19 assembly (contract in vgg19.h).
 #include "layers/vgg19.h"
 
+#include <cstdint>
 #include <algorithm>
 
 #include "core/autograd.h"

@@ -1,6 +1,7 @@
 // Colour transforms (contract in color.h). 3x3 matrix work on the host: images are small.
 #include "nst/color.h"
 
+#include <cstdint>
 #include <array>
 #include <cmath>
 

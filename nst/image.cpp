@@ -1,6 +1,7 @@
 // Image loading, resizing and saving through stb (contract in image.h).
 #include "nst/image.h"
 
+#include <cstdint>
 #include <stb_image.h>
 #include <stb_image_resize.h>
 #include <stb_image_write.h>

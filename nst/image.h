@@ -1,6 +1,7 @@
 // Images in and out of the framework. Loading uses stb_image (PNG, JPEG, BMP, GIF, TGA, PNM; grey,
 // grey+alpha, RGB, RGBA; 8 or 16 bits per channel), resizing uses stb_image_resize. Pixels are float RGB in 0..1.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -1,6 +1,7 @@
 // L-BFGS and Adam on device scalars (contract in optim.h).
 #include "nst/optim.h"
 
+#include <cstdint>
 #include <algorithm>
 #include <cmath>
 #include <vector>

@@ -11,6 +11,7 @@
 // them) with an optional strong-Wolfe line search (that one reads f and gᵀd on the host at each trial).
 // Adam is Torch7's optim.adam. State can be saved and restored exactly (checkpoints).
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>

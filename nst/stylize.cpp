@@ -2,6 +2,7 @@
 // intermediate images, checkpoints and resume, colour control.
 #include "nst/stylize.h"
 
+#include <cstdint>
 #include <sys/resource.h>
 #include <unistd.h>
 

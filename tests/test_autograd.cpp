@@ -5,6 +5,7 @@
 #include "core/ops.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"
+#include <cstdint>
 
 using namespace nst;
 

@@ -3,6 +3,7 @@
 // transpose, beta 0 / 1 / other, packed A (read as is and transposed) and the upper-triangle product; C's surroundings untouched;
 // and the fast conv and Gram variants on top of each micro-kernel against the reference kernels.
 // The ASan pass of scripts/test.sh runs this file too, so edge tiles are checked for stray reads/writes.
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <random>

@@ -8,6 +8,7 @@
 #include "kernels/cpu/gemm.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"
+#include <cstdint>
 
 using namespace nst;
 

@@ -2,6 +2,7 @@
 // reference, forward and backward, on random inputs of odd shapes: batch 1 and 2, channel counts that
 // are not multiples of 32, H != W, tiny and large. Criterion: ‖out − ref‖ / ‖ref‖ < 2e-5 in fp32 (TF32
 // off). Without a CUDA device every test prints NST_SKIPPED and ctest reports it as skipped.
+#include <cstdint>
 #include <unistd.h>
 
 #include <filesystem>

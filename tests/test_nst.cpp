@@ -1,5 +1,6 @@
 // Style transfer: optimizers on known minima, colour transforms, the objective against PyTorch,
 // end-to-end runs (loss falls, checkpoint/resume reproduces a run), and every bad input of stylize.
+#include <cstdint>
 #include <atomic>
 #include <cmath>
 #include <cstdio>

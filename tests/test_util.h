@@ -1,6 +1,7 @@
 // Helpers shared by the tests: relative error, a float64 finite-difference gradient checker with kink
 // skipping, and the CUDA skip macro.
 #pragma once
+#include <cstdint>
 #include <cmath>
 #include <functional>
 #include <iostream>

@@ -1,6 +1,7 @@
 // Weight files: every supported format loads the same numbers, names are normalised, conventions are
 // read, the converter round-trips, and the tiny VGG's activations match PyTorch's (fixtures written by
 // tests/make_fixtures.py). With ../shared present, the real VGG-19 is checked too.
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -1,6 +1,7 @@
 // Hostile weight files: every malformed input gives an nst::Error with a useful message, never a crash,
 // a hang or a huge allocation. Built and run under ASan+UBSan (tests/CMakeLists.txt), where a memory
 // error or a leak fails the test. Uses only weights/ (no tensors, no GPU).
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>

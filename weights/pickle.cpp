@@ -2,6 +2,7 @@
 // Lib/pickletools.py; only constructs seen in torch.save output are accepted.
 #include "weights/pickle.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>

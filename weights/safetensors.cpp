@@ -1,6 +1,7 @@
 // safetensors reader and writer (contract in safetensors.h).
 #include "weights/safetensors.h"
 
+#include <cstdint>
 #include <algorithm>
 #include <bit>
 #include <cmath>

@@ -2,6 +2,7 @@
 // (_save, _legacy_save, _load, _legacy_load).
 #include "weights/torch_checkpoint.h"
 
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>

@@ -1,6 +1,7 @@
 // VGG-19 weight loading and key normalisation (contract in vgg19_weights.h).
 #include "weights/vgg19_weights.h"
 
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>

@@ -1,6 +1,7 @@
 // Helpers shared by the weight readers and writers.
 #include "weights/weight_file.h"
 
+#include <cstdint>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>

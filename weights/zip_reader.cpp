@@ -5,6 +5,7 @@
 
 #include "kernels/error.h"
 #include "weights/weight_file.h"
+#include <cstdint>
 
 namespace nst::weights {
 

@@ -1,6 +1,7 @@
 // A minimal reader for the zip archives torch.save writes (torch >= 1.6): uncompressed ("stored")
 // entries, ZIP64 records understood. Every offset is checked against the archive before use.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>

@@ -3,6 +3,7 @@
 #include "core/dispatch.h"
 #include "core/ops.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include <cstdint>
 
 namespace nst {
 

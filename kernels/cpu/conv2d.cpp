@@ -1,6 +1,7 @@
 // conv2d reference kernels (cross-correlation, as every DL framework defines "convolution").
 // Derivations: docs/backprop.md#conv2d.
 #include "kernels/cpu/cpu_kernels.h"
+#include <cstdint>
 
 namespace nst::cpu {
 

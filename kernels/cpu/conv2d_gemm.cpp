@@ -9,6 +9,7 @@
 // buffer); backward-data splits the input channels, so that col2im's overlapping adds never race;
 // backward-weight accumulates into one dW and stays on one thread.
 // The reference kernels (conv2d.cpp) remain the spec.
+#include <cstdint>
 #include <algorithm>
 #include <cstring>
 #include <vector>

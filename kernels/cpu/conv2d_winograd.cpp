@@ -23,6 +23,7 @@
 // the compiler can keep the lanes in SIMD registers. V and M are laid out [channel][ξ][tile]: each
 // transform then reads or writes one compact region per channel instead of 36 far-apart streams (which
 // cost more than the arithmetic), and each product sees V_ξ as a matrix with row stride 36·tiles.
+#include <cstdint>
 #include <algorithm>
 #include <cstring>
 #include <vector>

@@ -3,6 +3,7 @@
 // same code on OpenBLAS (compiled when CMake finds it), the library yardstick.
 #pragma once
 #include "kernels/shapes.h"
+#include <cstdint>
 
 namespace nst::cpu {
 

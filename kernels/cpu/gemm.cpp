@@ -9,6 +9,7 @@
 // ragged edge are the micro-kernels' own business (gemm_kernels.h).
 #include "kernels/cpu/gemm.h"
 
+#include <cstdint>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>

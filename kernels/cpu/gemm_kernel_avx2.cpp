@@ -5,6 +5,7 @@
 #include "kernels/cpu/gemm_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cstdint>
 #include <immintrin.h>
 
 #include <array>

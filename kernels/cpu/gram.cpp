@@ -1,5 +1,6 @@
 // Gram matrix reference kernels, the statistic of Gatys' style loss. Derivation: docs/backprop.md#gram.
 #include "kernels/cpu/cpu_kernels.h"
+#include <cstdint>
 
 namespace nst::cpu {
 

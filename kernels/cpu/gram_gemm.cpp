@@ -4,6 +4,7 @@
 // Threads (parallel.h): the forward splits the HW columns of F, each thread adding its columns' product
 // into its own C x C partial, summed at the end; the backward splits dF's columns.
 // The reference (gram.cpp) stays the spec.
+#include <cstdint>
 #include <algorithm>
 #include <vector>
 

@@ -1,6 +1,7 @@
 // OpenBLAS adapter and core check (contract in openblas.h). Compiled only when CMake finds OpenBLAS.
 #include "kernels/cpu/openblas.h"
 
+#include <cstdint>
 #include <cblas.h>
 
 #include <cctype>

@@ -1,5 +1,6 @@
 // Optimizer arithmetic, CPU reference (contracts in registry.h, OptimVariant). "Device scalars" are
 // plain floats in host memory here.
+#include <cstdint>
 #include <algorithm>
 #include <cmath>
 

@@ -4,6 +4,7 @@
 
 #include "kernels/error.h"
 
+#include <cstdint>
 #include <algorithm>
 #include <atomic>
 #include <chrono>

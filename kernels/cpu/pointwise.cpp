@@ -1,6 +1,7 @@
 // Elementwise reference kernels: arithmetic, ReLU, the backward passes of the scalar losses, BLAS-1
 // updates. Derivations: docs/backprop.md.
 #include "kernels/cpu/cpu_kernels.h"
+#include <cstdint>
 
 namespace nst::cpu {
 

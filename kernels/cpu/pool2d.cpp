@@ -1,4 +1,5 @@
 // Max and average pooling reference kernels. Derivations: docs/backprop.md#pooling.
+#include <cstdint>
 #include <limits>
 
 #include "kernels/cpu/cpu_kernels.h"

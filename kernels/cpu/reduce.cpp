@@ -1,5 +1,6 @@
 // Reductions to a scalar: sum, sum of squares, MSE, total variation, dot, norm.
 // float inputs accumulate in double so that the reference is more accurate than the kernels it judges.
+#include <cstdint>
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"

@@ -5,6 +5,7 @@
 // summation is part of what the reference defines, and they are a small share of an evaluation).
 #include "kernels/cpu/threaded.h"
 
+#include <cstdint>
 #include <algorithm>
 
 #include "kernels/cpu/cpu_kernels.h"

@@ -2,6 +2,7 @@
 // column-major (HW, C) matrix Fᵀ with leading dimension HW. Hence G = F Fᵀ is gemm(T, N) on that view.
 #include "kernels/cublas/cublas_kernels.h"
 
+#include <cstdint>
 #include <cublas_v2.h>
 
 #include <string>

@@ -8,6 +8,7 @@
 // dlopen/dlsym the first time it is called. Call sites are unchanged (they include cublas_v2.h as usual).
 // A missing library makes every call return CUBLAS_STATUS_NOT_INITIALIZED, and cublasGetStatusString
 // then says which file could not be loaded and why.
+#include <cstdint>
 #include <cublas_v2.h>
 #include <dlfcn.h>
 

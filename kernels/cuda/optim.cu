@@ -1,5 +1,6 @@
 // Optimizer arithmetic on the GPU (contracts in registry.h, OptimVariant). Scalars stay in device memory:
 // the tiny scalar kernels run one thread, the vector ones read their coefficient from device memory.
+#include <cstdint>
 #include <cmath>
 
 #include "kernels/cuda/cuda_kernels.h"

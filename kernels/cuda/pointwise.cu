@@ -4,6 +4,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/for_each.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include <cstdint>
 
 namespace nst::cuda {
 namespace {

@@ -3,6 +3,7 @@
 // overlapping windows).
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include <cstdint>
 
 namespace nst::cuda {
 namespace {

@@ -4,6 +4,7 @@
 // ones preferred, and are cached per shape so a steady-state loop asks once.
 #include "kernels/cudnn/cudnn_kernels.h"
 
+#include <cstdint>
 #include <cudnn.h>
 
 #include <climits>
