@@ -1,6 +1,10 @@
-// Catch2 v2 or v3, whichever Debian provided (bookworm ships v2, later releases v3).
+// Catch2 v2 or v3, whichever Debian provided (bookworm ships v2, later releases v3). NST_CATCH2_MAJOR
+// comes from tests/CMakeLists.txt: the version find_package(Catch2) found, whose library is linked.
 #pragma once
-#if __has_include(<catch2/catch_test_macros.hpp>)
+#ifndef NST_CATCH2_MAJOR
+#error "NST_CATCH2_MAJOR is not defined: build the tests through tests/CMakeLists.txt"
+#endif
+#if NST_CATCH2_MAJOR >= 3
 #include <catch2/catch_approx.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
