@@ -45,12 +45,20 @@ capped 60 cmake -S . -B "$build" "${gen[@]}" -DNST_CUDA=ON -DBUILD_TESTING=ON \
 cfg=$?
 tail -n 5 "$logs/configure.log"
 build_ok=0
+build_state=FAILED
 if [ $cfg -eq 0 ]; then
+  # Ninja keeps going past a failed file (-k 0), so that one compiler's complaint (this machine's g++ may
+  # be another version than the workplace's) costs only the targets that need that file.
+  keep_going=(); [ ${#gen[@]} -gt 0 ] && keep_going=(-- -k 0)
   capped 240 cmake --build "$build" -j "$(nproc)" --target nst_cuda_tests bench_kernels bench_eval stylize \
-    >"$logs/build.log" 2>&1 && build_ok=1
+    "${keep_going[@]}" >"$logs/build.log" 2>&1 && build_ok=1
   tail -n 3 "$logs/build.log"
 fi
-[ $build_ok -eq 1 ] || { echo "BUILD FAILED (see configure.log, build.log)"; tail -n 40 "$logs/build.log" 2>/dev/null; }
+if [ $build_ok -eq 0 ]; then
+  echo "BUILD FAILED (see configure.log, build.log)"; grep -E -A12 "^FAILED" "$logs/build.log" 2>/dev/null | head -n 60
+  # Whatever did build still runs below.
+  [ -x "$build/tests/nst_cuda_tests" ] && build_ok=1 && build_state="FAILED in part (the CUDA tests built and ran)"
+fi
 
 tests_line="not run"; skipped_cuda=0; memcheck="not run"
 if [ $build_ok -eq 1 ]; then
@@ -58,11 +66,11 @@ if [ $build_ok -eq 1 ]; then
   capped 150 ctest --test-dir "$build" -R '^cuda\.' --output-on-failure --timeout 120 >"$logs/ctest.log" 2>&1
   [ $? -eq 124 ] && echo "ctest stopped at its time cap" | tee -a "$logs/ctest.log"
   grep -E "tests passed|tests failed|\(Failed\)|\(Skipped\)|\*\*\*" "$logs/ctest.log" | tail -n 40
-  tests_line=$(grep -E "tests passed, .* tests failed out of" "$logs/ctest.log" | tail -n 1)
+  tests_line=$(grep -E "tests passed.* out of" "$logs/ctest.log" | tail -n 1)
   skipped_cuda=$(grep -cE "cuda\..*\(Skipped\)" "$logs/ctest.log" || true)
 
-  # memcheck only with at least 70 s for it, after keeping 2 x 90 s for the stylize timing below.
-  keep=10; [ -f .deps/data/vgg19-conv.safetensors ] && keep=180
+  # memcheck only with at least 70 s for it, after keeping 2 x 30 s for the stylize timing below.
+  keep=10; [ -f .deps/data/vgg19-conv.safetensors ] && keep=60
   san=$(command -v compute-sanitizer || ls "$toolkit"/bin/compute-sanitizer "$toolkit"/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)
   if [ -n "$san" ] && (( $(elapsed) < budget - keep - 70 )); then
     echo "== compute-sanitizer memcheck on the CUDA tests"
@@ -93,7 +101,7 @@ if [ $build_ok -eq 1 ] && [ -f .deps/data/vgg19-conv.safetensors ]; then
   $backend: skipped: not enough time left"
       continue
     fi
-    line=$(capped 90 "$build/stylize" --content-image .deps/data/chelsea.png --style-image .deps/data/starry_night.jpg \
+    line=$(capped 30 "$build/stylize" --content-image .deps/data/chelsea.png --style-image .deps/data/starry_night.jpg \
       --weights .deps/data/vgg19-conv.safetensors --image-size 512 --num-iterations 30 --print-iter 10 --save-iter 0 \
       --gpu 0 --backend $backend --output-image "$logs/bench_$backend.png" 2>&1 | tee "$logs/bench_$backend.log" | tail -n 1)
     bench="$bench
@@ -110,7 +118,8 @@ echo
 echo "================ GPU CHECK SUMMARY ================"
 echo "GPU:        $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || echo none)"
 echo "cuDNN:      ${cudnn_root:-NOT FOUND (cuDNN variants skipped)}"
-echo "build:      $([ $build_ok -eq 1 ] && echo ok || echo FAILED)"
+[ $build_ok -eq 1 ] && [ "$build_state" = FAILED ] && build_state=ok
+echo "build:      $build_state"
 echo "ctest cuda: $tests_line"
 echo "CUDA tests skipped: $skipped_cuda$([ "$skipped_cuda" != 0 ] && echo '  <-- with a GPU present, only cuDNN ones may skip, and only if cuDNN is missing')"
 echo "memcheck:   $memcheck"
