@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 
 #include "kernels/error.h"
 
@@ -67,6 +68,9 @@ template <class V> const V& select(std::span<const V> table, const char* op, Dev
     if (s.backend == Backend::Library)
         for (const V& v : table)
             if (v.library) return v;
+    if (const char* name = default_variant(op, d.kind))
+        for (const V& v : table)
+            if (v.name == std::string_view(name)) return v;
     for (const V& v : table)
         if (!v.library) return v;
     return table.front();

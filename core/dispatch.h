@@ -1,7 +1,7 @@
 // Which kernel variant runs an op on a device.
 //
-// Default: the project's own kernels (the first non-library row of the op's table in
-// kernels/registry.cpp). set_backend(Backend::Library), or NST_BACKEND=library, switches every op that
+// Default: the project's own kernels (default_variant's row, else the first non-library row of the
+// op's table in kernels/registry.cpp). set_backend(Backend::Library), or NST_BACKEND=library, switches every op that
 // has a library variant (cuDNN, cuBLAS) to it. A single op can be pinned to a named variant with
 // set_variant("conv2d", "cudnn") or NST_KERNELS="conv2d=cudnn,gram=naive"; tests and benchmarks use
 // ScopedVariant to run each registered variant in turn. Op names: conv2d, relu, max_pool, avg_pool,

@@ -121,8 +121,9 @@ struct OptimVariant {
 };
 
 // Variant tables per device. An empty span means the device has no implementation (e.g. CUDA in a
-// CPU-only build). The first non-library entry is the project's default for that device. Every CPU
-// table has a "reference" row: the plain-loop specification.
+// CPU-only build). Table order is the ladder's order (bench_kernels numbers the rungs by it). The
+// project's default for a device is the row default_variant names, else the first non-library row.
+// Every CPU table has a "reference" row: the plain-loop specification.
 std::span<const Conv2dVariant> conv2d_variants(DeviceKind d);
 std::span<const ReluVariant> relu_variants(DeviceKind d);
 std::span<const PoolVariant> max_pool_variants(DeviceKind d);
@@ -131,6 +132,9 @@ std::span<const GramVariant> gram_variants(DeviceKind d);
 std::span<const VectorVariant> vector_variants(DeviceKind d);
 std::span<const Blas1Variant> blas1_variants(DeviceKind d);
 std::span<const OptimVariant> optim_variants(DeviceKind d);
+// The default variant's name for an op on a device when it is not the table's first non-library row
+// (a faster rung, once verified on real hardware), else nullptr.
+const char* default_variant(const char* op, DeviceKind d);
 
 // Threads the fast CPU kernels may use (kernels/cpu/parallel.h; OpenBLAS itself is kept at one thread
 // and called from those threads; the reference kernels are single-threaded).

@@ -18,7 +18,10 @@ TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in
     }
     if (built_with_cuda()) {
         const auto conv = variant_names("conv2d", DeviceKind::CUDA);
-        CHECK(conv.front() == "naive");
+        CHECK(conv.front() == "naive");  // the ladder's order, rung 1 first
+        // The default is the fastest fp32 rung verified on a GPU, not the first row.
+        CHECK(std::string(conv2d_kernels(Device::cuda()).name) == "igemm");
+        CHECK(std::string(gram_kernels(Device::cuda()).name) == "syrk");
         CHECK((std::find(conv.begin(), conv.end(), "cudnn") != conv.end()) == built_with_cudnn());
         const auto gram = variant_names("gram", DeviceKind::CUDA);
         CHECK(std::find(gram.begin(), gram.end(), "cublas") != gram.end());
