@@ -123,9 +123,13 @@ int main(int argc, char** argv) {
                         cpu::cpu_isa().c_str(), cpu::gemm_kernel_name().c_str(), ceiling_blas);
         if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, TF32 %s%s\n", gpu, conv2d_kernels(dev).name,
                                         tf32 ? "on" : "off", use_graph ? ", CUDA graph replays" : "");
-        std::printf("nst %dx%d threads %d: %.3f s/eval (min %.3f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",
-                    c.width, c.height, cpu_threads(), med, times.front(), gflop, gflop / med, ceiling,
-                    ceiling > 0 ? 100.0 * gflop / med / ceiling : 0.0, peak_mib);
+        if (dev.is_cpu())
+            std::printf("nst %dx%d threads %d: %.4f s/eval (min %.4f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",
+                        c.width, c.height, cpu_threads(), med, times.front(), gflop, gflop / med, ceiling,
+                        ceiling > 0 ? 100.0 * gflop / med / ceiling : 0.0, peak_mib);
+        else  // the CPU's thread count and SGEMM ceiling say nothing about a GPU run
+            std::printf("nst %dx%d cuda:%d: %.4f s/eval (min %.4f), %.1f GFLOP/eval, %.1f GFLOP/s, peak %.0f MiB\n", c.width,
+                        c.height, gpu, med, times.front(), gflop, gflop / med, peak_mib);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_eval: error: %s\n", e.what());

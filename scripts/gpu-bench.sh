@@ -10,13 +10,13 @@
 # Before the call, here: scripts/pack-deps.sh (fills .deps/ with headers, weights and two images).
 # Device call: command "scripts/gpu-bench.sh", carry [".deps"], timeout_s 580. All logs come back as one
 # file, $OUT/gpu-bench-logs.tar.gz (the device call returns at most 8 files).
-# Environment: NST_BENCH_EVALS (default 10), NST_GPU_CHECK_BUDGET (default 300). Every step runs under
+# Environment: NST_BENCH_EVALS (default 30), NST_GPU_CHECK_BUDGET (default 300). Every step runs under
 # `timeout`: 300 (step 1) + 90 (bench_kernels) + 3 x 35 (bench_eval) + 60 (PyTorch) = 555 s at most, so
 # the call ends within its 580 s even when something hangs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=$(mktemp -d /tmp/nst-gpu-bench.XXXXXX)
-evals=${NST_BENCH_EVALS:-10}
+evals=${NST_BENCH_EVALS:-30}
 b=build-gpu
 source scripts/cudnn-env.sh  # bench_kernels and bench_eval load cuDNN too, not only the build
 # Packs every log into $OUT and says where they are.

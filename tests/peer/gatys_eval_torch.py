@@ -118,7 +118,7 @@ def main():
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         where = f"threads {torch.get_num_threads()}"
     print(f"torch {content.shape[3]}x{content.shape[2]} {where}: "
-          f"{statistics.median(times):.3f} s/eval (min {min(times):.3f}), peak {peak:.0f} MiB, torch {torch.__version__}")
+          f"{statistics.median(times):.4f} s/eval (min {min(times):.4f}), peak {peak:.0f} MiB, torch {torch.__version__}")
 
 
 if __name__ == "__main__":
