@@ -104,8 +104,12 @@ int main(int argc, char** argv) {
     app.add_flag("--lbfgs-line-search", o.lbfgs_line_search, "strong-Wolfe line search instead of neural-style's fixed step");
     app.add_option("--print-iter", o.print_iter, "print losses every N iterations, 0 never (default 50)");
     app.add_option("--save-iter", o.save_iter, "save an intermediate image and a checkpoint every N iterations, 0 never (default 100)");
-    app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default OUTPUT.ckpt.safetensors)");
-    app.add_option("--resume", o.resume, "continue a run from its checkpoint (same command line otherwise)");
+    app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default OUTPUT.ckpt.safetensors); removed after a "
+                   "successful run unless --keep-checkpoint");
+    app.add_flag("--keep-checkpoint", o.keep_checkpoint, "keep the checkpoint after success, at the last iteration, so "
+                 "that --resume with a larger --num-iterations continues the run");
+    app.add_option("--resume", o.resume, "continue a run from its checkpoint: the same images (by content, from any "
+                   "path) and options; --num-iterations may be larger");
     app.add_flag("--original-colors", o.original_colors, "keep the content's colours (luminance transfer)");
     app.add_option("--color-control", o.color_control, "none, luminance (style only the luminance) or histogram (recolour the style to the content's colours)");
     app.add_option("--seed", o.seed, "random seed of --init random (default 0)");

@@ -37,6 +37,7 @@ struct StylizeOptions {
     std::string log_json;                     // per printed iteration losses and a summary
     std::string resume;                       // checkpoint to continue from
     std::string checkpoint;                   // where --save-iter writes it; default OUTPUT.ckpt.safetensors
+    bool keep_checkpoint = false;             // keep it after success, with the last iteration (--keep-checkpoint)
     int64_t max_pixels = 64'000'000;          // refuse larger images before decoding (--max-pixels)
     bool cuda_graph = false;                  // GPU: replay the evaluation as a CUDA graph (--cuda-graph)
 };
@@ -60,10 +61,13 @@ struct Interrupted : Error {
 void request_stop();
 
 // Throws nst::Error on any bad input; writes the output image (and intermediates, checkpoints, the JSON
-// log) atomically. Progress goes to `log`.
+// log) atomically. Progress goes to `log`. After a successful run the checkpoint is removed, unless
+// keep_checkpoint: then it holds the last scale's last iteration, and resuming it with a larger
+// --num-iterations continues the run exactly as if it had been started with that number.
 StylizeResult stylize(const StylizeOptions& o, std::ostream& log);
 
-// Checks the options alone (no file is read). Called by stylize first; exposed for tests.
+// Checks the options alone (no file is read). Called by stylize first; exposed for tests
+// (nst/stylize_checks.cpp).
 void validate(const StylizeOptions& o);
 
 }  // namespace nst

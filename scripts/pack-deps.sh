@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copies the header-only dependencies (Catch2 with its CMake files, CLI11, nlohmann-json, stb) from this
+# Copies the header-only dependencies (Catch2 with its CMake files, CLI11, nlohmann-json, stb, xxHash) from this
 # machine's Debian packages into ./.deps (git-ignored), for a machine that has no apt: the GPU machine.
 # Pass `.deps` in the device call's `carry`; scripts/gpu-check.sh adds it to CMAKE_PREFIX_PATH.
 set -euo pipefail
@@ -12,6 +12,7 @@ copy /usr/lib/cmake/Catch2 .deps/lib/cmake/
 copy /usr/include/CLI .deps/include/
 copy /usr/include/nlohmann .deps/include/
 copy /usr/include/stb .deps/include/
+copy /usr/include/xxhash.h .deps/include/
 for d in /usr/share/cmake/CLI11 /usr/lib/cmake/CLI11 /usr/share/cmake/nlohmann_json /usr/lib/cmake/nlohmann_json; do
   [ -d "$d" ] && cp -r "$d" .deps/lib/cmake/
 done

@@ -2,7 +2,9 @@
 # Crash safety of stylize, with real signals (run by ctest):
 #  1. an uninterrupted run;
 #  2. the same run killed with SIGKILL once a checkpoint exists, then resumed: same image, byte for byte;
-#     the output file is never seen half-written (only complete PNGs ever sit under its name);
+#     the output file is never seen half-written (only complete PNGs ever sit under its name); resumed
+#     again from another folder with copies of the inputs under other names: the same image, and the
+#     checkpoint removed after success;
 #  3. the same run stopped with SIGINT: said at once, exit code 130, image and checkpoint saved, resume
 #     finishes it;
 #  4. two SIGINTs: exit code 130 at once, and the checkpoint on disk still resumes to the same image.
@@ -25,6 +27,13 @@ for f in killed*.png; do  # PNG signature first, IEND chunk last: nothing half-w
   [ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
     [ "$(tail -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 49454e44ae426082 ] || { echo "FAIL: $f is not a complete PNG"; exit 1; }
 done
+# Resumed from another folder, with copies of the inputs under other names: resume goes by content.
+mkdir -p moved && cp "$fx/vgg_preview.png" moved/c.png && cp "$fx/tiny_rgb.png" moved/s.png &&
+  cp "$fx/vgg_tiny.safetensors" moved/w.safetensors && cp killed.png.ckpt.safetensors moved/k.ckpt.safetensors
+(cd moved && "$stylize" --content-image c.png --style-image s.png --weights w.safetensors "${args[@]:6}" \
+   --output-image killed.png --resume k.ckpt.safetensors --checkpoint k.ckpt.safetensors > resume.log)
+cmp full.png moved/killed.png || { echo "FAIL: the run resumed from another folder differs"; exit 1; }
+[ ! -e moved/k.ckpt.safetensors ] || { echo "FAIL: the spent checkpoint was not removed after success"; exit 1; }
 "$stylize" "${args[@]}" --output-image killed.png --resume killed.png.ckpt.safetensors > resume.log
 cmp full.png killed.png || { echo "FAIL: the resumed run differs from the uninterrupted one"; exit 1; }
 

@@ -330,21 +330,64 @@ TEST_CASE("checkpoint and resume reproduce an uninterrupted run exactly", "[nst]
     o.save_iter = 10;
     std::ostringstream log;
     const StylizeResult full = stylize(o, log);
-    REQUIRE(fs::exists(o.output_image + ".ckpt.safetensors"));
     REQUIRE(fs::exists(d / "out_64_10.png"));  // the intermediate image
+    // A successful run removes its checkpoint.
+    CHECK(!fs::exists(o.output_image + ".ckpt.safetensors"));
     fs::rename(o.output_image, d / "uninterrupted.png");
+
+    // The first half with --keep-checkpoint, then a larger --num-iterations continues it.
+    StylizeOptions half = o;
+    half.num_iterations = 10;
+    half.keep_checkpoint = true;
+    half.output_image = d / "half.png";
+    stylize(half, log);
+    REQUIRE(fs::exists(half.output_image + ".ckpt.safetensors"));
     StylizeOptions r = o;
-    r.resume = o.output_image + ".ckpt.safetensors";
+    r.resume = half.output_image + ".ckpt.safetensors";
     r.checkpoint = d / "second.ckpt.safetensors";
     const StylizeResult resumed = stylize(r, log);
     CHECK(resumed.evaluations == 10);
     CHECK(resumed.final_loss == Approx(full.final_loss).epsilon(1e-6));
-    const Image a = load_image(d / "uninterrupted.png"), b = load_image(o.output_image);
-    CHECK(a.rgb == b.rgb);
-    // A checkpoint from other options is refused.
+    CHECK(load_image(d / "uninterrupted.png").rgb == load_image(o.output_image).rgb);
+    CHECK(fs::exists(r.resume));  // a checkpoint given only as --resume is an input: it stays
+    CHECK(!fs::exists(r.checkpoint));
+
+    // A checkpoint from other options is refused, naming the value that differs and both values.
     StylizeOptions other = r;
     other.objective.style_weight = 50;
-    expect_error([&] { stylize(other, log); }, "different images or options");
+    expect_error([&] { stylize(other, log); }, "--style-weight '50' here, '100' in the checkpoint");
+    // ... and so is a --num-iterations below the checkpoint's iteration.
+    StylizeOptions shorter = r;
+    shorter.num_iterations = 5;
+    expect_error([&] { stylize(shorter, log); }, "pass --num-iterations 10 or more");
+}
+
+TEST_CASE("resume goes by the inputs' contents: other paths to the same files resume, changed contents do not",
+          "[nst][e2e]") {
+    TempDir d("resume_content");
+    StylizeOptions o = tiny_options(d);
+    o.num_iterations = 6;
+    o.keep_checkpoint = true;
+    std::ostringstream log;
+    stylize(o, log);
+    const std::string ckpt = o.output_image + ".ckpt.safetensors";
+    REQUIRE(fs::exists(ckpt));
+    // The same run from another folder, with copies of the images and the weights.
+    fs::create_directories(d / "elsewhere");
+    for (const std::string f : {"content.png", "style.png"}) fs::copy_file(d / f, d / ("elsewhere/" + f));
+    fs::copy_file(o.weights, d / "elsewhere/w.safetensors");
+    StylizeOptions moved = o;
+    moved.content_image = d / "elsewhere/content.png";
+    moved.style_images = {d / "elsewhere/style.png"};
+    moved.weights = d / "elsewhere/w.safetensors";
+    moved.resume = ckpt;
+    moved.num_iterations = 8;
+    moved.output_image = d / "elsewhere/out.png";
+    moved.checkpoint = d / "elsewhere/out.ckpt.safetensors";
+    CHECK(stylize(moved, log).evaluations == 2);
+    // The same path with other contents is refused, and the message names the flag.
+    write_test_image(d / "elsewhere/style.png", 70, 70, 7);
+    expect_error([&] { stylize(moved, log); }, "--style-image has other contents than when the checkpoint was made");
 }
 
 TEST_CASE("stylize refuses bad input with one clear message and writes nothing", "[nst][errors]") {

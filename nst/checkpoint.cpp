@@ -1,0 +1,168 @@
+// stylize's checkpoints (contract in checkpoint.h).
+#include "nst/checkpoint.h"
+
+#include <cstdint>
+#include <iomanip>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#define XXH_INLINE_ALL  // header-only: no library to link, and the GPU machine gets the header in .deps
+#include <xxhash.h>
+
+#include "weights/safetensors.h"
+#include "weights/weight_file.h"
+
+namespace nst {
+
+namespace {
+
+std::string content_hash(const std::string& path, const char* flag) {
+    std::string bytes;
+    try {
+        bytes = weights::read_file_bytes(path);
+    } catch (const Error& e) {
+        throw Error(std::string(flag) + ": " + e.what());
+    }
+    std::ostringstream s;
+    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << XXH3_64bits(bytes.data(), bytes.size());
+    return s.str();
+}
+
+std::string number(double v) {
+    std::ostringstream s;
+    s << std::setprecision(17) << v;
+    return s.str();
+}
+
+template <class T> std::string joined(const std::vector<T>& v) {
+    std::ostringstream s;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i) s << ",";
+        if constexpr (std::is_floating_point_v<T>) s << number(v[i]);
+        else s << v[i];
+    }
+    return s.str();
+}
+
+// A fingerprint value as the user would read it: file hashes are not worth printing.
+std::string shown(const std::string& v) { return v.rfind("xxh3:", 0) == 0 ? "other file contents" : "'" + v + "'"; }
+
+}  // namespace
+
+RunFingerprint fingerprint_of(const StylizeOptions& o) {
+    RunFingerprint f;
+    f["--content-image"] = content_hash(o.content_image, "--content-image");
+    std::vector<std::string> styles;
+    for (const std::string& s : o.style_images) styles.push_back(content_hash(s, "--style-image"));
+    f["--style-image"] = joined(styles);
+    f["--weights"] = content_hash(o.weights, "--weights");
+    f["--init"] = o.init;
+    if (o.init == "image" && !o.init_image.empty()) f["--init-image"] = content_hash(o.init_image, "--init-image");
+    if (o.init == "random") f["--seed"] = std::to_string(o.seed);
+    f["--style-blend-weights"] = joined(o.style_blend_weights);
+    f["--image-size"] = std::to_string(o.image_size);
+    f["--scales"] = joined(o.scales);
+    f["--style-scale"] = number(o.style_scale);
+    f["--content-layers"] = joined(o.objective.content_layers);
+    f["--style-layers"] = joined(o.objective.style_layers);
+    f["--content-weight"] = number(o.objective.content_weight);
+    f["--style-weight"] = number(o.objective.style_weight);
+    f["--tv-weight"] = number(o.objective.tv_weight);
+    f["--normalize-gradients"] = o.objective.normalize_gradients ? "on" : "off";
+    f["--pooling"] = o.objective.pooling == Pooling::Avg ? "avg" : "max";
+    f["--optimizer"] = o.optimizer;
+    if (o.optimizer == "adam") f["--learning-rate"] = number(o.learning_rate);
+    if (o.optimizer == "lbfgs") {
+        f["--lbfgs-num-correction"] = std::to_string(o.lbfgs_num_correction);
+        f["--lbfgs-line-search"] = o.lbfgs_line_search ? "on" : "off";
+    }
+    f["--color-control"] = o.color_control;
+    return f;
+}
+
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const Optimizer& opt) {
+    weights::WeightFile f;
+    f.tensors["x"] = {x.shape(), x.to_vector<float>()};
+    const OptimizerState st = opt.save();
+    for (const auto& [k, t] : st.tensors) f.tensors["opt." + k] = {t.shape(), t.to_vector<float>()};
+    for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = number(v);
+    f.metadata["nst_checkpoint"] = "2";  // 1: fingerprint by path strings (not resumable any more)
+    f.metadata["optimizer"] = opt.name();
+    f.metadata["scale_index"] = std::to_string(scale_index);
+    f.metadata["iteration"] = std::to_string(iteration);
+    f.metadata["fingerprint"] = nlohmann::json(fp).dump();
+    weights::write_safetensors(path, f);
+}
+
+namespace {
+
+// Every option or input that differs, in the user's terms; empty when the checkpoint belongs to the run.
+std::string differences(const std::string& stored_json, const RunFingerprint& now) {
+    RunFingerprint then;
+    try {
+        then = nlohmann::json::parse(stored_json).get<RunFingerprint>();
+    } catch (const std::exception&) {
+        return "its fingerprint is unreadable";
+    }
+    std::string d;
+    auto add = [&](const std::string& s) { d += (d.empty() ? "" : "; ") + s; };
+    for (const auto& [flag, value] : now) {
+        const auto it = then.find(flag);
+        const std::string old = it == then.end() ? "" : it->second;
+        if (old == value) continue;
+        if (value.find("xxh3:") != std::string::npos || old.find("xxh3:") != std::string::npos)
+            add(flag + " has other contents than when the checkpoint was made");
+        else
+            add(flag + " " + shown(value) + " here, " + (old.empty() ? "not set" : shown(old)) + " in the checkpoint");
+    }
+    for (const auto& [flag, value] : then)
+        if (!now.count(flag)) add(flag + " " + shown(value) + " in the checkpoint, not used here");
+    return d;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
+    weights::WeightFile f = weights::read_safetensors(path);
+    if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
+    if (f.metadata["nst_checkpoint"] != "2")
+        throw Error("--resume " + path + ": made by an older stylize that recorded paths rather than contents; it "
+                    "cannot be resumed, start the run again");
+    if (const std::string diff = differences(f.metadata["fingerprint"], fp); !diff.empty())
+        throw Error("--resume " + path + ": the checkpoint belongs to another run: " + diff);
+    if (f.metadata["optimizer"] != o.optimizer) throw Error("--resume " + path + ": made with --optimizer " + f.metadata["optimizer"]);
+    Checkpoint c;
+    const int scales = o.scales.empty() ? 1 : int(o.scales.size());
+    try {
+        c.scale_index = std::stoi(f.metadata.at("scale_index"));
+        c.iteration = std::stoi(f.metadata.at("iteration"));
+    } catch (const std::exception&) {
+        throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is missing or malformed");
+    }
+    if (c.scale_index < 0 || c.scale_index >= scales || c.iteration < 1)
+        throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is out of range");
+    if (c.iteration > o.num_iterations)
+        throw Error("--resume " + path + ": the checkpoint is at iteration " + std::to_string(c.iteration) +
+                    ", past --num-iterations " + std::to_string(o.num_iterations) + "; pass --num-iterations " +
+                    std::to_string(c.iteration) + " or more to continue it");
+    for (auto& [k, t] : f.tensors) {
+        Tensor v = Tensor::from_vector(t.values, t.shape).to(d);
+        if (k == "x") c.x = v;
+        else if (k.rfind("opt.", 0) == 0) c.state.tensors[k.substr(4)] = v;
+    }
+    for (auto& [k, v] : f.metadata) {
+        if (k.rfind("opt.", 0) != 0) continue;
+        try {
+            c.state.numbers[k.substr(4)] = std::stod(v);
+        } catch (const std::exception&) {
+            throw Error("--resume " + path + ": optimizer value '" + k + "' is not a number");
+        }
+    }
+    if (!c.x.defined()) throw Error("--resume " + path + ": the checkpoint holds no image");
+    return c;
+}
+
+}  // namespace nst

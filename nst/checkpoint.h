@@ -1,0 +1,40 @@
+// stylize's checkpoints: the image being optimised, the optimizer's state, where the run stood, and the
+// run's fingerprint, in one safetensors file (written by rename, so a crash never leaves half of one).
+//
+// Resume is by content, not by path: the fingerprint holds a hash of every input file (content, style,
+// init image, weights) and every option that changes the result, so the same run started from another
+// folder, or with the weights reached by another path, resumes; a refusal names each value that differs.
+// --num-iterations is not in the fingerprint: a checkpoint at iteration k resumes with any
+// --num-iterations >= k, so a larger one continues a run (see stylize.h, --keep-checkpoint).
+#pragma once
+#include <map>
+#include <string>
+
+#include "core/tensor.h"
+#include "nst/optim.h"
+#include "nst/stylize.h"
+
+namespace nst {
+
+// What must match for a checkpoint to be resumed: a flag (as the user spells it) -> its value, or for
+// files the flag -> "xxh3:<hash of the content>".
+using RunFingerprint = std::map<std::string, std::string>;
+
+// Reads and hashes the input files (a few tens of milliseconds for VGG-19's weights). o.weights must be
+// resolved already (not empty).
+RunFingerprint fingerprint_of(const StylizeOptions& o);
+
+struct Checkpoint {
+    int scale_index = 0, iteration = 0;  // iteration k: k evaluations done at that scale, step k next
+    Tensor x;                            // on the run's device
+    OptimizerState state;
+};
+
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const Optimizer& opt);
+
+// Throws nst::Error naming --resume and what differs (each differing option with both values, each
+// differing input file) when the checkpoint does not belong to this run.
+Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d);
+
+}  // namespace nst

@@ -1,0 +1,103 @@
+// stylize's checks before the work (contract in stylize_checks.h and, for validate, stylize.h).
+#include "nst/stylize_checks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "core/dispatch.h"
+#include "layers/vgg19.h"
+#include "nst/write_targets.h"
+
+namespace nst {
+
+std::string extension_of(const std::string& path) {
+    const auto dot = path.find_last_of('.');
+    const auto slash = path.find_last_of('/');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+    std::string e = path.substr(dot + 1);
+    for (char& c : e) c = char(std::tolower((unsigned char)c));
+    return e;
+}
+
+std::string checkpoint_path(const StylizeOptions& o) {
+    return o.checkpoint.empty() ? o.output_image + ".ckpt.safetensors" : o.checkpoint;
+}
+
+void check_stylize_write_targets(const StylizeOptions& o) {
+    std::vector<PathFlag> inputs = {{"--content-image", o.content_image, ""}, {"--weights", o.weights, ""},
+                                    {"--init-image", o.init_image, ""}, {"--resume", o.resume, ""}};
+    for (const std::string& s : o.style_images) inputs.push_back({"--style-image", s, ""});
+    check_write_targets({{"--output-image", o.output_image, ""},
+                         // A resumed run goes on writing the checkpoint it resumed from.
+                         {o.checkpoint.empty() ? "the checkpoint (--output-image + .ckpt.safetensors)" : "--checkpoint",
+                          checkpoint_path(o), "--resume"},
+                         {"--log-json", o.log_json, ""}},
+                        inputs);
+}
+
+void validate(const StylizeOptions& o) {
+    if (o.content_image.empty()) throw Error("--content-image is required");
+    if (o.style_images.empty()) throw Error("--style-image is required");
+    if (!o.style_blend_weights.empty() && o.style_blend_weights.size() != o.style_images.size())
+        throw Error("--style-blend-weights has " + std::to_string(o.style_blend_weights.size()) + " values but " +
+                    std::to_string(o.style_images.size()) + " style images were given");
+    auto check_size = [](int s, const char* flag) {
+        if (s < 16 || s > 16384)
+            throw Error(std::string(flag) + " " + std::to_string(s) + " is out of range (16..16384 pixels)");
+    };
+    check_size(o.image_size, "--image-size");
+    for (int s : o.scales) check_size(s, "--scales");
+    for (size_t i = 1; i < o.scales.size(); ++i)
+        if (o.scales[i] < o.scales[i - 1]) throw Error("--scales must grow from coarse to fine");
+    if (!(o.style_scale > 0) || o.style_scale > 16) throw Error("--style-scale must be in (0, 16]");
+    if (o.num_iterations < 1) throw Error("--num-iterations must be at least 1");
+    if (o.print_iter < 0 || o.save_iter < 0) throw Error("--print-iter and --save-iter must be >= 0");
+    if (o.init != "random" && o.init != "image") throw Error("--init must be 'random' or 'image', not '" + o.init + "'");
+    if (o.optimizer != "lbfgs" && o.optimizer != "adam") throw Error("--optimizer must be 'lbfgs' or 'adam', not '" + o.optimizer + "'");
+    if (o.color_control != "none" && o.color_control != "luminance" && o.color_control != "histogram")
+        throw Error("--color-control must be none, luminance or histogram, not '" + o.color_control + "'");
+    if (!(o.learning_rate > 0)) throw Error("--learning-rate must be positive");
+    if (o.lbfgs_num_correction < 1) throw Error("--lbfgs-num-correction must be at least 1");
+    for (double w : {o.objective.content_weight, o.objective.style_weight, o.objective.tv_weight})
+        if (!(w >= 0) || !std::isfinite(w)) throw Error("--content-weight, --style-weight and --tv-weight must be >= 0");
+    const std::string ext = extension_of(o.output_image);
+    if (ext != "png" && ext != "jpg" && ext != "jpeg")
+        throw Error("--output-image " + o.output_image + ": the name must end in .png, .jpg or .jpeg");
+    for (const auto& l : union_of(o.objective.content_layers, o.objective.style_layers)) {
+        try {
+            VGG19::layer_index(l);
+        } catch (const Error& e) {
+            throw Error(std::string("--content-layers/--style-layers: ") + e.what());
+        }
+    }
+    parse_backend(o.backend);
+}
+
+// Every scale must leave the content big enough for the poolings before the deepest layer used; said
+// in terms of the flag and the image, with the size that would do.
+void check_scales_fit_vgg(const Image& content, const std::vector<int>& scales, const StylizeOptions& o) {
+    const auto& names = VGG19::layer_names();
+    size_t deepest = 0;
+    for (const auto* layers : {&o.objective.content_layers, &o.objective.style_layers})
+        for (const std::string& l : *layers) {
+            const auto it = std::find(names.begin(), names.end(), l);
+            if (it != names.end()) deepest = std::max(deepest, size_t(it - names.begin()));
+        }
+    const int pools = int(std::count_if(names.begin(), names.begin() + long(deepest),
+                                        [](const std::string& n) { return n.rfind("pool", 0) == 0; }));
+    const int need = 1 << pools;
+    const int longest = std::max(content.width, content.height), shortest = std::min(content.width, content.height);
+    for (int s : scales) {
+        const int short_side = std::max(1, int(std::lround(double(shortest) * s / longest)));
+        if (short_side >= need) continue;
+        const int enough = int(std::ceil(double(need) * longest / shortest));
+        throw Error(std::string(o.scales.empty() ? "--image-size " : "--scales: ") + std::to_string(s) + " makes the content " +
+                    std::to_string(content.width * s / longest) + "x" + std::to_string(content.height * s / longest) +
+                    " pixels, too small for VGG-19's " + std::to_string(pools) + " poolings up to " + names[deepest] +
+                    ", which need at least " + std::to_string(need) + " pixels on each side: use " + std::to_string(enough) +
+                    " or more");
+    }
+}
+
+}  // namespace nst

@@ -1,0 +1,26 @@
+// stylize's checks that run before any heavy work: the options alone (validate, in stylize.h), every
+// file the run will write against every file it reads, and the image sizes against VGG-19's poolings.
+// Every failure is an nst::Error that names the flag and says what would do.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nst/image.h"
+#include "nst/stylize.h"
+
+namespace nst {
+
+// "png" for "a/b.PNG"; "" when the name has no extension.
+std::string extension_of(const std::string& path);
+
+// The checkpoint's path: --checkpoint, else OUTPUT.ckpt.safetensors.
+std::string checkpoint_path(const StylizeOptions& o);
+
+// Output, checkpoint and log against the inputs (by file identity) and against their folders
+// (nst/write_targets.h). o.weights must be resolved already.
+void check_stylize_write_targets(const StylizeOptions& o);
+
+// Every scale must leave the content big enough for the poolings before the deepest layer used.
+void check_scales_fit_vgg(const Image& content, const std::vector<int>& scales, const StylizeOptions& o);
+
+}  // namespace nst
