@@ -24,7 +24,7 @@
 #include "core/dispatch.h"
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #include "kernels/registry.h"
 #include "nst/image.h"
 #include "nst/objective.h"

@@ -25,7 +25,7 @@
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #ifdef NST_HAVE_OPENBLAS
 #include <cblas.h>
 

@@ -28,7 +28,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #include "kernels/registry.h"
 
 using namespace nst;

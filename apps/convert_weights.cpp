@@ -12,7 +12,7 @@
 #include <cctype>
 #include <cstdio>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/safetensors.h"
 #include "weights/vgg19_weights.h"
 

@@ -16,9 +16,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "kernels/device.h"
+#include "base/device.h"
 #include "kernels/registry.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
 

@@ -15,7 +15,7 @@
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/dispatch.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #include "kernels/registry.h"
 #include "layers/vgg19.h"
 #include "nst/image.h"

@@ -8,8 +8,8 @@
 #include <new>
 #include <string>
 
-#include "kernels/device.h"
-#include "kernels/error.h"
+#include "base/device.h"
+#include "base/error.h"
 #ifdef NST_HAVE_CUDA
 #include "kernels/cuda/cuda_check.h"
 #endif

@@ -2,8 +2,9 @@
 #include "core/cuda_graph.h"
 
 #include "core/allocator.h"
-#include "kernels/device.h"
-#include "kernels/error.h"
+#include "base/device.h"
+#include "kernels/workspace.h"
+#include "base/error.h"
 #ifdef NST_HAVE_CUDA
 #include "kernels/cuda/cuda_check.h"
 #endif
@@ -36,7 +37,7 @@ void CudaGraph::capture(const std::function<void()>& fn) {
     // Relaxed: the allocator may still call cudaMalloc during the capture (for blocks the graph keeps).
     NST_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
     pool_ = cuda_graph_pool_begin();
-    cuda_workspace_hold();  // the graph will use the workspace's current buffer (kernels/device.h)
+    cuda_workspace_hold();  // the graph will use the workspace's current buffer (kernels/workspace.h)
     holds_workspace_ = true;
     cudaGraph_t g = nullptr;
     try {

@@ -13,7 +13,7 @@
 // other tensors while the graph lives, so tensors made inside the capture (loss) hold each replay's
 // results. Warm up once before capturing, so that library workspaces have reached their size and the
 // capture need not wait for the device (a workspace that still grows then, or while the graph lives, keeps
-// its old buffer for the graph until the graph is destroyed: kernels/device.h). Errors (including CUDA's
+// its old buffer for the graph until the graph is destroyed: kernels/workspace.h). Errors (including CUDA's
 // "operation not permitted when stream is capturing") throw nst::Error, after which the graph is left empty.
 #pragma once
 #include <functional>
@@ -36,7 +36,7 @@ class CudaGraph {
     void* graph_ = nullptr;  // cudaGraph_t and cudaGraphExec_t, kept opaque so this header needs no CUDA
     void* exec_ = nullptr;
     int pool_ = -1;
-    bool holds_workspace_ = false;  // from capture() to reset(): see cuda_workspace_hold (kernels/device.h)
+    bool holds_workspace_ = false;  // from capture() to reset(): see cuda_workspace_hold (kernels/workspace.h)
 };
 
 }  // namespace nst

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst {
 

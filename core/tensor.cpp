@@ -9,7 +9,7 @@
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/dispatch.h"
-#include "kernels/device.h"
+#include "base/device.h"
 
 namespace nst {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/device.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst {
 

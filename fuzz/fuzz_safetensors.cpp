@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/safetensors.h"
 #include "weights/vgg19_weights.h"
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/torch_checkpoint.h"
 #include "weights/vgg19_weights.h"
 

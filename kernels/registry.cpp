@@ -10,7 +10,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/threaded.h"
 #include "kernels/cpu/cpu_gemm_kernels.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #ifdef NST_HAVE_CUDA
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cublas/cublas_kernels.h"

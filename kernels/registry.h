@@ -15,11 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "base/device.h"  // DeviceKind
 #include "kernels/shapes.h"
 
 namespace nst {
-
-enum class DeviceKind { CPU, CUDA };
 
 struct Conv2dVariant {
     const char* name;
@@ -135,6 +134,11 @@ std::span<const OptimVariant> optim_variants(DeviceKind d);
 // The default variant's name for an op on a device when it is not the table's first non-library row
 // (a faster rung, once verified on real hardware), else nullptr.
 const char* default_variant(const char* op, DeviceKind d);
+
+// Whether library variants (cuDNN, cuBLAS) may use TF32 tensor cores. Off by default, so every variant
+// computes in full fp32 and can be compared with the reference at 1e-4; NST_ALLOW_TF32=1 turns it on.
+bool allow_tf32();
+void set_allow_tf32(bool on);
 
 // Threads the fast CPU kernels may use (kernels/cpu/parallel.h; OpenBLAS itself is kept at one thread
 // and called from those threads; the reference kernels are single-threaded).

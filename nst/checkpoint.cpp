@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL  // header-only: no library to link, and the GPU machine gets the header in .deps
 #include <xxhash.h>
 
+#include "base/file_io.h"
 #include "weights/safetensors.h"
 #include "weights/weight_file.h"
 
@@ -21,7 +22,7 @@ namespace {
 std::string content_hash(const std::string& path, const char* flag) {
     std::string bytes;
     try {
-        bytes = weights::read_file_bytes(path);
+        bytes = read_file_bytes(path);
     } catch (const Error& e) {
         throw Error(std::string(flag) + ": " + e.what());
     }

@@ -14,7 +14,7 @@
 #include <memory>
 #include <type_traits>
 
-#include "weights/weight_file.h"
+#include "base/file_io.h"
 
 namespace nst {
 
@@ -153,7 +153,7 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
 Image load_image(const std::string& path, int64_t max_pixels) {
     std::string bytes;
     try {
-        bytes = weights::read_file_bytes(path);
+        bytes = read_file_bytes(path);
     } catch (const Error&) {
         throw Error(path + ": cannot open the image file");
     }
@@ -193,7 +193,7 @@ void save_image(const Image& img, const std::string& path) {
     const int ok = ext == "png" ? stbi_write_png_to_func(sink, &bytes, img.width, img.height, 3, px.data(), img.width * 3)
                                 : stbi_write_jpg_to_func(sink, &bytes, img.width, img.height, 3, px.data(), 95);
     if (!ok) throw Error(path + ": encoding the image failed");
-    weights::write_file_atomic(path, bytes);
+    write_file_atomic(path, bytes);
 }
 
 }  // namespace nst

@@ -5,7 +5,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "weights/weight_file.h"
+#include "base/file_io.h"
 
 namespace nst {
 
@@ -96,7 +96,7 @@ void Progress::write_json(const StylizeResult* r) {
                             {"peak_memory_bytes", r->peak_memory_bytes},
                             {"device", r->device}};
     }
-    weights::write_file_atomic(o_.log_json, jlog_.dump(2) + "\n");
+    write_file_atomic(o_.log_json, jlog_.dump(2) + "\n");
 }
 
 }  // namespace nst

@@ -17,7 +17,7 @@
 
 #include "core/allocator.h"
 #include "core/dispatch.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #include "layers/vgg19.h"
 #include "nst/checkpoint.h"
 #include "nst/color.h"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst {
 

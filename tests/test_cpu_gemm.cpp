@@ -13,7 +13,7 @@
 #include "core/ops.h"
 #include "kernels/cpu/cpu_gemm_kernels.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"
 

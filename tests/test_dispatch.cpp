@@ -1,7 +1,7 @@
 // Variant registry and selection.
 #include "core/allocator.h"
 #include "core/dispatch.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #include "core/ops.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"

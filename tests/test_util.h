@@ -10,7 +10,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "kernels/device.h"
+#include "base/device.h"
 #include "kernels/registry.h"
 
 namespace nst::test {

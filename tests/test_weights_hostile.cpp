@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
 #include "weights/pickle.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst::weights {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <map>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/weight_file.h"
 
 namespace nst::weights {

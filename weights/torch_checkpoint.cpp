@@ -7,7 +7,7 @@
 #include <functional>
 #include <map>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/pickle.h"
 #include "weights/zip_reader.h"
 

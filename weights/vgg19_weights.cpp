@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cctype>
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/safetensors.h"
 #include "weights/torch_checkpoint.h"
 

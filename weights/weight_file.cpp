@@ -11,7 +11,7 @@
 
 #include <unistd.h>
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst::weights {
 
@@ -84,34 +84,6 @@ uint16_t float_to_half(float f) {
     const uint32_t rem = mant & 0x1fff;
     if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) ++h;  // may carry into the exponent: still correct
     return uint16_t(sign | h);
-}
-
-std::string read_file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error(path + ": read error");
-    return ss.str();
-}
-
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
-        out.write(bytes.data(), std::streamsize(bytes.size()));
-        out.flush();
-        if (!out) {
-            std::remove(tmp.c_str());
-            throw Error(path + ": write failed (disk full?)");
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        std::remove(tmp.c_str());
-        throw Error(path + ": cannot rename the finished file into place (" + why + ")");
-    }
 }
 
 }  // namespace nst::weights

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/file_io.h"  // read_file_bytes, write_file_atomic (in nst::, so found from nst::weights)
+
 namespace nst::weights {
 
 struct HostTensor {
@@ -38,11 +40,5 @@ float half_to_float(uint16_t h);
 float bf16_to_float(uint16_t b);
 uint16_t float_to_half(float f);  // round to nearest even (for fixtures and tests)
 uint16_t float_to_bf16(float f);  // round to nearest even; exact for values read from BF16
-
-// The whole file as bytes; throws nst::Error naming the path when it cannot be read.
-std::string read_file_bytes(const std::string& path);
-
-// Writes bytes to path atomically: a temporary file beside it, then rename. Nothing half-written remains.
-void write_file_atomic(const std::string& path, const std::string& bytes);
 
 }  // namespace nst::weights

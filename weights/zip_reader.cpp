@@ -3,7 +3,7 @@
 // 4.3.14-16 (ZIP64 end records), 4.5.3 (ZIP64 extra field).
 #include "weights/zip_reader.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 #include "weights/weight_file.h"
 #include <cstdint>
 

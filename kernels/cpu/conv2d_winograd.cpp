@@ -31,7 +31,7 @@
 #include "kernels/cpu/cpu_gemm_kernels.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst::cpu {
 

@@ -16,7 +16,7 @@
 #include <memory>
 
 #include "kernels/cpu/gemm_kernels.h"
-#include "kernels/error.h"
+#include "base/error.h"
 
 namespace nst::cpu {
 

@@ -2,7 +2,7 @@
 // parallel_for, take chunk i of the job, and report back; the caller runs chunk 0.
 #include "kernels/cpu/parallel.h"
 
-#include "kernels/error.h"
+#include "base/error.h"
 
 #include <cstdint>
 #include <algorithm>

@@ -8,7 +8,8 @@
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/device.h"
+#include "base/device.h"
+#include "kernels/registry.h"  // allow_tf32
 
 namespace nst::cublas {
 namespace {

@@ -13,7 +13,8 @@
 #include <tuple>
 
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/device.h"
+#include "base/device.h"
+#include "kernels/registry.h"  // allow_tf32
 
 namespace nst::cudnn {
 namespace {

@@ -1,8 +1,8 @@
 // Stand-ins compiled only into CPU-only builds (no nvcc found, or -DNST_CUDA=OFF).
 #include <cstring>
 
-#include "kernels/device.h"
-#include "kernels/error.h"
+#include "base/device.h"
+#include "base/error.h"
 
 namespace nst {
 
