@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
           libboost-context-dev libxxhash-dev)
 missing=()
+packages+=(curl ca-certificates)  # scripts/get-weights.sh downloads the VGG-19 weights over https
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
