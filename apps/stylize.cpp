@@ -73,6 +73,11 @@ int main(int argc, char** argv) {
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
     app.add_option("--image-size", o.image_size, "longest side of the output in pixels (default 512)");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
+    app.add_option("--preview-port", o.preview_port, "serve a live preview page (image, iteration, loss curves) on "
+                   "this port, 0 for any free one; the URL is printed")
+        ->check(CLI::Range(0, 65535).description("a TCP port, 0..65535"));
+    app.add_option("--preview-host", o.preview_host, "the address the preview listens on (default 127.0.0.1, this "
+                   "machine only; 0.0.0.0 for every interface)");
     app.add_option("--max-pixels", o.max_pixels, "refuse input images with more pixels than this, from their header (default 64000000)")
         ->check(CLI::Validator(
             [](std::string& v) {

@@ -24,6 +24,7 @@
 #include "nst/graphed_evaluation.h"
 #include "nst/image.h"
 #include "nst/optim.h"
+#include "nst/preview_server.h"
 #include "nst/progress.h"
 #include "nst/stylize_checks.h"
 #include "weights/vgg19_weights.h"
@@ -108,6 +109,8 @@ struct Run {
     StylizeResult result;
     bool first_loss = true, wrote_checkpoint = false;
     Tensor previous_rgb{};  // the result of the previous scale, RGB 0..1 on the CPU
+    std::unique_ptr<PreviewServer> preview{};  // --preview-port
+    std::chrono::steady_clock::time_point preview_terms_at{}, preview_image_at{};
 };
 
 // One scale's state.
@@ -176,6 +179,30 @@ void set_up_scale(Run& r, Scale& sc) {
         sc.opt = make_adam(sc.x.numel(), r.dev, {o.learning_rate / s});
 }
 
+// --preview-port: the terms at most 4 times a second and the image at most once a second (each image is
+// a copy off the GPU), so a browser never slows the run; the last iteration always. The server encodes
+// and sends on its own threads.
+void publish_preview(Run& r, const Scale& sc, int k, const Tensor& rgb = Tensor()) {
+    using namespace std::chrono_literals;
+    if (!r.preview) return;
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = k == r.o.num_iterations || rgb.defined();
+    if (!last && now - r.preview_terms_at < 250ms) return;
+    PreviewFrame f;
+    f.iteration = k;
+    f.total = r.o.num_iterations;
+    f.terms = r.progress.terms_of(sc.objective->last());
+    if (last || now - r.preview_image_at >= 1s) {
+        const Image img = tensor_to_image(rgb.defined() ? rgb : postprocess(r, sc, sc.x));
+        f.width = img.width, f.height = img.height;
+        f.rgb.resize(img.rgb.size());
+        for (size_t i = 0; i < img.rgb.size(); ++i) f.rgb[i] = uint8_t(std::lround(img.rgb[i] * 255.0f));
+        r.preview_image_at = now;
+    }
+    r.preview->publish(std::move(f));
+    r.preview_terms_at = now;
+}
+
 void save_checkpoint_now(Run& r, const Scale& sc, int k) {
     save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, *sc.opt);
     r.wrote_checkpoint = true;
@@ -202,6 +229,7 @@ void after_evaluation(Run& r, Scale& sc, int k) {
         sc.last_good_it = k;
     }
     r.progress.evaluated(k, sc.objective->last());
+    publish_preview(r, sc, k);
     if (save) {
         std::string suffix = "_";  // built by appends: GCC 12 warns falsely (-Wrestrict) on "_" + to_string
         suffix.append(std::to_string(sc.size)).append("_").append(std::to_string(k));
@@ -262,6 +290,7 @@ void run_scale(Run& r, size_t si) {
         rethrow_explaining_memory(sc.content_img, r.dev);
     }
     r.previous_rgb = postprocess(r, sc, sc.x);
+    publish_preview(r, sc, r.o.num_iterations, r.previous_rgb);  // the scale's result, after its last step
     if (si + 1 < r.scales.size() && r.o.print_iter > 0) r.log << "scale " << sc.size << " done" << std::endl;
 }
 
@@ -302,11 +331,17 @@ void request_stop() { g_stop.store(true); }
 StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     g_stop.store(false);
     const StylizeOptions o = checked_options(o_in, log);
+    std::unique_ptr<PreviewServer> preview;
+    if (o.preview_port >= 0) {  // bound before any work: a port in use is refused at once
+        preview = std::make_unique<PreviewServer>(o.preview_host, o.preview_port);
+        log << "live preview: " << preview->url() << std::endl;
+    }
     const Device dev = open_device(o);
     const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name + ")" : "");
     Run r{o, log, dev, load_inputs(o), fingerprint_of(o), o.scales.empty() ? std::vector<int>{o.image_size} : o.scales,
           checkpoint_path(o), std::nullopt, Progress(o, log, device), StylizeResult{}};
     r.result.device = device;
+    r.preview = std::move(preview);
     check_scales_fit_vgg(r.in.content, r.scales, o);
     if (!o.resume.empty()) {
         r.resume = load_checkpoint(o.resume, r.fp, o, dev);
@@ -323,6 +358,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     r.result.peak_memory_bytes = peak_memory(dev);
     r.progress.write_json(&r.result);
     remove_spent_checkpoint(r);
+    if (r.preview) r.preview->finish("done: wrote " + o.output_image);
     return r.result;
 }
 

@@ -40,6 +40,8 @@ struct StylizeOptions {
     bool keep_checkpoint = false;             // keep it after success, with the last iteration (--keep-checkpoint)
     int64_t max_pixels = 64'000'000;          // refuse larger images before decoding (--max-pixels)
     bool cuda_graph = false;                  // GPU: replay the evaluation as a CUDA graph (--cuda-graph)
+    int preview_port = -1;                    // >= 0: serve a live preview page (0: any free port)
+    std::string preview_host = "127.0.0.1";   // the address the preview listens on
 };
 
 struct StylizeResult {

@@ -71,6 +71,8 @@ void validate(const StylizeOptions& o) {
             throw Error(std::string("--content-layers/--style-layers: ") + e.what());
         }
     }
+    if (o.preview_port < -1 || o.preview_port > 65535)
+        throw Error("--preview-port " + std::to_string(o.preview_port) + " is not a TCP port (0..65535; 0: any free one)");
     parse_backend(o.backend);
 }
 

@@ -4,7 +4,7 @@
 # when nvcc is already present.
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohmann-json3-dev libopenblas-dev
-          libboost-context-dev libxxhash-dev)
+          libboost-context-dev libxxhash-dev libcpp-httplib-dev)
 missing=()
 packages+=(curl ca-certificates)  # scripts/get-weights.sh downloads the VGG-19 weights over https
 for p in "${packages[@]}"; do

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# stylize --preview-port with the real binary (run by ctest): the URL is printed, the page, the image
+# and the state answer over HTTP while the run goes on, a second run on the same port is refused before
+# any work, and the run's result is unaffected by a client (it ends normally).
+# usage: preview_stylize.sh STYLIZE FIXTURES_DIR WORK_DIR
+set -euo pipefail
+stylize=$1 fx=$2 work=$3
+command -v curl >/dev/null || { echo "NST_SKIPPED: curl is not installed"; exit 77; }
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+args=(--content-image "$fx/vgg_preview.png" --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors"
+      --image-size 48 --print-iter 0 --save-iter 0 --gpu -1)
+"$stylize" "${args[@]}" --num-iterations 3000 --output-image run.png --preview-port 0 > run.log 2>&1 & pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+url=""
+for _ in $(seq 1 200); do
+  url=$(sed -nE 's/^live preview: (http:[^ ]+)$/\1/p' run.log)
+  [ -n "$url" ] && break
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "FAIL: no 'live preview: URL' line"; cat run.log; exit 1; }
+# The state, once the run has published a frame with an iteration.
+it=0
+for _ in $(seq 1 200); do
+  it=$(curl -fsS "${url}state.json" | sed -nE 's/.*"iteration":([0-9]+).*/\1/p')
+  [ "${it:-0}" -gt 0 ] && break
+  sleep 0.05
+done
+[ "${it:-0}" -gt 0 ] || { echo "FAIL: /state.json never showed an iteration"; exit 1; }
+curl -fsS "${url}state.json" | grep -q '"total":3000' || { echo "FAIL: /state.json lacks the total"; exit 1; }
+curl -fsS "${url}state.json" | grep -q '"style relu1_1"' || { echo "FAIL: /state.json lacks the labelled terms"; exit 1; }
+curl -fsS "$url" | grep -q '<img' || { echo "FAIL: the page has no <img>"; exit 1; }
+curl -fsS "${url}image.png" -o frame.png
+[ "$(head -c 8 frame.png | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "FAIL: /image.png is not a PNG"; exit 1; }
+curl -fsS "${url}history.json" | grep -q '"total":\[\[' || { echo "FAIL: /history.json has no curve of the total"; exit 1; }
+# The same port again: refused at once, naming the flag.
+port=${url##*:}; port=${port%/}
+if "$stylize" "${args[@]}" --num-iterations 2 --output-image second.png --preview-port "$port" > second.log 2>&1; then
+  echo "FAIL: a second run bound the same port"; exit 1
+fi
+grep -q -- "--preview-port $port" second.log || { echo "FAIL: the refusal does not name --preview-port"; cat second.log; exit 1; }
+[ ! -e second.png ] || { echo "FAIL: the refused run wrote an image"; exit 1; }
+kill -INT $pid; wait $pid 2>/dev/null || true
+trap - EXIT
+echo "preview_stylize: iteration $it served at $url (page, image, state, history); the port in use was refused"
