@@ -64,12 +64,18 @@ void on_interrupt(int) {
 int main(int argc, char** argv) {
     nst::StylizeOptions o;
     o.gpu = nst::cuda_available() ? 0 : -1;
-    std::string styles, blend, scales, content_layers = "relu4_2", style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+    std::string styles, blend, masks, coarse_layers = "relu3_1,relu4_1,relu5_1", scales, content_layers = "relu4_2", style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
     std::string pooling = "max";
     CLI::App app{"Neural style transfer (Gatys et al.) with the nst framework"};
     app.add_option("--content-image", o.content_image, "the photo to repaint")->required();
     app.add_option("--style-image", styles, "style image(s), comma-separated")->required();
     app.add_option("--style-blend-weights", blend, "weights of the style images, comma-separated (default: equal)");
+    app.add_option("--style-masks", masks, "one greyscale mask per style image, comma-separated, on the content's "
+                   "geometry: white where that style applies (Gatys et al. 2017); uncovered pixels keep the content only");
+    app.add_option("--coarse-style-image", o.coarse_style_image, "a second painting for the large forms: the "
+                   "--coarse-style-layers take their style from it, the others from --style-image");
+    app.add_option("--coarse-style-layers", coarse_layers, "the layers --coarse-style-image drives (default "
+                   "relu3_1,relu4_1,relu5_1)");
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
     app.add_option("--image-size", o.image_size, "longest side of the output in pixels (default 512)");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
@@ -135,6 +141,8 @@ int main(int argc, char** argv) {
     try {
         o.style_images = split(styles);
         o.style_blend_weights = split_numbers<double>(blend, "--style-blend-weights");
+        o.style_masks = split(masks);
+        o.coarse_style_layers = split(coarse_layers);
         o.scales = split_numbers<int>(scales, "--scales");
         o.objective.content_layers = split(content_layers);
         o.objective.style_layers = split(style_layers);

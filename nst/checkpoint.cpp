@@ -59,6 +59,15 @@ RunFingerprint fingerprint_of(const StylizeOptions& o) {
     for (const std::string& s : o.style_images) styles.push_back(content_hash(s, "--style-image"));
     f["--style-image"] = joined(styles);
     f["--weights"] = content_hash(o.weights, "--weights");
+    if (!o.style_masks.empty()) {
+        std::vector<std::string> masks;
+        for (const std::string& m : o.style_masks) masks.push_back(content_hash(m, "--style-masks"));
+        f["--style-masks"] = joined(masks);
+    }
+    if (!o.coarse_style_image.empty()) {
+        f["--coarse-style-image"] = content_hash(o.coarse_style_image, "--coarse-style-image");
+        f["--coarse-style-layers"] = joined(o.coarse_style_layers);
+    }
     f["--init"] = o.init;
     if (o.init == "image" && !o.init_image.empty()) f["--init-image"] = content_hash(o.init_image, "--init-image");
     if (o.init == "random") f["--seed"] = std::to_string(o.seed);

@@ -29,7 +29,8 @@ const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const 
 }  // namespace
 
 StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg,
-                               const Tensor& content, const std::vector<Tensor>& styles, std::vector<double> blend)
+                               const Tensor& content, const std::vector<Tensor>& styles, std::vector<double> blend,
+                               const StyleControls& controls)
     : net_(w, device, union_of(cfg.content_layers, cfg.style_layers), cfg.pooling), device_(device), cfg_(cfg) {
     if (cfg.content_layers.empty() && cfg.style_layers.empty()) throw Error("no content or style layers given");
     if (styles.empty()) throw Error("no style image given");
@@ -46,19 +47,104 @@ StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, co
     for (double& b : blend) b /= sum;
     scale_ = 255.0 / input_range(net_.convention());
 
+    for (const auto& l : controls.coarse_layers)
+        if (std::find(cfg.style_layers.begin(), cfg.style_layers.end(), l) == cfg.style_layers.end())
+            throw Error("--coarse-style-layers: " + l + " is not one of the style layers");
+    if (!controls.masks.empty() && controls.masks.size() != styles.size())
+        throw Error("--style-masks has " + std::to_string(controls.masks.size()) + " masks for " +
+                    std::to_string(styles.size()) + " style images");
+
     NoGradGuard ng;
     {
         const auto out = net_.forward(net_.preprocess(content).to(device));
         for (const auto& l : cfg.content_layers) content_targets_.push_back(tap(out, l).clone());
+        for (const auto& l : cfg.style_layers) style_shapes_.push_back(tap(out, l).shape());
     }
-    style_targets_.assign(cfg.style_layers.size(), Tensor());
+    if (controls.masks.empty())
+        set_style_targets(styles, blend, controls);
+    else
+        set_regions(styles, controls);
+}
+
+namespace {
+bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+// How many poolings of VGG-19 come before a layer: its taps are the input's size halved that often.
+int poolings_before(const std::string& layer) {
+    int n = 0;
+    for (const std::string& name : VGG19::layer_names()) {
+        if (name == layer) return n;
+        if (name.rfind("pool", 0) == 0) ++n;
+    }
+    throw Error("internal: unknown layer " + layer);
+}
+
+// The Gram of every style layer for one image (1,3,H,W) RGB 0..1.
+std::vector<Tensor> grams_of(const VGG19& net, const Tensor& image, const std::vector<std::string>& layers, Device d) {
+    const auto out = net.forward(net.preprocess(image).to(d));
+    std::vector<Tensor> g;
+    for (const auto& l : layers) g.push_back(gram(tap(out, l)));
+    return g;
+}
+}  // namespace
+
+Tensor guided_gram(const Tensor& f, const Tensor& mask, double mask_energy) {
+    const double area = double(f.shape()[2]) * double(f.shape()[3]);
+    return scale(gram(mul(f, mask)), area / mask_energy);
+}
+
+void StyleObjective::set_style_targets(const std::vector<Tensor>& styles, const std::vector<double>& blend,
+                                       const StyleControls& c) {
+    const auto& layers = cfg_.style_layers;
+    style_targets_.assign(layers.size(), Tensor());
     for (size_t s = 0; s < styles.size(); ++s) {
-        const auto out = net_.forward(net_.preprocess(styles[s]).to(device));
-        for (size_t i = 0; i < cfg.style_layers.size(); ++i) {
-            Tensor g = scale(gram(tap(out, cfg.style_layers[i])), blend[s]);
+        const auto grams = grams_of(net_, styles[s], layers, device_);
+        for (size_t i = 0; i < layers.size(); ++i) {
+            const Tensor g = scale(grams[i], blend[s]);
             style_targets_[i] = style_targets_[i].defined() ? add(style_targets_[i], g) : g;
         }
     }
+    if (!c.coarse_style.defined()) return;
+    const auto coarse = grams_of(net_, c.coarse_style, layers, device_);
+    for (size_t i = 0; i < layers.size(); ++i)
+        if (contains(c.coarse_layers, layers[i])) style_targets_[i] = coarse[i];
+}
+
+void StyleObjective::set_regions(const std::vector<Tensor>& styles, const StyleControls& c) {
+    const auto& layers = cfg_.style_layers;
+    std::vector<Tensor> coarse;
+    if (c.coarse_style.defined()) coarse = grams_of(net_, c.coarse_style, layers, device_);
+    regions_.assign(layers.size(), {});
+    for (size_t r = 0; r < styles.size(); ++r) {
+        const auto grams = grams_of(net_, styles[r], layers, device_);
+        for (size_t i = 0; i < layers.size(); ++i) {
+            Tensor m = c.masks[r].to(device_);
+            for (int k = poolings_before(layers[i]); k > 0; --k) m = avg_pool2d(m, 2, 2, 0);
+            const Shape& fs = style_shapes_[i];
+            if (m.shape() != Shape{1, 1, fs[2], fs[3]})
+                throw Error("--style-masks: mask " + std::to_string(r + 1) + " does not match the content's size");
+            // The mask for every channel (a constant: no gradient flows into it), and its energy Σ m².
+            const std::vector<float> px = m.to_vector<float>();
+            std::vector<float> expanded;
+            expanded.reserve(px.size() * size_t(fs[1]));
+            for (int64_t ch = 0; ch < fs[1]; ++ch) expanded.insert(expanded.end(), px.begin(), px.end());
+            double energy = 0;
+            for (float v : px) energy += double(v) * v;
+            const Tensor target = contains(c.coarse_layers, layers[i]) && !coarse.empty() ? coarse[i] : grams[i];
+            regions_[i].push_back({target, Tensor::from_vector(expanded, fs).to(device_), energy});
+        }
+    }
+}
+
+Tensor StyleObjective::style_loss(size_t i, const Tensor& f) const {
+    if (regions_.empty()) return mse(gram(f), style_targets_[i]);
+    Tensor loss;
+    for (const Region& r : regions_[i]) {
+        if (r.energy <= 0) continue;  // the region vanished at this layer's resolution
+        const Tensor t = mse(guided_gram(f, r.mask, r.energy), r.target);
+        loss = loss.defined() ? add(loss, t) : t;
+    }
+    return loss.defined() ? loss : scale(sum(f), 0.0);
 }
 
 Tensor StyleObjective::evaluate(const Tensor& x_in, Tensor& g) {
@@ -87,8 +173,7 @@ Tensor StyleObjective::evaluate(const Tensor& x_in, Tensor& g) {
         add_term(tap(out, cfg_.content_layers[i]), wc, [&](const Tensor& h) { return mse(h, content_targets_[i]); },
                  terms.content);
     for (size_t i = 0; i < cfg_.style_layers.size(); ++i)
-        add_term(tap(out, cfg_.style_layers[i]), ws, [&](const Tensor& h) { return mse(gram(h), style_targets_[i]); },
-                 terms.style);
+        add_term(tap(out, cfg_.style_layers[i]), ws, [&](const Tensor& h) { return style_loss(i, h); }, terms.style);
     if (cfg_.tv_weight != 0) {
         Tensor t = scale(total_variation(x), 0.5 * wtv);
         accumulate(t);

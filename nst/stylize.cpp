@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -79,8 +80,25 @@ struct Inputs {
     weights::Vgg19Weights w;
     Image content;
     std::vector<Image> styles;
-    Image init;  // empty unless --init image --init-image
+    Image init;                 // empty unless --init image --init-image
+    std::vector<Image> masks;   // --style-masks, grey in every channel
+    Image coarse;               // --coarse-style-image, or empty
 };
+
+// A mask as stored: greyscale (any colour image is taken as its mean), refused when nothing is white.
+Image load_mask(const std::string& path, size_t index, int64_t max_pixels) {
+    Image m = load_checked(path, "--style-masks", max_pixels);
+    float peak = 0;
+    for (size_t p = 0; p < m.rgb.size(); p += 3) {
+        const float v = (m.rgb[p] + m.rgb[p + 1] + m.rgb[p + 2]) / 3.0f;
+        m.rgb[p] = m.rgb[p + 1] = m.rgb[p + 2] = v;
+        peak = std::max(peak, v);
+    }
+    if (peak < 0.5f / 255.0f)
+        throw Error("--style-masks " + path + ": the mask is black everywhere, so style image " + std::to_string(index + 1) +
+                    " would apply nowhere; white marks where it applies");
+    return m;
+}
 
 Inputs load_inputs(const StylizeOptions& o) {
     Inputs in;
@@ -92,6 +110,9 @@ Inputs load_inputs(const StylizeOptions& o) {
     in.content = load_checked(o.content_image, "--content-image", o.max_pixels);
     for (const auto& s : o.style_images) in.styles.push_back(load_checked(s, "--style-image", o.max_pixels));
     if (o.init == "image" && !o.init_image.empty()) in.init = load_checked(o.init_image, "--init-image", o.max_pixels);
+    for (size_t i = 0; i < o.style_masks.size(); ++i) in.masks.push_back(load_mask(o.style_masks[i], i, o.max_pixels));
+    if (!o.coarse_style_image.empty())
+        in.coarse = load_checked(o.coarse_style_image, "--coarse-style-image", o.max_pixels);
     return in;
 }
 
@@ -170,7 +191,18 @@ void set_up_scale(Run& r, Scale& sc) {
     for (const Image& s : r.in.styles)
         styles.push_back(with_color_control(o, image_to_tensor(resize_longest(s, style_size)), sc.content_rgb));
     const Tensor content = o.color_control == "luminance" ? luminance_image(sc.content_rgb) : sc.content_rgb;
-    sc.objective.emplace(r.in.w, r.dev, o.objective, content, styles, o.style_blend_weights);
+    StyleControls controls;
+    if (r.in.coarse.width) {
+        controls.coarse_style = with_color_control(o, image_to_tensor(resize_longest(r.in.coarse, style_size)), sc.content_rgb);
+        controls.coarse_layers = o.coarse_style_layers;
+    }
+    for (const Image& m : r.in.masks) {  // on the content's geometry at this scale, one channel (all are equal)
+        const Image small = resize(m, sc.content_img.width, sc.content_img.height);
+        std::vector<float> grey(small.rgb.size() / 3);
+        for (size_t p = 0; p < grey.size(); ++p) grey[p] = small.rgb[3 * p];
+        controls.masks.push_back(Tensor::from_vector(grey, {1, 1, small.height, small.width}));
+    }
+    sc.objective.emplace(r.in.w, r.dev, o.objective, content, styles, o.style_blend_weights, controls);
     sc.x = start_point(r, sc);
     const double s = sc.objective->weight_scale();
     if (o.optimizer == "lbfgs")

@@ -14,6 +14,9 @@ struct StylizeOptions {
     std::string content_image;
     std::vector<std::string> style_images;
     std::vector<double> style_blend_weights;  // empty: equal
+    std::vector<std::string> style_masks;     // one greyscale mask per style image (white: that style), or none
+    std::string coarse_style_image;           // the large forms' style (--coarse-style-image), or none
+    std::vector<std::string> coarse_style_layers{"relu3_1", "relu4_1", "relu5_1"};  // its layers
     int image_size = 512;                     // longest side of the output
     std::vector<int> scales;                  // coarse-to-fine pyramid; empty: {image_size}
     double style_scale = 1.0;

@@ -28,6 +28,8 @@ void check_stylize_write_targets(const StylizeOptions& o) {
     std::vector<PathFlag> inputs = {{"--content-image", o.content_image, ""}, {"--weights", o.weights, ""},
                                     {"--init-image", o.init_image, ""}, {"--resume", o.resume, ""}};
     for (const std::string& s : o.style_images) inputs.push_back({"--style-image", s, ""});
+    for (const std::string& m : o.style_masks) inputs.push_back({"--style-masks", m, ""});
+    inputs.push_back({"--coarse-style-image", o.coarse_style_image, ""});
     check_write_targets({{"--output-image", o.output_image, ""},
                          // A resumed run goes on writing the checkpoint it resumed from.
                          {o.checkpoint.empty() ? "the checkpoint (--output-image + .ckpt.safetensors)" : "--checkpoint",
@@ -42,6 +44,17 @@ void validate(const StylizeOptions& o) {
     if (!o.style_blend_weights.empty() && o.style_blend_weights.size() != o.style_images.size())
         throw Error("--style-blend-weights has " + std::to_string(o.style_blend_weights.size()) + " values but " +
                     std::to_string(o.style_images.size()) + " style images were given");
+    if (!o.style_masks.empty() && o.style_masks.size() != o.style_images.size())
+        throw Error("--style-masks has " + std::to_string(o.style_masks.size()) + " masks but " +
+                    std::to_string(o.style_images.size()) + " style images were given: one mask per style image");
+    if (!o.style_masks.empty() && !o.style_blend_weights.empty())
+        throw Error("--style-blend-weights does not apply with --style-masks: each region takes its own style image");
+    if (!o.coarse_style_image.empty()) {
+        if (o.coarse_style_layers.empty()) throw Error("--coarse-style-layers is empty");
+        for (const auto& l : o.coarse_style_layers)
+            if (std::find(o.objective.style_layers.begin(), o.objective.style_layers.end(), l) == o.objective.style_layers.end())
+                throw Error("--coarse-style-layers: " + l + " is not one of the --style-layers");
+    }
     auto check_size = [](int s, const char* flag) {
         if (s < 16 || s > 16384)
             throw Error(std::string(flag) + " " + std::to_string(s) + " is out of range (16..16384 pixels)");

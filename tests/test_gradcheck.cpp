@@ -1,5 +1,6 @@
 // Float64 central-difference gradient checks of every op's backward, on the CPU reference kernels.
 #include "core/ops.h"
+#include "nst/objective.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"
 
@@ -69,6 +70,19 @@ TEST_CASE("gradcheck max_pool2d skips ties", "[gradcheck]") {
 TEST_CASE("gradcheck avg_pool2d 2x2/2 and 3x3/2 pad 1", "[gradcheck]") {
     expect_ok(gradcheck([](const auto& in) { return avg_pool2d(in[0], 2, 2, 0); }, {rand64({2, 3, 5, 4}, 18)}));
     expect_ok(gradcheck([](const auto& in) { return avg_pool2d(in[0], 3, 2, 1); }, {rand64({1, 2, 7, 6}, 19)}));
+}
+
+TEST_CASE("gradcheck the guided Gram of --style-masks (features through a soft mask, by the mask's energy)",
+          "[gradcheck]") {
+    const Tensor mask = Tensor::uniform({1, 3, 4, 5}, 0.0, 1.0, 31, DType::F64);  // a constant: no gradient
+    const std::vector<double> m = mask.to_vector<double>();
+    double energy = 0;
+    for (size_t p = 0; p < 20; ++p) energy += m[p] * m[p];  // Σ over the pixels of one channel
+    // The same mask in every channel, as the objective expands it.
+    std::vector<double> rep;
+    for (int c = 0; c < 3; ++c) rep.insert(rep.end(), m.begin(), m.begin() + 20);
+    const Tensor expanded = Tensor::from_vector(rep, {1, 3, 4, 5});
+    expect_ok(gradcheck([&](const auto& in) { return guided_gram(in[0], expanded, energy); }, {rand64({1, 3, 4, 5}, 21)}));
 }
 
 TEST_CASE("gradcheck gram", "[gradcheck]") {
