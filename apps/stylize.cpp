@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
     app.add_option("--image-size", o.image_size, "longest side of the output in pixels (default 512)");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
+    app.add_option("--tile-size", o.tile_size, "evaluate in tiles of N pixels (a multiple of 16, at least 64), for "
+                   "images whose activations do not fit; the style statistics stay the whole image's. 0 (default): "
+                   "tile only when the image would not fit in the device's available memory");
     app.add_option("--preview-port", o.preview_port, "serve a live preview page (image, iteration, loss curves) on "
                    "this port, 0 for any free one; the URL is printed")
         ->check(CLI::Range(0, 65535).description("a TCP port, 0..65535"));

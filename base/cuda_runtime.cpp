@@ -29,6 +29,13 @@ const CudaAvailability& cuda_availability() {
     return a;
 }
 
+size_t cuda_free_memory() {
+    if (!cuda_available()) return 0;
+    size_t free_bytes = 0, total_bytes = 0;
+    NST_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return free_bytes;
+}
+
 void cuda_synchronize() {
     if (cuda_available()) NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
 }

@@ -35,6 +35,11 @@ inline bool cuda_available() { return cuda_availability().device_count > 0; }
 // Block until all queued device work has finished (no-op without CUDA). Kernel errors surface here.
 void cuda_synchronize();
 
+// Memory that a run could still take on a device, in bytes: the CPU's MemAvailable (/proc/meminfo; 0 when
+// unknown), a CUDA device's free memory (cudaMemGetInfo on the current device; 0 without CUDA).
+size_t available_memory(Device d);
+size_t cuda_free_memory();  // the CUDA half of it
+
 // Byte copies between host and device memory, ordered on the project stream. A copy to host memory
 // waits for it to land; other copies are asynchronous.
 void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes);

@@ -13,6 +13,8 @@ const CudaAvailability& cuda_availability() {
 
 void cuda_synchronize() {}
 
+size_t cuda_free_memory() { return 0; }
+
 void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes) {
     if (dst_on_cuda || src_on_cuda) throw Error("copy to or from CUDA memory: " + cuda_availability().reason);
     if (bytes) std::memcpy(dst, src, bytes);

@@ -5,7 +5,7 @@
 
 namespace nst {
 
-Tensor GraphedEvaluation::operator()(StyleObjective& obj, const Tensor& x, Tensor& g) {
+Tensor GraphedEvaluation::operator()(Objective& obj, const Tensor& x, Tensor& g) {
     if (!enabled_) return obj.evaluate(x, g);
     if (graph_.captured() && x.data<float>() == x_ptr_ && g.data<float>() == g_ptr_) {
         graph_.replay();

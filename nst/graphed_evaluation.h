@@ -19,8 +19,8 @@ class GraphedEvaluation {
     // enabled = false: a plain pass-through to the objective.
     GraphedEvaluation(bool enabled, std::ostream& log) : enabled_(enabled), log_(log) {}
 
-    // f(x) with its gradient written into g, like StyleObjective::evaluate.
-    Tensor operator()(StyleObjective& obj, const Tensor& x, Tensor& g);
+    // f(x) with its gradient written into g, like Objective::evaluate.
+    Tensor operator()(Objective& obj, const Tensor& x, Tensor& g);
 
   private:
     bool enabled_;

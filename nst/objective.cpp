@@ -15,10 +15,12 @@ std::vector<std::string> union_of(const std::vector<std::string>& a, const std::
     return r;
 }
 
-namespace {
-double input_range(const weights::InputConvention& c) {
-    return c.scale / std::cbrt(c.std[0] * c.std[1] * c.std[2]);
+double weight_scale_of(const VGG19& net) {
+    const weights::InputConvention& c = net.convention();
+    return 255.0 / (c.scale / std::cbrt(c.std[0] * c.std[1] * c.std[2]));
 }
+
+namespace {
 
 // The activation of one layer in VGG19::forward's output (taps in network order).
 const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const std::string& layer) {
@@ -45,7 +47,7 @@ StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, co
     }
     if (sum <= 0) throw Error("--style-blend-weights must not all be zero");
     for (double& b : blend) b /= sum;
-    scale_ = 255.0 / input_range(net_.convention());
+    scale_ = weight_scale_of(net_);
 
     for (const auto& l : controls.coarse_layers)
         if (std::find(cfg.style_layers.begin(), cfg.style_layers.end(), l) == cfg.style_layers.end())

@@ -48,21 +48,33 @@ struct LossTerms {
     Tensor tv, total;
 };
 
-class StyleObjective {
+// What the optimiser and the driver need of an objective (whole-image or tiled, nst/tiled_objective.h).
+class Objective {
+  public:
+    virtual ~Objective() = default;
+    // The optimizer's closure: f(x) and its gradient (written into g, same number of elements as x).
+    virtual Tensor evaluate(const Tensor& x, Tensor& g) = 0;
+    virtual const LossTerms& last() const = 0;
+    // How far the weights' input range is from 0..255 (1 for Caffe-convention weights, ~58 for
+    // torchvision's). Content and TV weights are multiplied by its square, style by its fourth power.
+    virtual double weight_scale() const = 0;
+    virtual const VGG19& net() const = 0;
+};
+
+// weight_scale() for a network's input convention.
+double weight_scale_of(const VGG19& net);
+
+class StyleObjective : public Objective {
   public:
     // content and styles are (1,3,H,W) RGB 0..1 images on the CPU (styles may differ in size).
     StyleObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg, const Tensor& content,
                    const std::vector<Tensor>& styles, std::vector<double> blend_weights,
                    const StyleControls& controls = {});
 
-    // The optimizer's closure: f(x) and its gradient (written into g, same number of elements as x).
-    Tensor evaluate(const Tensor& x, Tensor& g);
-    const LossTerms& last() const { return last_; }
-
-    // How far the weights' input range is from 0..255 (1 for Caffe-convention weights, ~58 for
-    // torchvision's). Content and TV weights are multiplied by its square, style by its fourth power.
-    double weight_scale() const { return scale_; }
-    const VGG19& net() const { return net_; }
+    Tensor evaluate(const Tensor& x, Tensor& g) override;
+    const LossTerms& last() const override { return last_; }
+    double weight_scale() const override { return scale_; }
+    const VGG19& net() const override { return net_; }
     Device device() const { return device_; }
 
   private:

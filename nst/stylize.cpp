@@ -28,6 +28,7 @@
 #include "nst/preview_server.h"
 #include "nst/progress.h"
 #include "nst/stylize_checks.h"
+#include "nst/tiled_objective.h"
 #include "weights/vgg19_weights.h"
 
 namespace nst {
@@ -140,7 +141,7 @@ struct Scale {
     int size = 0;
     Image content_img;
     Tensor content_rgb;  // RGB 0..1 at this scale, on the CPU
-    std::optional<StyleObjective> objective;
+    std::unique_ptr<Objective> objective;  // whole-image, or tiled (--tile-size, or when it would not fit)
     std::unique_ptr<Optimizer> opt;
     Tensor x;                  // the image being optimised, in the network's input space, on the device
     Tensor last_good;          // x at the last iteration whose loss was finite
@@ -183,6 +184,37 @@ Tensor postprocess(const Run& r, const Scale& sc, const Tensor& x) {
     return rgb;
 }
 
+// The image-sized vectors a run keeps beside the network: x, its gradient, the optimiser's history
+// (L-BFGS: 2 per correction, and its direction and previous gradient; Adam: two moments), float32.
+size_t optimizer_state_bytes(const StylizeOptions& o, int64_t h, int64_t w) {
+    const size_t vectors = o.optimizer == "lbfgs" ? size_t(2 * o.lbfgs_num_correction + 6) : 8;
+    return vectors * size_t(h) * size_t(w) * 3 * sizeof(float);
+}
+
+// --tile-size, or 0 (automatic): tiles only when one whole-image evaluation and the optimiser's state
+// would take more than 70% of the memory the device has available, then the largest tile that fits.
+int64_t tile_size_for(const Run& r, const Scale& sc) {
+    const StylizeOptions& o = r.o;
+    if (o.tile_size > 0) return o.tile_size;
+    const int64_t h = sc.content_img.height, w = sc.content_img.width;
+    const size_t available = available_memory(r.dev);
+    if (available == 0 || !o.style_masks.empty() || o.objective.normalize_gradients) return 0;
+    const size_t budget = available / 10 * 7, state = optimizer_state_bytes(o, h, w);
+    const auto gib = [](size_t b) { return std::to_string(double(b) / double(1ull << 30)).substr(0, 5) + " GiB"; };
+    if (state >= budget)
+        throw Error("at " + std::to_string(w) + "x" + std::to_string(h) + " the optimiser's state alone takes about " +
+                    gib(state) + " of the " + gib(available) + " available on " + r.dev.str() +
+                    ": lower --lbfgs-num-correction (now " + std::to_string(o.lbfgs_num_correction) +
+                    "), use --optimizer adam, or a smaller --image-size");
+    if (evaluation_bytes(h, w) <= budget - state) return 0;
+    const int64_t halo = halo_for_layers(union_of(o.objective.content_layers, o.objective.style_layers));
+    const int64_t tile = choose_tile_size(halo, budget - state);
+    if (tile <= 0)
+        throw Error("at " + std::to_string(w) + "x" + std::to_string(h) + " not even 64-pixel tiles fit in the " +
+                    gib(budget - state) + " left beside the optimiser's state: use a smaller --image-size");
+    return tile;
+}
+
 void set_up_scale(Run& r, Scale& sc) {
     const StylizeOptions& o = r.o;
     sc.content_rgb = image_to_tensor(sc.content_img);
@@ -202,7 +234,17 @@ void set_up_scale(Run& r, Scale& sc) {
         for (size_t p = 0; p < grey.size(); ++p) grey[p] = small.rgb[3 * p];
         controls.masks.push_back(Tensor::from_vector(grey, {1, 1, small.height, small.width}));
     }
-    sc.objective.emplace(r.in.w, r.dev, o.objective, content, styles, o.style_blend_weights, controls);
+    const int64_t tile = tile_size_for(r, sc);
+    if (tile > 0) {
+        sc.objective = std::make_unique<TiledObjective>(r.in.w, r.dev, o.objective, content, styles, o.style_blend_weights,
+                                                        controls, tile);
+        const TileGrid& g = static_cast<const TiledObjective&>(*sc.objective).grid();
+        r.log << "scale " << sc.size << ": " << g.tiles.size() << " tiles of " << g.tile << " pixels, each with a "
+              << g.halo << "-pixel halo" << std::endl;
+    } else {
+        sc.objective = std::make_unique<StyleObjective>(r.in.w, r.dev, o.objective, content, styles,
+                                                        o.style_blend_weights, controls);
+    }
     sc.x = start_point(r, sc);
     const double s = sc.objective->weight_scale();
     if (o.optimizer == "lbfgs")
@@ -286,7 +328,9 @@ void after_evaluation(Run& r, Scale& sc, int k) {
 // The loop: evaluation k is "iteration k"; step k moves x and (but for the last) evaluates k + 1.
 void optimise(Run& r, Scale& sc) {
     const int N = r.o.num_iterations;
-    GraphedEvaluation graphed(r.o.cuda_graph && r.dev.is_cuda(), r.log);
+    // A tiled evaluation loops on the host over tiles: not one capturable graph.
+    GraphedEvaluation graphed(r.o.cuda_graph && r.dev.is_cuda() && !dynamic_cast<TiledObjective*>(sc.objective.get()),
+                              r.log);
     auto f = [&](const Tensor& x, Tensor& g) { return graphed(*sc.objective, x, g); };
     int it = 1;
     const bool resuming = r.resume && int(sc.index) == r.resume->scale_index;

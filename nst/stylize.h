@@ -43,6 +43,7 @@ struct StylizeOptions {
     bool keep_checkpoint = false;             // keep it after success, with the last iteration (--keep-checkpoint)
     int64_t max_pixels = 64'000'000;          // refuse larger images before decoding (--max-pixels)
     bool cuda_graph = false;                  // GPU: replay the evaluation as a CUDA graph (--cuda-graph)
+    int tile_size = 0;                        // tiles of this many pixels (--tile-size); 0: only when it would not fit
     int preview_port = -1;                    // >= 0: serve a live preview page (0: any free port)
     std::string preview_host = "127.0.0.1";   // the address the preview listens on
 };

@@ -84,6 +84,14 @@ void validate(const StylizeOptions& o) {
             throw Error(std::string("--content-layers/--style-layers: ") + e.what());
         }
     }
+    if (o.tile_size != 0 && (o.tile_size < 64 || o.tile_size % 16 != 0))
+        throw Error("--tile-size " + std::to_string(o.tile_size) + ": use a multiple of 16, at least 64 (or 0 to tile "
+                    "only when the image would not fit). Each tile also reads a halo of up to 96 pixels on every side "
+                    "(half of relu5_1's 156-pixel receptive field), so smaller tiles would spend nearly all their work there");
+    if (o.tile_size != 0 && !o.style_masks.empty())
+        throw Error("--tile-size cannot be combined with --style-masks yet");
+    if (o.tile_size != 0 && o.objective.normalize_gradients)
+        throw Error("--tile-size cannot be combined with --normalize-gradients: it normalises by a whole layer's gradient");
     if (o.preview_port < -1 || o.preview_port > 65535)
         throw Error("--preview-port " + std::to_string(o.preview_port) + " is not a TCP port (0..65535; 0: any free one)");
     parse_backend(o.backend);

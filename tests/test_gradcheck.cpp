@@ -85,6 +85,17 @@ TEST_CASE("gradcheck the guided Gram of --style-masks (features through a soft m
     expect_ok(gradcheck([&](const auto& in) { return guided_gram(in[0], expanded, energy); }, {rand64({1, 3, 4, 5}, 21)}));
 }
 
+TEST_CASE("gradcheck crop2d (a tile's window) and its forward against the plain loop", "[gradcheck]") {
+    const Tensor x = rand64({2, 3, 7, 9}, 40);
+    expect_ok(gradcheck([](const auto& in) { return crop2d(in[0], 2, 3, 4, 5); }, {x}));
+    const Tensor y = crop2d(x, 2, 3, 4, 5);
+    const std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>();
+    for (int64_t nc = 0; nc < 6; ++nc)
+        for (int64_t i = 0; i < 4; ++i)
+            for (int64_t j = 0; j < 5; ++j) CHECK(yv[size_t((nc * 4 + i) * 5 + j)] == xv[size_t((nc * 7 + i + 2) * 9 + j + 3)]);
+    CHECK_THROWS_WITH(crop2d(x, 4, 3, 4, 5), Catch::Contains("does not fit"));
+}
+
 TEST_CASE("gradcheck gram", "[gradcheck]") {
     expect_ok(gradcheck([](const auto& in) { return gram(in[0]); }, {rand64({2, 3, 4, 5}, 20)}));
 }

@@ -13,6 +13,7 @@
 #include "nst/color.h"
 #include "nst/image.h"
 #include "nst/objective.h"
+#include "nst/tiled_objective.h"
 #include "nst/optim.h"
 #include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
@@ -324,6 +325,49 @@ TEST_CASE("style masks: a white mask gives the plain Gram, complementary masks s
     wrong_count.masks = {white.masks[0]};
     CHECK_THROWS_WITH(StyleObjective(w, Device::cpu(), cfg, content, {a, b}, {}, wrong_count),
                       Catch::Contains("--style-masks has 1 masks for 2 style images"));
+}
+
+TEST_CASE("tiled evaluation: the whole image's objective and gradient, to rounding, with tiles smaller than the image",
+          "[nst][tiles]") {
+    const auto w = weights::load_vgg19_weights(test::fixture("vgg_tiny.safetensors"));
+    // 352x288: with 64-pixel cores and a 96-pixel halo, every window (at most 256 wide) is smaller than
+    // the image, so the halo's sufficiency is what is tested, not a window that covers everything.
+    const Tensor content = Tensor::uniform({1, 3, 288, 352}, 0, 1, 5), style = Tensor::uniform({1, 3, 200, 240}, 0, 1, 6);
+    ObjectiveConfig cfg;  // relu4_2 content, relu1_1 … relu5_1 style
+    StyleObjective whole(w, Device::cpu(), cfg, content, {style}, {});
+    TiledObjective tiled(w, Device::cpu(), cfg, content, {style}, {}, {}, 64);
+    REQUIRE(tiled.grid().halo == 96);
+    REQUIRE(tiled.grid().tiles.size() == 30);  // 6 x 5 cores
+    for (const auto& t : tiled.grid().tiles) REQUIRE(t.ih * t.iw < 288 * 352);
+    const Tensor x = scale(Tensor::randn({1, 3, 288, 352}, 7), 20.0);
+    Tensor gw = Tensor::zeros({x.numel()}), gt = Tensor::zeros({x.numel()});
+    const double fw = whole.evaluate(x, gw).item(), ft = tiled.evaluate(x, gt).item();
+    CHECK(ft == Approx(fw).epsilon(1e-5));
+    for (size_t i = 0; i < 5; ++i) CHECK(tiled.last().style[i].item() == Approx(whole.last().style[i].item()).epsilon(1e-4));
+    CHECK(tiled.last().content[0].item() == Approx(whole.last().content[0].item()).epsilon(1e-5));
+    CHECK(test::rel_err(gt, gw) < 1e-4);
+    // A halo too small would not be exact: the test can tell.
+    CHECK(halo_for_layers({"relu1_1"}) == 16);
+    CHECK(halo_for_layers({"relu5_1"}) == 96);
+}
+
+TEST_CASE("stylize --tile-size: a tiled run ends where the whole-image run does, to rounding", "[nst][tiles][e2e]") {
+    TempDir d("tiles");
+    StylizeOptions o = tiny_options(d);
+    o.image_size = 160;
+    o.num_iterations = 10;
+    std::ostringstream log;
+    const StylizeResult whole = stylize(o, log);
+    fs::rename(o.output_image, d / "whole.png");
+    o.tile_size = 64;
+    const StylizeResult tiled = stylize(o, log);
+    CHECK(log.str().find("6 tiles of 64 pixels, each with a 96-pixel halo") != std::string::npos);
+    INFO("whole " << whole.final_loss << ", tiled " << tiled.final_loss);
+    CHECK(std::abs(tiled.final_loss - whole.final_loss) <= 1e-4 * whole.final_loss);
+    const Image a = load_image(d / "whole.png"), b = load_image(o.output_image);
+    double worst = 0;
+    for (size_t i = 0; i < a.rgb.size(); ++i) worst = std::max(worst, double(std::abs(a.rgb[i] - b.rgb[i])));
+    CHECK(worst <= 2.0 / 255);  // 8-bit images: at most a rounding step or two apart
 }
 
 TEST_CASE("normalize_gradient rescales the gradient to strength / L1 norm", "[nst]") {

@@ -1,0 +1,255 @@
+// The tiled objective (contract in tiled_objective.h; derivation in docs/nst.md, "Tiles").
+#include "nst/tiled_objective.h"
+
+#include <algorithm>
+#include <array>
+
+#include "core/autograd.h"
+
+namespace nst {
+
+namespace {
+
+struct LayerGeometry {
+    int64_t stride = 1;     // input pixels per position (2^poolings before the layer)
+    int64_t receptive = 1;  // receptive field in input pixels
+};
+
+LayerGeometry geometry_of(const std::string& layer) {
+    LayerGeometry g;
+    for (const std::string& name : VGG19::layer_names()) {
+        if (name.rfind("conv", 0) == 0) g.receptive += 2 * g.stride;  // 3x3, stride 1
+        if (name.rfind("pool", 0) == 0) g.receptive += g.stride, g.stride *= 2;
+        if (name == layer) return g;
+    }
+    throw Error("internal: unknown layer " + layer);
+}
+
+// Tile t's owned positions at a layer, in the tile's feature coordinates: {y, x, h, w}; h or w is 0 when
+// the tile owns no whole position there.
+std::array<int64_t, 4> owned_window(const TileGrid::Tile& t, int64_t stride) {
+    const int64_t y = (t.y0 - t.iy0) / stride, x = (t.x0 - t.ix0) / stride;
+    const int64_t h = (t.y0 + t.h) / stride - t.y0 / stride, w = (t.x0 + t.w) / stride - t.x0 / stride;
+    return {y, x, h, w};
+}
+
+const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const std::string& layer) {
+    for (const auto& [name, t] : out)
+        if (name == layer) return t;
+    throw Error("internal: layer " + layer + " missing from the network's output");
+}
+
+// f's owned positions of tile t at a layer, or undefined when it owns none there.
+Tensor owned(const Tensor& f, const TileGrid::Tile& t, int64_t stride) {
+    const auto [y, x, h, w] = owned_window(t, stride);
+    if (h <= 0 || w <= 0) return Tensor();
+    return crop2d(f, y, x, h, w);
+}
+
+// Σ over f's positions of f fᵀ (C×C): gram() normalises by C·h·w, which is undone here.
+Tensor gram_sum(const Tensor& f) {
+    const Shape& s = f.shape();
+    return scale(gram(f), double(s[1]) * double(s[2]) * double(s[3]));
+}
+
+}  // namespace
+
+TileGrid make_tile_grid(int64_t height, int64_t width, int64_t tile, int64_t halo) {
+    if (tile < 16 || tile % 16 || halo < 0 || halo % 16)
+        throw Error("--tile-size " + std::to_string(tile) + ": must be a multiple of 16, at least 16");
+    TileGrid g{height, width, tile, halo, {}};
+    for (int64_t y0 = 0; y0 < height; y0 += tile)
+        for (int64_t x0 = 0; x0 < width; x0 += tile) {
+            TileGrid::Tile t;
+            t.y0 = y0, t.x0 = x0, t.h = std::min(tile, height - y0), t.w = std::min(tile, width - x0);
+            t.iy0 = std::max<int64_t>(0, y0 - halo), t.ix0 = std::max<int64_t>(0, x0 - halo);
+            t.ih = std::min(height, y0 + t.h + halo) - t.iy0, t.iw = std::min(width, x0 + t.w + halo) - t.ix0;
+            g.tiles.push_back(t);
+        }
+    return g;
+}
+
+size_t evaluation_bytes(int64_t h, int64_t w) { return size_t(h) * size_t(w) * 5120; }
+
+int64_t choose_tile_size(int64_t halo, size_t budget) {
+    int64_t best = -1;
+    for (int64_t t = 64; t <= 4096; t += 16)
+        if (evaluation_bytes(t + 2 * halo, t + 2 * halo) <= budget) best = t;
+    return best;
+}
+
+int64_t halo_for_layers(const std::vector<std::string>& layers) {
+    int64_t need = 0;
+    for (const std::string& l : layers) {
+        const LayerGeometry g = geometry_of(l);
+        need = std::max(need, g.receptive / 2 + g.stride);
+    }
+    return (need + 15) / 16 * 16;
+}
+
+TiledObjective::TiledObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg,
+                               const Tensor& content, const std::vector<Tensor>& styles, std::vector<double> blend,
+                               const StyleControls& controls, int64_t tile)
+    : net_(w, device, union_of(cfg.content_layers, cfg.style_layers), cfg.pooling), device_(device), cfg_(cfg) {
+    if (!controls.masks.empty()) throw Error("--style-masks cannot be combined with --tile-size (not supported tiled yet)");
+    if (cfg.normalize_gradients)
+        throw Error("--normalize-gradients cannot be combined with --tile-size: it normalises by a whole layer's gradient");
+    if (styles.empty()) throw Error("no style image given");
+    if (blend.empty()) blend.assign(styles.size(), 1.0);
+    double total = 0;
+    for (double b : blend) total += b;
+    if (!(total > 0)) throw Error("--style-blend-weights must not all be zero");
+    scale_ = weight_scale_of(net_);
+    const int64_t halo = halo_for_layers(union_of(cfg.content_layers, cfg.style_layers));
+    grid_ = make_tile_grid(content.shape()[2], content.shape()[3], tile, halo);
+
+    NoGradGuard ng;
+    for (size_t s = 0; s < styles.size(); ++s) {
+        const std::vector<Tensor> g = tiled_grams(styles[s]);
+        for (size_t i = 0; i < g.size(); ++i) {
+            const Tensor t = scale(g[i], blend[s] / total);
+            if (style_targets_.size() <= i) style_targets_.push_back(t);
+            else style_targets_[i] = add(style_targets_[i], t);
+        }
+    }
+    if (controls.coarse_style.defined()) {
+        const std::vector<Tensor> g = tiled_grams(controls.coarse_style);
+        for (size_t i = 0; i < cfg.style_layers.size(); ++i)
+            if (std::find(controls.coarse_layers.begin(), controls.coarse_layers.end(), cfg.style_layers[i]) !=
+                controls.coarse_layers.end())
+                style_targets_[i] = g[i];
+    }
+    const Tensor x = net_.preprocess(content).to(device);
+    for (const TileGrid::Tile& t : grid_.tiles) {
+        const auto out = net_.forward(crop2d(x, t.iy0, t.ix0, t.ih, t.iw));
+        std::vector<Tensor> targets;
+        for (const std::string& l : cfg.content_layers) targets.push_back(owned(tap(out, l), t, geometry_of(l).stride));
+        content_targets_.push_back(std::move(targets));
+    }
+}
+
+std::vector<Tensor> TiledObjective::tiled_grams(const Tensor& rgb) const {
+    NoGradGuard ng;
+    const Tensor x = net_.preprocess(rgb).to(device_);
+    const TileGrid g = make_tile_grid(x.shape()[2], x.shape()[3], grid_.tile, grid_.halo);
+    std::vector<Tensor> sums(cfg_.style_layers.size());
+    std::vector<int64_t> positions(cfg_.style_layers.size(), 0);
+    for (const TileGrid::Tile& t : g.tiles) {
+        const auto out = net_.forward(crop2d(x, t.iy0, t.ix0, t.ih, t.iw));
+        for (size_t i = 0; i < sums.size(); ++i) {
+            const Tensor f = owned(tap(out, cfg_.style_layers[i]), t, geometry_of(cfg_.style_layers[i]).stride);
+            if (!f.defined()) continue;
+            sums[i] = sums[i].defined() ? add(sums[i], gram_sum(f)) : gram_sum(f);
+            positions[i] += f.shape()[2] * f.shape()[3];
+        }
+    }
+    for (size_t i = 0; i < sums.size(); ++i) {
+        const double C = double(sums[i].shape()[1]);
+        sums[i] = scale(sums[i], 1.0 / (C * double(positions[i])));  // G = Σ f fᵀ / (C·H·W), as gram()
+    }
+    return sums;
+}
+
+std::vector<Tensor> TiledObjective::tile_gram_sums(const Tensor& x, size_t t) const {
+    NoGradGuard ng;
+    const TileGrid::Tile& tile = grid_.tiles.at(t);
+    const auto out = net_.forward(crop2d(x, tile.iy0, tile.ix0, tile.ih, tile.iw));
+    std::vector<Tensor> sums;
+    for (const std::string& l : cfg_.style_layers) {
+        const Tensor f = owned(tap(out, l), tile, geometry_of(l).stride);
+        sums.push_back(f.defined() ? gram_sum(f) : Tensor());
+    }
+    return sums;
+}
+
+Tensor TiledObjective::tile_gradient(const Tensor& x, size_t t, const std::vector<Tensor>& dE_dG,
+                                     std::vector<double>& content_terms) {
+    const TileGrid::Tile& tile = grid_.tiles.at(t);
+    Tensor window;
+    {
+        NoGradGuard ng;
+        window = crop2d(x, tile.iy0, tile.ix0, tile.ih, tile.iw);
+    }
+    window.requires_grad_();
+    const auto out = net_.forward(window);
+    const double s2 = scale_ * scale_;
+    Tensor loss;
+    auto accumulate = [&](const Tensor& term) { loss = loss.defined() ? add(loss, term) : term; };
+    for (size_t i = 0; i < cfg_.style_layers.size(); ++i) {
+        const Tensor f = owned(tap(out, cfg_.style_layers[i]), tile, geometry_of(cfg_.style_layers[i]).stride);
+        if (f.defined()) accumulate(sum(mul(dE_dG[i], gram_sum(f))));
+    }
+    for (size_t i = 0; i < cfg_.content_layers.size(); ++i) {
+        const std::string& l = cfg_.content_layers[i];
+        const Tensor f = owned(tap(out, l), tile, geometry_of(l).stride);
+        if (!f.defined()) continue;
+        // The whole layer's mean: this tile's squared errors over all of the layer's elements.
+        const LayerGeometry g = geometry_of(l);
+        const double all = double(f.shape()[1]) * double(grid_.height / g.stride) * double(grid_.width / g.stride);
+        const Tensor term = scale(mse(f, content_targets_[t][i]), cfg_.content_weight * s2 * double(f.numel()) / all);
+        content_terms[i] += term.item();
+        accumulate(term);
+    }
+    if (!loss.defined()) return Tensor::zeros(window.shape(), window.dtype(), window.device());
+    loss.backward();
+    return window.grad();
+}
+
+Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
+    const Tensor x = x_in.detach();
+    const double s2 = scale_ * scale_, ws = cfg_.style_weight * s2 * s2;
+    LossTerms terms;
+    // Pass 1: every tile's Gram sums, then each layer's global Gram, its term and dE/dG.
+    std::vector<Tensor> sums(cfg_.style_layers.size());
+    for (size_t t = 0; t < grid_.tiles.size(); ++t) {
+        const std::vector<Tensor> part = tile_gram_sums(x, t);
+        for (size_t i = 0; i < part.size(); ++i)
+            if (part[i].defined()) sums[i] = sums[i].defined() ? add(sums[i], part[i]) : part[i];
+    }
+    std::vector<Tensor> dE_dG;
+    {
+        NoGradGuard ng;
+        for (size_t i = 0; i < sums.size(); ++i) {
+            const LayerGeometry geo = geometry_of(cfg_.style_layers[i]);
+            const double C = double(sums[i].shape()[1]);
+            const double positions = double(grid_.height / geo.stride) * double(grid_.width / geo.stride);
+            const Tensor G = scale(sums[i], 1.0 / (C * positions));
+            const Tensor D = sub(G, style_targets_[i]);
+            terms.style.push_back(scale(mse(G, style_targets_[i]), ws));
+            // E = ws·mean((G − A)²) over C² entries; G = Σ_tiles sums / (C·positions).
+            dE_dG.push_back(scale(D, 2.0 * ws / (C * C) / (C * positions)));
+        }
+    }
+    // Pass 2: each tile's share of the gradient, added into the image's.
+    Tensor grad = Tensor::zeros(x.shape(), x.dtype(), x.device());
+    std::vector<double> content(cfg_.content_layers.size(), 0.0);
+    for (size_t t = 0; t < grid_.tiles.size(); ++t) {
+        const Tensor gt = tile_gradient(x, t, dE_dG, content);
+        NoGradGuard ng;
+        const TileGrid::Tile& tile = grid_.tiles[t];
+        paste2d(grad, add(crop2d(grad, tile.iy0, tile.ix0, tile.ih, tile.iw), gt), tile.iy0, tile.ix0);
+    }
+    // TV on the whole image (no network: its memory is the image's).
+    Tensor xv = x.detach().requires_grad_();
+    if (cfg_.tv_weight != 0) {
+        Tensor tv = scale(total_variation(xv), 0.5 * cfg_.tv_weight * s2);
+        tv.backward();
+        terms.tv = tv.detach();
+    } else {
+        terms.tv = Tensor::zeros({}, DType::F32, device_);
+    }
+    NoGradGuard ng;
+    if (xv.grad().defined()) grad = add(grad, xv.grad());
+    Tensor total = terms.tv;
+    for (double c : content) {
+        terms.content.push_back(Tensor::from_vector(std::vector<float>{float(c)}, {}).to(device_));
+        total = add(total, terms.content.back());
+    }
+    for (const Tensor& s : terms.style) total = add(total, s);
+    terms.total = total;
+    g.copy_(grad.reshape(g.shape()));
+    last_ = terms;
+    return terms.total;
+}
+
+}  // namespace nst
