@@ -3,7 +3,8 @@
 # an output that is an input under another spelling (the input left byte for byte), an output that is a
 # folder, a checkpoint in a missing folder, an image too small for VGG-19's poolings (said in pixels and
 # flags, with the size that would do), --init-image without --init image (a warning, the run goes on),
-# and --gpu 0 where no GPU can run (names --gpu -1; skipped where a GPU or the CUDA-on-CPU layer exists).
+# and --gpu 0 where no GPU can run (says why, names --gpu -1; skipped where a GPU or the CUDA-on-CPU layer
+# exists).
 # Each refusal must come in well under a second and exit non-zero.
 # usage: stylize_refusals.sh STYLIZE VGG_FEATURES FIXTURES_DIR WORK_DIR
 set -euo pipefail
@@ -46,7 +47,7 @@ grep -qF "warning: --init-image c.png is used only with --init image" <<<"$out" 
 if "$stylize" --content-image c.png "${inputs[@]}" --image-size 32 --output-image g.png --gpu 0 > gpu.log 2>&1; then
   echo "note: --gpu 0 ran here (a GPU, or the CUDA-on-CPU layer); its refusal is not tested on this machine"
 else
-  refuse "--gpu 0: no usable CUDA device" "$stylize" --content-image c.png "${inputs[@]}" --output-image o.png --gpu 0
+  refuse "--gpu 0: " "$stylize" --content-image c.png "${inputs[@]}" --output-image o.png --gpu 0
   refuse "use --gpu -1 to run on the CPU" "$stylize" --content-image c.png "${inputs[@]}" --output-image o.png --gpu 0
   refuse "use --gpu -1 to run on the CPU" "$features" --weights "$fx/vgg_tiny.safetensors" --image c.png \
     --layers relu1_1 --out f.safetensors --gpu 0
