@@ -18,7 +18,9 @@
 #include "core/ops.h"
 #include "nst/image.h"
 #include "nst/optim.h"
+#include "nst/objective.h"
 #include "nst/stylize.h"
+#include "nst/tiled_objective.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
 #include "core/cuda_graph.h"
@@ -566,4 +568,42 @@ TEST_CASE("stylize --gpu 0 at 40 px follows the CPU run for 5 iterations with ea
     std::cout << "largest relative difference from the CPU over 5 iterations: fp32 rungs " << worst[0]
               << ", TF32 rungs " << worst[1] << "\n";
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the controls and tiles on the GPU: masks, a coarse style and a tiled evaluation match the CPU's",
+          "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const auto w = weights::load_vgg19_weights(test::fixture("vgg_tiny.safetensors"));
+    const Tensor content = Tensor::uniform({1, 3, 80, 96}, 0, 1, 11), a = Tensor::uniform({1, 3, 64, 64}, 0, 1, 12),
+                 b = Tensor::uniform({1, 3, 72, 60}, 0, 1, 13);
+    std::vector<float> left(80 * 96), right(80 * 96);
+    for (int i = 0; i < 80; ++i)
+        for (int j = 0; j < 96; ++j) (j < 48 ? left : right)[size_t(i * 96 + j)] = 1.0f;
+    StyleControls controls;
+    controls.coarse_style = b;
+    controls.coarse_layers = {"relu4_1", "relu5_1"};
+    controls.masks = {Tensor::from_vector(left, {1, 1, 80, 96}), Tensor::from_vector(right, {1, 1, 80, 96})};
+    StyleControls coarse_only = controls;
+    coarse_only.masks.clear();
+    const Tensor x = scale(Tensor::randn({1, 3, 80, 96}, 14), 20.0);
+    ObjectiveConfig cfg;
+    auto compare = [&](Objective& cpu, Objective& gpu) {
+        Tensor gc = Tensor::zeros({x.numel()}), gg = Tensor::zeros({x.numel()}, DType::F32, Device::cuda());
+        const double fc = cpu.evaluate(x, gc).item(), fg = gpu.evaluate(x.to(Device::cuda()), gg).item();
+        CHECK(fg == Approx(fc).epsilon(1e-4));
+        CHECK(test::rel_err(gg.cpu(), gc) < 1e-4);
+    };
+    {
+        INFO("masks and a coarse style");
+        StyleObjective cpu(w, Device::cpu(), cfg, content, {a, b}, {}, controls);
+        StyleObjective gpu(w, Device::cuda(), cfg, content, {a, b}, {}, controls);
+        compare(cpu, gpu);
+    }
+    {
+        INFO("tiles of 32 pixels with a coarse style");
+        TiledObjective cpu(w, Device::cpu(), cfg, content, {a}, {}, coarse_only, 32);
+        TiledObjective gpu(w, Device::cuda(), cfg, content, {a}, {}, coarse_only, 32);
+        CHECK(gpu.grid().tiles.size() == 9);
+        compare(cpu, gpu);
+    }
 }
