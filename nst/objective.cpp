@@ -15,20 +15,26 @@ std::vector<std::string> union_of(const std::vector<std::string>& a, const std::
     return r;
 }
 
-double weight_scale_of(const VGG19& net) {
-    const weights::InputConvention& c = net.convention();
-    return 255.0 / (c.scale / std::cbrt(c.std[0] * c.std[1] * c.std[2]));
-}
-
-namespace {
-
-// The activation of one layer in VGG19::forward's output (taps in network order).
 const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const std::string& layer) {
     for (const auto& [name, t] : out)
         if (name == layer) return t;
     throw Error("internal: layer " + layer + " missing from the network's output");
 }
-}  // namespace
+
+LayerGeometry layer_geometry(const std::string& layer) {
+    LayerGeometry g;
+    for (const std::string& name : VGG19::layer_names()) {
+        if (name.rfind("conv", 0) == 0) g.receptive += 2 * g.stride;  // 3x3, stride 1
+        if (name.rfind("pool", 0) == 0) g.receptive += g.stride, g.stride *= 2;
+        if (name == layer) return g;
+    }
+    throw Error("internal: unknown layer " + layer);
+}
+
+double weight_scale_of(const VGG19& net) {
+    const weights::InputConvention& c = net.convention();
+    return 255.0 / (c.scale / std::cbrt(c.std[0] * c.std[1] * c.std[2]));
+}
 
 StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg,
                                const Tensor& content, const std::vector<Tensor>& styles, std::vector<double> blend,
@@ -71,16 +77,6 @@ StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, co
 namespace {
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
-// How many poolings of VGG-19 come before a layer: its taps are the input's size halved that often.
-int poolings_before(const std::string& layer) {
-    int n = 0;
-    for (const std::string& name : VGG19::layer_names()) {
-        if (name == layer) return n;
-        if (name.rfind("pool", 0) == 0) ++n;
-    }
-    throw Error("internal: unknown layer " + layer);
-}
-
 // The Gram of every style layer for one image (1,3,H,W) RGB 0..1.
 std::vector<Tensor> grams_of(const VGG19& net, const Tensor& image, const std::vector<std::string>& layers, Device d) {
     const auto out = net.forward(net.preprocess(image).to(d));
@@ -121,7 +117,7 @@ void StyleObjective::set_regions(const std::vector<Tensor>& styles, const StyleC
         const auto grams = grams_of(net_, styles[r], layers, device_);
         for (size_t i = 0; i < layers.size(); ++i) {
             Tensor m = c.masks[r].to(device_);
-            for (int k = poolings_before(layers[i]); k > 0; --k) m = avg_pool2d(m, 2, 2, 0);
+            for (int64_t s = layer_geometry(layers[i]).stride; s > 1; s /= 2) m = avg_pool2d(m, 2, 2, 0);
             const Shape& fs = style_shapes_[i];
             if (m.shape() != Shape{1, 1, fs[2], fs[3]})
                 throw Error("--style-masks: mask " + std::to_string(r + 1) + " does not match the content's size");

@@ -64,6 +64,17 @@ class Objective {
 // weight_scale() for a network's input convention.
 double weight_scale_of(const VGG19& net);
 
+// One layer's activation in VGG19::forward's output; nst::Error if the network was not asked for it.
+const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const std::string& layer);
+
+// Where a VGG-19 layer's positions sit on the input: input pixels per position (2 per pooling before it)
+// and its receptive field in input pixels (3x3 convolutions, 2x2 poolings).
+struct LayerGeometry {
+    int64_t stride = 1;
+    int64_t receptive = 1;
+};
+LayerGeometry layer_geometry(const std::string& layer);
+
 class StyleObjective : public Objective {
   public:
     // content and styles are (1,3,H,W) RGB 0..1 images on the CPU (styles may differ in size).

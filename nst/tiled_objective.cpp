@@ -10,33 +10,12 @@ namespace nst {
 
 namespace {
 
-struct LayerGeometry {
-    int64_t stride = 1;     // input pixels per position (2^poolings before the layer)
-    int64_t receptive = 1;  // receptive field in input pixels
-};
-
-LayerGeometry geometry_of(const std::string& layer) {
-    LayerGeometry g;
-    for (const std::string& name : VGG19::layer_names()) {
-        if (name.rfind("conv", 0) == 0) g.receptive += 2 * g.stride;  // 3x3, stride 1
-        if (name.rfind("pool", 0) == 0) g.receptive += g.stride, g.stride *= 2;
-        if (name == layer) return g;
-    }
-    throw Error("internal: unknown layer " + layer);
-}
-
 // Tile t's owned positions at a layer, in the tile's feature coordinates: {y, x, h, w}; h or w is 0 when
 // the tile owns no whole position there.
 std::array<int64_t, 4> owned_window(const TileGrid::Tile& t, int64_t stride) {
     const int64_t y = (t.y0 - t.iy0) / stride, x = (t.x0 - t.ix0) / stride;
     const int64_t h = (t.y0 + t.h) / stride - t.y0 / stride, w = (t.x0 + t.w) / stride - t.x0 / stride;
     return {y, x, h, w};
-}
-
-const Tensor& tap(const std::vector<std::pair<std::string, Tensor>>& out, const std::string& layer) {
-    for (const auto& [name, t] : out)
-        if (name == layer) return t;
-    throw Error("internal: layer " + layer + " missing from the network's output");
 }
 
 // f's owned positions of tile t at a layer, or undefined when it owns none there.
@@ -81,7 +60,7 @@ int64_t choose_tile_size(int64_t halo, size_t budget) {
 int64_t halo_for_layers(const std::vector<std::string>& layers) {
     int64_t need = 0;
     for (const std::string& l : layers) {
-        const LayerGeometry g = geometry_of(l);
+        const LayerGeometry g = layer_geometry(l);
         need = std::max(need, g.receptive / 2 + g.stride);
     }
     return (need + 15) / 16 * 16;
@@ -123,7 +102,7 @@ TiledObjective::TiledObjective(const weights::Vgg19Weights& w, Device device, co
     for (const TileGrid::Tile& t : grid_.tiles) {
         const auto out = net_.forward(crop2d(x, t.iy0, t.ix0, t.ih, t.iw));
         std::vector<Tensor> targets;
-        for (const std::string& l : cfg.content_layers) targets.push_back(owned(tap(out, l), t, geometry_of(l).stride));
+        for (const std::string& l : cfg.content_layers) targets.push_back(owned(tap(out, l), t, layer_geometry(l).stride));
         content_targets_.push_back(std::move(targets));
     }
 }
@@ -137,7 +116,7 @@ std::vector<Tensor> TiledObjective::tiled_grams(const Tensor& rgb) const {
     for (const TileGrid::Tile& t : g.tiles) {
         const auto out = net_.forward(crop2d(x, t.iy0, t.ix0, t.ih, t.iw));
         for (size_t i = 0; i < sums.size(); ++i) {
-            const Tensor f = owned(tap(out, cfg_.style_layers[i]), t, geometry_of(cfg_.style_layers[i]).stride);
+            const Tensor f = owned(tap(out, cfg_.style_layers[i]), t, layer_geometry(cfg_.style_layers[i]).stride);
             if (!f.defined()) continue;
             sums[i] = sums[i].defined() ? add(sums[i], gram_sum(f)) : gram_sum(f);
             positions[i] += f.shape()[2] * f.shape()[3];
@@ -156,14 +135,14 @@ std::vector<Tensor> TiledObjective::tile_gram_sums(const Tensor& x, size_t t) co
     const auto out = net_.forward(crop2d(x, tile.iy0, tile.ix0, tile.ih, tile.iw));
     std::vector<Tensor> sums;
     for (const std::string& l : cfg_.style_layers) {
-        const Tensor f = owned(tap(out, l), tile, geometry_of(l).stride);
+        const Tensor f = owned(tap(out, l), tile, layer_geometry(l).stride);
         sums.push_back(f.defined() ? gram_sum(f) : Tensor());
     }
     return sums;
 }
 
 Tensor TiledObjective::tile_gradient(const Tensor& x, size_t t, const std::vector<Tensor>& dE_dG,
-                                     std::vector<double>& content_terms) {
+                                     std::vector<Tensor>& content_terms) {
     const TileGrid::Tile& tile = grid_.tiles.at(t);
     Tensor window;
     {
@@ -176,18 +155,18 @@ Tensor TiledObjective::tile_gradient(const Tensor& x, size_t t, const std::vecto
     Tensor loss;
     auto accumulate = [&](const Tensor& term) { loss = loss.defined() ? add(loss, term) : term; };
     for (size_t i = 0; i < cfg_.style_layers.size(); ++i) {
-        const Tensor f = owned(tap(out, cfg_.style_layers[i]), tile, geometry_of(cfg_.style_layers[i]).stride);
+        const Tensor f = owned(tap(out, cfg_.style_layers[i]), tile, layer_geometry(cfg_.style_layers[i]).stride);
         if (f.defined()) accumulate(sum(mul(dE_dG[i], gram_sum(f))));
     }
     for (size_t i = 0; i < cfg_.content_layers.size(); ++i) {
         const std::string& l = cfg_.content_layers[i];
-        const Tensor f = owned(tap(out, l), tile, geometry_of(l).stride);
+        const Tensor f = owned(tap(out, l), tile, layer_geometry(l).stride);
         if (!f.defined()) continue;
         // The whole layer's mean: this tile's squared errors over all of the layer's elements.
-        const LayerGeometry g = geometry_of(l);
+        const LayerGeometry g = layer_geometry(l);
         const double all = double(f.shape()[1]) * double(grid_.height / g.stride) * double(grid_.width / g.stride);
         const Tensor term = scale(mse(f, content_targets_[t][i]), cfg_.content_weight * s2 * double(f.numel()) / all);
-        content_terms[i] += term.item();
+        content_terms[i] = content_terms[i].defined() ? add(content_terms[i], term.detach()) : term.detach();
         accumulate(term);
     }
     if (!loss.defined()) return Tensor::zeros(window.shape(), window.dtype(), window.device());
@@ -210,7 +189,7 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     {
         NoGradGuard ng;
         for (size_t i = 0; i < sums.size(); ++i) {
-            const LayerGeometry geo = geometry_of(cfg_.style_layers[i]);
+            const LayerGeometry geo = layer_geometry(cfg_.style_layers[i]);
             const double C = double(sums[i].shape()[1]);
             const double positions = double(grid_.height / geo.stride) * double(grid_.width / geo.stride);
             const Tensor G = scale(sums[i], 1.0 / (C * positions));
@@ -222,7 +201,7 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     }
     // Pass 2: each tile's share of the gradient, added into the image's.
     Tensor grad = Tensor::zeros(x.shape(), x.dtype(), x.device());
-    std::vector<double> content(cfg_.content_layers.size(), 0.0);
+    std::vector<Tensor> content(cfg_.content_layers.size());
     for (size_t t = 0; t < grid_.tiles.size(); ++t) {
         const Tensor gt = tile_gradient(x, t, dE_dG, content);
         NoGradGuard ng;
@@ -241,8 +220,8 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     NoGradGuard ng;
     if (xv.grad().defined()) grad = add(grad, xv.grad());
     Tensor total = terms.tv;
-    for (double c : content) {
-        terms.content.push_back(Tensor::from_vector(std::vector<float>{float(c)}, {}).to(device_));
+    for (const Tensor& c : content) {
+        terms.content.push_back(c.defined() ? c : Tensor::zeros({}, DType::F32, device_));
         total = add(total, terms.content.back());
     }
     for (const Tensor& s : terms.style) total = add(total, s);

@@ -67,8 +67,9 @@ class TiledObjective : public Objective {
     // positions of f fᵀ (C×C, not normalised).
     std::vector<Tensor> tile_gram_sums(const Tensor& x, size_t t) const;
     // Pass 2 for tile t: the gradient of Σ_l <dE/dG_l, G_l(tile)> + the tile's content term with respect
-    // to the tile's window of x, (1,3,ih,iw); adds the tile's weighted content terms to content_terms.
-    Tensor tile_gradient(const Tensor& x, size_t t, const std::vector<Tensor>& dE_dG, std::vector<double>& content_terms);
+    // to the tile's window of x, (1,3,ih,iw); adds the tile's weighted content terms (one-element tensors on
+    // the device, so no tile waits for the device to report them) to content_terms.
+    Tensor tile_gradient(const Tensor& x, size_t t, const std::vector<Tensor>& dE_dG, std::vector<Tensor>& content_terms);
 
   private:
     VGG19 net_;
