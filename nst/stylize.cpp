@@ -256,7 +256,8 @@ void set_up_scale(Run& r, Scale& sc) {
 // --preview-port: the terms at most 4 times a second and the image at most once a second (each image is
 // a copy off the GPU), so a browser never slows the run; the last iteration always. The server encodes
 // and sends on its own threads.
-void publish_preview(Run& r, const Scale& sc, int k, const Tensor& rgb = Tensor()) {
+// terms: the ones the progress line just read, if it printed (else they are read here).
+void publish_preview(Run& r, const Scale& sc, int k, TermValues terms = {}, const Tensor& rgb = Tensor()) {
     using namespace std::chrono_literals;
     if (!r.preview) return;
     const auto now = std::chrono::steady_clock::now();
@@ -265,7 +266,7 @@ void publish_preview(Run& r, const Scale& sc, int k, const Tensor& rgb = Tensor(
     PreviewFrame f;
     f.iteration = k;
     f.total = r.o.num_iterations;
-    f.terms = r.progress.terms_of(sc.objective->last());
+    f.terms = terms.empty() ? r.progress.terms_of(sc.objective->last()) : std::move(terms);
     if (last || now - r.preview_image_at >= 1s) {
         const Image img = tensor_to_image(rgb.defined() ? rgb : postprocess(r, sc, sc.x));
         f.width = img.width, f.height = img.height;
@@ -302,8 +303,7 @@ void after_evaluation(Run& r, Scale& sc, int k) {
         sc.last_good.copy_(sc.x);
         sc.last_good_it = k;
     }
-    r.progress.evaluated(k, sc.objective->last());
-    publish_preview(r, sc, k);
+    publish_preview(r, sc, k, r.progress.evaluated(k, sc.objective->last()));
     if (save) {
         std::string suffix = "_";  // built by appends: GCC 12 warns falsely (-Wrestrict) on "_" + to_string
         suffix.append(std::to_string(sc.size)).append("_").append(std::to_string(k));
@@ -366,7 +366,7 @@ void run_scale(Run& r, size_t si) {
         rethrow_explaining_memory(sc.content_img, r.dev);
     }
     r.previous_rgb = postprocess(r, sc, sc.x);
-    publish_preview(r, sc, r.o.num_iterations, r.previous_rgb);  // the scale's result, after its last step
+    publish_preview(r, sc, r.o.num_iterations, {}, r.previous_rgb);  // the scale's result, after its last step
     if (si + 1 < r.scales.size() && r.o.print_iter > 0) r.log << "scale " << sc.size << " done" << std::endl;
 }
 
