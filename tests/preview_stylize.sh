@@ -21,17 +21,22 @@ done
 # The state, once the run has published a frame with an iteration.
 it=0
 for _ in $(seq 1 200); do
-  it=$(curl -fsS "${url}state.json" | sed -nE 's/.*"iteration":([0-9]+).*/\1/p')
+  it=$(curl -fsS "${url}state.json" | sed -nE 's/.*"iteration":([0-9]+).*/\1/p' || true)
   [ "${it:-0}" -gt 0 ] && break
   sleep 0.05
 done
 [ "${it:-0}" -gt 0 ] || { echo "FAIL: /state.json never showed an iteration"; exit 1; }
-curl -fsS "${url}state.json" | grep -q '"total":3000' || { echo "FAIL: /state.json lacks the total"; exit 1; }
-curl -fsS "${url}state.json" | grep -q '"style relu1_1"' || { echo "FAIL: /state.json lacks the labelled terms"; exit 1; }
-curl -fsS "$url" | grep -q '<img' || { echo "FAIL: the page has no <img>"; exit 1; }
+# Each body is read whole before grep looks at it: with pipefail, `curl | grep -q` fails whenever grep
+# stops reading before curl has written everything (SIGPIPE), which depends on timing.
+state=$(curl -fsS "${url}state.json")
+grep -q '"total":3000' <<<"$state" || { echo "FAIL: /state.json lacks the total"; exit 1; }
+grep -q '"style relu1_1"' <<<"$state" || { echo "FAIL: /state.json lacks the labelled terms"; exit 1; }
+page=$(curl -fsS "$url")
+grep -q '<img' <<<"$page" || { echo "FAIL: the page has no <img>"; exit 1; }
 curl -fsS "${url}image.png" -o frame.png
 [ "$(head -c 8 frame.png | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "FAIL: /image.png is not a PNG"; exit 1; }
-curl -fsS "${url}history.json" | grep -q '"total":\[\[' || { echo "FAIL: /history.json has no curve of the total"; exit 1; }
+history=$(curl -fsS "${url}history.json")
+grep -q '"total":\[\[' <<<"$history" || { echo "FAIL: /history.json has no curve of the total"; exit 1; }
 # The same port again: refused at once, naming the flag.
 port=${url##*:}; port=${port%/}
 if "$stylize" "${args[@]}" --num-iterations 2 --output-image second.png --preview-port "$port" > second.log 2>&1; then
