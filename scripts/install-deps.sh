@@ -7,6 +7,7 @@ packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohma
           libboost-context-dev libxxhash-dev libcpp-httplib-dev)
 missing=()
 packages+=(curl ca-certificates)  # scripts/get-weights.sh downloads the VGG-19 weights over https
+packages+=(ffmpeg libopencv-video-dev)  # stylize_video: frames in and out, optical flow
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
