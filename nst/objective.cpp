@@ -62,16 +62,24 @@ StyleObjective::StyleObjective(const weights::Vgg19Weights& w, Device device, co
         throw Error("--style-masks has " + std::to_string(controls.masks.size()) + " masks for " +
                     std::to_string(styles.size()) + " style images");
 
+    set_content(content);
     NoGradGuard ng;
-    {
-        const auto out = net_.forward(net_.preprocess(content).to(device));
-        for (const auto& l : cfg.content_layers) content_targets_.push_back(tap(out, l).clone());
-        for (const auto& l : cfg.style_layers) style_shapes_.push_back(tap(out, l).shape());
-    }
     if (controls.masks.empty())
         set_style_targets(styles, blend, controls);
     else
         set_regions(styles, controls);
+}
+
+void StyleObjective::set_content(const Tensor& content) {
+    NoGradGuard ng;
+    const auto out = net_.forward(net_.preprocess(content).to(device_));
+    std::vector<Shape> shapes;
+    for (const auto& l : cfg_.style_layers) shapes.push_back(tap(out, l).shape());
+    if (!style_shapes_.empty() && shapes != style_shapes_)
+        throw Error("internal: set_content needs a content image of the size the objective was made for");
+    style_shapes_ = shapes;
+    content_targets_.clear();
+    for (const auto& l : cfg_.content_layers) content_targets_.push_back(tap(out, l).clone());
 }
 
 namespace {

@@ -46,6 +46,7 @@ Tensor guided_gram(const Tensor& f, const Tensor& mask, double mask_energy);
 struct LossTerms {
     std::vector<Tensor> content, style;  // one per layer, in the order the layers were given
     Tensor tv, total;
+    Tensor temporal;  // stylize_video's term (nst/temporal.h), undefined elsewhere
 };
 
 // What the optimiser and the driver need of an objective (whole-image or tiled, nst/tiled_objective.h).
@@ -87,6 +88,9 @@ class StyleObjective : public Objective {
     double weight_scale() const override { return scale_; }
     const VGG19& net() const override { return net_; }
     Device device() const { return device_; }
+    // A new content image of the same size (a video's next frame): only the content targets are
+    // recomputed; the style targets, which cost a forward pass per style image, are kept.
+    void set_content(const Tensor& content);
 
   private:
     VGG19 net_;

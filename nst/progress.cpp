@@ -42,6 +42,7 @@ TermValues Progress::terms_of(const LossTerms& t) const {
     add("content", t.content, o_.objective.content_layers);
     add("style", t.style, o_.objective.style_layers);
     r.emplace_back("tv", t.tv.item());
+    if (t.temporal.defined()) r.emplace_back("temporal", t.temporal.item());
     r.emplace_back("total", t.total.item());
     return r;
 }

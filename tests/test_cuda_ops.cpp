@@ -20,6 +20,7 @@
 #include "nst/optim.h"
 #include "nst/objective.h"
 #include "nst/stylize.h"
+#include "nst/temporal.h"
 #include "nst/tiled_objective.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
@@ -606,4 +607,43 @@ TEST_CASE("the controls and tiles on the GPU: masks, a coarse style and a tiled 
         CHECK(gpu.grid().tiles.size() == 9);
         compare(cpu, gpu);
     }
+}
+
+TEST_CASE("temporal term on the GPU: value and gradient match the CPU on odd and video-frame shapes, and "
+          "the objective with it follows the CPU's", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const auto w = weights::load_vgg19_weights(test::fixture("vgg_tiny.safetensors"));
+    const VGG19 cpu_net(w, Device::cpu(), {"relu1_1"});
+    for (const auto& [h, wd] : {std::pair<int64_t, int64_t>{37, 23}, {288, 512}}) {
+        INFO(wd << "x" << h);
+        const Tensor warped = Tensor::uniform({1, 3, h, wd}, 0, 1, 21);
+        std::vector<float> c(size_t(h * wd));
+        for (size_t i = 0; i < c.size(); ++i) c[i] = (i * 7919) % 5 == 0 ? 0.0f : 1.0f;
+        const TemporalTarget tc = make_temporal_target(cpu_net, warped, c, Device::cpu());
+        const TemporalTarget tg = make_temporal_target(cpu_net, warped, c, Device::cuda());
+        REQUIRE(tg.mask.device() == Device::cuda());
+        Tensor xc = scale(Tensor::randn({1, 3, h, wd}, 22), 30.0).requires_grad_();
+        Tensor xg = xc.detach().to(Device::cuda()).requires_grad_();
+        const Tensor fc = temporal_loss(xc, tc), fg = temporal_loss(xg, tg);
+        fc.backward();
+        fg.backward();
+        CHECK(fg.item() == Approx(fc.item()).epsilon(2e-5));
+        CHECK(test::rel_err(xg.grad().cpu(), xc.grad()) < 2e-5);
+    }
+    // The whole objective: style, content and temporal terms on a 40x56 frame.
+    const Tensor content = Tensor::uniform({1, 3, 40, 56}, 0, 1, 23), style = Tensor::uniform({1, 3, 48, 48}, 0, 1, 24);
+    StyleObjective base_c(w, Device::cpu(), ObjectiveConfig{}, content, {style}, {});
+    StyleObjective base_g(w, Device::cuda(), ObjectiveConfig{}, content, {style}, {});
+    TemporalObjective oc(base_c, 1e3), og(base_g, 1e3);
+    std::vector<float> c(40 * 56, 1.0f);
+    for (size_t i = 0; i < c.size(); i += 3) c[i] = 0;
+    const Tensor warped = Tensor::uniform({1, 3, 40, 56}, 0, 1, 25);
+    oc.set_target(make_temporal_target(base_c.net(), warped, c, Device::cpu()));
+    og.set_target(make_temporal_target(base_g.net(), warped, c, Device::cuda()));
+    const Tensor x = scale(Tensor::randn({1, 3, 40, 56}, 26), 20.0);
+    Tensor gc = Tensor::zeros({x.numel()}), gg = Tensor::zeros({x.numel()}, DType::F32, Device::cuda());
+    const double fc = oc.evaluate(x, gc).item(), fg = og.evaluate(x.to(Device::cuda()), gg).item();
+    CHECK(fg == Approx(fc).epsilon(1e-4));
+    CHECK(og.last().temporal.item() == Approx(oc.last().temporal.item()).epsilon(1e-4));
+    CHECK(test::rel_err(gg.cpu(), gc) < 1e-4);
 }
