@@ -19,29 +19,14 @@
 #include "base/device.h"
 #include "kernels/registry.h"
 #include "base/error.h"
+#include "apps/flag_lists.h"
 #include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
 
 namespace {
 
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> r;
-    std::stringstream ss(s);
-    for (std::string item; std::getline(ss, item, ',');)
-        if (!item.empty()) r.push_back(item);
-    return r;
-}
-
-template <class T> std::vector<T> split_numbers(const std::string& s, const char* flag) {
-    std::vector<T> r;
-    for (const std::string& item : split(s)) {
-        std::istringstream in(item);
-        T v{};
-        if (!(in >> v) || !in.eof()) throw nst::Error(std::string(flag) + ": '" + item + "' is not a number");
-        r.push_back(v);
-    }
-    return r;
-}
+using nst::apps::split;
+using nst::apps::split_numbers;
 
 std::atomic<int> g_interrupts{0};
 

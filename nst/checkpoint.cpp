@@ -2,6 +2,7 @@
 #include "nst/checkpoint.h"
 
 #include <cstdint>
+#include <fstream>
 #include <iomanip>
 #include <sstream>
 #include <vector>
@@ -17,19 +18,29 @@
 
 namespace nst {
 
-namespace {
-
-std::string content_hash(const std::string& path, const char* flag) {
-    std::string bytes;
-    try {
-        bytes = read_file_bytes(path);
-    } catch (const Error& e) {
-        throw Error(std::string(flag) + ": " + e.what());
+// Streamed in 1 MiB pieces: a video may be far larger than memory allows reading at once.
+std::string file_fingerprint(const std::string& path, const std::string& flag) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(flag + ": cannot read " + path);
+    XXH3_state_t* st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    std::vector<char> buf(1 << 20);
+    while (in) {
+        in.read(buf.data(), std::streamsize(buf.size()));
+        XXH3_64bits_update(st, buf.data(), size_t(in.gcount()));
     }
+    const bool failed = in.bad();
+    const XXH64_hash_t h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    if (failed) throw Error(flag + ": reading " + path + " failed");
     std::ostringstream s;
-    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << XXH3_64bits(bytes.data(), bytes.size());
+    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << h;
     return s.str();
 }
+
+namespace {
+
+std::string content_hash(const std::string& path, const char* flag) { return file_fingerprint(path, flag); }
 
 std::string number(double v) {
     std::ostringstream s;
@@ -53,8 +64,13 @@ std::string shown(const std::string& v) { return v.rfind("xxh3:", 0) == 0 ? "oth
 }  // namespace
 
 RunFingerprint fingerprint_of(const StylizeOptions& o) {
-    RunFingerprint f;
+    RunFingerprint f = options_fingerprint(o);
     f["--content-image"] = content_hash(o.content_image, "--content-image");
+    return f;
+}
+
+RunFingerprint options_fingerprint(const StylizeOptions& o) {
+    RunFingerprint f;
     std::vector<std::string> styles;
     for (const std::string& s : o.style_images) styles.push_back(content_hash(s, "--style-image"));
     f["--style-image"] = joined(styles);
@@ -107,10 +123,8 @@ void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scal
     weights::write_safetensors(path, f);
 }
 
-namespace {
-
 // Every option or input that differs, in the user's terms; empty when the checkpoint belongs to the run.
-std::string differences(const std::string& stored_json, const RunFingerprint& now) {
+std::string fingerprint_differences(const std::string& stored_json, const RunFingerprint& now) {
     RunFingerprint then;
     try {
         then = nlohmann::json::parse(stored_json).get<RunFingerprint>();
@@ -133,15 +147,13 @@ std::string differences(const std::string& stored_json, const RunFingerprint& no
     return d;
 }
 
-}  // namespace
-
 Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
     weights::WeightFile f = weights::read_safetensors(path);
     if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
     if (f.metadata["nst_checkpoint"] != "2")
         throw Error("--resume " + path + ": made by an older stylize that recorded paths rather than contents; it "
                     "cannot be resumed, start the run again");
-    if (const std::string diff = differences(f.metadata["fingerprint"], fp); !diff.empty())
+    if (const std::string diff = fingerprint_differences(f.metadata["fingerprint"], fp); !diff.empty())
         throw Error("--resume " + path + ": the checkpoint belongs to another run: " + diff);
     if (f.metadata["optimizer"] != o.optimizer) throw Error("--resume " + path + ": made with --optimizer " + f.metadata["optimizer"]);
     Checkpoint c;

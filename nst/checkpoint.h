@@ -23,6 +23,13 @@ using RunFingerprint = std::map<std::string, std::string>;
 // Reads and hashes the input files (a few tens of milliseconds for VGG-19's weights). o.weights must be
 // resolved already (not empty).
 RunFingerprint fingerprint_of(const StylizeOptions& o);
+// The same without --content-image (stylize_video adds its video's).
+RunFingerprint options_fingerprint(const StylizeOptions& o);
+// "xxh3:<hash>" of a file's bytes, read in pieces; an Error naming `flag` when it cannot be read.
+std::string file_fingerprint(const std::string& path, const std::string& flag);
+// Each flag whose value differs between a stored fingerprint (JSON) and `now`, in the user's words;
+// empty when they match.
+std::string fingerprint_differences(const std::string& stored_json, const RunFingerprint& now);
 
 struct Checkpoint {
     int scale_index = 0, iteration = 0;  // iteration k: k evaluations done at that scale, step k next
