@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# stylize_video's command line on the real binary (run by ctest), for a folder of frames in and PNG frames out:
+#  1. an uninterrupted run writes frame_00001.png ... and removes its spent checkpoint;
+#  2. the same run killed with SIGKILL after its second frame, then run again with the same command:
+#     it says it resumes, and every frame equals the uninterrupted run's byte for byte;
+#  3. bad input: each refusal is one line naming the flag or file, exit 1, before any frame is written:
+#     a missing folder, a folder with no images, frames of different sizes, a video without the ffmpeg
+#     program (PATH without it), an output folder that cannot be made, another run's frames.
+# usage: stylize_video_cli.sh STYLIZE_VIDEO FIXTURES_DIR WORK_DIR
+set -euo pipefail
+sv=$1 fx=$2 work=$3
+rm -rf "$work" && mkdir -p "$work/in" && cd "$work"
+for i in 1 2 3 4 5; do cp "$fx/vgg_preview.png" "in/frame_$i.png"; done
+args=(--content-video in --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" --image-size 48
+      --num-iterations 300 --num-iterations-later 200 --gpu -1)
+
+"$sv" "${args[@]}" --output-frames full > full.log
+for i in 1 2 3 4 5; do [ -f "full/frame_0000$i.png" ] || { echo "FAIL: full/frame_0000$i.png missing"; cat full.log; exit 1; }; done
+[ ! -e full/stylize_video.ckpt.safetensors ] || { echo "FAIL: the spent checkpoint was not removed"; exit 1; }
+grep -q "frame 5/5" full.log || { echo "FAIL: no progress line for frame 5"; cat full.log; exit 1; }
+grep -q "clip ETA" full.log || { echo "FAIL: no clip ETA"; cat full.log; exit 1; }
+
+wait_for() { for _ in $(seq 1 1200); do [ -f "$1" ] && return 0; sleep 0.05; done; echo "FAIL: $1 never appeared"; exit 1; }
+"$sv" "${args[@]}" --output-frames killed > killed.log & pid=$!
+wait_for killed/frame_00002.png
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+[ -f killed/stylize_video.ckpt.safetensors ] || { echo "FAIL: no checkpoint after two frames"; exit 1; }
+[ ! -f killed/frame_00005.png ] || { echo "FAIL: the run ended before the kill; make it longer"; exit 1; }
+"$sv" "${args[@]}" --output-frames killed > resumed.log
+grep -q "resuming at frame" resumed.log || { echo "FAIL: the second run did not resume"; cat resumed.log; exit 1; }
+for i in 1 2 3 4 5; do
+  cmp "full/frame_0000$i.png" "killed/frame_0000$i.png" || { echo "FAIL: frame $i differs after the resume"; exit 1; }
+done
+
+refuse() {  # refuse "what it must say" args...: exit 1, the message, no frame written
+  local says=$1; shift
+  set +e; "$sv" "$@" > refuse.out 2> refuse.err; local rc=$?; set -e
+  [ $rc -eq 1 ] || { echo "FAIL: exit $rc for $*"; cat refuse.err; exit 1; }
+  grep -q -- "$says" refuse.err || { echo "FAIL: expected '$says', got:"; cat refuse.err; exit 1; }
+  [ "$(wc -l < refuse.err)" -eq 1 ] || { echo "FAIL: more than one line:"; cat refuse.err; exit 1; }
+}
+common=(--style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" --image-size 48 --gpu -1 --output-frames o)
+refuse "--content-video nowhere: no such file or folder" --content-video nowhere "${common[@]}"
+mkdir -p empty && refuse "--content-video empty" --content-video empty "${common[@]}"
+mkdir -p mixed && cp "$fx/vgg_preview.png" mixed/a1.png && cp "$fx/tiny_rgb.png" mixed/a2.png
+refuse "different sizes\|size" --content-video mixed "${common[@]}"
+echo "not a video" > clip.mp4
+PATH=/nonexistent refuse "ffmpeg" --content-video clip.mp4 "${common[@]}"
+refuse "does not exist" --content-video in --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" \
+  --gpu -1 --output-frames missing/deeper
+refuse "already holds frame_00001.png" "${args[@]}" --output-frames full
+[ ! -e o ] || { echo "FAIL: a refused run made its frames folder"; exit 1; }
+echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 6 refusals"
