@@ -113,7 +113,8 @@ Flow compute_flow(const Image& from, const Image& to, FlowMethod method) {
             // PRESET_MEDIUM stops at scale 1 (half resolution) and upsamples. Scale 0 is markedly better on
             // small frames (measured on the 96x64 scenes of tests/test_optical_flow.cpp): endpoint error on a
             // 2-px pan 0.00006 px instead of 0.008, and 82% instead of 72% (94% instead of 38% at 2 px) of the
-            // background uncovered behind a square moving 4 px per frame found unreliable. It costs 5x the time (0.7 s instead of 0.13 s at 1280x720).
+            // background uncovered behind a square moving 4 px per frame found unreliable. It costs 5x the
+            // time: 0.7 s instead of 0.13 s at 1280x720 on one core, small next to stylizing the frame.
             auto dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
             dis->setFinestScale(0);
             dis->calc(a, b, flow);
@@ -125,7 +126,8 @@ Flow compute_flow(const Image& from, const Image& to, FlowMethod method) {
         throw Error("optical flow on " + size_of(from.width, from.height) + " frames failed in OpenCV: " + e.what());
     }
     Flow out{from.width, from.height, std::vector<float>(size_t(from.width) * from.height * 2)};
-    for (int y = 0; y < out.height; ++y) std::copy_n(flow.ptr<float>(y), size_t(out.width) * 2, &out.uv[size_t(y) * out.width * 2]);
+    for (int y = 0; y < out.height; ++y)
+        std::copy_n(flow.ptr<float>(y), size_t(out.width) * 2, &out.uv[size_t(y) * out.width * 2]);
     return out;
 }
 

@@ -317,6 +317,10 @@ TEST_CASE("optical_flow: size mismatches and a bad --flow name are errors", "[op
     CHECK_THROWS_AS(warping_error(a, a, g, mask), Error);
     CHECK_THROWS_AS(warping_error(a, a, f, short_mask), Error);
     CHECK_THROWS_WITH(compute_flow(a, b, FlowMethod::Dis), Catch::Contains("40x30") && Catch::Contains("41x30"));
+    // DIS refuses frames smaller than its 12-px patches: an nst::Error naming the size, not a cv::Exception.
+    const Image tiny = crop(chelsea(), 0, 0, 8, 6);
+    CHECK_THROWS_WITH(compute_flow(tiny, tiny, FlowMethod::Dis), Catch::Contains("8x6") && Catch::Contains("OpenCV"));
+    CHECK(compute_flow(tiny, tiny, FlowMethod::Farneback).uv.size() == 8 * 6 * 2);
 
     CHECK(parse_flow_method("dis") == FlowMethod::Dis);
     CHECK(parse_flow_method("farneback") == FlowMethod::Farneback);
