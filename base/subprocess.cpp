@@ -55,8 +55,15 @@ void close_fd(int& fd) {
 // File actions and attributes freed on every path out of spawn().
 struct SpawnActions {
     posix_spawn_file_actions_t fa;
-    SpawnActions() { posix_spawn_file_actions_init(&fa); }
-    ~SpawnActions() { posix_spawn_file_actions_destroy(&fa); }
+    posix_spawnattr_t attr;
+    SpawnActions() {
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+    }
+    ~SpawnActions() {
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+    }
 };
 
 // Starts argv with stdin from /dev/null and stdout/stderr onto the given descriptors (dup2 clears their
@@ -70,11 +77,22 @@ int spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
     posix_spawn_file_actions_addopen(&actions.fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions.fa, out_fd, 1);
     posix_spawn_file_actions_adddup2(&actions.fa, err_fd, 2);
+    // The child starts with no signal blocked and SIGTERM/SIGPIPE at their defaults, whatever this process
+    // did with them (a server ignoring SIGPIPE, a thread blocking SIGTERM): ~ProcessReader's SIGTERM and a
+    // closed pipe must end it.
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&actions.attr, &none);
+    posix_spawnattr_setsigdefault(&actions.attr, &defaults);
+    posix_spawnattr_setflags(&actions.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = -1;
-    const int rc = ::posix_spawnp(&pid, path.c_str(), &actions.fa, nullptr, args.data(), environ);
+    const int rc = ::posix_spawnp(&pid, path.c_str(), &actions.fa, &actions.attr, args.data(), environ);
     if (rc != 0) throw Error(argv[0] + ": cannot start the program (" + errno_text(rc) + ")");
     return pid;
 }
@@ -149,7 +167,10 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
 }
 
 ProcessReader::ProcessReader(const std::vector<std::string>& argv) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "nst-stderr-XXXXXX").string();
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::temp_directory_path(ec);  // $TMPDIR, else /tmp
+    if (ec) dir = "/tmp";
+    std::string tmpl = (dir / "nst-stderr-XXXXXX").string();
     const int err_fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
     if (err_fd < 0) throw Error("cannot create a temporary file for " + (argv.empty() ? std::string("a program") : argv[0]) +
                                 "'s messages in " + tmpl + " (" + errno_text(errno) + ")");

@@ -133,9 +133,10 @@ class FolderSource : public FrameSource {
         std::error_code ec;
         for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
             const fs::path& p = it->path();
+            std::error_code entry_ec;  // a dangling link is skipped, not an error of the folder
             const std::string name = p.filename().string();
             // Hidden files are left out: "._frame_1.png" (macOS metadata) and editors' temporaries are not frames.
-            if (name.empty() || name[0] == '.' || !is_image_name(p) || !it->is_regular_file()) continue;
+            if (name.empty() || name[0] == '.' || !is_image_name(p) || !it->is_regular_file(entry_ec)) continue;
             const std::string number = last_number(p);
             if (number.empty())
                 throw Error(flag_ + " " + dir_ + ": " + name +
@@ -185,6 +186,10 @@ double parse_rate(const std::string& s) {
     double num = 0, den = 0;
     if (std::sscanf(s.c_str(), "%lf/%lf", &num, &den) != 2 || !(num > 0) || !(den > 0)) return 0;
     return num / den;
+}
+
+std::string json_string(const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
 int64_t json_int(const nlohmann::json& j, const char* key) {
@@ -249,7 +254,7 @@ class VideoSource : public FrameSource {
         nlohmann::json info = nlohmann::json::parse(r.out, nullptr, false);
         if (info.is_discarded() || !info.is_object())
             throw Error(where() + ": ffprobe's description of the file is not JSON: " + first_line(r.out));
-        const nlohmann::json streams = info.value("streams", nlohmann::json::array());
+        const nlohmann::json streams = info.contains("streams") ? info["streams"] : nlohmann::json::array();
         if (!streams.is_array() || streams.empty() || !streams[0].is_object())
             throw Error(where() + ": no frames (the file has no video stream)");
         const nlohmann::json& s = streams[0];
@@ -264,8 +269,8 @@ class VideoSource : public FrameSource {
         height_ = int(h);
         // The average rate first: for a variable-rate video it is the one that keeps the duration when
         // the frames are encoded back at a constant rate. r_frame_rate when the container has no average.
-        fps_ = parse_rate(s.value("avg_frame_rate", ""));
-        if (fps_ <= 0) fps_ = parse_rate(s.value("r_frame_rate", ""));
+        fps_ = parse_rate(json_string(s, "avg_frame_rate"));
+        if (fps_ <= 0) fps_ = parse_rate(json_string(s, "r_frame_rate"));
     }
 
     // The decoder starts at the first frame asked for, so that open() alone costs only the probe.

@@ -1,6 +1,8 @@
 // stylize_video's frames: the subprocess runner (captured output, large output, killing, verbatim
 // arguments), folders of numbered images, videos decoded by ffmpeg, encode_video, and the errors of each.
 // Tests that need the ffmpeg program print NST_SKIPPED without it; the "no ffmpeg" test hides it itself.
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,6 +215,19 @@ TEST_CASE("ProcessReader's destructor kills a program still running, without han
     }
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
     CHECK(names_in(dir.path).empty());
+}
+
+TEST_CASE("a program started while this thread blocks SIGTERM can still be killed", "[subprocess]") {
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
+    const auto start = std::chrono::steady_clock::now();
+    {
+        ProcessReader p({"sleep", "20"});  // would inherit the blocked SIGTERM and outlive the destructor's kill
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
 }
 
 TEST_CASE("arguments with spaces, quotes and shell characters are passed verbatim", "[subprocess]") {
