@@ -449,6 +449,94 @@ TEST_CASE("a file that is not a video, one without video frames and one too larg
                Catch::Contains("96x64 pixels is more than this program accepts"));
 }
 
+// ---- the decoder's PPM stream, from stand-in ffprobe/ffmpeg scripts (no real ffmpeg needed) ----
+
+namespace {
+
+// A folder with an `ffprobe` printing `probe_json` and an `ffmpeg` running `ffmpeg_script` (sh).
+std::string fake_ffmpeg(const TempDir& dir, const std::string& name, const std::string& probe_json,
+                        const std::string& ffmpeg_script) {
+    const fs::path bin = dir.path / name;
+    fs::create_directory(bin);
+    std::ofstream(bin / "ffprobe") << "#!/bin/sh\ncat <<'EOF'\n" << probe_json << "\nEOF\n";
+    std::ofstream(bin / "ffmpeg") << "#!/bin/sh\n" << ffmpeg_script << "\n";
+    fs::permissions(bin / "ffprobe", fs::perms::owner_all);
+    fs::permissions(bin / "ffmpeg", fs::perms::owner_all);
+    return bin.string();
+}
+
+const char* const kProbe2x1 =
+    R"({"streams":[{"width":2,"height":1,"r_frame_rate":"25/1","avg_frame_rate":"0/0","nb_read_packets":"3"}]})";
+
+}  // namespace
+
+TEST_CASE("the decoder's PPM frames are parsed with comments and any whitespace", "[video_frames]") {
+    TempDir dir;
+    std::ofstream(dir / "v.mp4") << "stand-in";
+    const std::string bin = fake_ffmpeg(dir, "bin", kProbe2x1,
+                                        "printf 'P6\\n# a comment\\n2 1\\n255\\n\\000\\177\\377\\001\\002\\003'\n"
+                                        "printf 'P6 2\\t#x\\n 1\\r255 \\010\\020\\030\\040\\050\\060'\n"
+                                        "printf 'P6\\n2 1\\n15\\n\\017\\000\\017\\000\\017\\000'");
+    EnvGuard path("PATH", bin + ":/usr/bin:/bin");
+    auto src = FrameSource::open(dir / "v.mp4");
+    CHECK(src->width() == 2);
+    CHECK(src->height() == 1);
+    CHECK(src->frame_count() == 3);
+    CHECK(src->fps() == Approx(25));  // r_frame_rate where the average is unknown
+    Image f;
+    REQUIRE(src->next(f));
+    CHECK(f.rgb == std::vector<float>{0.f, 127 / 255.f, 1.f, 1 / 255.f, 2 / 255.f, 3 / 255.f});
+    REQUIRE(src->next(f));
+    CHECK(f.rgb == std::vector<float>{8 / 255.f, 16 / 255.f, 24 / 255.f, 32 / 255.f, 40 / 255.f, 48 / 255.f});
+    REQUIRE(src->next(f));
+    CHECK(f.rgb == std::vector<float>{1.f, 0.f, 1.f, 0.f, 1.f, 0.f});  // maxval 15
+    CHECK_FALSE(src->next(f));
+}
+
+TEST_CASE("a decoded frame of another size, a failing decoder and a short frame are errors", "[video_frames]") {
+    TempDir dir;
+    std::ofstream(dir / "v.mp4") << "stand-in";
+    const std::string resized = fake_ffmpeg(dir, "resized", kProbe2x1,
+                                            "printf 'P6 2 1 255\\n123456'; printf 'P6 3 1 255\\n123456789'");
+    const std::string failing = fake_ffmpeg(dir, "failing", kProbe2x1,
+                                            "printf 'P6 2 1 255\\n123456'; echo 'decoder: broken packet' >&2; exit 1");
+    const std::string short_frame = fake_ffmpeg(dir, "short", kProbe2x1, "printf 'P6 2 1 255\\n1234'");
+    const std::string not_ppm = fake_ffmpeg(dir, "notppm", kProbe2x1, "printf 'hello'");
+    const std::string no_video = fake_ffmpeg(dir, "novideo", R"({"streams":[]})", "exit 0");
+    const std::string probe_fails = fake_ffmpeg(dir, "probefails", "", "exit 0");
+    std::ofstream(probe_fails + "/ffprobe", std::ios::trunc) << "#!/bin/sh\necho 'v.mp4: Invalid data' >&2\necho more >&2\nexit 1\n";
+    const auto second_frame_error = [&](const std::string& bin) {
+        EnvGuard path("PATH", bin + ":/usr/bin:/bin");
+        auto src = FrameSource::open(dir / "v.mp4");
+        Image f;
+        REQUIRE(src->next(f));
+        return error_of([&] { src->next(f); });
+    };
+    const std::string where = "--content-video " + dir / "v.mp4" + ": ";
+    CHECK_THAT(second_frame_error(resized), Catch::Contains(where + "frame 2 is 3x1, but the video is 2x1"));
+    CHECK_THAT(second_frame_error(failing), Catch::Contains(where + "ffmpeg failed decoding after 1 frames (exit status 1): decoder: broken packet"));
+    {
+        EnvGuard path("PATH", short_frame + ":/usr/bin:/bin");
+        auto src = FrameSource::open(dir / "v.mp4");
+        Image f;
+        CHECK_THAT(error_of([&] { src->next(f); }), Catch::Contains(where + "the decoder's output ended inside frame 1"));
+    }
+    {
+        EnvGuard path("PATH", not_ppm + ":/usr/bin:/bin");
+        auto src = FrameSource::open(dir / "v.mp4");
+        Image f;
+        CHECK_THAT(error_of([&] { src->next(f); }), Catch::Contains(where + "frame 1 from ffmpeg is not a PPM"));
+    }
+    {
+        EnvGuard path("PATH", no_video + ":/usr/bin:/bin");
+        CHECK_THAT(error_of([&] { FrameSource::open(dir / "v.mp4"); }), Catch::Contains(where + "no frames"));
+    }
+    {
+        EnvGuard path("PATH", probe_fails + ":/usr/bin:/bin");
+        CHECK(error_of([&] { FrameSource::open(dir / "v.mp4"); }) == where + "not a video ffmpeg can read: v.mp4: Invalid data");
+    }
+}
+
 // ---- without the ffmpeg program ----
 
 TEST_CASE("without ffmpeg on $PATH, a video and encode_video say how to get it", "[video_frames]") {
