@@ -209,7 +209,7 @@ class VideoSource : public FrameSource {
   public:
     VideoSource(const std::string& path, const std::string& flag, int64_t max_pixels)
         : flag_(flag), path_(path), abs_path_(fs::absolute(path).string()) {
-        require_program("ffprobe", flag, path);
+        ffprobe_ = require_program("ffprobe", flag, path);
         ffmpeg_ = require_program("ffmpeg", flag, path);
         probe(max_pixels);
     }
@@ -242,7 +242,7 @@ class VideoSource : public FrameSource {
     std::string where() const { return flag_ + " " + path_; }
 
     void probe(int64_t max_pixels) {
-        const ProcessResult r = run_process({"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+        const ProcessResult r = run_process({ffprobe_, "-v", "error", "-select_streams", "v:0", "-count_packets",
                                              "-show_entries",
                                              "stream=width,height,r_frame_rate,avg_frame_rate,nb_read_packets", "-of",
                                              "json", abs_path_});
@@ -345,7 +345,7 @@ class VideoSource : public FrameSource {
         return true;
     }
 
-    std::string flag_, path_, abs_path_, ffmpeg_;
+    std::string flag_, path_, abs_path_, ffprobe_, ffmpeg_;
     std::unique_ptr<ProcessReader> decoder_;
     std::vector<unsigned char> buf_ = std::vector<unsigned char>(4096), raw_;
     size_t pos_ = 0, len_ = 0;
