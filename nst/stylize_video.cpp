@@ -90,7 +90,7 @@ struct VideoRun {
     StyleControls controls{};
     std::unique_ptr<StyleObjective> base{};
     std::unique_ptr<TemporalObjective> objective{};
-    int64_t total = 0;             // frames this run ends with
+    int64_t total = 0;             // frames this run expects to end with (0: unknown), for the progress line
     Image prev_content{}, prev_out{};  // at the working size; prev_out is the exact (clamped) output
     VideoResult result{};
 };
@@ -441,20 +441,25 @@ VideoResult stylize_video(const VideoOptions& o_in, std::ostream& log) {
                         std::to_string(r.prev_out.height) + ", this run's " + std::to_string(prev->width) + "x" +
                         std::to_string(prev->height));
     }
+    const double k = double(o.frame.image_size) / std::max(r.source->width(), r.source->height());
+    const Image working{std::max(1, int(std::lround(r.source->width() * k))), std::max(1, int(std::lround(r.source->height() * k))), {}};
     log << "stylize_video: " << o.content_video << " (" << r.source->width() << "x" << r.source->height() << ", "
-        << (r.total > 0 ? std::to_string(r.total) : std::string("an unknown number of")) << " frames) -> "
+        << (r.total > 0 ? std::to_string(r.total) : std::string("an unknown number of")) << " frames, stylized at "
+        << working.width << "x" << working.height << ") -> "
         << r.frames_dir << " on " << r.result.device << ", temporal weight " << o.temporal_weight << ", flow " << o.flow
         << std::endl;
     const auto t_start = std::chrono::steady_clock::now();
-    for (; r.total == 0 || t < r.total; ++t) {
+    // Until the input ends (a container's frame count is only an estimate), or --max-frames.
+    for (; o.max_frames == 0 || t < o.max_frames; ++t) {
         std::optional<Image> content = next_frame(r);
         if (!content) break;
+        if (t >= r.total) r.total = t + 1;
         const VideoFrameReport rep = stylize_frame(r, t, *content);
         r.result.per_frame.push_back(rep);
         save_video_checkpoint(r, t + 1);
         report(r, rep);
     }
-    if (r.total == 0 || t < r.total) r.total = t;  // the input's real length
+    r.total = t;  // the input's real length
     if (r.total == 0) throw Error("--content-video " + o.content_video + ": no frames");
     r.result.frames = r.total;
     r.result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

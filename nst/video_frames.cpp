@@ -274,10 +274,12 @@ class VideoSource : public FrameSource {
     }
 
     // The decoder starts at the first frame asked for, so that open() alone costs only the probe.
+    // -fps_mode passthrough: each decoded frame once, none repeated or dropped to fit a frame rate (a
+    // variable-rate video would otherwise not give one output frame per input frame).
     void start() {
         decoder_ = std::make_unique<ProcessReader>(std::vector<std::string>{
-            ffmpeg_, "-nostdin", "-v", "error", "-i", abs_path_, "-map", "0:v:0", "-f", "image2pipe", "-vcodec", "ppm",
-            "-pix_fmt", "rgb24", "-"});
+            ffmpeg_, "-nostdin", "-v", "error", "-i", abs_path_, "-map", "0:v:0", "-fps_mode", "passthrough", "-f",
+            "image2pipe", "-vcodec", "ppm", "-pix_fmt", "rgb24", "-"});
     }
 
     // At the end of the stream: the decoder's exit status decides between "all frames read" and an error.

@@ -12,7 +12,7 @@ sv=$1 fx=$2 work=$3
 rm -rf "$work" && mkdir -p "$work/in" && cd "$work"
 for i in 1 2 3 4 5; do cp "$fx/vgg_preview.png" "in/frame_$i.png"; done
 args=(--content-video in --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" --image-size 48
-      --num-iterations 300 --num-iterations-later 200 --gpu -1)
+      --num-iterations 300 --num-iterations-later 1000 --gpu -1)
 
 "$sv" "${args[@]}" --output-frames full > full.log
 for i in 1 2 3 4 5; do [ -f "full/frame_0000$i.png" ] || { echo "FAIL: full/frame_0000$i.png missing"; cat full.log; exit 1; }; done
@@ -34,18 +34,21 @@ done
 
 refuse() {  # refuse "what it must say" args...: exit 1, the message, no frame written
   local says=$1; shift
-  set +e; "$sv" "$@" > refuse.out 2> refuse.err; local rc=$?; set -e
+  set +e; "${run[@]}" "$@" > refuse.out 2> refuse.err; local rc=$?; set -e
   [ $rc -eq 1 ] || { echo "FAIL: exit $rc for $*"; cat refuse.err; exit 1; }
   grep -q -- "$says" refuse.err || { echo "FAIL: expected '$says', got:"; cat refuse.err; exit 1; }
   [ "$(wc -l < refuse.err)" -eq 1 ] || { echo "FAIL: more than one line:"; cat refuse.err; exit 1; }
 }
+run=("$sv")
 common=(--style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" --image-size 48 --gpu -1 --output-frames o)
 refuse "--content-video nowhere: no such file or folder" --content-video nowhere "${common[@]}"
 mkdir -p empty && refuse "--content-video empty" --content-video empty "${common[@]}"
 mkdir -p mixed && cp "$fx/vgg_preview.png" mixed/a1.png && cp "$fx/tiny_rgb.png" mixed/a2.png
 refuse "different sizes\|size" --content-video mixed "${common[@]}"
 echo "not a video" > clip.mp4
-PATH=/nonexistent refuse "ffmpeg" --content-video clip.mp4 "${common[@]}"
+run=(env PATH=/nonexistent "$sv")  # no ffmpeg on the program's PATH
+refuse "apt-get install ffmpeg" --content-video clip.mp4 "${common[@]}"
+run=("$sv")
 refuse "does not exist" --content-video in --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" \
   --gpu -1 --output-frames missing/deeper
 refuse "already holds frame_00001.png" "${args[@]}" --output-frames full
