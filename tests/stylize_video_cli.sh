@@ -12,7 +12,7 @@ sv=$1 fx=$2 work=$3
 rm -rf "$work" && mkdir -p "$work/in" && cd "$work"
 for i in 1 2 3 4 5; do cp "$fx/vgg_preview.png" "in/frame_$i.png"; done
 args=(--content-video in --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" --image-size 48
-      --num-iterations 300 --num-iterations-later 1000 --gpu -1)
+      --num-iterations 300 --num-iterations-later 400 --gpu -1)
 
 "$sv" "${args[@]}" --output-frames full > full.log
 for i in 1 2 3 4 5; do [ -f "full/frame_0000$i.png" ] || { echo "FAIL: full/frame_0000$i.png missing"; cat full.log; exit 1; }; done
