@@ -51,6 +51,7 @@ refuse "apt-get install ffmpeg" --content-video clip.mp4 "${common[@]}"
 run=("$sv")
 refuse "does not exist" --content-video in --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors" \
   --gpu -1 --output-frames missing/deeper
+touch a-file && refuse "exists and is not a folder" --content-video in "${common[@]:0:8}" --output-frames a-file
 refuse "already holds frame_00001.png" "${args[@]}" --output-frames full
 [ ! -e o ] || { echo "FAIL: a refused run made its frames folder"; exit 1; }
-echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 6 refusals"
+echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 7 refusals"

@@ -15,46 +15,16 @@
 #include "nst/video_frames.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
+#include "tests/video_clips.h"
 
 using namespace nst;
 namespace fs = std::filesystem;
+using test::TempDir;
+using test::write_pan;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        path = fs::temp_directory_path() / ("nst_video_" + name + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& n) const { return (path / n).string(); }
-};
-
-const std::string kPhoto = std::string(NST_EXAMPLES_DIR) + "/chelsea.jpg";
 const std::string kPainting = std::string(NST_EXAMPLES_DIR) + "/starry_night.jpg";
-
-// A w x h window of `img` whose left edge is at x0 (the camera pans right by dx per frame: the content
-// moves left by dx, so the flow from frame t to t+1 is (-dx, 0)).
-Image window(const Image& img, int x0, int y0, int w, int h) {
-    Image out{w, h, std::vector<float>(size_t(w) * h * 3)};
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x)
-            for (int c = 0; c < 3; ++c) out.rgb[(size_t(y) * w + x) * 3 + c] = img.rgb[(size_t(y + y0) * img.width + x + x0) * 3 + c];
-    return out;
-}
-
-// n frames of w x h panned dx pixels per frame, from the photo shrunk so that the pan fits.
-void write_pan(const std::string& dir, int n, int w, int h, int dx) {
-    fs::create_directories(dir);
-    const Image photo = resize_longest(load_image(kPhoto), std::max(w + n * dx + 8, h * 2));
-    for (int t = 0; t < n; ++t)
-        save_image(window(photo, 4 + t * dx, (photo.height - h) / 2, w, h), dir + "/frame_" + std::to_string(t + 1) + ".png");
-}
 
 bool real_weights() { return test::exists(test::shared("weights/vgg19-conv.safetensors")); }
 
