@@ -38,6 +38,12 @@ std::string file_fingerprint(const std::string& path, const std::string& flag) {
     return s.str();
 }
 
+std::string bytes_fingerprint(const std::string& bytes) {
+    std::ostringstream s;
+    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << XXH3_64bits(bytes.data(), bytes.size());
+    return s.str();
+}
+
 namespace {
 
 std::string content_hash(const std::string& path, const char* flag) { return file_fingerprint(path, flag); }

@@ -27,6 +27,8 @@ RunFingerprint fingerprint_of(const StylizeOptions& o);
 RunFingerprint options_fingerprint(const StylizeOptions& o);
 // "xxh3:<hash>" of a file's bytes, read in pieces; an Error naming `flag` when it cannot be read.
 std::string file_fingerprint(const std::string& path, const std::string& flag);
+// The same for bytes in memory.
+std::string bytes_fingerprint(const std::string& bytes);
 // Each flag whose value differs between a stored fingerprint (JSON) and `now`, in the user's words;
 // empty when they match.
 std::string fingerprint_differences(const std::string& stored_json, const RunFingerprint& now);

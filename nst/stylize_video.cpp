@@ -140,7 +140,7 @@ void check_outputs(const VideoRun& r) {
     if (!o.output_video.empty()) require_program("ffmpeg", "--output-video", o.output_video);
 }
 
-// --content-video's identity: a file's bytes, or each numbered frame's, in order.
+// --content-video's identity: a file's bytes, or each file of the folder by name and contents.
 std::string content_fingerprint(const std::string& path) {
     std::error_code ec;
     if (!fs::is_directory(path, ec)) return file_fingerprint(path, "--content-video");
@@ -150,7 +150,7 @@ std::string content_fingerprint(const std::string& path) {
     std::sort(names.begin(), names.end());
     std::string all;
     for (const auto& n : names) all += n + ";";
-    return "folder:" + std::to_string(names.size()) + " files:" + std::to_string(std::hash<std::string>{}(all));
+    return bytes_fingerprint(all);  // each file's name and contents, in name order
 }
 
 RunFingerprint video_fingerprint(const VideoOptions& o) {
