@@ -20,6 +20,7 @@
 #include "kernels/registry.h"
 #include "base/error.h"
 #include "apps/flag_lists.h"
+#include "apps/style_flags.h"
 #include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
 
@@ -49,20 +50,14 @@ void on_interrupt(int) {
 int main(int argc, char** argv) {
     nst::StylizeOptions o;
     o.gpu = nst::cuda_available() ? 0 : -1;
-    std::string styles, blend, masks, coarse_layers = "relu3_1,relu4_1,relu5_1", scales, content_layers = "relu4_2", style_layers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
-    std::string pooling = "max";
+    nst::apps::StyleFlagLists lists;
+    std::string masks, scales;
     CLI::App app{"Neural style transfer (Gatys et al.) with the nst framework"};
     app.add_option("--content-image", o.content_image, "the photo to repaint")->required();
-    app.add_option("--style-image", styles, "style image(s), comma-separated")->required();
-    app.add_option("--style-blend-weights", blend, "weights of the style images, comma-separated (default: equal)");
+    nst::apps::add_style_flags(app, o, lists);
     app.add_option("--style-masks", masks, "one greyscale mask per style image, comma-separated, on the content's "
                    "geometry: white where that style applies (Gatys et al. 2017); uncovered pixels keep the content only");
-    app.add_option("--coarse-style-image", o.coarse_style_image, "a second painting for the large forms: the "
-                   "--coarse-style-layers take their style from it, the others from --style-image");
-    app.add_option("--coarse-style-layers", coarse_layers, "the layers --coarse-style-image drives (default "
-                   "relu3_1,relu4_1,relu5_1)");
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
-    app.add_option("--image-size", o.image_size, "longest side of the output in pixels (default 512)");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
     app.add_option("--tile-size", o.tile_size, "evaluate in tiles of N pixels (a multiple of 16, at least 64), for "
                    "images whose activations do not fit; the style statistics stay the whole image's. 0 (default): "
@@ -72,35 +67,10 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 65535).description("a TCP port, 0..65535"));
     app.add_option("--preview-host", o.preview_host, "the address the preview listens on (default 127.0.0.1, this "
                    "machine only; 0.0.0.0 for every interface)");
-    app.add_option("--max-pixels", o.max_pixels, "refuse input images with more pixels than this, from their header (default 64000000)")
-        ->check(CLI::Validator(
-            [](std::string& v) {
-                try {
-                    if (std::stoll(v) >= 1) return std::string();
-                } catch (const std::exception&) {
-                }
-                return "must be a whole number of pixels, at least 1 (e.g. 64000000 for 8000x8000), not '" + v + "'";
-            },
-            "PIXELS"));
-    app.add_option("--style-scale", o.style_scale, "style images are resized to style-scale x the output size (default 1)");
-    app.add_option("--gpu", o.gpu, "CUDA device index, or -1 for the CPU (default: 0 when a GPU is present)");
-    app.add_option("--backend", o.backend, "own (the project's kernels) or library (cuDNN/cuBLAS)");
     app.add_flag("--cuda-graph", o.cuda_graph, "GPU: from the third evaluation on, replay it as a captured CUDA graph");
-    app.add_option("--weights", o.weights, "VGG-19 weights (default: $NST_WEIGHTS, weights/vgg19.safetensors, ../shared/...)");
-    app.add_option("--content-weight", o.objective.content_weight, "default 5");
-    app.add_option("--style-weight", o.objective.style_weight, "default 100");
-    app.add_option("--tv-weight", o.objective.tv_weight, "total-variation weight (default 1e-3)");
-    app.add_option("--content-layers", content_layers, "default relu4_2");
-    app.add_option("--style-layers", style_layers, "default relu1_1,relu2_1,relu3_1,relu4_1,relu5_1");
-    app.add_flag("--normalize-gradients", o.objective.normalize_gradients, "L1-normalise each loss's gradient (neural-style)");
-    app.add_option("--pooling", pooling, "max or avg (default max)");
     app.add_option("--num-iterations", o.num_iterations, "per scale (default 1000)");
     app.add_option("--init", o.init, "random or image (default random)");
     app.add_option("--init-image", o.init_image, "with --init image: start from this image instead of the content");
-    app.add_option("--optimizer", o.optimizer, "lbfgs or adam (default lbfgs)");
-    app.add_option("--learning-rate", o.learning_rate, "Adam's step size on a 0..255 scale (default 10)");
-    app.add_option("--lbfgs-num-correction", o.lbfgs_num_correction, "L-BFGS history length (default 100)");
-    app.add_flag("--lbfgs-line-search", o.lbfgs_line_search, "strong-Wolfe line search instead of neural-style's fixed step");
     app.add_option("--print-iter", o.print_iter, "print losses every N iterations, 0 never (default 50)");
     app.add_option("--save-iter", o.save_iter, "save an intermediate image and a checkpoint every N iterations, 0 never (default 100)");
     app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default OUTPUT.ckpt.safetensors); removed after a "
@@ -109,9 +79,7 @@ int main(int argc, char** argv) {
                  "that --resume with a larger --num-iterations continues the run");
     app.add_option("--resume", o.resume, "continue a run from its checkpoint: the same images (by content, from any "
                    "path) and options; --num-iterations may be larger");
-    app.add_flag("--original-colors", o.original_colors, "keep the content's colours (luminance transfer)");
     app.add_option("--color-control", o.color_control, "none, luminance (style only the luminance) or histogram (recolour the style to the content's colours)");
-    app.add_option("--seed", o.seed, "random seed of --init random (default 0)");
     app.add_option("--log-json", o.log_json, "write each printed iteration's losses and a final summary as JSON");
     app.set_version_flag("--version",
                          std::string("stylize ") + NST_VERSION + ", " + (nst::built_with_cuda() ? "with" : "without") + " CUDA");
@@ -127,14 +95,9 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     try {
-        o.style_images = split(styles);
-        o.style_blend_weights = split_numbers<double>(blend, "--style-blend-weights");
+        nst::apps::apply_style_flags(lists, o);
         o.style_masks = split(masks);
-        o.coarse_style_layers = split(coarse_layers);
         o.scales = split_numbers<int>(scales, "--scales");
-        o.objective.content_layers = split(content_layers);
-        o.objective.style_layers = split(style_layers);
-        o.objective.pooling = nst::parse_pooling(pooling);
         // Ctrl-C (or SIGTERM) stops after the current iteration with the image and a checkpoint saved, and
         // says so at once; a second one quits now (every file is written to a temporary name and renamed,
         // so nothing partial replaces a good file).
