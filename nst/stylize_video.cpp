@@ -263,6 +263,21 @@ Image output_image(const VideoRun& r, const Tensor& x, const Tensor& content_rgb
     return tensor_to_image(rgb);
 }
 
+// Where the backward flow points outside the previous frame (content entering at a border), warping
+// clamps to the border and repeats its pixels in streaks that a few iterations do not paint over; the
+// start takes the content frame's own pixels there instead. The temporal term has c = 0 there anyway.
+Image start_from(const Image& warped, const Image& content, const Flow& backward) {
+    Image start = warped;
+    for (int y = 0; y < backward.height; ++y)
+        for (int x = 0; x < backward.width; ++x) {
+            const size_t p = size_t(y) * backward.width + x;
+            const float sx = float(x) + backward.uv[2 * p], sy = float(y) + backward.uv[2 * p + 1];
+            if (sx >= 0 && sy >= 0 && sx <= float(backward.width - 1) && sy <= float(backward.height - 1)) continue;
+            for (int c = 0; c < 3; ++c) start.rgb[3 * p + c] = content.rgb[3 * p + c];
+        }
+    return start;
+}
+
 VideoFrameReport stylize_frame(VideoRun& r, int64_t t, const Image& content) {
     const auto t0 = std::chrono::steady_clock::now();
     const Tensor content_rgb = image_to_tensor(content);
@@ -279,9 +294,10 @@ VideoFrameReport stylize_frame(VideoRun& r, int64_t t, const Image& content) {
         for (float c : mask) sum += c;
         rep.reliable = sum / double(mask.size());
         if (r.o.temporal_weight > 0) {
-            const Tensor warped = image_to_tensor(warp(r.prev_out, backward));
-            r.objective->set_target(make_temporal_target(r.objective->net(), warped, mask, r.dev));
-            x = r.objective->net().preprocess(warped).to(r.dev);  // Ruder et al.'s start: the warped previous output
+            const Image warped = warp(r.prev_out, backward);
+            r.objective->set_target(make_temporal_target(r.objective->net(), image_to_tensor(warped), mask, r.dev));
+            // Ruder et al.'s start: the warped previous output (with the content where it enters the frame).
+            x = r.objective->net().preprocess(image_to_tensor(start_from(warped, content, backward))).to(r.dev);
         }
     }
     if (!x.defined()) {
