@@ -170,8 +170,7 @@ Tensor start_point(Run& r, const Scale& sc) {
     }
     if (r.previous_rgb.defined()) return network_input(r, sc, resize(tensor_to_image(r.previous_rgb), w, h));
     if (r.o.init == "image") return network_input(r, sc, r.in.init.width ? resize(r.in.init, w, h) : sc.content_img);
-    // neural-style: randn * 0.001 around the mean colour, on a 0..255 scale.
-    return scale(Tensor::randn({1, 3, h, w}, r.o.seed), 0.001 / sc.objective->weight_scale()).to(r.dev);
+    return noise_start(h, w, r.o.seed, sc.objective->weight_scale(), r.dev);
 }
 
 // x as the RGB 0..1 image the user sees, original colours restored where asked.
@@ -246,11 +245,7 @@ void set_up_scale(Run& r, Scale& sc) {
                                                         o.style_blend_weights, controls);
     }
     sc.x = start_point(r, sc);
-    const double s = sc.objective->weight_scale();
-    if (o.optimizer == "lbfgs")
-        sc.opt = make_lbfgs(sc.x.numel(), r.dev, {o.lbfgs_num_correction, 1.0, o.lbfgs_line_search});
-    else
-        sc.opt = make_adam(sc.x.numel(), r.dev, {o.learning_rate / s});
+    sc.opt = make_optimizer(o, sc.x.numel(), r.dev, sc.objective->weight_scale());
 }
 
 // --preview-port: the terms at most 4 times a second and the image at most once a second (each image is
@@ -383,13 +378,6 @@ StylizeOptions checked_options(const StylizeOptions& o_in, std::ostream& log) {
     return o;
 }
 
-Device open_device(const StylizeOptions& o) {
-    set_backend(parse_backend(o.backend));
-    if (o.gpu < 0) return Device::cpu();
-    set_cuda_device(o.gpu);
-    return Device::cuda(o.gpu);
-}
-
 // After success the checkpoint goes, unless kept: the one this run wrote, or the one it resumed from
 // when that is the same file (a checkpoint given only as --resume is an input, and stays).
 void remove_spent_checkpoint(const Run& r) {
@@ -403,6 +391,22 @@ void remove_spent_checkpoint(const Run& r) {
 }  // namespace
 
 void request_stop() { g_stop.store(true); }
+
+Device open_device(const StylizeOptions& o) {
+    set_backend(parse_backend(o.backend));
+    if (o.gpu < 0) return Device::cpu();
+    set_cuda_device(o.gpu);
+    return Device::cuda(o.gpu);
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, Device d, double weight_scale) {
+    if (o.optimizer == "lbfgs") return make_lbfgs(n, d, {o.lbfgs_num_correction, 1.0, o.lbfgs_line_search});
+    return make_adam(n, d, {o.learning_rate / weight_scale});
+}
+
+Tensor noise_start(int64_t height, int64_t width, uint64_t seed, double weight_scale, Device d) {
+    return scale(Tensor::randn({1, 3, height, width}, seed), 0.001 / weight_scale).to(d);
+}
 
 StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     g_stop.store(false);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,15 @@ void request_stop();
 // keep_checkpoint: then it holds the last scale's last iteration, and resuming it with a larger
 // --num-iterations continues the run exactly as if it had been started with that number.
 StylizeResult stylize(const StylizeOptions& o, std::ostream& log);
+
+// Parts of a run that stylize_video (nst/stylize_video.cpp) shares:
+// the backend set and --gpu's device opened (or the CPU);
+Device open_device(const StylizeOptions& o);
+// the --optimizer for n values on d (Adam's learning rate divided by the weights' range factor);
+class Optimizer;
+std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, Device d, double weight_scale);
+// neural-style's --init random start: randn · 0.001 around the mean colour, on a 0..255 scale.
+Tensor noise_start(int64_t height, int64_t width, uint64_t seed, double weight_scale, Device d);
 
 // Checks the options alone (no file is read). Called by stylize first; exposed for tests
 // (nst/stylize_checks.cpp).

@@ -17,8 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_io.h"
-#include "core/allocator.h"
-#include "core/dispatch.h"
+#include "base/device.h"
 #include "nst/checkpoint.h"
 #include "nst/color.h"
 #include "nst/optical_flow.h"
@@ -221,7 +220,7 @@ Tensor initial_image(const VideoRun& r, const Tensor& content_rgb) {
     const VGG19& net = r.objective->net();
     if (r.o.frame.init == "image") return net.preprocess(content_rgb).to(r.dev);
     const Shape& s = content_rgb.shape();
-    return scale(Tensor::randn({1, 3, s[2], s[3]}, r.o.frame.seed), 0.001 / r.objective->weight_scale()).to(r.dev);
+    return noise_start(s[2], s[3], r.o.frame.seed, r.objective->weight_scale(), r.dev);
 }
 
 void set_content(VideoRun& r, const Tensor& content_rgb) {
@@ -237,10 +236,7 @@ void set_content(VideoRun& r, const Tensor& content_rgb) {
 // N iterations of the optimizer from x; returns the result in the network's space.
 Tensor optimise(VideoRun& r, Tensor x, int N, int64_t frame) {
     const StylizeOptions& f = r.o.frame;
-    const double s = r.objective->weight_scale();
-    std::unique_ptr<Optimizer> opt = f.optimizer == "lbfgs"
-                                         ? make_lbfgs(x.numel(), r.dev, {f.lbfgs_num_correction, 1.0, f.lbfgs_line_search})
-                                         : make_adam(x.numel(), r.dev, {f.learning_rate / s});
+    std::unique_ptr<Optimizer> opt = make_optimizer(f, x.numel(), r.dev, r.objective->weight_scale());
     auto fn = [&](const Tensor& xx, Tensor& g) { return r.objective->evaluate(xx, g); };
     opt->begin(x, fn);
     for (int it = 1; it <= N; ++it) {
@@ -364,13 +360,6 @@ void write_json_log(const VideoRun& r) {
 }
 
 // --- set-up ---
-
-Device open_device(const StylizeOptions& o) {
-    set_backend(parse_backend(o.backend));
-    if (o.gpu < 0) return Device::cpu();
-    set_cuda_device(o.gpu);
-    return Device::cuda(o.gpu);
-}
 
 // The style images at the working size (--style-scale times its longest side), and a coarse style.
 void load_styles(VideoRun& r, int longest) {
