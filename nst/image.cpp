@@ -173,10 +173,14 @@ Image resize(const Image& img, int width, int height) {
     return out;
 }
 
-Image resize_longest(const Image& img, int longest) {
+std::pair<int, int> size_for_longest(int width, int height, int longest) {
     if (longest < 1) throw Error("image size must be at least 1, got " + std::to_string(longest));
-    const double s = double(longest) / std::max(img.width, img.height);
-    const int w = std::max(1, int(std::lround(img.width * s))), h = std::max(1, int(std::lround(img.height * s)));
+    const double s = double(longest) / std::max(width, height);
+    return {std::max(1, int(std::lround(width * s))), std::max(1, int(std::lround(height * s)))};
+}
+
+Image resize_longest(const Image& img, int longest) {
+    const auto [w, h] = size_for_longest(img.width, img.height, longest);
     return resize(img, w, h);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -26,6 +27,8 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
 
 // Resized so that the longer side is `longest` pixels (aspect ratio kept, at least 1 pixel a side).
 Image resize_longest(const Image& img, int longest);
+// The size resize_longest gives a width x height image, without any pixels: {width, height}.
+std::pair<int, int> size_for_longest(int width, int height, int longest);
 Image resize(const Image& img, int width, int height);
 
 Tensor image_to_tensor(const Image& img);  // (1,3,H,W) float32 on the CPU

@@ -141,9 +141,9 @@ std::vector<float> reliable_mask(const Flow& backward, const Flow& forward) {
         for (int x = 0; x < w; ++x) {
             const size_t i = size_t(y) * w + x;
             const float wx = backward.uv[i * 2], wy = backward.uv[i * 2 + 1];
-            const float px = float(x) + wx, py = float(y) + wy;
             // (a) p + w(p) must land inside frame t-1, else it is content that entered the frame.
-            if (!(px >= 0.f && px <= float(w - 1) && py >= 0.f && py <= float(h - 1))) continue;
+            if (!lands_inside(backward, x, y)) continue;
+            const float px = float(x) + wx, py = float(y) + wy;
             // (b) going back and forth again must return to p (else p is occluded in frame t-1).
             const float fx = bilinear(forward.uv.data(), w, h, 2, 0, px, py);
             const float fy = bilinear(forward.uv.data(), w, h, 2, 1, px, py);

@@ -24,6 +24,14 @@ FlowMethod parse_flow_method(const std::string& name);
 // Flow from `from` to `to` (same size; compared as 8-bit luminance): from(p) ≈ to(p + flow(p)).
 Flow compute_flow(const Image& from, const Image& to, FlowMethod method);
 
+// Whether pixel (x, y) moved by the flow lands inside the frame (edges included): outside, it is content
+// that entered the frame, with nothing to come from.
+inline bool lands_inside(const Flow& f, int x, int y) {
+    const size_t i = size_t(y) * f.width + x;
+    const float px = float(x) + f.uv[i * 2], py = float(y) + f.uv[i * 2 + 1];
+    return px >= 0.f && px <= float(f.width - 1) && py >= 0.f && py <= float(f.height - 1);
+}
+
 // Ruder et al.'s per-pixel weight for frame t, given backward = flow(t -> t-1) and forward = flow(t-1 -> t):
 // 1 where (a) p + backward(p) lies inside frame t-1, (b) the two flows agree, |w + f|² <= 0.01(|w|² + |f|²)
 // + 0.5 with w = backward(p) and f = forward(p + w) (bilinear), and (c) p is not on a motion boundary,

@@ -266,9 +266,8 @@ Image start_from(const Image& warped, const Image& content, const Flow& backward
     Image start = warped;
     for (int y = 0; y < backward.height; ++y)
         for (int x = 0; x < backward.width; ++x) {
+            if (lands_inside(backward, x, y)) continue;
             const size_t p = size_t(y) * backward.width + x;
-            const float sx = float(x) + backward.uv[2 * p], sy = float(y) + backward.uv[2 * p + 1];
-            if (sx >= 0 && sy >= 0 && sx <= float(backward.width - 1) && sy <= float(backward.height - 1)) continue;
             for (int c = 0; c < 3; ++c) start.rgb[3 * p + c] = content.rgb[3 * p + c];
         }
     return start;
@@ -446,11 +445,10 @@ VideoResult stylize_video(const VideoOptions& o_in, std::ostream& log) {
                         std::to_string(r.prev_out.height) + ", this run's " + std::to_string(prev->width) + "x" +
                         std::to_string(prev->height));
     }
-    const double k = double(o.frame.image_size) / std::max(r.source->width(), r.source->height());
-    const Image working{std::max(1, int(std::lround(r.source->width() * k))), std::max(1, int(std::lround(r.source->height() * k))), {}};
+    const auto [work_w, work_h] = size_for_longest(r.source->width(), r.source->height(), o.frame.image_size);
     log << "stylize_video: " << o.content_video << " (" << r.source->width() << "x" << r.source->height() << ", "
         << (r.total > 0 ? std::to_string(r.total) : std::string("an unknown number of")) << " frames, stylized at "
-        << working.width << "x" << working.height << ") -> "
+        << work_w << "x" << work_h << ") -> "
         << r.frames_dir << " on " << r.result.device << ", temporal weight " << o.temporal_weight << ", flow " << o.flow
         << std::endl;
     const auto t_start = std::chrono::steady_clock::now();
