@@ -12,11 +12,18 @@
 #define XXH_INLINE_ALL  // header-only: no library to link, and the GPU machine gets the header in .deps
 #include <xxhash.h>
 
-#include "base/file_io.h"
 #include "weights/safetensors.h"
 #include "weights/weight_file.h"
 
 namespace nst {
+
+namespace {
+std::string shown_hash(XXH64_hash_t h) {
+    std::ostringstream s;
+    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << h;
+    return s.str();
+}
+}  // namespace
 
 // Streamed in 1 MiB pieces: a video may be far larger than memory allows reading at once.
 std::string file_fingerprint(const std::string& path, const std::string& flag) {
@@ -33,20 +40,12 @@ std::string file_fingerprint(const std::string& path, const std::string& flag) {
     const XXH64_hash_t h = XXH3_64bits_digest(st);
     XXH3_freeState(st);
     if (failed) throw Error(flag + ": reading " + path + " failed");
-    std::ostringstream s;
-    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << h;
-    return s.str();
+    return shown_hash(h);
 }
 
-std::string bytes_fingerprint(const std::string& bytes) {
-    std::ostringstream s;
-    s << "xxh3:" << std::hex << std::setw(16) << std::setfill('0') << XXH3_64bits(bytes.data(), bytes.size());
-    return s.str();
-}
+std::string bytes_fingerprint(const std::string& bytes) { return shown_hash(XXH3_64bits(bytes.data(), bytes.size())); }
 
 namespace {
-
-std::string content_hash(const std::string& path, const char* flag) { return file_fingerprint(path, flag); }
 
 std::string number(double v) {
     std::ostringstream s;
@@ -71,27 +70,27 @@ std::string shown(const std::string& v) { return v.rfind("xxh3:", 0) == 0 ? "oth
 
 RunFingerprint fingerprint_of(const StylizeOptions& o) {
     RunFingerprint f = options_fingerprint(o);
-    f["--content-image"] = content_hash(o.content_image, "--content-image");
+    f["--content-image"] = file_fingerprint(o.content_image, "--content-image");
     return f;
 }
 
 RunFingerprint options_fingerprint(const StylizeOptions& o) {
     RunFingerprint f;
     std::vector<std::string> styles;
-    for (const std::string& s : o.style_images) styles.push_back(content_hash(s, "--style-image"));
+    for (const std::string& s : o.style_images) styles.push_back(file_fingerprint(s, "--style-image"));
     f["--style-image"] = joined(styles);
-    f["--weights"] = content_hash(o.weights, "--weights");
+    f["--weights"] = file_fingerprint(o.weights, "--weights");
     if (!o.style_masks.empty()) {
         std::vector<std::string> masks;
-        for (const std::string& m : o.style_masks) masks.push_back(content_hash(m, "--style-masks"));
+        for (const std::string& m : o.style_masks) masks.push_back(file_fingerprint(m, "--style-masks"));
         f["--style-masks"] = joined(masks);
     }
     if (!o.coarse_style_image.empty()) {
-        f["--coarse-style-image"] = content_hash(o.coarse_style_image, "--coarse-style-image");
+        f["--coarse-style-image"] = file_fingerprint(o.coarse_style_image, "--coarse-style-image");
         f["--coarse-style-layers"] = joined(o.coarse_style_layers);
     }
     f["--init"] = o.init;
-    if (o.init == "image" && !o.init_image.empty()) f["--init-image"] = content_hash(o.init_image, "--init-image");
+    if (o.init == "image" && !o.init_image.empty()) f["--init-image"] = file_fingerprint(o.init_image, "--init-image");
     if (o.init == "random") f["--seed"] = std::to_string(o.seed);
     f["--style-blend-weights"] = joined(o.style_blend_weights);
     f["--image-size"] = std::to_string(o.image_size);
