@@ -114,6 +114,11 @@ template <class T> void to_rgb(const T* px, int w, int h, int n, float max_value
     }
 }
 
+std::string too_many_pixels(const std::string& name, int w, int h, int64_t max_pixels) {
+    return name + ": " + std::to_string(w) + "x" + std::to_string(h) + " pixels is more than this program accepts (" +
+           std::to_string(max_pixels) + "; --max-pixels raises the limit)";
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels) {
@@ -128,10 +133,7 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
     // costs nothing.
     if (!stbi_info_from_memory(data, len, &w, &h, &channels))
         throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
-    if (w < 1 || h < 1 || int64_t(w) * h > max_pixels)
-        throw Error(name + ": " + std::to_string(w) + "x" + std::to_string(h) +
-                    " pixels is more than this program accepts (" + std::to_string(max_pixels) +
-                    "; --max-pixels raises the limit)");
+    if (w < 1 || h < 1 || int64_t(w) * h > max_pixels) throw Error(too_many_pixels(name, w, h, max_pixels));
     Image img;
     // Pixels are asked for in the file's own channel count and made RGB here: Debian's stb_image turns
     // a 16-bit PNM into the wrong sample size when asked to convert channels itself (a heap over-read
@@ -158,6 +160,21 @@ Image load_image(const std::string& path, int64_t max_pixels) {
         throw Error(path + ": cannot open the image file");
     }
     return decode_image(bytes, path, max_pixels);
+}
+
+std::pair<int, int> read_image_size(const std::string& path, int64_t max_pixels) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open the image file");
+    std::string head(4096, '\0');  // a PNM header's numbers come first
+    in.read(head.data(), std::streamsize(head.size()));
+    head.resize(size_t(in.gcount()));
+    if (const std::string why = pnm_header_problem(head); !why.empty())
+        throw Error(path + ": not a readable image (" + why + ")");
+    int w = 0, h = 0, channels = 0;
+    if (!stbi_info(path.c_str(), &w, &h, &channels))
+        throw Error(path + ": not a readable image (" + stbi_failure_reason() + ")");
+    if (w < 1 || h < 1 || int64_t(w) * h > max_pixels) throw Error(too_many_pixels(path, w, h, max_pixels));
+    return {w, h};
 }
 
 Image resize(const Image& img, int width, int height) {

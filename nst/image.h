@@ -25,6 +25,10 @@ Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxPixels
 // The same from the file's bytes (what the fuzzer drives); name is used in messages.
 Image decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels = kDefaultMaxPixels);
 
+// The width and height an image file's header gives, without decoding it, refused as load_image would
+// refuse them (missing, not an image, a malformed PNM header, more than max_pixels). Reads a few bytes.
+std::pair<int, int> read_image_size(const std::string& path, int64_t max_pixels = kDefaultMaxPixels);
+
 // Resized so that the longer side is `longest` pixels (aspect ratio kept, at least 1 pixel a side).
 Image resize_longest(const Image& img, int longest);
 // The size resize_longest gives a width x height image, without any pixels: {width, height}.

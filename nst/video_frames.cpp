@@ -6,8 +6,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <stb_image.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 #include <vector>
 
 #include "base/error.h"
@@ -75,23 +74,6 @@ std::string last_number(const fs::path& p) {
     if (begin == end) return "";
     while (begin + 1 < end && stem[begin] == '0') ++begin;
     return stem.substr(begin, end - begin);
-}
-
-// stb_image reads a PNM header's numbers into an int with no overflow check (image.cpp refuses such
-// files before decoding; stbi_info here would meet them first). Numbers over 9 digits are refused.
-bool pnm_header_overflows(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return false;
-    char b[256];
-    const size_t n = std::fread(b, 1, sizeof b, f);
-    std::fclose(f);
-    if (n < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return false;
-    size_t digits = 0;
-    for (size_t i = 2; i < n; ++i) {
-        digits = std::isdigit(static_cast<unsigned char>(b[i])) ? digits + 1 : 0;
-        if (digits > 9) return true;
-    }
-    return false;
 }
 
 class FolderSource : public FrameSource {
@@ -157,12 +139,12 @@ class FolderSource : public FrameSource {
     // Every header now, so that a stray frame of another size stops the run before the first frame is styled.
     void check_headers() {
         for (const std::string& file : files_) {
-            int w = 0, h = 0, channels = 0;
-            if (pnm_header_overflows(file))
-                throw Error(flag_ + " " + file + ": not a readable image (a PNM header number has more than 9 digits)");
-            if (!stbi_info(file.c_str(), &w, &h, &channels))
-                throw Error(flag_ + " " + file + ": not a readable image (" + stbi_failure_reason() + ")");
-            if (w < 1 || h < 1 || int64_t(w) * h > max_pixels_) throw Error(flag_ + " " + too_large(file, w, h, max_pixels_));
+            int w = 0, h = 0;
+            try {
+                std::tie(w, h) = read_image_size(file, max_pixels_);
+            } catch (const Error& e) {
+                throw Error(flag_ + " " + e.what());
+            }
             if (&file == &files_.front()) {
                 width_ = w;
                 height_ = h;
