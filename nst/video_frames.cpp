@@ -21,6 +21,7 @@
 
 #include "base/error.h"
 #include "base/subprocess.h"
+#include "nst/stylize_checks.h"
 
 namespace nst {
 
@@ -50,16 +51,11 @@ std::string trimmed(const std::string& text) {
     return text.substr(start, text.find_last_not_of(" \t\r\n") - start + 1);
 }
 
-std::string lower(std::string s) {
-    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
 // ---- a folder of numbered images ----
 
 bool is_image_name(const fs::path& p) {
-    static const char* const exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tga"};
-    const std::string ext = lower(p.extension().string());
+    static const char* const exts[] = {"png", "jpg", "jpeg", "bmp", "ppm", "pgm", "tga"};
+    const std::string ext = extension_of(p.filename().string());
     return std::any_of(std::begin(exts), std::end(exts), [&](const char* e) { return ext == e; });
 }
 
@@ -80,6 +76,7 @@ class FolderSource : public FrameSource {
   public:
     FolderSource(const std::string& dir, const std::string& flag, int64_t max_pixels)
         : flag_(flag), dir_(dir), max_pixels_(max_pixels) {
+        where_ = flag + " " + dir;
         list_frames();
         check_headers();
         count_ = int64_t(files_.size());
@@ -191,6 +188,7 @@ class VideoSource : public FrameSource {
   public:
     VideoSource(const std::string& path, const std::string& flag, int64_t max_pixels)
         : flag_(flag), path_(path), abs_path_(fs::absolute(path).string()) {
+        where_ = flag + " " + path;
         ffprobe_ = require_program("ffprobe", flag, path);
         ffmpeg_ = require_program("ffmpeg", flag, path);
         probe(max_pixels);
@@ -212,16 +210,10 @@ class VideoSource : public FrameSource {
         return true;
     }
 
-    void skip(int64_t n) override {  // decoded and dropped: ffmpeg has no cheap exact seek to frame n
-        Image frame;
-        for (int64_t i = 0; i < n; ++i)
-            if (!next(frame))
-                throw Error(where() + ": cannot skip " + std::to_string(n) + " frames: the video has only " +
-                            std::to_string(frames_read_) + " frames");
-    }
+    // skip(): the base's, decoded and dropped, as ffmpeg has no cheap exact seek to frame n.
 
   private:
-    std::string where() const { return flag_ + " " + path_; }
+    const std::string& where() const { return where_; }
 
     void probe(int64_t max_pixels) {
         const ProcessResult r = run_process({ffprobe_, "-v", "error", "-select_streams", "v:0", "-count_packets",
@@ -359,7 +351,8 @@ void FrameSource::skip(int64_t n) {
     Image frame;
     for (int64_t i = 0; i < n; ++i)
         if (!next(frame))
-            throw Error("cannot skip " + std::to_string(n) + " frames: the input has only " + std::to_string(i) + " frames");
+            throw Error(where_ + ": cannot skip " + std::to_string(n) + " frames: only " + std::to_string(i) +
+                        " frames were left");
 }
 
 std::unique_ptr<FrameSource> FrameSource::open(const std::string& path, const std::string& flag, int64_t max_pixels) {
@@ -434,8 +427,8 @@ void encode_video(const std::string& frames_dir, int64_t frame_count, double fps
         if (pattern[i] == '%') pattern.insert(i, 1, '%');
     std::vector<std::string> argv = {ffmpeg, "-nostdin", "-v", "error", "-y", "-framerate", rate_text(fps),
                                      "-start_number", "1", "-i", pattern, "-frames:v", std::to_string(frame_count)};
-    const std::string lext = lower(ext);
-    if (lext == ".mp4" || lext == ".mkv" || lext == ".mov")  // H.264 players want 4:2:0, which needs even sizes
+    const std::string lext = extension_of(output);
+    if (lext == "mp4" || lext == "mkv" || lext == "mov")  // H.264 players want 4:2:0, which needs even sizes
         argv.insert(argv.end(), {"-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-vf",
                                  "pad=ceil(iw/2)*2:ceil(ih/2)*2"});
     argv.push_back(tmp.string());

@@ -29,7 +29,7 @@ class FrameSource {
     double fps() const { return fps_; }             // the video's frame rate, or 0 for a folder
     // The next frame (RGB 0..1), or false at the end of the input. A frame of another size is an Error.
     virtual bool next(Image& frame) = 0;
-    // Skips n frames (resuming a run); an Error if the input ends first.
+    // Skips n frames (resuming a run); an Error if the input ends first. By default decoded and dropped.
     virtual void skip(int64_t n);
 
     // path: a folder of numbered images (png, jpg, jpeg, bmp, ppm, pgm, tga; sorted by the last number in
@@ -40,6 +40,7 @@ class FrameSource {
                                              int64_t max_pixels = kDefaultMaxPixels);
 
   protected:
+    std::string where_;  // the flag and the path, to begin messages with
     int width_ = 0, height_ = 0;
     int64_t count_ = -1;
     double fps_ = 0;
