@@ -15,10 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "base/error.h"
+#include "base/file_io.h"
 
 extern char** environ;
 
@@ -225,10 +225,11 @@ int ProcessReader::wait() {
 }
 
 std::string ProcessReader::stderr_text() const {
-    std::ifstream in(err_path_, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    try {
+        return read_file_bytes(err_path_);
+    } catch (const Error&) {
+        return "";  // no messages to add to the caller's own
+    }
 }
 
 }  // namespace nst

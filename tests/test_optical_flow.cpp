@@ -11,6 +11,7 @@
 #include "nst/image.h"
 #include "nst/optical_flow.h"
 #include "tests/catch.h"
+#include "tests/video_clips.h"
 
 using namespace nst;
 
@@ -21,21 +22,10 @@ const Image& chelsea() {
     return img;
 }
 
-Image crop(const Image& src, int x0, int y0, int w, int h) {
-    REQUIRE(x0 >= 0);
-    REQUIRE(y0 >= 0);
-    REQUIRE(x0 + w <= src.width);
-    REQUIRE(y0 + h <= src.height);
-    Image out{w, h, std::vector<float>(size_t(w) * h * 3)};
-    for (int y = 0; y < h; ++y)
-        std::copy_n(&src.rgb[((size_t(y0) + y) * src.width + x0) * 3], size_t(w) * 3, &out.rgb[size_t(y) * w * 3]);
-    return out;
-}
-
 // A 96x64 window of the photo panned `step` pixels right per frame: its content moves left, so the flow from
 // frame t to frame t+1 is (-step, 0) and the backward flow, from t+1 to t, is (+step, 0).
 constexpr int kW = 96, kH = 64;
-Image pan_frame(int t, int step = 2) { return crop(chelsea(), 180 + step * t, 110, kW, kH); }
+Image pan_frame(int t, int step = 2) { return test::window(chelsea(), 180 + step * t, 110, kW, kH); }
 
 Flow uniform_flow(int w, int h, float dx, float dy) {
     Flow f{w, h, std::vector<float>(size_t(w) * h * 2)};
@@ -119,8 +109,8 @@ TEST_CASE("optical_flow: frame t warped by the backward flow is frame t+1 on the
 
 TEST_CASE("optical_flow: the background uncovered behind a moving square is unreliable", "[optical_flow]") {
     // A static photo background; a 24x24 patch of another part of the photo moves `step` px right per frame.
-    const Image bg = crop(chelsea(), 40, 30, kW, kH);
-    const Image fg = crop(chelsea(), 300, 200, 24, 24);
+    const Image bg = test::window(chelsea(), 40, 30, kW, kH);
+    const Image fg = test::window(chelsea(), 300, 200, 24, 24);
     const int sx = 30, sy = 20;
     auto frame = [&](int x0) {
         Image f = bg;
@@ -236,7 +226,7 @@ TEST_CASE("optical_flow: reliable_mask on hand-made flows", "[optical_flow]") {
 }
 
 TEST_CASE("optical_flow: warp is exact bilinear sampling with the border clamped", "[optical_flow]") {
-    const Image img = crop(chelsea(), 100, 80, 40, 30);
+    const Image img = test::window(chelsea(), 100, 80, 40, 30);
     SECTION("an integer shift reproduces the shifted image exactly, clamped at the border") {
         const Image out = warp(img, uniform_flow(40, 30, 3, -2));
         for (int y = 0; y < 30; ++y)
@@ -280,7 +270,7 @@ TEST_CASE("optical_flow: warp is exact bilinear sampling with the border clamped
 }
 
 TEST_CASE("optical_flow: warping_error", "[optical_flow]") {
-    const Image prev = crop(chelsea(), 100, 80, 40, 30);
+    const Image prev = test::window(chelsea(), 100, 80, 40, 30);
     const Flow flow = uniform_flow(40, 30, 0.3f, -0.6f);
     const Image warped = warp(prev, flow);
     std::vector<float> mask(40 * 30, 1.f);
@@ -302,7 +292,7 @@ TEST_CASE("optical_flow: warping_error", "[optical_flow]") {
 }
 
 TEST_CASE("optical_flow: size mismatches and a bad --flow name are errors", "[optical_flow]") {
-    const Image a = crop(chelsea(), 0, 0, 40, 30), b = crop(chelsea(), 0, 0, 41, 30);
+    const Image a = test::window(chelsea(), 0, 0, 40, 30), b = test::window(chelsea(), 0, 0, 41, 30);
     const Flow f = uniform_flow(40, 30, 0, 0), g = uniform_flow(40, 31, 0, 0);
     CHECK_THROWS_AS(compute_flow(a, b, FlowMethod::Dis), Error);
     CHECK_THROWS_AS(compute_flow(a, b, FlowMethod::Farneback), Error);
@@ -318,7 +308,7 @@ TEST_CASE("optical_flow: size mismatches and a bad --flow name are errors", "[op
     CHECK_THROWS_AS(warping_error(a, a, f, short_mask), Error);
     CHECK_THROWS_WITH(compute_flow(a, b, FlowMethod::Dis), Catch::Contains("40x30") && Catch::Contains("41x30"));
     // DIS refuses frames smaller than its 12-px patches: an nst::Error naming the size, not a cv::Exception.
-    const Image tiny = crop(chelsea(), 0, 0, 8, 6);
+    const Image tiny = test::window(chelsea(), 0, 0, 8, 6);
     CHECK_THROWS_WITH(compute_flow(tiny, tiny, FlowMethod::Dis), Catch::Contains("8x6") && Catch::Contains("OpenCV"));
     CHECK(compute_flow(tiny, tiny, FlowMethod::Farneback).uv.size() == 8 * 6 * 2);
 

@@ -25,28 +25,13 @@
 #include "nst/image.h"
 #include "nst/video_frames.h"
 #include "tests/catch.h"
+#include "tests/video_clips.h"
 
 using namespace nst;
 namespace fs = std::filesystem;
+using nst::test::TempDir;
 
 namespace {
-
-// A fresh folder per test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("nst_video_frames_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // Sets an environment variable for one scope and restores it afterwards.
 struct EnvGuard {

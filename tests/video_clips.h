@@ -1,9 +1,10 @@
-// Synthetic clips with known motion for the video tests: a photo panned a few pixels per frame, written
-// as numbered PNG frames, and a temporary folder removed afterwards.
+// For the video tests: synthetic clips with known motion (a window of a photo, panned a few pixels per
+// frame, written as numbered PNG frames) and a temporary folder removed afterwards.
 #pragma once
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -14,8 +15,10 @@ namespace nst::test {
 
 struct TempDir {
     std::filesystem::path path;
-    explicit TempDir(const std::string& name) {
-        path = std::filesystem::temp_directory_path() / ("nst_video_" + name + "_" + std::to_string(::getpid()));
+    explicit TempDir(const std::string& name = "frames") {
+        static std::atomic<int> counter{0};  // several in one test stay apart
+        path = std::filesystem::temp_directory_path() /
+               ("nst_video_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
         std::filesystem::remove_all(path);
         std::filesystem::create_directories(path);
     }
@@ -30,6 +33,9 @@ struct TempDir {
 // A w x h window of `img` whose left edge is at x0 (the camera pans right by dx per frame: the content
 // moves left by dx, so the flow from frame t to t+1 is (-dx, 0)).
 inline Image window(const Image& img, int x0, int y0, int w, int h) {
+    if (x0 < 0 || y0 < 0 || x0 + w > img.width || y0 + h > img.height)
+        throw Error("test window " + std::to_string(w) + "x" + std::to_string(h) + " at (" + std::to_string(x0) + ", " +
+                    std::to_string(y0) + ") leaves the " + std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
     Image out{w, h, std::vector<float>(size_t(w) * h * 3)};
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
