@@ -40,6 +40,8 @@ inline void add_style_flags(CLI::App& app, StylizeOptions& o, StyleFlagLists& s)
     app.add_option("--style-scale", o.style_scale, "style images are resized to style-scale x the output size (default 1)");
     app.add_option("--gpu", o.gpu, "CUDA device index, or -1 for the CPU (default: 0 when a GPU is present)");
     app.add_option("--backend", o.backend, "own (the project's kernels) or library (cuDNN/cuBLAS)");
+    app.add_option("--precision", o.precision, "on the GPU: fp32 (default), or tf32: convolutions and Gram matrices "
+                   "on tensor cores with 10-bit mantissas (about 1e-3 relative error per layer; faster)");
     app.add_option("--weights", o.weights, "VGG-19 weights (default: $NST_WEIGHTS, weights/vgg19.safetensors, ../shared/...)");
     app.add_option("--content-weight", o.objective.content_weight, "default 5");
     app.add_option("--style-weight", o.objective.style_weight, "default 100");

@@ -396,6 +396,11 @@ Device open_device(const StylizeOptions& o) {
     set_backend(parse_backend(o.backend));
     if (o.gpu < 0) return Device::cpu();
     set_cuda_device(o.gpu);
+    if (o.precision == "tf32") {  // the libraries' TF32 math, and the own TF32 rungs unless NST_KERNELS pins others
+        set_allow_tf32(true);
+        if (pinned_variant("conv2d").empty()) set_variant("conv2d", "igemm_mma_tf32");
+        if (pinned_variant("gram").empty()) set_variant("gram", "syrk_mma_tf32");
+    }
     return Device::cuda(o.gpu);
 }
 
@@ -417,7 +422,9 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         log << "live preview: " << preview->url() << std::endl;
     }
     const Device dev = open_device(o);
-    const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name + ")" : "");
+    const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name +
+                                                         (o.precision == "tf32" ? ", TF32" : "") + ")"
+                                                   : "");
     Run r{o, log, dev, load_inputs(o), fingerprint_of(o), o.scales.empty() ? std::vector<int>{o.image_size} : o.scales,
           checkpoint_path(o), std::nullopt, Progress(o, log, device), StylizeResult{}};
     r.result.device = device;

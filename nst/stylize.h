@@ -23,6 +23,7 @@ struct StylizeOptions {
     double style_scale = 1.0;
     int gpu = 0;                              // CUDA device, or -1 for the CPU
     std::string backend = "own";              // own | library (cuDNN/cuBLAS)
+    std::string precision = "fp32";           // fp32 | tf32 (GPU: tensor cores for conv and Gram)
     std::string weights;                      // empty: NST_WEIGHTS, weights/vgg19.safetensors, ../shared/...
     ObjectiveConfig objective;
     int num_iterations = 1000;                // per scale

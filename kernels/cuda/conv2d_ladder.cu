@@ -7,6 +7,9 @@
 //                   thread in registers, float4 loads of W where rows are 16-byte aligned. Any shape.
 //   4 "igemm_tf32"  the same tiling on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation):
 //                   about 1e-3 relative error, stated wherever it is compared or timed. sm_80 or newer.
+//   5 "igemm_mma_tf32"  implicit GEMM through mma.sync m16n8k8 TF32 (PTX, not WMMA), 64/128 x 128 block
+//                   tiles of 8 warps, cp.async double buffering, conflict-free fragment loads; layers
+//                   with K <= 16 (conv1_1's backward-data) on the direct kernel. sm_80 or newer.
 // backward-data of a stride-1 conv is a forward conv of dy with the flipped, transposed filters
 // (shapes.h: transposed_conv), so variants 2-4 run their forward kernel on it; the flipped filters are
 // made on the fly into the workspace, or once with prepare() for frozen weights (prepared layout:
@@ -19,6 +22,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/mma_tile.cuh"
 #include "kernels/cuda/register_tile.cuh"
 
 namespace nst::cuda {
@@ -245,6 +249,118 @@ void conv_igemm_tf32(const float* x, const float* w, const float* b, float* y, c
 }
 
 // ---------------------------------------------------------------------------------------------------
+// variant 5: implicit GEMM on tensor cores through mma.sync m16n8k8 (TF32), mma_tile.cuh. Block tile
+// BM (output channels: 64 when K <= 64, else 128) x 128 pixels, 8 warps as 2 (M) x 4 (N), each warp
+// (BM/2) x 32; k in stages of 16 through shared memory, double-buffered with cp.async (the next stage's
+// copies are in flight while the tensor cores work on this one). W rows arrive as 16-byte copies where
+// they are 16-byte aligned (CRS % 4 == 0), else 4 bytes at a time; X is gathered 4 bytes at a time with
+// zero-fill for the padding (igemm_column / igemm_row, as variant 3). Static shared memory: BM = 128 takes
+// 2 x (128 x 20 + 16 x 136) floats = 37.9 KB.
+constexpr int kMN = 128, kMThreads = 256, kMBPitch = kMN + 8;
+
+template <int BM>
+struct MmaConvSmem {
+    float As[2][BM][kKStride];       // W tile, m-major
+    float Bs[2][kMmaK][kMBPitch];    // gathered X tile, k-major
+};
+
+// Issues the cp.async copies of stage `buf`: k columns [kk0, kk0 + 16) of W's rows m0.. and X's rows.
+template <int BM>
+__device__ __forceinline__ void mma_conv_load_stage(MmaConvSmem<BM>& sm, int buf, const float* __restrict__ x,
+                                                    const float* __restrict__ w, const ConvShape& s,
+                                                    const IgemmColumn& col, int CRS, int m0, int kk0, bool w_vec4) {
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int i = 0; i < BM / 64; ++i) {  // A: BM rows x 16, one float4 per thread per 64 rows
+        const int m = tid / 4 + 64 * i, kq = (tid % 4) * 4, gm = m0 + m, gk = kk0 + kq;
+        const float* row = w + (long long)gm * CRS;
+        if (w_vec4) {
+            const bool in = gm < s.K && gk < CRS;  // CRS % 4 == 0: all four or none
+            cp_async<16>(&sm.As[buf][m][kq], in ? row + gk : w, in ? 16 : 0);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const bool in = gm < s.K && gk + e < CRS;
+                cp_async<4>(&sm.As[buf][m][kq + e], in ? row + gk + e : w, in ? 4 : 0);
+            }
+        }
+    }
+    // B: 16 rows (c, r, t) x 128 pixels: pixel tid % 128 (a warp takes 32 consecutive pixels of one
+    // row), rows (tid / 128) * 8 .. + 7.
+    const int jb = tid % kMN, kb = (tid / kMN) * 8;
+    IgemmRow r = igemm_row(s, kk0 + kb);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+        if (e > 0) igemm_next_row(s, r);
+        const int h = col.h0 + r.r, ww = col.w0 + r.t;
+        const bool in = col.valid && r.gk < CRS && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
+        cp_async<4>(&sm.Bs[buf][kb + e][jb], in ? x + col.corner + r.offset : x, in ? 4 : 0);
+    }
+}
+
+template <int BM>
+__global__ void __launch_bounds__(kMThreads) conv_mma_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                            const float* __restrict__ b, float* __restrict__ y,
+                                                            ConvShape s, bool w_vec4) {
+    constexpr int MT = BM / 32, NT = 4;  // warp tile (BM/2) x 32
+    __shared__ __align__(16) MmaConvSmem<BM> sm;
+    const int CRS = s.C * s.R * s.S, PQ = s.P() * s.Q();
+    const long long NPQ = (long long)s.N * PQ;
+    const int m0 = blockIdx.y * BM;
+    const long long j0 = (long long)blockIdx.x * kMN;
+    const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+    const int wm = (warp / 4) * (BM / 2), wn = (warp % 4) * 32;
+    const IgemmColumn col = igemm_column(s, NPQ, j0 + tid % kMN);
+    float acc[MT][NT][4] = {};
+    const int stages = (CRS + kMmaK - 1) / kMmaK;
+    mma_conv_load_stage<BM>(sm, 0, x, w, s, col, CRS, m0, 0, w_vec4);
+    cp_async_commit();
+    for (int it = 0; it < stages; ++it) {
+        if (it + 1 < stages) mma_conv_load_stage<BM>(sm, (it + 1) & 1, x, w, s, col, CRS, m0, (it + 1) * kMmaK, w_vec4);
+        cp_async_commit();  // possibly empty: keeps "all but the newest group" = this stage
+        cp_async_wait<1>();
+        __syncthreads();
+        warp_mma_stage<MT, NT, true>(acc, &sm.As[it & 1][0][0], &sm.Bs[it & 1][0][0], kMBPitch, wm, wn, lane);
+        __syncthreads();  // the next iteration's copies overwrite this buffer
+    }
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int k = m0 + wm + mma_row(i, q, lane);
+            if (k >= s.K) continue;
+            const float bias = b ? b[k] : 0.f;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+                const long long jj = j0 + wn + mma_col(j, q, lane);
+                if (jj >= NPQ) continue;
+                const long long n = jj / PQ, pq = jj - n * PQ;
+                y[(n * s.K + k) * PQ + pq] = acc[i][j][q] + bias;
+            }
+        }
+}
+
+// Few output channels (conv1_1's backward-data has K' = 3) would leave almost all of a 64-row tile
+// idle: a 3x3 stride-1 layer with K <= 16 goes to the direct kernel (variant 2) instead, in fp32
+// (0.22 ms against 0.75 ms for conv1_1's backward-data at 512x512 on an H200, 2026-11-28).
+bool few_channels_direct(const ConvShape& s) { return s.K <= 16 && is_3x3_same(s); }
+
+void conv_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    if (few_channels_direct(s)) return conv3x3_smem(x, w, b, y, s);
+    require_tf32_tensor_cores("conv2d igemm_mma_tf32");
+    const long long NPQ = (long long)s.N * s.P() * s.Q();
+    const int BM = s.K <= 64 ? 64 : 128;
+    const long long gx = (NPQ + kMN - 1) / kMN, gy = (s.K + BM - 1) / BM;
+    if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm_mma_tf32: shape too large for one grid");
+    const dim3 grid{unsigned(gx), unsigned(gy)};
+    if (BM == 64)
+        NST_LAUNCH(conv_mma_kernel<64>, grid, kMThreads, 0, stream())(x, w, b, y, s, rows_vec4(w, s));
+    else
+        NST_LAUNCH(conv_mma_kernel<128>, grid, kMThreads, 0, stream())(x, w, b, y, s, rows_vec4(w, s));
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Shared plumbing: forward with a fallback, backward-data through the transposed conv.
 using Forward = void (*)(const float*, const float*, const float*, float*, const ConvShape&);
 
@@ -284,6 +400,13 @@ void conv2d_backward_data_igemm_tf32(const float* dy, const float* w, float* dx,
     backward_data_unprepared(conv_igemm_tf32, dy, w, dx, s);
 }
 
+void conv2d_forward_igemm_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    conv_mma_tf32(x, w, b, y, s);
+}
+void conv2d_backward_data_igemm_mma_tf32(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    backward_data_unprepared(conv_mma_tf32, dy, w, dx, s);
+}
+
 // Prepared form, shared by the ladder: [w (K,C,R,S) | w' (C,K,R,S)], w' the flipped, transposed filters
 // of backward-data, made once instead of on every backward.
 int64_t conv2d_prepared_size_flipped(const ConvShape& s) { return has_transposed_conv(s) ? 2 * s.w_size() : 0; }
@@ -309,6 +432,13 @@ void conv2d_forward_igemm_tf32_prepared(const float* x, const float* p, const fl
 }
 void conv2d_backward_data_igemm_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
     backward_data_via(conv_igemm_tf32, dy, p + s.w_size(), dx, s);
+}
+
+void conv2d_forward_igemm_mma_tf32_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s) {
+    conv_mma_tf32(x, p, b, y, s);
+}
+void conv2d_backward_data_igemm_mma_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
+    backward_data_via(conv_mma_tf32, dy, p + s.w_size(), dx, s);
 }
 
 }  // namespace nst::cuda

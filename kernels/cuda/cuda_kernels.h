@@ -15,14 +15,16 @@ void conv2d_backward_data_naive(const float* dy, const float* w, float* dx, cons
 void conv2d_backward_weight_naive(const float* x, const float* dy, float* dw, const ConvShape& s);
 void conv2d_backward_bias_naive(const float* dy, float* db, const ConvShape& s);
 
-// conv2d_ladder.cu: variants 2 "smem", 3 "igemm", 4 "igemm_tf32" (docs/kernels.md). backward-weight and
-// backward-bias are the naive kernels'. Prepared weights: [w | flipped, transposed w] (2·K·C·R·S floats).
+// conv2d_ladder.cu: variants 2 "smem", 3 "igemm", 4 "igemm_tf32", 5 "igemm_mma_tf32" (docs/kernels.md).
+// backward-weight and backward-bias are the naive kernels'. Prepared weights: [w | flipped, transposed w] (2·K·C·R·S floats).
 void conv2d_forward_smem(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_smem(const float* dy, const float* w, float* dx, const ConvShape& s);
 void conv2d_forward_igemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_igemm(const float* dy, const float* w, float* dx, const ConvShape& s);
 void conv2d_forward_igemm_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_igemm_tf32(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_forward_igemm_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm_mma_tf32(const float* dy, const float* w, float* dx, const ConvShape& s);
 int64_t conv2d_prepared_size_flipped(const ConvShape& s);
 void conv2d_prepare_flipped(const float* w, float* prepared, const ConvShape& s);
 void conv2d_forward_smem_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
@@ -31,6 +33,8 @@ void conv2d_forward_igemm_prepared(const float* x, const float* p, const float* 
 void conv2d_backward_data_igemm_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
 void conv2d_forward_igemm_tf32_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_igemm_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
+void conv2d_forward_igemm_mma_tf32_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm_mma_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
 
 // pool2d.cu
 void max_pool_forward_naive(const float* x, float* y, int32_t* argmax, const PoolShape& s);
@@ -44,11 +48,14 @@ void avg_pool_backward_naive(const float* x, const float* y, const int32_t* argm
 void gram_forward_naive(const float* f, float* g, const GramShape& s);
 void gram_backward_naive(const float* f, const float* dg, float* df, const GramShape& s);
 
-// gram_ladder.cu: variants 2 "tiled", 3 "syrk", 4 "syrk_tf32" (docs/kernels.md); all share one backward.
+// gram_ladder.cu: variants 2 "tiled", 3 "syrk", 4 "syrk_tf32", 5 "syrk_mma_tf32" (docs/kernels.md); 2-4
+// share one fp32 backward, 5 has its own on tensor cores.
 void gram_forward_tiled(const float* f, float* g, const GramShape& s);
 void gram_forward_syrk(const float* f, float* g, const GramShape& s);
 void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s);
+void gram_forward_syrk_mma_tf32(const float* f, float* g, const GramShape& s);
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s);
+void gram_backward_mma_tf32(const float* f, const float* dg, float* df, const GramShape& s);  // rung 5's
 
 // pointwise.cu
 void relu_forward(const float* x, float* y, int64_t n);

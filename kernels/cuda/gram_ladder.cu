@@ -5,20 +5,25 @@
 //                  above the diagonal: G is symmetric, so each block also writes its mirror. Half the work.
 //   4 "syrk_tf32"  the same triangle on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation;
 //                  about 1e-3 relative error). sm_80 or newer.
+//   5 "syrk_mma_tf32"  the triangle through mma.sync m16n8k8 TF32 with cp.async double buffering and
+//                  conflict-free fragment loads (mma_tile.cuh); split-K aimed at 4 blocks per SM. Its
+//                  backward runs dF = S F through mma.sync too (the only rung whose backward is TF32).
 // Split-K, rungs 2-4: C×C alone gives too few blocks for the early layers (relu1_1 at 512 px, C = 64:
 // one 64x64 block would loop over all 262144 columns), so H·W is split over blocks too (grid z = N ×
 // splits, see split_k). Each split writes its unscaled partial C×C tile into the workspace, and a small
 // kernel sums the splits in a fixed order (deterministic, no atomics), scales, and mirrors the triangle.
 // With one split the kernels write G directly, as before.
-// Backward, all variants: S = α (dG + dGᵀ) (one small kernel), then dF = S F with the 64x64
-// register-tiled GEMM of variant 3 (fp32 in all variants, so only the forward differs in precision).
+// Backward: S = α (dG + dGᵀ) (one small kernel), then dF = S F with the 64x64 register-tiled GEMM of
+// variant 3 in fp32 (rungs 2-4: only their forward differs in precision), or through mma.sync (rung 5).
 #include <mma.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/mma_tile.cuh"
 #include "kernels/cuda/register_tile.cuh"
 
 namespace nst::cuda {
@@ -37,10 +42,10 @@ struct SplitK {
 // Fixed numbers rather than the device's SM count, so the result does not depend on the card.
 constexpr long long kTargetBlocks = 2 * 132, kMinSplitCols = 256, kMaxSplits = 256;
 
-SplitK split_k(const GramShape& s, long long tiles) {
+SplitK split_k(const GramShape& s, long long tiles, long long target_blocks = kTargetBlocks) {
     const long long blocks = (long long)s.N * tiles;
     if (blocks <= 0 || s.HW < 2 * kMinSplitCols) return {1, s.HW};
-    long long splits = (kTargetBlocks + blocks - 1) / blocks;
+    long long splits = (target_blocks + blocks - 1) / blocks;
     splits = std::min({splits, kMaxSplits, s.HW / kMinSplitCols, 65535LL / s.N});
     if (splits <= 1) return {1, s.HW};
     const long long len = ((s.HW + splits - 1) / splits + 63) / 64 * 64;
@@ -230,6 +235,177 @@ __global__ void __launch_bounds__(128) gram_syrk_tf32_kernel(const float* __rest
 #endif
 }
 
+// ---- variant 5: the triangle through mma.sync m16n8k8 (TF32), mma_tile.cuh ----
+// 64x64 blocks of 4 warps (2 x 2, each 32x32), F's columns in stages of 16 through shared memory,
+// double-buffered with cp.async (16-byte copies where HW % 4 == 0, else 4 bytes). Both operands are rows
+// of F, so both tiles are m-major (A = F rows i0.., B = Fᵀ read as F rows j0..). 20 KB of shared memory
+// and few registers, so four blocks fit per SM: split-K aims at 4 x 132 blocks instead of 2 x 132.
+constexpr int kGT = 64, kGThreads = 128;
+constexpr long long kMmaTargetBlocks = 4 * 132;
+
+struct MmaGramSmem {
+    float As[2][kGT][kKStride];
+    float Bs[2][kGT][kKStride];
+};
+
+__device__ __forceinline__ void mma_gram_load_rows(float (*tile)[kKStride], const float* __restrict__ F, int C,
+                                                   long long HW, int r0, long long k0, long long ke, bool vec4) {
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {  // 64 rows x 16 columns: two float4 per thread
+        const int r = tid / 4 + 32 * i, kq = (tid % 4) * 4;
+        const long long k = k0 + kq;
+        const float* row = F + (long long)(r0 + r) * HW;
+        if (vec4) {
+            const bool in = r0 + r < C && k < ke;  // HW % 4 == 0 and k0 % 4 == 0: all four or none
+            cp_async<16>(&tile[r][kq], in ? row + k : F, in ? 16 : 0);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const bool in = r0 + r < C && k + e < ke;
+                cp_async<4>(&tile[r][kq + e], in ? row + k + e : F, in ? 4 : 0);
+            }
+        }
+    }
+}
+
+__global__ void __launch_bounds__(kGThreads) gram_syrk_mma_kernel(const float* __restrict__ f, float* __restrict__ g,
+                                                                 int C, long long HW, float scale, int splits,
+                                                                 long long len, bool vec4) {
+    if (blockIdx.x < blockIdx.y) return;
+    __shared__ __align__(16) MmaGramSmem sm;
+    const int n = blockIdx.z / splits, i0 = blockIdx.y * kGT, j0 = blockIdx.x * kGT, tid = threadIdx.x;
+    const int lane = tid % 32, warp = tid / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+    const float* F = f + (long long)n * C * HW;
+    long long kb, ke;
+    split_range(HW, splits, len, kb, ke);
+    float acc[2][4][4] = {};
+    const long long stages = (ke - kb + kMmaK - 1) / kMmaK;
+    if (stages > 0) {
+        mma_gram_load_rows(sm.As[0], F, C, HW, i0, kb, ke, vec4);
+        mma_gram_load_rows(sm.Bs[0], F, C, HW, j0, kb, ke, vec4);
+    }
+    cp_async_commit();
+    for (long long it = 0; it < stages; ++it) {
+        const int buf = int(it & 1);
+        if (it + 1 < stages) {
+            const long long k1 = kb + (it + 1) * kMmaK;
+            mma_gram_load_rows(sm.As[buf ^ 1], F, C, HW, i0, k1, ke, vec4);
+            mma_gram_load_rows(sm.Bs[buf ^ 1], F, C, HW, j0, k1, ke, vec4);
+        }
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        warp_mma_stage<2, 4, false>(acc, &sm.As[buf][0][0], &sm.Bs[buf][0][0], kKStride, wm, wn, lane);
+        __syncthreads();
+    }
+    cp_async_wait<0>();
+    float* G = g + (long long)blockIdx.z * C * C;
+    const bool mirror = splits == 1 && blockIdx.x != blockIdx.y;  // split: the reduction mirrors
+#pragma unroll
+    for (int a = 0; a < 2; ++a)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const int i = i0 + wm + mma_row(a, q, lane), j = j0 + wn + mma_col(c, q, lane);
+                if (i >= C || j >= C) continue;
+                const float v = acc[a][c][q] * scale;
+                G[(long long)i * C + j] = v;
+                if (mirror) G[(long long)j * C + i] = v;
+            }
+}
+
+// The backward of rung 5, dF = S · F (S = α(dG + dGᵀ), C x C; F, C x HW), through the same mma.sync
+// stage: block tile BM (64 when C <= 64, else 128) x 128 columns, 8 warps as 2 x 4, S's rows m-major and
+// F's rows k-major in shared memory (the convolution's layouts, without the gather), double-buffered.
+constexpr int kBN5 = 128, kB5Pitch = kBN5 + 8, kThreads5 = 256;
+
+template <int BM>
+struct MmaGemmSmem {
+    float As[2][BM][kKStride];
+    float Bs[2][kMmaK][kB5Pitch];
+};
+
+template <int BM>
+__device__ __forceinline__ void mma_gemm_load_stage(MmaGemmSmem<BM>& sm, int buf, const float* __restrict__ A,
+                                                    const float* __restrict__ B, int M, int K, long long N, int m0,
+                                                    long long n0, int k0, bool a_vec4, bool b_vec4) {
+    const int tid = threadIdx.x;
+#pragma unroll
+    for (int i = 0; i < BM / 64; ++i) {  // A: BM x 16
+        const int m = tid / 4 + 64 * i, kq = (tid % 4) * 4, gm = m0 + m, gk = k0 + kq;
+        const float* row = A + (long long)gm * K;
+        if (a_vec4) {
+            const bool in = gm < M && gk < K;
+            cp_async<16>(&sm.As[buf][m][kq], in ? row + gk : A, in ? 16 : 0);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const bool in = gm < M && gk + e < K;
+                cp_async<4>(&sm.As[buf][m][kq + e], in ? row + gk + e : A, in ? 4 : 0);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {  // B: 16 rows x 128 columns, two float4 per thread
+        const int kk = tid / 32 + 8 * i, nq = (tid % 32) * 4, gk = k0 + kk;
+        const long long gn = n0 + nq;
+        const float* row = B + (long long)gk * N;
+        if (b_vec4) {
+            const bool in = gk < K && gn < N;  // N % 4 == 0: all four or none
+            cp_async<16>(&sm.Bs[buf][kk][nq], in ? row + gn : B, in ? 16 : 0);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const bool in = gk < K && gn + e < N;
+                cp_async<4>(&sm.Bs[buf][kk][nq + e], in ? row + gn + e : B, in ? 4 : 0);
+            }
+        }
+    }
+}
+
+// Cm[z] (M x N) = A[z] (M x K) · B[z] (K x N), z = blockIdx.z, row-major, batch strides sa, sb, sc.
+template <int BM>
+__global__ void __launch_bounds__(kThreads5) gemm_nn_mma_kernel(const float* __restrict__ A, const float* __restrict__ B,
+                                                               float* __restrict__ Cm, int M, long long N, int K,
+                                                               long long sa, long long sb, long long sc, bool a_vec4,
+                                                               bool b_vec4) {
+    constexpr int MT = BM / 32, NT = 4;
+    __shared__ __align__(16) MmaGemmSmem<BM> sm;
+    A += blockIdx.z * sa;
+    B += blockIdx.z * sb;
+    Cm += blockIdx.z * sc;
+    const int m0 = blockIdx.y * BM, tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+    const long long n0 = (long long)blockIdx.x * kBN5;
+    const int wm = (warp / 4) * (BM / 2), wn = (warp % 4) * 32;
+    float acc[MT][NT][4] = {};
+    const int stages = (K + kMmaK - 1) / kMmaK;
+    mma_gemm_load_stage<BM>(sm, 0, A, B, M, K, N, m0, n0, 0, a_vec4, b_vec4);
+    cp_async_commit();
+    for (int it = 0; it < stages; ++it) {
+        if (it + 1 < stages)
+            mma_gemm_load_stage<BM>(sm, (it + 1) & 1, A, B, M, K, N, m0, n0, (it + 1) * kMmaK, a_vec4, b_vec4);
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        warp_mma_stage<MT, NT, true>(acc, &sm.As[it & 1][0][0], &sm.Bs[it & 1][0][0], kB5Pitch, wm, wn, lane);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < MT; ++i)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int m = m0 + wm + mma_row(i, q, lane);
+            if (m >= M) continue;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+                const long long n = n0 + wn + mma_col(j, q, lane);
+                if (n < N) Cm[(long long)m * N + n] = acc[i][j][q];
+            }
+        }
+}
+
 // The triangle rungs run T (T + 1) / 2 of their T² blocks.
 long long triangle_blocks(int C) {
     const long long T = (C + kBM - 1) / kBM;
@@ -280,6 +456,39 @@ void gram_forward_syrk_tf32(const float* f, float* g, const GramShape& s) {
                                                                                     sk.splits, sk.len);
     NST_CUDA_CHECK_LAUNCH();
     gram_reduce_splits(out, g, s, sk, true);
+}
+
+void gram_forward_syrk_mma_tf32(const float* f, float* g, const GramShape& s) {
+    require_tf32_tensor_cores("gram syrk_mma_tf32");
+    const SplitK sk = split_k(s, triangle_blocks(s.C), kMmaTargetBlocks);
+    const int T = (s.C + kGT - 1) / kGT;
+    if (T > 65535 || (long long)s.N * sk.splits > 65535) throw Error("gram syrk_mma_tf32: matrix too large for one grid");
+    float* out = gram_output(g, s, sk);
+    const float scale = sk.splits == 1 ? float(s.scale()) : 1.f;
+    const bool vec4 = s.HW % 4 == 0 && reinterpret_cast<uintptr_t>(f) % 16 == 0;
+    NST_LAUNCH(gram_syrk_mma_kernel, dim3(T, T, s.N * sk.splits), kGThreads, 0, stream())(f, out, s.C, s.HW, scale,
+                                                                                         sk.splits, sk.len, vec4);
+    NST_CUDA_CHECK_LAUNCH();
+    gram_reduce_splits(out, g, s, sk, true);
+}
+
+void gram_backward_mma_tf32(const float* f, const float* dg, float* df, const GramShape& s) {
+    require_tf32_tensor_cores("gram syrk_mma_tf32 backward");
+    const long long CC = (long long)s.C * s.C, total = s.N * CC;
+    auto* S = static_cast<float*>(workspace(sizeof(float) * size_t(total)));
+    NST_LAUNCH(symmetrize_kernel, grid_for(total), 256, 0, stream())(dg, S, s.C, total, float(s.scale()));
+    NST_CUDA_CHECK_LAUNCH();
+    const int BM = s.C <= 64 ? 64 : 128;
+    const long long gx = (s.HW + kBN5 - 1) / kBN5, gy = (s.C + BM - 1) / BM;
+    if (gx > 2147483647LL || gy > 65535 || s.N > 65535) throw Error("gram syrk_mma_tf32 backward: shape too large for one grid");
+    const dim3 grid{unsigned(gx), unsigned(gy), unsigned(s.N)};
+    const bool a_vec4 = s.C % 4 == 0, b_vec4 = s.HW % 4 == 0 && reinterpret_cast<uintptr_t>(f) % 16 == 0;
+    const long long sf = (long long)s.C * s.HW;
+    if (BM == 64)
+        NST_LAUNCH(gemm_nn_mma_kernel<64>, grid, kThreads5, 0, stream())(S, f, df, s.C, s.HW, s.C, CC, sf, sf, a_vec4, b_vec4);
+    else
+        NST_LAUNCH(gemm_nn_mma_kernel<128>, grid, kThreads5, 0, stream())(S, f, df, s.C, s.HW, s.C, CC, sf, sf, a_vec4, b_vec4);
+    NST_CUDA_CHECK_LAUNCH();
 }
 
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s) {
