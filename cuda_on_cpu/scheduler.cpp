@@ -16,6 +16,10 @@
 // so a race between blocks shows when they run on different workers; and every warp exchange, not only
 // __syncwarp, is modelled as a fence among its lanes.
 // The scheduler's hand-off fields are relaxed atomics, which TSan neither reports nor orders by.
+//
+// cp.async (include/cuda_on_cpu/ptx.h) is modelled here, as per-thread state of the fiber: a queue of
+// deferred copies, each tagged with the commit group it belongs to, performed by the thread itself
+// when a cp_async_wait retires its group; a thread that ends with copies still queued is a fault.
 #include <cstdint>
 #include <boost/context/detail/fcontext.hpp>
 #include <sys/mman.h>
@@ -35,6 +39,7 @@
 #include <vector>
 
 #include "cuda_on_cpu/internal.h"
+#include "cuda_on_cpu/ptx.h"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
@@ -147,6 +152,16 @@ struct Where {
 
 struct Worker;
 
+// A cp.async copy not yet performed; `group` is the number of commits before it was issued (so it
+// belongs to the group that commit number `group` + 1 closes).
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    int cp_size, src_size;
+    uint64_t group;
+    std::source_location where;
+};
+
 // One CUDA thread. Fields the fiber and the scheduler both touch are relaxed atomics (see the header).
 struct Fiber {
     ThreadIndex index{};
@@ -162,6 +177,11 @@ struct Fiber {
     std::atomic<int> src{0};
     std::atomic<uint64_t> value{0}, result{0};
     std::string fault;  // written by the fiber, read by the scheduler after tsan_acquire(&fault_token)
+    // cp.async state, touched only by the fiber (and reset by the scheduler before each block):
+    // copies[copies_done..] are pending, in issue order; `commits` counts cp_async_commit calls.
+    std::vector<AsyncCopy> copies;
+    size_t copies_done = 0;
+    uint64_t commits = 0;
 };
 
 constexpr size_t kStackBytes = size_t(256) << 10, kGuardBytes = 4096, kMaxThreads = 1024;
@@ -205,6 +225,23 @@ void set_state(Fiber& f, uint8_t s) { f.state.store(s, std::memory_order_relaxed
 template <class T> T get(const std::atomic<T>& a) { return a.load(std::memory_order_relaxed); }
 template <class T, class U> void put(std::atomic<T>& a, U v) { a.store(T(v), std::memory_order_relaxed); }
 
+std::string location_str(const std::source_location& w) {
+    std::string f = w.file_name();
+    const auto slash = f.rfind('/');
+    if (slash != std::string::npos) f = f.substr(slash + 1);
+    return f + ":" + std::to_string(w.line());
+}
+
+// The fault of a thread that ends with cp.async copies it never waited for (nothing orders them on a
+// GPU: they land at some point after the thread's last read, or after another thread's).
+std::string pending_copies_str(const Fiber& f) {
+    const size_t pending = f.copies.size() - f.copies_done;
+    const AsyncCopy& first = f.copies[f.copies_done];
+    return "cp.async copies still pending when the thread exited; missing cp.async.wait_group (" +
+           std::to_string(pending) + " cop" + (pending == 1 ? "y" : "ies") + ", the first issued at " +
+           location_str(first.where) + (first.group == f.commits ? ", never committed)" : ")");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The fiber's side.
 
@@ -234,6 +271,7 @@ __attribute__((noinline)) void run_thread(Fiber* f) {
     tsan_acquire(&w.launch_token);
     try {
         (*w.body)();
+        if (f->copies_done != f->copies.size()) throw DeviceFault(pending_copies_str(*f));
         set_state(*f, kDone);
     } catch (const std::exception& e) {
         f->fault = e.what();
@@ -320,6 +358,48 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int src, unsigned* ballot,
 
 void syncwarp(unsigned mask, std::source_location where) {
     warp_exchange(mask, 0, lane_id(), nullptr, "__syncwarp", where);
+}
+
+// ---- cp.async (include/cuda_on_cpu/ptx.h) ----
+void cp_async(void* smem_dst, const void* gmem_src, int cp_size, int src_size, std::source_location where) {
+    Fiber& f = running_fiber("cp.async");
+    const auto bad = [&](const std::string& what) {
+        throw DeviceFault("cp.async at " + location_str(where) + ": " + what);
+    };
+    if (cp_size != 4 && cp_size != 8 && cp_size != 16)
+        bad("cp-size " + std::to_string(cp_size) + "; it must be 4, 8 or 16");
+    if (src_size < 0 || src_size > cp_size)
+        bad("src-size " + std::to_string(src_size) + " outside [0, cp-size " + std::to_string(cp_size) + "]");
+    if (reinterpret_cast<uintptr_t>(smem_dst) % unsigned(cp_size) != 0)
+        bad("the shared-memory destination is not aligned to the " + std::to_string(cp_size) + "-byte copy");
+    if (src_size > 0 && reinterpret_cast<uintptr_t>(gmem_src) % unsigned(cp_size) != 0)
+        bad("the global source is not aligned to the " + std::to_string(cp_size) + "-byte copy");
+    if (src_size > 0 && !device_range(gmem_src, size_t(src_size)))
+        bad("the " + std::to_string(src_size) + " source bytes are not inside one cudaMalloc allocation");
+    if (device_range(smem_dst, 1)) bad("the destination is global memory; cp.async writes shared memory");
+    f.copies.push_back(AsyncCopy{smem_dst, gmem_src, cp_size, src_size, f.commits, where});
+}
+
+void cp_async_commit() { ++running_fiber("cp.async.commit_group").commits; }
+
+void cp_async_wait(int n) {
+    Fiber& f = running_fiber("cp.async.wait_group");
+    if (n < 0) throw DeviceFault("cp.async.wait_group " + std::to_string(n) + ": a negative count");
+    if (f.commits <= uint64_t(n)) return;
+    const uint64_t retire_below = f.commits - uint64_t(n);  // groups 0 .. retire_below-1 complete
+    while (f.copies_done < f.copies.size() && f.copies[f.copies_done].group < retire_below) {
+        const AsyncCopy& c = f.copies[f.copies_done++];
+        auto* dst = static_cast<char*>(c.dst);
+        if (c.src_size > 0) std::memcpy(dst, c.src, size_t(c.src_size));
+        std::memset(dst + c.src_size, 0, size_t(c.cp_size - c.src_size));
+    }
+    if (f.copies_done == f.copies.size()) {
+        f.copies.clear();
+        f.copies_done = 0;
+    } else if (f.copies_done >= 64 && 2 * f.copies_done >= f.copies.size()) {  // a pipeline never drains
+        f.copies.erase(f.copies.begin(), f.copies.begin() + std::ptrdiff_t(f.copies_done));
+        f.copies_done = 0;
+    }
 }
 
 namespace {
@@ -488,6 +568,9 @@ std::string run_block(Worker& w, const LaunchConfig& cfg, const std::function<vo
         f.index = ThreadIndex{unflatten(i, cfg.block), block_idx, cfg.block, cfg.grid};
         set_state(f, kReady);
         f.fault.clear();
+        f.copies.clear();
+        f.copies_done = 0;
+        f.commits = 0;
         f.self = ctx::make_fcontext(w.stack_top(i), kStackBytes, fiber_main);
         if (NST_EMU_TSAN && !f.tsan) f.tsan = tsan_new_fiber();
     }

@@ -13,10 +13,14 @@
 //     per worker (static thread_local), so per running block. __syncthreads, warp intrinsics and the
 //     end of a thread are the only scheduling points, so code that relies on anything else (implicit
 //     warp lockstep) fails here as it may on a GPU.
+//   - PTX that kernels issue as inline assembly (cuda_on_cpu/ptx.h): cvt.rna.tf32.f32; mma.sync m16n8k8
+//     TF32, warp-collective like a shuffle, with the ISA's fragment layout; cp.async, deferred per CUDA
+//     thread until the cp.async.wait_group that retires its commit group.
 //   - Faults CUDA would show are reported loudly (stderr and the error string): bad launch
 //     configurations (not sticky, like CUDA), and inside a kernel __trap, a barrier not reached by every
-//     thread, warp masks naming lanes that do not take part, deadlock (sticky, like CUDA: every later
-//     call fails until cudaDeviceReset).
+//     thread, warp masks naming lanes that do not take part, misaligned or non-device cp.async copies
+//     and a thread ending with copies not waited for, deadlock (sticky, like CUDA: every later call fails
+//     until cudaDeviceReset).
 //   - Environment: NST_CUDA_EMU_WORKERS (host threads running blocks; default: all cores),
 //     NST_CUDA_EMU_ORDER=forward|reverse|shuffle (the order blocks and threads are scheduled in),
 //     NST_CUDA_EMU_SEED (for shuffle), NST_CUDA_EMU_DEVICES=0 (pretend there is no device),
