@@ -141,6 +141,9 @@ const Conv2dVariant kConvCuda[] = {
 #ifdef NST_HAVE_CUDNN
     {"cudnn", true, cudnn::conv2d_forward, cudnn::conv2d_backward_data, cudnn::conv2d_backward_weight,
      cudnn::conv2d_backward_bias, nullptr, nullptr, nullptr, nullptr},
+    // cuDNN's best: the fastest algorithm cudnnFind times per shape (the library backend keeps "cudnn").
+    {"cudnn_best", true, cudnn::conv2d_forward_best, cudnn::conv2d_backward_data_best, cudnn::conv2d_backward_weight,
+     cudnn::conv2d_backward_bias, nullptr, nullptr, nullptr, nullptr},
 #endif
 };
 const ReluVariant kReluCuda[] = {

@@ -1,13 +1,18 @@
 // cuDNN wrappers (legacy cuDNN API, present in cuDNN 8 and 9). Descriptors are built per call: they
 // cost microseconds, and keeping this file obviously correct matters more than that here.
 // Convolution algorithms come from cuDNN's heuristics (…_v7), filtered by the TF32 setting, deterministic
-// ones preferred, and are cached per shape so a steady-state loop asks once.
+// ones preferred, and are cached per shape so a steady-state loop asks once. The "cudnn_best" variant
+// (conv2d_forward_best, conv2d_backward_data_best) instead times every algorithm once per shape with
+// cudnnFind…AlgorithmEx and keeps the fastest that fits the workspace bound: cuDNN's best, the yardstick
+// that PyTorch's cudnn.benchmark=True gets.
 #include "kernels/cudnn/cudnn_kernels.h"
 
 #include <cstdint>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <tuple>
@@ -99,6 +104,48 @@ template <class Perf> auto pick(const Perf* perf, int count, const char* what) {
 
 const float kOne = 1.f, kZero = 0.f;
 
+// ---- cuDNN's best (cudnnFind) ----
+
+// The most workspace an algorithm of cudnn_best may use: NST_CUDNN_BEST_WORKSPACE_MIB (default 1024 MiB;
+// cuda::workspace keeps the largest size it was asked for, so this bounds what the variant leaves held).
+size_t best_workspace_bound() {
+    static const size_t bound = [] {
+        const char* v = std::getenv("NST_CUDNN_BEST_WORKSPACE_MIB");
+        const long mib = v ? std::strtol(v, nullptr, 10) : 1024;
+        return size_t(mib > 0 ? mib : 1024) << 20;
+    }();
+    return bound;
+}
+
+// An algorithm and the math type cuDNN timed it with (set on the descriptor before each call, as
+// PyTorch does; under FMA math only FMA algorithms are tried at all).
+template <class Algo> struct Choice {
+    Algo algo;
+    cudnnMathType_t math;
+};
+
+// The fastest timed algorithm that succeeded, fits the bound and respects the TF32 setting (cudnnFind
+// returns them sorted by time). Determinism is not asked for: this is the speed yardstick, not the
+// library backend (which stays on the "cudnn" row and its deterministic choice).
+template <class Algo, class Perf> Choice<Algo> pick_fastest(const Perf* perf, int count, const char* what) {
+    for (int i = 0; i < count; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= best_workspace_bound() &&
+            (allow_tf32() || perf[i].mathType != CUDNN_TENSOR_OP_MATH))
+            return {perf[i].algo, allow_tf32() ? perf[i].mathType : CUDNN_FMA_MATH};
+    throw Error(std::string("cuDNN's Find timed no usable algorithm for ") + what);
+}
+
+// The largest workspace any algorithm asks for within the bound: what the Find calls are given, so that
+// every algorithm that fits the bound can be timed (sizes come from the same queries the calls use).
+template <class SizeFn> size_t find_workspace(int algo_count, SizeFn size_of) {
+    size_t most = 0;
+    for (int a = 0; a < algo_count; ++a) {
+        size_t ws = 0;
+        if (size_of(a, &ws) == CUDNN_STATUS_SUCCESS && ws <= best_workspace_bound()) most = std::max(most, ws);
+    }
+    return most;
+}
+
 }  // namespace
 
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
@@ -137,6 +184,60 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
     NST_CUDNN_CHECK(
         cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w.d, d.y.d, d.conv, d.x.d, it->second, &ws));
     NST_CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &kOne, d.w.d, w, d.y.d, dy, d.conv, it->second,
+                                                 ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.x.d, dx));
+}
+
+// cudnnFind…Ex times the algorithms on the caller's own buffers (y, dx are overwritten, as the call does
+// anyway) and the project's workspace, so no hidden cudaMalloc of operand copies; it synchronizes, so the
+// first call per shape must not be inside a CUDA graph capture (bench_eval captures after two warm-ups).
+void conv2d_forward_best(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    ConvDescs d(s);
+    static std::map<ShapeKey, Choice<cudnnConvolutionFwdAlgo_t>> cache;
+    auto it = cache.find(key_of(s));
+    if (it == cache.end()) {
+        const size_t bytes = find_workspace(CUDNN_CONVOLUTION_FWD_ALGO_COUNT, [&](int a, size_t* ws) {
+            return cudnnGetConvolutionForwardWorkspaceSize(handle(), d.x.d, d.w.d, d.conv, d.y.d,
+                                                           cudnnConvolutionFwdAlgo_t(a), ws);
+        });
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        int n = 0;
+        NST_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle(), d.x.d, x, d.w.d, w, d.conv, d.y.d, y,
+                                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf,
+                                                               bytes ? cuda::workspace(bytes) : nullptr, bytes));
+        it = cache.emplace(key_of(s), pick_fastest<cudnnConvolutionFwdAlgo_t>(perf, n, "conv2d forward")).first;
+    }
+    NST_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, it->second.math));
+    size_t ws = 0;
+    NST_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle(), d.x.d, d.w.d, d.conv, d.y.d, it->second.algo, &ws));
+    NST_CUDNN_CHECK(cudnnConvolutionForward(handle(), &kOne, d.x.d, x, d.w.d, w, d.conv, it->second.algo,
+                                            ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.y.d, y));
+    if (b) {
+        TensorDesc bd(1, s.K, 1, 1);
+        NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
+    }
+}
+
+void conv2d_backward_data_best(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    ConvDescs d(s);
+    static std::map<ShapeKey, Choice<cudnnConvolutionBwdDataAlgo_t>> cache;
+    auto it = cache.find(key_of(s));
+    if (it == cache.end()) {
+        const size_t bytes = find_workspace(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, [&](int a, size_t* ws) {
+            return cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w.d, d.y.d, d.conv, d.x.d,
+                                                                cudnnConvolutionBwdDataAlgo_t(a), ws);
+        });
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        int n = 0;
+        NST_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+            handle(), d.w.d, w, d.y.d, dy, d.conv, d.x.d, dx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf,
+            bytes ? cuda::workspace(bytes) : nullptr, bytes));
+        it = cache.emplace(key_of(s), pick_fastest<cudnnConvolutionBwdDataAlgo_t>(perf, n, "conv2d backward data")).first;
+    }
+    NST_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, it->second.math));
+    size_t ws = 0;
+    NST_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardDataWorkspaceSize(handle(), d.w.d, d.y.d, d.conv, d.x.d, it->second.algo, &ws));
+    NST_CUDNN_CHECK(cudnnConvolutionBackwardData(handle(), &kOne, d.w.d, w, d.y.d, dy, d.conv, it->second.algo,
                                                  ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.x.d, dx));
 }
 

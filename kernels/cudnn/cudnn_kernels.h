@@ -9,6 +9,11 @@ namespace nst::cudnn {
 
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s);
+// cuDNN's best ("cudnn_best"): the fastest algorithm cudnnFind times, once per shape, within a workspace
+// bound (NST_CUDNN_BEST_WORKSPACE_MIB, default 1024); may be non-deterministic. Weight and bias gradients
+// are the heuristic ones above.
+void conv2d_forward_best(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_best(const float* dy, const float* w, float* dx, const ConvShape& s);
 void conv2d_backward_weight(const float* x, const float* dy, float* dw, const ConvShape& s);
 void conv2d_backward_bias(const float* dy, float* db, const ConvShape& s);
 
