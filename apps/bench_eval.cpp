@@ -4,8 +4,11 @@
 // the same work in PyTorch (tests/peer/gatys_eval_torch.py).
 //
 //   bench_eval --content C --style S [--image-size 256] [--evals 5] [--threads 2] [--gpu -1] [--weights W]
-//              [--cuda-graph] [--tf32]
+//              [--cuda-graph] [--tf32] [--json FILE]
 //
+// --json FILE also writes the figures (ms per evaluation, median and min, GFLOP, peak memory), the
+// settings (device and card, size, TF32, CUDA graph, backend, NST_KERNELS) and the variants in effect,
+// for scripts (scripts/gpu-verify.sh).
 // FLOP counted: conv forward and backward-data (2·K·C·R·S·P·Q each; no weight gradients), Gram forward
 // (C²·HW) and backward (2·C²·HW). The sgemm ceiling is the project's GEMM on a 1536³ product with the same
 // threads (apps/gemm_ceiling.h); OpenBLAS's is printed beside it where it was built.
@@ -15,7 +18,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "apps/gemm_ceiling.h"
@@ -57,11 +64,30 @@ double eval_gflop(int H, int W, const weights::Vgg19Weights& w) {
     return flop / 1e9;
 }
 
+std::string json_string(const std::string& v) {
+    std::string o = "\"";
+    for (const unsigned char c : v) {
+        if (c == '"' || c == '\\') o += '\\', o += char(c);
+        else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            o += buf;
+        } else o += char(c);
+    }
+    return o + "\"";
+}
+std::string json_number(double v) {
+    if (!std::isfinite(v)) return "null";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"Time the style-transfer function evaluation"};
-    std::string content, style, weights_path;
+    std::string content, style, weights_path, json_path;
     int size = 256, evals = 5, threads = 0, gpu = -1;
     app.add_option("--content", content, "content image")->required();
     app.add_option("--style", style, "style image")->required();
@@ -73,6 +99,7 @@ int main(int argc, char** argv) {
     bool use_graph = false, tf32 = false;
     app.add_flag("--cuda-graph", use_graph, "GPU: capture one evaluation as a CUDA graph and time its replays");
     app.add_flag("--tf32", tf32, "GPU: let cuDNN/cuBLAS and the *_tf32 kernels use TF32 (default: fp32 everywhere)");
+    app.add_option("--json", json_path, "also write the figures, the settings and the variants in effect to this JSON file");
     CLI11_PARSE(app, argc, argv);
     try {
         set_cpu_threads(threads);
@@ -121,8 +148,8 @@ int main(int argc, char** argv) {
         if (dev.is_cpu())
             std::printf("cpu: %s; isa: %s; gemm micro-kernel %s; OpenBLAS sgemm %.1f GFLOP/s\n", cpu::cpu_model_name().c_str(),
                         cpu::cpu_isa().c_str(), cpu::gemm_kernel_name().c_str(), ceiling_blas);
-        if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, TF32 %s%s\n", gpu, conv2d_kernels(dev).name,
-                                        tf32 ? "on" : "off", use_graph ? ", CUDA graph replays" : "");
+        if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, gram kernel %s, TF32 %s%s\n", gpu, conv2d_kernels(dev).name,
+                                        gram_kernels(dev).name, tf32 ? "on" : "off", use_graph ? ", CUDA graph replays" : "");
         if (dev.is_cpu())
             std::printf("nst %dx%d threads %d: %.4f s/eval (min %.4f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",
                         c.width, c.height, cpu_threads(), med, times.front(), gflop, gflop / med, ceiling,
@@ -130,6 +157,25 @@ int main(int argc, char** argv) {
         else  // the CPU's thread count and SGEMM ceiling say nothing about a GPU run
             std::printf("nst %dx%d cuda:%d: %.4f s/eval (min %.4f), %.1f GFLOP/eval, %.1f GFLOP/s, peak %.0f MiB\n", c.width,
                         c.height, gpu, med, times.front(), gflop, gflop / med, peak_mib);
+        if (!json_path.empty()) {
+            std::ofstream f(json_path);
+            const char* kernels_env = std::getenv("NST_KERNELS");
+            const double loss = graph.captured() ? graph_loss.item() : eager_loss;
+            f << "{\n  \"device\": " << json_string(dev.str()) << ", \"card\": "
+              << (dev.is_cuda() ? json_string(cuda_availability().device_name) : json_string(cpu::cpu_model_name()))
+              << ", \"width\": " << c.width << ", \"height\": " << c.height << ", \"evals\": " << evals
+              << ", \"threads\": " << (dev.is_cpu() ? cpu_threads() : 0) << ",\n  \"tf32\": " << (tf32 ? "true" : "false")
+              << ", \"cuda_graph\": " << (use_graph ? "true" : "false") << ", \"backend\": "
+              << json_string(backend() == Backend::Library ? "library" : "own") << ", \"nst_kernels\": "
+              << (kernels_env ? json_string(kernels_env) : std::string("null")) << ",\n  \"variants\": {\"conv2d\": "
+              << json_string(conv2d_kernels(dev).name) << ", \"gram\": " << json_string(gram_kernels(dev).name)
+              << ", \"relu\": " << json_string(relu_kernels(dev).name) << ", \"max_pool\": "
+              << json_string(max_pool_kernels(dev).name) << "},\n  \"ms_per_eval\": " << json_number(med * 1e3)
+              << ", \"min_ms\": " << json_number(times.front() * 1e3) << ", \"gflop_per_eval\": " << json_number(gflop)
+              << ", \"gflops\": " << json_number(gflop / med) << ", \"peak_mib\": " << json_number(peak_mib)
+              << ", \"loss\": " << json_number(loss) << "\n}\n";
+            if (!f) throw Error("bench_eval: cannot write " + json_path);
+        }
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_eval: error: %s\n", e.what());

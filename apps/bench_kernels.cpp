@@ -1,16 +1,23 @@
 // bench_kernels: the kernel ladders of docs/kernels.md on every VGG-19 layer shape (conv forward and
 // backward-data of the 3x3 layers, Gram of the style layers), each variant first checked, then timed.
 //
-//   bench_kernels [--height 512] [--width 512] [--reps 25] [--ops conv,gram] [--tf32]
+//   bench_kernels [--height 512] [--width 512] [--reps 25] [--ops conv,gram] [--tf32] [--json FILE]
 //
+// Rows: the library variants first (variant 0 is the table's first library row: "0 cudnn", the
+// heuristic's deterministic choice, which the library backend runs; further library rows are "0b ...",
+// e.g. "0b cudnn_best", the fastest algorithm cudnnFind times), then the own rungs numbered 1, 2, ...
 // Checks: each variant against the CPU reference on a small odd shape with the layer's channels, then
 // against variant 0 (cuDNN / cuBLAS) on the full shape; a variant that fails is reported, not timed. A
 // variant that throws gets a FAILED row with the message and the others still run; the exit status is
-// 1 when any variant threw or failed its check.
+// 1 when any variant threw or failed its check. Tolerances: 1e-4, or 5e-3 where TF32 is involved (a *tf32
+// rung, or a library row or variant 0 under --tf32).
 // Timing: CUDA events around each call, 5 warm-up calls, the median of --reps, with the L2 cache flushed
 // (a 256 MiB memset) before every timed call. Prints one markdown table per op: time, GFLOP/s, % of
-// variant 0 and % of the card's peak, measured here as cuBLAS SGEMM on 8192² (fp32, and TF32 tensor
-// cores for the *_tf32 rows). --tf32 also lets cuDNN/cuBLAS (variant 0) use TF32.
+// variant 0, % of the best library row of that layer (the fastest of cudnn and cudnn_best, say), and %
+// of the card's peak, measured here as cuBLAS SGEMM on 8192² (fp32, and TF32 tensor cores for the *tf32
+// rows and, under --tf32, the library rows). --tf32 also lets cuDNN/cuBLAS (the library rows) use TF32.
+// --json FILE writes every row (op, layer, shape, variant, ms, GFLOP, GFLOP/s, the percentages, errors,
+// whether it passed) with the card and the peaks, for scripts (scripts/gpu-verify.sh summarises it).
 #include <cstdint>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -19,7 +26,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <initializer_list>
 #include <random>
 #include <span>
@@ -74,7 +83,9 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& ref) {
     return std::sqrt(num / std::max(den, 1e-300));
 }
 
-double tolerance(const std::string& name) { return name.find("tf32") != std::string::npos ? 5e-3 : 1e-4; }
+// 5e-3 where TF32 is involved: a TF32 rung, or a library row when --tf32 let the libraries use it.
+bool uses_tf32(const std::string& name, bool library) { return name.find("tf32") != std::string::npos || (library && allow_tf32()); }
+double tolerance(const std::string& name, bool library) { return uses_tf32(name, library) ? 5e-3 : 1e-4; }
 
 // Median milliseconds of fn over reps calls, L2 flushed before each.
 double time_ms(const std::function<void()>& fn, int reps, DeviceBuffer& flush) {
@@ -118,10 +129,13 @@ double peak_gflops(bool tf32, DeviceBuffer& flush, int n) {
 }
 
 struct Row {
-    std::string layer, variant;
+    std::string layer, variant;  // "conv1_1 512x341" (name and shape), "3 igemm" (label and name)
     double ms = 0, gflops = 0, err_ref = 0, err_lib = 0;
     bool ok = true;
     std::string error{};  // what the variant threw, if it did
+    bool library = false, tf32 = false;
+    double gflop = 0;  // the work of one call (for FLOP-weighted sums)
+    double pct_v0 = 0, pct_best_lib = 0, pct_peak = 0;  // filled by print_table
 };
 
 // Runs one variant's checks and timing; if it throws, its rows say FAILED with the message instead of
@@ -137,26 +151,93 @@ template <class Fn> void run_variant(std::initializer_list<Row*> rows, Fn&& fn) 
     }
 }
 
-void print_table(const std::string& title, const std::vector<Row>& rows, double peak32, double peak_tf32) {
-    std::printf("\n### %s\n\n| layer | variant | ms | GFLOP/s | %% of variant 0 | %% of peak | err vs CPU ref | err vs variant 0 |\n"
-                "| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+// Prints one op's table and fills each row's percentages (kept for --json). "% of best library" is
+// against the fastest library row of the same layer that passed its check.
+void print_table(const std::string& title, std::vector<Row>& rows, double peak32, double peak_tf32) {
+    std::printf("\n### %s\n\n| layer | variant | ms | GFLOP/s | %% of variant 0 | %% of best library | %% of peak | err vs CPU ref | "
+                "err vs variant 0 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
                 title.c_str());
+    std::map<std::string, double> best_lib;  // layer -> fastest library ms
+    for (const Row& r : rows)
+        if (r.library && r.ok && r.error.empty() && r.ms > 0)
+            if (auto it = best_lib.find(r.layer); it == best_lib.end() || r.ms < it->second) best_lib[r.layer] = r.ms;
     double lib_ms = 0;
-    for (const Row& r : rows) {
-        if (r.variant.rfind("0 ", 0) == 0) lib_ms = r.ms;
-        const bool tf32 = r.variant.find("tf32") != std::string::npos;
+    for (Row& r : rows) {
+        if (r.variant.rfind("0 ", 0) == 0) lib_ms = r.ok && r.error.empty() ? r.ms : 0;
         if (!r.error.empty()) {
-            std::printf("| %s | %s | FAILED: %s | | | | | |\n", r.layer.c_str(), r.variant.c_str(), r.error.c_str());
+            std::printf("| %s | %s | FAILED: %s | | | | | | |\n", r.layer.c_str(), r.variant.c_str(), r.error.c_str());
             continue;
         }
         if (!r.ok) {
-            std::printf("| %s | %s | FAILED CHECK | | | | %.1e | %.1e |\n", r.layer.c_str(), r.variant.c_str(), r.err_ref, r.err_lib);
+            std::printf("| %s | %s | FAILED CHECK | | | | | %.1e | %.1e |\n", r.layer.c_str(), r.variant.c_str(), r.err_ref,
+                        r.err_lib);
             continue;
         }
-        std::printf("| %s | %s | %.3f | %.0f | %.0f%% | %.0f%% (%s) | %.1e | %.1e |\n", r.layer.c_str(), r.variant.c_str(), r.ms,
-                    r.gflops, lib_ms > 0 ? 100.0 * lib_ms / r.ms : 0.0, 100.0 * r.gflops / (tf32 ? peak_tf32 : peak32),
-                    tf32 ? "TF32" : "fp32", r.err_ref, r.err_lib);
+        const double best = best_lib.count(r.layer) ? best_lib[r.layer] : 0;
+        r.pct_v0 = lib_ms > 0 ? 100.0 * lib_ms / r.ms : 0.0;
+        r.pct_best_lib = best > 0 ? 100.0 * best / r.ms : 0.0;
+        r.pct_peak = 100.0 * r.gflops / (r.tf32 ? peak_tf32 : peak32);
+        const auto pct = [](double v) { return v > 0 ? std::to_string(int(std::lround(v))) + "%" : std::string("-"); };
+        std::printf("| %s | %s | %.3f | %.0f | %s | %s | %.0f%% (%s) | %.1e | %.1e |\n", r.layer.c_str(), r.variant.c_str(),
+                    r.ms, r.gflops, pct(r.pct_v0).c_str(), pct(r.pct_best_lib).c_str(), r.pct_peak, r.tf32 ? "TF32" : "fp32",
+                    r.err_ref, r.err_lib);
     }
+}
+
+std::string json_string(const std::string& v) {
+    std::string o = "\"";
+    for (const unsigned char c : v) {
+        if (c == '"' || c == '\\') o += '\\', o += char(c);
+        else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            o += buf;
+        } else o += char(c);
+    }
+    return o + "\"";
+}
+// A number, or null where there is none (a failed row's time): a script must never read a 0 as a time.
+std::string json_number(double v, bool present = true) {
+    if (!present || !std::isfinite(v)) return "null";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+struct Table {
+    std::string op;  // "conv2d_forward", "conv2d_backward_data", "gram_forward"
+    std::vector<Row> rows;
+};
+
+// --json: every row of every table, with the card and the peaks.
+void write_json(const std::string& path, const std::string& card, int sm, int width, int height, int reps, bool tf32,
+                double p32, double ptf, const std::vector<Table>& tables) {
+    std::ofstream f(path);
+    if (!f) throw Error("bench_kernels: cannot write " + path);
+    f << "{\n  \"card\": " << json_string(card) << ", \"sm\": " << sm << ", \"width\": " << width << ", \"height\": " << height
+      << ", \"reps\": " << reps << ", \"library_tf32\": " << (tf32 ? "true" : "false")
+      << ",\n  \"peak_fp32_gflops\": " << json_number(p32) << ", \"peak_tf32_gflops\": " << json_number(ptf) << ",\n  \"rows\": [";
+    bool first = true;
+    for (const Table& t : tables)
+        for (const Row& r : t.rows) {
+            const bool timed = r.ok && r.error.empty() && r.ms > 0;
+            const auto space = r.layer.find(' '), vspace = r.variant.find(' ');
+            f << (first ? "\n" : ",\n") << "    {\"op\": " << json_string(t.op)
+              << ", \"layer\": " << json_string(r.layer.substr(0, space))
+              << ", \"shape\": " << json_string(space == std::string::npos ? "" : r.layer.substr(space + 1))
+              << ", \"variant\": " << json_string(vspace == std::string::npos ? r.variant : r.variant.substr(vspace + 1))
+              << ", \"label\": " << json_string(r.variant) << ", \"library\": " << (r.library ? "true" : "false")
+              << ", \"tf32\": " << (r.tf32 ? "true" : "false") << ", \"ok\": " << (timed ? "true" : "false")
+              << ", \"ms\": " << json_number(r.ms, timed) << ", \"gflop\": " << json_number(r.gflop)
+              << ", \"gflops\": " << json_number(r.gflops, timed) << ", \"pct_of_variant0\": " << json_number(r.pct_v0, timed && r.pct_v0 > 0)
+              << ", \"pct_of_best_library\": " << json_number(r.pct_best_lib, timed && r.pct_best_lib > 0)
+              << ", \"pct_of_peak\": " << json_number(r.pct_peak, timed) << ", \"err_ref\": " << json_number(r.err_ref, r.error.empty())
+              << ", \"err_lib\": " << json_number(r.err_lib, r.error.empty()) << ", \"error\": "
+              << (r.error.empty() ? std::string("null") : json_string(r.error)) << "}";
+            first = false;
+        }
+    f << "\n  ]\n}\n";
+    if (!f) throw Error("bench_kernels: writing " + path + " failed");
 }
 
 struct Layer {
@@ -169,11 +250,13 @@ const Layer kConvLayers[] = {{"conv1_1", 3, 64, 1},    {"conv1_2", 64, 64, 1},  
 const Layer kGramLayers[] = {{"relu1_1", 64, 0, 1}, {"relu2_1", 128, 0, 2}, {"relu3_1", 256, 0, 4}, {"relu4_1", 512, 0, 8},
                              {"relu5_1", 512, 0, 16}};
 
-// Orders a table library first ("0 cudnn"), then the own variants numbered in table order.
+// Orders a table library first ("0 cudnn", then "0b cudnn_best", ...), then the own variants numbered in
+// table order.
 template <class V> std::vector<std::pair<std::string, const V*>> ladder(std::span<const V> table) {
     std::vector<std::pair<std::string, const V*>> r;
+    char lib = 'a';
     for (const auto& v : table)
-        if (v.library) r.push_back({std::string("0 ") + v.name, &v});
+        if (v.library) r.push_back({(lib == 'a' ? std::string("0 ") : std::string("0") + lib + " ") + v.name, &v}), ++lib;
     int i = 1;
     for (const auto& v : table)
         if (!v.library) r.push_back({std::to_string(i++) + " " + v.name, &v});
@@ -200,6 +283,9 @@ void bench_conv(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
         const double flop = 2.0 * s.K * s.C * 9.0 * s.H * s.W;
         for (const auto& [label, v] : variants) {
             Row rf{std::string(L.name) + " " + std::to_string(s.H) + "x" + std::to_string(s.W), label};
+            rf.library = v->library;
+            rf.tf32 = uses_tf32(v->name, v->library);
+            rf.gflop = flop / 1e9;
             Row rb = rf;
             run_variant({&rf, &rb}, [&] {
                 v->forward(Xs.p, Wt.p, nullptr, Ys.p, small);
@@ -212,7 +298,8 @@ void bench_conv(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
                 if (lib_y.empty()) lib_y = y, lib_dx = dxv;  // the library comes first
                 rf.err_lib = rel_err(y, lib_y);
                 rb.err_lib = rel_err(dxv, lib_dx);
-                const double tol = tolerance(v->name);
+                // Against variant 0 the looser tolerance of the two applies (variant 0 may run in TF32).
+                const double tol = std::max(tolerance(v->name, v->library), tolerance(variants.front().second->name, true));
                 rf.ok = rf.err_ref < tol && rf.err_lib < tol;
                 rb.ok = rb.err_ref < tol && rb.err_lib < tol;
                 if (rf.ok) rf.ms = time_ms([&] { v->forward(X.p, Wt.p, nullptr, Y.p, s); }, reps, flush);
@@ -242,6 +329,9 @@ void bench_gram(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
         const double flop = 2.0 * s.C * double(s.C) * double(s.HW);  // a full GEMM's worth, for every variant
         for (const auto& [label, v] : variants) {
             Row r{std::string(L.name) + " C" + std::to_string(s.C) + " HW" + std::to_string(s.HW), label};
+            r.library = v->library;
+            r.tf32 = uses_tf32(v->name, v->library);
+            r.gflop = flop / 1e9;
             run_variant({&r}, [&] {
                 v->forward(Fs.p, Gs.p, small);
                 v->forward(F.p, G.p, s);
@@ -249,7 +339,8 @@ void bench_gram(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
                 const auto g = G.download();
                 if (lib.empty()) lib = g;
                 r.err_lib = rel_err(g, lib);
-                r.ok = r.err_ref < tolerance(v->name) && r.err_lib < tolerance(v->name);
+                r.ok = r.err_ref < tolerance(v->name, v->library) &&
+                       r.err_lib < std::max(tolerance(v->name, v->library), tolerance(variants.front().second->name, true));
                 if (r.ok) r.ms = time_ms([&] { v->forward(F.p, G.p, s); }, reps, flush);
                 r.gflops = r.ok ? flop / (r.ms * 1e6) : 0;
             });
@@ -262,7 +353,7 @@ void bench_gram(int H0, int W0, int reps, DeviceBuffer& flush, std::vector<Row>&
 
 int main(int argc, char** argv) {
     int height = 512, width = 512, reps = 25;
-    std::string ops = "conv,gram";
+    std::string ops = "conv,gram", json_path;
     bool tf32 = false;
     int peak_n = 8192;
     CLI::App app{"Kernel ladders against cuDNN/cuBLAS on the VGG-19 layer shapes"};
@@ -274,6 +365,7 @@ int main(int argc, char** argv) {
     app.add_option("--peak-size", peak_n, "n of the n² cuBLAS SGEMM that measures the peak (default 8192; small "
                                           "only for a quick run, as on the CUDA-on-CPU layer)")
         ->check(CLI::Range(16, 16384));
+    app.add_option("--json", json_path, "also write every row, the card and the peaks to this JSON file");
     CLI11_PARSE(app, argc, argv);
     try {
         if (!cuda_available()) {
@@ -292,19 +384,27 @@ int main(int argc, char** argv) {
         const auto count_failed = [&](const std::vector<Row>& rows) {
             failed += int(std::count_if(rows.begin(), rows.end(), [](const Row& r) { return !r.ok; }));
         };
+        std::vector<Table> tables;
         if (ops.find("conv") != std::string::npos) {
-            std::vector<Row> fwd, bwd;
-            bench_conv(height, width, reps, flush, fwd, bwd);
-            print_table("conv2d forward (3x3, stride 1, pad 1)", fwd, p32, ptf);
-            print_table("conv2d backward-data", bwd, p32, ptf);
-            count_failed(fwd);
-            count_failed(bwd);
+            Table fwd{"conv2d_forward", {}}, bwd{"conv2d_backward_data", {}};
+            bench_conv(height, width, reps, flush, fwd.rows, bwd.rows);
+            print_table("conv2d forward (3x3, stride 1, pad 1)", fwd.rows, p32, ptf);
+            print_table("conv2d backward-data", bwd.rows, p32, ptf);
+            count_failed(fwd.rows);
+            count_failed(bwd.rows);
+            tables.push_back(std::move(fwd));
+            tables.push_back(std::move(bwd));
         }
         if (ops.find("gram") != std::string::npos) {
-            std::vector<Row> g;
-            bench_gram(height, width, reps, flush, g);
-            print_table("Gram forward (GFLOP/s counts 2·C²·HW for every variant)", g, p32, ptf);
-            count_failed(g);
+            Table g{"gram_forward", {}};
+            bench_gram(height, width, reps, flush, g.rows);
+            print_table("Gram forward (GFLOP/s counts 2·C²·HW for every variant)", g.rows, p32, ptf);
+            count_failed(g.rows);
+            tables.push_back(std::move(g));
+        }
+        if (!json_path.empty()) {
+            write_json(json_path, prop.name, prop.major * 10 + prop.minor, width, height, reps, tf32, p32, ptf, tables);
+            std::printf("\nwrote %s\n", json_path.c_str());
         }
         if (failed > 0) {
             std::fprintf(stderr, "bench_kernels: %d row(s) FAILED (threw or failed the check)\n", failed);
