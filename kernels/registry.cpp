@@ -138,6 +138,10 @@ const Conv2dVariant kConvCuda[] = {
     {"igemm_tf32", false, cuda::conv2d_forward_igemm_tf32, cuda::conv2d_backward_data_igemm_tf32,
      cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped,
      cuda::conv2d_prepare_flipped, cuda::conv2d_forward_igemm_tf32_prepared, cuda::conv2d_backward_data_igemm_tf32_prepared},
+    {"igemm_mma_tf32", false, cuda::conv2d_forward_igemm_mma_tf32, cuda::conv2d_backward_data_igemm_mma_tf32,
+     cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped,
+     cuda::conv2d_prepare_flipped, cuda::conv2d_forward_igemm_mma_tf32_prepared,
+     cuda::conv2d_backward_data_igemm_mma_tf32_prepared},
 #ifdef NST_HAVE_CUDNN
     {"cudnn", true, cudnn::conv2d_forward, cudnn::conv2d_backward_data, cudnn::conv2d_backward_weight,
      cudnn::conv2d_backward_bias, nullptr, nullptr, nullptr, nullptr},
@@ -169,6 +173,7 @@ const GramVariant kGramCuda[] = {
     {"tiled", false, cuda::gram_forward_tiled, cuda::gram_backward_gemm},
     {"syrk", false, cuda::gram_forward_syrk, cuda::gram_backward_gemm},
     {"syrk_tf32", false, cuda::gram_forward_syrk_tf32, cuda::gram_backward_gemm},
+    {"syrk_mma_tf32", false, cuda::gram_forward_syrk_mma_tf32, cuda::gram_backward_mma_tf32},
     {"cublas", true, cublas::gram_forward, cublas::gram_backward},
 };
 const VectorVariant kVectorCuda[] = {

@@ -4,7 +4,8 @@
 //                   each thread 8 outputs (one pixel, 8 channels). Other shapes: the naive kernel.
 //   3 "igemm"       implicit GEMM y[K, NPQ] = W[K, CRS] · X[CRS, NPQ] (X gathered on the fly, never
 //                   stored): 64x64 block tiles, 16-deep k steps through shared memory, 4x4 outputs per
-//                   thread in registers, float4 loads of W where rows are 16-byte aligned. Any shape.
+//                   thread in registers, float4 loads of W where rows are 16-byte aligned. Any shape;
+//                   3x3 stride-1 layers with K <= 16 (conv1_1's backward-data) on the direct kernel.
 //   4 "igemm_tf32"  the same tiling on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation):
 //                   about 1e-3 relative error, stated wherever it is compared or timed. sm_80 or newer.
 //   5 "igemm_mma_tf32"  implicit GEMM through mma.sync m16n8k8 TF32 (PTX, not WMMA), 64/128 x 128 block
@@ -96,6 +97,11 @@ void conv3x3_smem(const float* x, const float* w, const float* b, float* y, cons
     NST_CUDA_CHECK_LAUNCH();
 }
 
+// Few output channels (conv1_1's backward-data has K' = 3) would leave almost all of a 64-row tile
+// idle in rungs 3 and 5: a 3x3 stride-1 layer with K <= 16 goes to the direct kernel (variant 2) instead, in fp32
+// (0.22 ms against 0.75 ms for conv1_1's backward-data at 512x512 on an H200, 2026-11-28).
+bool few_channels_direct(const ConvShape& s) { return s.K <= 16 && is_3x3_same(s); }
+
 // ---------------------------------------------------------------------------------------------------
 // variant 3: implicit GEMM, register tiled. Block: 64 (k) x 64 (pixels), 256 threads, 4x4 each.
 constexpr int kBM = kTileM, kBN = kTileN, kBK = 16;
@@ -174,6 +180,7 @@ bool rows_vec4(const float* w, const ConvShape& s) {
 }
 
 void conv_igemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    if (few_channels_direct(s)) return conv3x3_smem(x, w, b, y, s);
     const long long NPQ = (long long)s.N * s.P() * s.Q();
     const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
     if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm: shape too large for one grid");
@@ -339,11 +346,6 @@ __global__ void __launch_bounds__(kMThreads) conv_mma_kernel(const float* __rest
             }
         }
 }
-
-// Few output channels (conv1_1's backward-data has K' = 3) would leave almost all of a 64-row tile
-// idle: a 3x3 stride-1 layer with K <= 16 goes to the direct kernel (variant 2) instead, in fp32
-// (0.22 ms against 0.75 ms for conv1_1's backward-data at 512x512 on an H200, 2026-11-28).
-bool few_channels_direct(const ConvShape& s) { return s.K <= 16 && is_3x3_same(s); }
 
 void conv_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     if (few_channels_direct(s)) return conv3x3_smem(x, w, b, y, s);
