@@ -235,7 +235,7 @@ capped 40 cmake -S . -B "$b" "${gen[@]}" -DNST_CUDA=ON -DBUILD_TESTING=ON -DNST_
   -DCMAKE_CUDA_ARCHITECTURES="${NST_CUDA_ARCH:-90}" -DCMAKE_PREFIX_PATH="$PWD/.deps" \
   ${cudnn_root:+-DCUDNN_ROOT="$cudnn_root"} >"$O/build.txt" 2>&1
 log "configure rc=$? ($(grep -m1 -o 'nst: CUDA .*' "$O/build.txt" || echo 'no nst: line'))"
-capped 200 cmake --build "$b" -j "$(nproc)" --target nst_cuda_tests bench_kernels bench_eval "${keep_going[@]}" >>"$O/build.txt" 2>&1
+capped 200 cmake --build "$b" -j "$(nproc)" --target nst_cuda_tests bench_kernels bench_eval stylize "${keep_going[@]}" >>"$O/build.txt" 2>&1
 rc=$?
 log "build rc=$rc$( ((rc == 124)) && echo ' (stopped at its time cap)')"
 grep -E -A12 "^FAILED" "$O/build.txt" | head -n 40 >>"$O/summary.txt"
@@ -297,6 +297,50 @@ else
     NST_BACKEND=library ev library-tf32 25 "$b/bench_eval" "${common[@]}" --gpu 0 --tf32
   fi
   ev torch-tf32 40 "${torch[@]}" --tf32
+fi
+
+# ---- E2. does TF32 change the picture? stylize 512 px from one seed: own fp32, library fp32 (cuDNN and
+# cuBLAS: the same arithmetic summed in another order) and own TF32. TF32 "matches" when its distance to own
+# fp32 is of the order of the two fp32 runs' distance to each other (numbers to eval.txt and the JSON).
+if [ -x "$b/stylize" ] && [ -f "$d/vgg19-conv.safetensors" ]; then
+  st=(--content-image "$d/chelsea.png" --style-image "$d/starry_night.jpg" --weights "$d/vgg19-conv.safetensors"
+      --image-size 512 --num-iterations "${NST_VERIFY_ITERS:-200}" --gpu 0 --save-iter 0 --print-iter 0 --seed 1)
+  for run in own-fp32:own:fp32 library-fp32:library:fp32 own-tf32:own:tf32; do
+    IFS=: read -r name backend prec <<<"$run"
+    capped 30 "$b/stylize" "${st[@]}" --backend "$backend" --precision "$prec" --output-image "$W/st-$name.png" \
+      --log-json "$W/st-$name.json" >"$W/st-$name.log" 2>&1
+    log "stylize $name rc=$?: $(tail -n 1 "$W/st-$name.log")"
+  done
+  capped 30 python3 - "$W" >>"$O/eval.txt" 2>&1 <<'PY'
+import json, os, sys
+import numpy as np
+from PIL import Image
+w = sys.argv[1]
+def img(n):
+    p = os.path.join(w, f"st-{n}.png")
+    return np.asarray(Image.open(p).convert("RGB"), dtype=np.float64) if os.path.exists(p) else None
+def loss(n):
+    try:
+        m = json.load(open(os.path.join(w, f"st-{n}.json")))["summary"]
+        return {"final_loss": m["final_loss"], "seconds_per_evaluation": m["seconds_per_evaluation"]}
+    except Exception:
+        return None
+a, lib, t = img("own-fp32"), img("library-fp32"), img("own-tf32")
+def dist(x, y):
+    if x is None or y is None or x.shape != y.shape:
+        return None
+    d = np.abs(x - y)
+    mse = float((d ** 2).mean())
+    return {"mean_abs": round(float(d.mean()), 3), "max_abs": float(d.max()),
+            "psnr_db": round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else None}
+r = {"what": "stylize 512 px, same seed; pixel distances on 0..255", "runs":
+     {n: loss(n) for n in ("own-fp32", "library-fp32", "own-tf32")},
+     "fp32_own_vs_library": dist(a, lib), "tf32_vs_fp32_own": dist(t, a), "tf32_vs_fp32_library": dist(t, lib)}
+print("== precision (stylize 512 px):", json.dumps(r))
+json.dump(r, open(os.path.join(w, "eval-precision.json"), "w"))
+PY
+  log "precision comparison rc=$?: $(grep '^== precision' "$O/eval.txt" | tail -n 1 | cut -c1-400)"
+  update_summary
 fi
 
 # ---- F. kernel ladders with the libraries in TF32 too ----
