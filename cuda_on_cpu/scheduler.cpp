@@ -713,8 +713,11 @@ std::string config_error(const LaunchConfig& c) {
                " threads; at most 1024 per block (1024, 1024, 64 per dimension)";
     if (c.grid.y > 65535 || c.grid.z > 65535 || c.grid.x > 2147483647u)
         return "grid " + dims(c.grid) + " is over the limits (2^31-1, 65535, 65535)";
-    if (c.shared_bytes > (48u << 10))
-        return std::to_string(c.shared_bytes) + " bytes of dynamic shared memory; a launch gets at most 49152";
+    if (c.shared_bytes > c.max_shared_bytes)
+        return std::to_string(c.shared_bytes) + " bytes of dynamic shared memory; this kernel may take at most " +
+               std::to_string(c.max_shared_bytes) + (c.max_shared_bytes == (48u << 10)
+                                                         ? " (more needs cudaFuncSetAttribute(MaxDynamicSharedMemorySize))"
+                                                         : "");
     return "";
 }
 
@@ -735,6 +738,35 @@ void launch(const LaunchConfig& config, std::function<void()> body) {
         return;
     }
     submit(config.stream, [config, body = std::move(body)] { run_grid(config, body); });
+}
+
+namespace {
+std::mutex g_smem_mu;
+std::vector<std::pair<const void*, size_t>>& smem_limits() {
+    static std::vector<std::pair<const void*, size_t>> v;
+    return v;
+}
+}  // namespace
+
+cudaError_t set_max_dynamic_shared(const void* kernel, int bytes) {
+    if (bytes < 0 || bytes > kMaxOptInSharedBytes)
+        return fail(cudaErrorInvalidValue, "cudaFuncSetAttribute: MaxDynamicSharedMemorySize " + std::to_string(bytes) +
+                                               " is over the device's " + std::to_string(kMaxOptInSharedBytes));
+    std::lock_guard<std::mutex> lock(g_smem_mu);
+    for (auto& [k, b] : smem_limits())
+        if (k == kernel) {
+            b = size_t(bytes);
+            return cudaSuccess;
+        }
+    smem_limits().emplace_back(kernel, size_t(bytes));
+    return cudaSuccess;
+}
+
+size_t max_dynamic_shared(const void* kernel) {
+    std::lock_guard<std::mutex> lock(g_smem_mu);
+    for (const auto& [k, b] : smem_limits())
+        if (k == kernel) return std::max(b, size_t(48u << 10));
+    return 48u << 10;
 }
 
 }  // namespace cuda_on_cpu

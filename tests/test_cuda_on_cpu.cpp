@@ -258,6 +258,9 @@ __global__ void cp_async_fault_kernel(const float* src, int mode) {
     if (mode == 3) cuda_on_cpu::cp_async_commit();
 }
 
+// Only for the opt-in test: the shared-memory limit set for a kernel stays for the process.
+__global__ void opt_in_kernel(float* out) { out[threadIdx.x] = 1.f; }
+
 }  // namespace
 
 TEST_CASE("cuda_on_cpu: a grid runs every thread once with the right indices", "[cuda_on_cpu]") {
@@ -284,6 +287,22 @@ TEST_CASE("cuda_on_cpu: launch limits are refused as CUDA refuses them, and the 
     NST_LAUNCH(fill_index_kernel, 2, 1024, 0, nullptr)(out.p);
     CHECK(cudaGetLastError() == cudaSuccess);
     CHECK(download(out.p, 2048)[2047] == 2047.f);
+}
+
+TEST_CASE("cuda_on_cpu: more than 48 KB of dynamic shared memory needs cudaFuncSetAttribute, up to 227 KB",
+          "[cuda_on_cpu]") {
+    ResetAfter reset;
+    Buffer out(32);
+    const auto invalid = cudaErrorInvalidConfiguration;
+    CHECK(fault_of([&] { NST_LAUNCH(opt_in_kernel, 1, 32, 64 << 10, nullptr)(out.p); }, invalid)
+              .find("cudaFuncSetAttribute") != std::string::npos);
+    REQUIRE(cudaFuncSetAttribute(opt_in_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 80 << 10) == cudaSuccess);
+    NST_LAUNCH(opt_in_kernel, 1, 32, 64 << 10, nullptr)(out.p);
+    CHECK(cudaGetLastError() == cudaSuccess);
+    CHECK(download(out.p, 32)[31] == 1.f);
+    fault_of([&] { NST_LAUNCH(opt_in_kernel, 1, 32, 81 << 10, nullptr)(out.p); }, invalid);  // over its new limit
+    CHECK(cudaFuncSetAttribute(opt_in_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 300000) == cudaErrorInvalidValue);
+    cudaGetLastError();
 }
 
 TEST_CASE("cuda_on_cpu: a __syncthreads some threads exit before is a sticky fault naming the line", "[cuda_on_cpu]") {

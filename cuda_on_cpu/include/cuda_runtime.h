@@ -139,6 +139,19 @@ struct cudaDeviceProp {
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
+
+// Opting a kernel in to more than 48 KB of dynamic shared memory, as CUDA requires before such a launch
+// (up to 227 KB, an sm_90 block's limit). Launches check the kernel's limit (cuda_on_cpu/scheduler.cpp).
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+namespace cuda_on_cpu {
+constexpr int kMaxOptInSharedBytes = 232448;
+cudaError_t set_max_dynamic_shared(const void* kernel, int bytes);
+size_t max_dynamic_shared(const void* kernel);  // 49152 unless raised
+}  // namespace cuda_on_cpu
+template <class... P> cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cudaFuncAttribute attr, int value) {
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaErrorInvalidValue;
+    return cuda_on_cpu::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value);
+}
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaDeviceSynchronize();
@@ -225,6 +238,8 @@ inline void __syncthreads(std::source_location where = std::source_location::cur
 inline void __syncwarp(unsigned mask = 0xffffffffu, std::source_location where = std::source_location::current()) {
     cuda_on_cpu::syncwarp(mask, where);
 }
+inline unsigned __float_as_uint(float x) { return cuda_on_cpu::to_bits(x) & 0xffffffffu; }
+inline float __uint_as_float(unsigned x) { return cuda_on_cpu::from_bits<float>(x); }
 [[noreturn]] inline void __trap() { cuda_on_cpu::device_fault("__trap() called"); }
 
 template <class T>

@@ -18,6 +18,7 @@
 // (style transfer never needs the weight gradients).
 #include <mma.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -258,22 +259,27 @@ void conv_igemm_tf32(const float* x, const float* w, const float* b, float* y, c
 // ---------------------------------------------------------------------------------------------------
 // variant 5: implicit GEMM on tensor cores through mma.sync m16n8k8 (TF32), mma_tile.cuh. Block tile
 // BM (output channels: 64 when K <= 64, else 128) x 128 pixels, 8 warps as 2 (M) x 4 (N), each warp
-// (BM/2) x 32; k in stages of 16 through shared memory, double-buffered with cp.async (the next stage's
-// copies are in flight while the tensor cores work on this one). W rows arrive as 16-byte copies where
-// they are 16-byte aligned (CRS % 4 == 0), else 4 bytes at a time; X is gathered 4 bytes at a time with
-// zero-fill for the padding (igemm_column / igemm_row, as variant 3). Static shared memory: BM = 128 takes
-// 2 x (128 x 20 + 16 x 136) floats = 37.9 KB.
-constexpr int kMN = 128, kMThreads = 256, kMBPitch = kMN + 8;
+// (BM/2) x 32; k in stages of 16 through a 4-deep cp.async ring in dynamic shared memory (three stages'
+// copies in flight while the tensor cores work on the fourth: 74 KB at BM = 128, so two blocks per SM).
+// W rows arrive as 16-byte copies where they are 16-byte aligned (CRS % 4 == 0), else 4 bytes at a
+// time; X is gathered 4 bytes at a time with zero-fill for the padding (igemm_column / igemm_row, as
+// variant 3). Split-K: a grid of fewer blocks than two per SM (conv4_x and conv5_1 at 512 px) also
+// splits CRS over blockIdx.z; each split writes its partial tile to the split-K workspace, and a small
+// kernel sums the splits in order (deterministic) and adds the bias.
+constexpr int kMN = 128, kMThreads = 256, kMBPitch = kMN + 8, kMStages = 4;
+constexpr long long kMTargetBlocks = 2 * 132;  // two blocks per SM on a 132-SM card (fixed: results do not depend on the card)
+constexpr int kMMinStagesPerSplit = 8;
 
 template <int BM>
-struct MmaConvSmem {
-    float As[2][BM][kKStride];       // W tile, m-major
-    float Bs[2][kMmaK][kMBPitch];    // gathered X tile, k-major
+struct MmaConvStage {
+    float As[BM][kKStride];      // W tile, m-major
+    float Bs[kMmaK][kMBPitch];   // gathered X tile, k-major
 };
+template <int BM> constexpr int mma_conv_smem_bytes() { return kMStages * int(sizeof(MmaConvStage<BM>)); }
 
-// Issues the cp.async copies of stage `buf`: k columns [kk0, kk0 + 16) of W's rows m0.. and X's rows.
+// Issues the cp.async copies of one stage: k columns [kk0, kk0 + 16) of W's rows m0.. and X's rows.
 template <int BM>
-__device__ __forceinline__ void mma_conv_load_stage(MmaConvSmem<BM>& sm, int buf, const float* __restrict__ x,
+__device__ __forceinline__ void mma_conv_load_stage(MmaConvStage<BM>& st, const float* __restrict__ x,
                                                     const float* __restrict__ w, const ConvShape& s,
                                                     const IgemmColumn& col, int CRS, int m0, int kk0, bool w_vec4) {
     const int tid = threadIdx.x;
@@ -283,12 +289,12 @@ __device__ __forceinline__ void mma_conv_load_stage(MmaConvSmem<BM>& sm, int buf
         const float* row = w + (long long)gm * CRS;
         if (w_vec4) {
             const bool in = gm < s.K && gk < CRS;  // CRS % 4 == 0: all four or none
-            cp_async<16>(&sm.As[buf][m][kq], in ? row + gk : w, in ? 16 : 0);
+            cp_async<16>(&st.As[m][kq], in ? row + gk : w, in ? 16 : 0);
         } else {
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const bool in = gm < s.K && gk + e < CRS;
-                cp_async<4>(&sm.As[buf][m][kq + e], in ? row + gk + e : w, in ? 4 : 0);
+                cp_async<4>(&st.As[m][kq + e], in ? row + gk + e : w, in ? 4 : 0);
             }
         }
     }
@@ -301,16 +307,20 @@ __device__ __forceinline__ void mma_conv_load_stage(MmaConvSmem<BM>& sm, int buf
         if (e > 0) igemm_next_row(s, r);
         const int h = col.h0 + r.r, ww = col.w0 + r.t;
         const bool in = col.valid && r.gk < CRS && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
-        cp_async<4>(&sm.Bs[buf][kb + e][jb], in ? x + col.corner + r.offset : x, in ? 4 : 0);
+        cp_async<4>(&st.Bs[kb + e][jb], in ? x + col.corner + r.offset : x, in ? 4 : 0);
     }
 }
 
+// y = W·X (+ b) for this block's tile and split; with splits > 1, the unbiased partial goes to
+// part[split][k][j] (K x NPQ per split) instead.
 template <int BM>
 __global__ void __launch_bounds__(kMThreads) conv_mma_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                                             const float* __restrict__ b, float* __restrict__ y,
-                                                            ConvShape s, bool w_vec4) {
+                                                            float* __restrict__ part, ConvShape s, bool w_vec4,
+                                                            int stages_per_split) {
     constexpr int MT = BM / 32, NT = 4;  // warp tile (BM/2) x 32
-    __shared__ __align__(16) MmaConvSmem<BM> sm;
+    NST_DYNAMIC_SHARED(smem_bytes, kMStages * sizeof(MmaConvStage<BM>));
+    auto* ring = reinterpret_cast<MmaConvStage<BM>*>(smem_bytes);
     const int CRS = s.C * s.R * s.S, PQ = s.P() * s.Q();
     const long long NPQ = (long long)s.N * PQ;
     const int m0 = blockIdx.y * BM;
@@ -318,48 +328,97 @@ __global__ void __launch_bounds__(kMThreads) conv_mma_kernel(const float* __rest
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
     const int wm = (warp / 4) * (BM / 2), wn = (warp % 4) * 32;
     const IgemmColumn col = igemm_column(s, NPQ, j0 + tid % kMN);
+    const int all_stages = (CRS + kMmaK - 1) / kMmaK, first = blockIdx.z * stages_per_split;
+    const int stages = stages_per_split < all_stages - first ? stages_per_split : all_stages - first;
     float acc[MT][NT][4] = {};
-    const int stages = (CRS + kMmaK - 1) / kMmaK;
-    mma_conv_load_stage<BM>(sm, 0, x, w, s, col, CRS, m0, 0, w_vec4);
-    cp_async_commit();
-    for (int it = 0; it < stages; ++it) {
-        if (it + 1 < stages) mma_conv_load_stage<BM>(sm, (it + 1) & 1, x, w, s, col, CRS, m0, (it + 1) * kMmaK, w_vec4);
-        cp_async_commit();  // possibly empty: keeps "all but the newest group" = this stage
-        cp_async_wait<1>();
-        __syncthreads();
-        warp_mma_stage<MT, NT, true>(acc, &sm.As[it & 1][0][0], &sm.Bs[it & 1][0][0], kMBPitch, wm, wn, lane);
-        __syncthreads();  // the next iteration's copies overwrite this buffer
+#pragma unroll
+    for (int i = 0; i < kMStages - 1; ++i) {
+        if (i < stages) mma_conv_load_stage<BM>(ring[i], x, w, s, col, CRS, m0, (first + i) * kMmaK, w_vec4);
+        cp_async_commit();
     }
+    for (int it = 0; it < stages; ++it) {
+        cp_async_wait<kMStages - 2>();  // this thread's copies of stage `it` have landed...
+        __syncthreads();                // ...everyone's, and everyone is done with stage it - 1's buffer
+        const int next = it + kMStages - 1;
+        if (next < stages) mma_conv_load_stage<BM>(ring[next % kMStages], x, w, s, col, CRS, m0, (first + next) * kMmaK, w_vec4);
+        cp_async_commit();  // possibly empty: keeps the count of groups in flight fixed
+        const MmaConvStage<BM>& st = ring[it % kMStages];
+        warp_mma_stage<MT, NT, true>(acc, &st.As[0][0], &st.Bs[0][0], kMBPitch, wm, wn, lane);
+    }
+    cp_async_wait<0>();
+    const bool split = gridDim.z > 1;
 #pragma unroll
     for (int i = 0; i < MT; ++i)
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
             const int k = m0 + wm + mma_row(i, q, lane);
             if (k >= s.K) continue;
-            const float bias = b ? b[k] : 0.f;
+            const float bias = (b && !split) ? b[k] : 0.f;
 #pragma unroll
             for (int j = 0; j < NT; ++j) {
                 const long long jj = j0 + wn + mma_col(j, q, lane);
                 if (jj >= NPQ) continue;
-                const long long n = jj / PQ, pq = jj - n * PQ;
-                y[(n * s.K + k) * PQ + pq] = acc[i][j][q] + bias;
+                if (split) {
+                    part[((long long)blockIdx.z * s.K + k) * NPQ + jj] = acc[i][j][q];
+                } else {
+                    const long long n = jj / PQ, pq = jj - n * PQ;
+                    y[(n * s.K + k) * PQ + pq] = acc[i][j][q] + bias;
+                }
             }
         }
+}
+
+// y[n][k][pq] = Σ_split part[split][k][n·PQ + pq] (in split order) + b[k].
+__global__ void conv_reduce_splits_kernel(const float* __restrict__ part, const float* __restrict__ b,
+                                          float* __restrict__ y, int K, long long NPQ, int PQ, int splits) {
+    const long long total = (long long)K * NPQ;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+        const int k = int(e / NPQ);
+        const long long j = e - (long long)k * NPQ, n = j / PQ, pq = j - n * PQ;
+        float acc = b ? b[k] : 0.f;
+        for (int z = 0; z < splits; ++z) acc += part[z * total + e];
+        y[(n * K + k) * PQ + pq] = acc;
+    }
+}
+
+template <int BM>
+void launch_conv_mma(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    const int CRS = s.C * s.R * s.S;
+    const long long NPQ = (long long)s.N * s.P() * s.Q();
+    const long long gx = (NPQ + kMN - 1) / kMN, gy = (s.K + BM - 1) / BM;
+    if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm_mma_tf32: shape too large for one grid");
+    // Split-K while the grid is under the target and every split keeps at least kMMinStagesPerSplit stages.
+    const int all_stages = (CRS + kMmaK - 1) / kMmaK;
+    long long splits = std::max(1LL, std::min(kMTargetBlocks / (gx * gy), (long long)all_stages / kMMinStagesPerSplit));
+    splits = std::min(splits, 64LL);
+    const int per = int((all_stages + splits - 1) / splits);
+    splits = (all_stages + per - 1) / per;  // no empty split
+    float* part = nullptr;
+    if (splits > 1) part = static_cast<float*>(workspace(sizeof(float) * size_t(splits) * size_t(s.K) * size_t(NPQ), 1));
+    static const bool opted_in = [] {  // more than 48 KB of dynamic shared memory must be asked for
+        NST_CUDA_CHECK(cudaFuncSetAttribute(conv_mma_kernel<BM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            mma_conv_smem_bytes<BM>()));
+        return true;
+    }();
+    (void)opted_in;
+    const dim3 grid{unsigned(gx), unsigned(gy), unsigned(splits)};
+    NST_LAUNCH(conv_mma_kernel<BM>, grid, kMThreads, mma_conv_smem_bytes<BM>(), stream())(x, w, b, y, part, s,
+                                                                                         rows_vec4(w, s), per);
+    NST_CUDA_CHECK_LAUNCH();
+    if (splits > 1) {
+        NST_LAUNCH(conv_reduce_splits_kernel, grid_for(s.K * NPQ), 256, 0, stream())(part, b, y, s.K, NPQ,
+                                                                                     s.P() * s.Q(), int(splits));
+        NST_CUDA_CHECK_LAUNCH();
+    }
 }
 
 void conv_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     if (few_channels_direct(s)) return conv3x3_smem(x, w, b, y, s);
     require_tf32_tensor_cores("conv2d igemm_mma_tf32");
-    const long long NPQ = (long long)s.N * s.P() * s.Q();
-    const int BM = s.K <= 64 ? 64 : 128;
-    const long long gx = (NPQ + kMN - 1) / kMN, gy = (s.K + BM - 1) / BM;
-    if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm_mma_tf32: shape too large for one grid");
-    const dim3 grid{unsigned(gx), unsigned(gy)};
-    if (BM == 64)
-        NST_LAUNCH(conv_mma_kernel<64>, grid, kMThreads, 0, stream())(x, w, b, y, s, rows_vec4(w, s));
+    if (s.K <= 64)
+        launch_conv_mma<64>(x, w, b, y, s);
     else
-        NST_LAUNCH(conv_mma_kernel<128>, grid, kMThreads, 0, stream())(x, w, b, y, s, rows_vec4(w, s));
-    NST_CUDA_CHECK_LAUNCH();
+        launch_conv_mma<128>(x, w, b, y, s);
 }
 
 // ---------------------------------------------------------------------------------------------------

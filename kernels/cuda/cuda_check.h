@@ -10,8 +10,12 @@ namespace nst::cuda {
 // the *_tf32 kernels call it before launching.
 void require_tf32_tensor_cores(const char* what);
 
-// A grow-only scratch buffer for library calls (cuDNN workspaces, cuBLAS temporaries). It is
-// reallocated only when a larger size is asked for, so a steady-state loop never calls cudaMalloc.
-// Valid until the next call to workspace(); all users run on stream().
-void* workspace(size_t bytes);
+// Grow-only scratch buffers: slot 0 for library calls (cuDNN workspaces, cuBLAS temporaries) and the
+// kernels' own temporaries (flipped filters, Gram split-K partials), slot 1 for the convolutions'
+// split-K partials, so that a convolution run inside something holding slot 0 (backward-data with
+// flipped filters made on the fly) never overwrites it. A buffer is reallocated only when a larger size
+// is asked for, so a steady-state loop never calls cudaMalloc. Valid until the next call for the same
+// slot; all users run on stream().
+constexpr int kWorkspaceSlots = 2;
+void* workspace(size_t bytes, int slot = 0);
 }  // namespace nst::cuda

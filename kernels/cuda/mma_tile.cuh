@@ -9,11 +9,16 @@
 //   B, n-major:  Bs[n][k], same stride (the Gram, whose B = Fᵀ is read from F's rows).
 //   B, k-major:  Bs[k][n], row stride BN + 8: b0 = B[t][g] at t·(BN+8) + g, banks 8t + g, distinct for
 //                BN a multiple of 32 (the convolution, whose B = the gathered X has pixels contiguous).
-// Operands are stored as fp32 and rounded to TF32 (cvt.rna) as fragments are loaded.
+// Operands are stored as fp32 and handed to mma.sync as they are: the tensor core reads the top 19 bits
+// of each (TF32 by truncation). Rounding first (cvt.rna, tensor_core.cuh's to_tf32) costs one instruction
+// per fragment register, 48 of a warp's ~250 instructions per stage, for about half the error; the
+// errors of both are in docs/kernels.md.
 #pragma once
 #include "kernels/cuda/tensor_core.cuh"
 
 namespace nst::cuda {
+
+__device__ __forceinline__ uint32_t tf32_bits(float x) { return __float_as_uint(x); }
 
 constexpr int kMmaK = 16;                // k per shared-memory stage (two m16n8k8 steps)
 constexpr int kKStride = kMmaK + 4;      // row stride of the m-major / n-major tiles
@@ -30,21 +35,21 @@ __device__ __forceinline__ void warp_mma_stage(float (&acc)[MT][NT][4], const fl
 #pragma unroll
         for (int i = 0; i < MT; ++i) {
             const float* p = As + (wm + 16 * i + g) * kKStride + k8 + t;
-            a[i][0] = to_tf32(p[0]);
-            a[i][1] = to_tf32(p[8 * kKStride]);
-            a[i][2] = to_tf32(p[4]);
-            a[i][3] = to_tf32(p[8 * kKStride + 4]);
+            a[i][0] = tf32_bits(p[0]);
+            a[i][1] = tf32_bits(p[8 * kKStride]);
+            a[i][2] = tf32_bits(p[4]);
+            a[i][3] = tf32_bits(p[8 * kKStride + 4]);
         }
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
             if constexpr (BKMajor) {
                 const float* p = Bs + (k8 + t) * ldb + wn + 8 * j + g;
-                b[j][0] = to_tf32(p[0]);
-                b[j][1] = to_tf32(p[4 * ldb]);
+                b[j][0] = tf32_bits(p[0]);
+                b[j][1] = tf32_bits(p[4 * ldb]);
             } else {
                 const float* p = Bs + (wn + 8 * j + g) * kKStride + k8 + t;
-                b[j][0] = to_tf32(p[0]);
-                b[j][1] = to_tf32(p[4]);
+                b[j][0] = tf32_bits(p[0]);
+                b[j][1] = tf32_bits(p[4]);
             }
         }
 #pragma unroll

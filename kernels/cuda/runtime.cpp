@@ -23,33 +23,43 @@ struct Workspace {
     int holds = 0;                // graphs alive or being captured
     std::vector<void*> retired;   // outgrown while holds > 0: a graph may still write them on replay
 };
-Workspace& workspace_state() {
-    static Workspace w;
-    return w;
+Workspace& workspace_state(int slot = 0) {
+    static Workspace w[cuda::kWorkspaceSlots];
+    return w[slot];
 }
 }  // namespace
 
-void cuda_workspace_hold() { ++workspace_state().holds; }
+void cuda_workspace_hold() {
+    for (int i = 0; i < cuda::kWorkspaceSlots; ++i) ++workspace_state(i).holds;
+}
 
 void cuda_workspace_release() {
-    Workspace& w = workspace_state();
-    if (--w.holds > 0 || w.retired.empty()) return;
-    NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));  // a replay may still be writing them
-    for (void* p : w.retired) NST_CUDA_CHECK(cudaFree(p));
-    w.retired.clear();
+    for (int i = 0; i < cuda::kWorkspaceSlots; ++i) {
+        Workspace& w = workspace_state(i);
+        if (--w.holds > 0 || w.retired.empty()) continue;
+        NST_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));  // a replay may still be writing them
+        for (void* p : w.retired) NST_CUDA_CHECK(cudaFree(p));
+        w.retired.clear();
+    }
 }
 
 namespace cuda {
 
 void require_tf32_tensor_cores(const char* what) {
-    int dev = 0, major = 0;
+    // Asked once per device (a launch used to pay two runtime queries).
+    thread_local int checked_dev = -1, major = 0;
+    int dev = 0;
     NST_CUDA_CHECK(cudaGetDevice(&dev));
-    NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (dev != checked_dev) {
+        NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+        checked_dev = dev;
+    }
     if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
 }
 
-void* workspace(size_t bytes) {
-    Workspace& w = workspace_state();
+void* workspace(size_t bytes, int slot) {
+    if (slot < 0 || slot >= kWorkspaceSlots) throw Error("workspace: no slot " + std::to_string(slot));
+    Workspace& w = workspace_state(slot);
     if (bytes > w.capacity) {
         if (w.ptr && w.holds > 0) {
             w.retired.push_back(w.ptr);  // no wait either, so this may happen during a capture

@@ -20,6 +20,15 @@
 #include <cuda_on_cpu/ptx.h>
 #endif
 
+// Dynamic shared memory (the launch's size, at most max_bytes), 16-byte aligned: extern __shared__ under
+// nvcc; in the CUDA-on-CPU build one buffer of max_bytes per host worker (a worker runs one block at a
+// time), as __shared__ is there.
+#if defined(NST_CUDA_ON_CPU)
+#define NST_DYNAMIC_SHARED(name, max_bytes) static thread_local __attribute__((aligned(16))) unsigned char name[max_bytes]
+#else
+#define NST_DYNAMIC_SHARED(name, max_bytes) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 namespace nst::cuda {
 
 // fp32 -> TF32 bit pattern, rounded to nearest with ties away from zero (cvt.rna.tf32.f32), as a .b32

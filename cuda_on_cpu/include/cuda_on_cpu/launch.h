@@ -18,6 +18,7 @@ struct LaunchConfig {
     dim3 grid, block;
     size_t shared_bytes;
     cudaStream_t stream;
+    size_t max_shared_bytes = 48u << 10;  // the kernel's dynamic shared memory limit (cudaFuncSetAttribute)
 };
 
 // Checks the configuration (CUDA's limits), then runs `body` once per CUDA thread of the grid, or
@@ -45,7 +46,8 @@ template <class... Params> class Launcher {
 template <class... Params>
 Launcher<Params...> launcher(void (*kernel)(Params...), const char* name, dim3 grid, dim3 block, size_t shared_bytes,
                              cudaStream_t stream) {
-    return Launcher<Params...>(kernel, LaunchConfig{name, grid, block, shared_bytes, stream});
+    return Launcher<Params...>(kernel, LaunchConfig{name, grid, block, shared_bytes, stream,
+                                                    max_dynamic_shared(reinterpret_cast<const void*>(kernel))});
 }
 
 }  // namespace cuda_on_cpu
