@@ -281,8 +281,7 @@ template <int BM> constexpr int mma_conv_smem_bytes() { return kMStages * int(si
 template <int BM>
 __device__ __forceinline__ void mma_conv_load_stage(MmaConvStage<BM>& st, const float* __restrict__ x,
                                                     const float* __restrict__ w, const ConvShape& s,
-                                                    const IgemmColumn& col, uint32_t inside, int CRS, int m0, int kk0,
-                                                    bool w_vec4) {
+                                                    const IgemmColumn& col, int CRS, int m0, int kk0, bool w_vec4) {
     const int tid = threadIdx.x;
 #pragma unroll
     for (int i = 0; i < BM / 64; ++i) {  // A: BM rows x 16, one float4 per thread per 64 rows
@@ -300,35 +299,16 @@ __device__ __forceinline__ void mma_conv_load_stage(MmaConvStage<BM>& st, const 
         }
     }
     // B: 16 rows (c, r, t) x 128 pixels: pixel tid % 128 (a warp takes 32 consecutive pixels of one
-    // row), rows (tid / 128) * 8 .. + 7. inside: bit r·S + t says whether tap (r, t) of this thread's
-    // pixel lies inside X (mma_conv_taps_inside), so the bounds test is one shift where R·S <= 32.
+    // row), rows (tid / 128) * 8 .. + 7.
     const int jb = tid % kMN, kb = (tid / kMN) * 8;
     IgemmRow r = igemm_row(s, kk0 + kb);
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
         if (e > 0) igemm_next_row(s, r);
-        bool in;
-        if (s.R * s.S <= 32) {
-            in = r.gk < CRS && ((inside >> (r.r * s.S + r.t)) & 1u);
-        } else {
-            const int h = col.h0 + r.r, ww = col.w0 + r.t;
-            in = col.valid && r.gk < CRS && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
-        }
+        const int h = col.h0 + r.r, ww = col.w0 + r.t;
+        const bool in = col.valid && r.gk < CRS && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
         cp_async<4>(&st.Bs[kb + e][jb], in ? x + col.corner + r.offset : x, in ? 4 : 0);
     }
-}
-
-// Bit r·S + t: tap (r, t) of column col's window lies inside X (and the column inside the GEMM); for
-// R·S <= 32 (every layer here), else unused.
-__device__ __forceinline__ uint32_t mma_conv_taps_inside(const ConvShape& s, const IgemmColumn& col) {
-    uint32_t m = 0;
-    if (!col.valid || s.R * s.S > 32) return 0;
-    for (int r = 0; r < s.R; ++r)
-        for (int t = 0; t < s.S; ++t) {
-            const int h = col.h0 + r, w = col.w0 + t;
-            if (h >= 0 && h < s.H && w >= 0 && w < s.W) m |= 1u << (r * s.S + t);
-        }
-    return m;
 }
 
 // y = W·X (+ b) for this block's tile and split; with splits > 1, the unbiased partial goes to
@@ -348,20 +328,19 @@ __global__ void __launch_bounds__(kMThreads) conv_mma_kernel(const float* __rest
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
     const int wm = (warp / 4) * (BM / 2), wn = (warp % 4) * 32;
     const IgemmColumn col = igemm_column(s, NPQ, j0 + tid % kMN);
-    const uint32_t inside = mma_conv_taps_inside(s, col);
     const int all_stages = (CRS + kMmaK - 1) / kMmaK, first = blockIdx.z * stages_per_split;
     const int stages = stages_per_split < all_stages - first ? stages_per_split : all_stages - first;
     float acc[MT][NT][4] = {};
 #pragma unroll
     for (int i = 0; i < kMStages - 1; ++i) {
-        if (i < stages) mma_conv_load_stage<BM>(ring[i], x, w, s, col, inside, CRS, m0, (first + i) * kMmaK, w_vec4);
+        if (i < stages) mma_conv_load_stage<BM>(ring[i], x, w, s, col, CRS, m0, (first + i) * kMmaK, w_vec4);
         cp_async_commit();
     }
     for (int it = 0; it < stages; ++it) {
         cp_async_wait<kMStages - 2>();  // this thread's copies of stage `it` have landed...
         __syncthreads();                // ...everyone's, and everyone is done with stage it - 1's buffer
         const int next = it + kMStages - 1;
-        if (next < stages) mma_conv_load_stage<BM>(ring[next % kMStages], x, w, s, col, inside, CRS, m0, (first + next) * kMmaK, w_vec4);
+        if (next < stages) mma_conv_load_stage<BM>(ring[next % kMStages], x, w, s, col, CRS, m0, (first + next) * kMmaK, w_vec4);
         cp_async_commit();  // possibly empty: keeps the count of groups in flight fixed
         const MmaConvStage<BM>& st = ring[it % kMStages];
         warp_mma_stage<MT, NT, true>(acc, &st.As[0][0], &st.Bs[0][0], kMBPitch, wm, wn, lane);
