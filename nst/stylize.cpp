@@ -422,6 +422,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         log << "live preview: " << preview->url() << std::endl;
     }
     const Device dev = open_device(o);
+    if (o.precision == "tf32" && !dev.is_cuda()) log << "note: --precision tf32 applies on the GPU; the CPU computes in fp32\n";
     const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name +
                                                          (o.precision == "tf32" ? ", TF32" : "") + ")"
                                                    : "");

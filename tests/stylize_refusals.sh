@@ -2,7 +2,7 @@
 # stylize and vgg_features refuse bad requests before any work, with the real binaries (run by ctest):
 # an output that is an input under another spelling (the input left byte for byte), an output that is a
 # folder, a checkpoint in a missing folder, an image too small for VGG-19's poolings (said in pixels and
-# flags, with the size that would do), --init-image without --init image (a warning, the run goes on),
+# flags, with the size that would do), an unknown --precision, --init-image without --init image (a warning, the run goes on),
 # and --gpu 0 where no GPU can run (says why, names --gpu -1; skipped where a GPU or the CUDA-on-CPU layer
 # exists).
 # Each refusal must come in well under a second and exit non-zero.
@@ -34,6 +34,8 @@ refuse "--log-json sub/../c.png is the same file as --content-image" \
 refuse "--output-image folder.png: is a folder" "$stylize" --content-image c.png "${common[@]}" --output-image folder.png
 refuse "--checkpoint missing/x.ckpt: the folder missing does not exist" \
   "$stylize" --content-image c.png "${common[@]}" --output-image o.png --checkpoint missing/x.ckpt
+refuse "--precision must be fp32 or tf32, not 'fp16'" \
+  "$stylize" --content-image c.png "${common[@]}" --output-image o.png --precision fp16
 refuse "--image-size 20 makes the content 20x14 pixels, too small for VGG-19's 4 poolings" \
   "$stylize" --content-image c.png "${common[@]}" --output-image o.png --image-size 20
 [ "$(cksum < c.png)" = "$before" ] || { echo "FAIL: the content image changed"; fails=$((fails + 1)); }

@@ -571,6 +571,42 @@ TEST_CASE("stylize --gpu 0 at 40 px follows the CPU run for 5 iterations with ea
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("stylize --precision tf32 on the GPU runs the mma rungs and says TF32; a pinned variant is kept", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const std::string dir = std::filesystem::temp_directory_path() / ("nst_cuda_tf32_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    StylizeOptions o;
+    o.weights = test::fixture("vgg_tiny.safetensors");
+    o.content_image = test::fixture("tiny_rgb.png");
+    o.style_images = {test::fixture("vgg_preview.png")};
+    o.image_size = 40;
+    o.num_iterations = 3;
+    o.save_iter = 0;
+    o.print_iter = 0;
+    o.output_image = dir + "/out.png";
+    o.gpu = 0;
+    o.precision = "tf32";
+    const bool tf32_before = allow_tf32();
+    std::ostringstream log;
+    const StylizeResult r = stylize(o, log);
+    CHECK(r.device.find("TF32") != std::string::npos);
+    CHECK(pinned_variant("conv2d") == "igemm_mma_tf32");
+    CHECK(pinned_variant("gram") == "syrk_mma_tf32");
+    CHECK(allow_tf32());
+    CHECK(r.final_loss < r.initial_loss);
+    set_variant("conv2d", "");
+    set_variant("gram", "");
+    {
+        ScopedVariant keep("conv2d", "igemm");  // NST_KERNELS or a caller's pin wins over --precision
+        stylize(o, log);
+        CHECK(pinned_variant("conv2d") == "igemm");
+        CHECK(pinned_variant("gram") == "syrk_mma_tf32");
+    }
+    set_variant("gram", "");
+    set_allow_tf32(tf32_before);
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("the controls and tiles on the GPU: masks, a coarse style and a tiled evaluation match the CPU's",
           "[cuda]") {
     NST_REQUIRE_CUDA();
