@@ -13,6 +13,7 @@
 // (C²·HW) and backward (2·C²·HW). The sgemm ceiling is the project's GEMM on a 1536³ product with the same
 // threads (apps/gemm_ceiling.h); OpenBLAS's is printed beside it where it was built.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <sys/resource.h>
 
@@ -21,7 +22,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -32,6 +32,7 @@
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/gemm.h"
 #include "base/device.h"
+#include "base/file_io.h"
 #include "kernels/registry.h"
 #include "nst/image.h"
 #include "nst/objective.h"
@@ -64,24 +65,7 @@ double eval_gflop(int H, int W, const weights::Vgg19Weights& w) {
     return flop / 1e9;
 }
 
-std::string json_string(const std::string& v) {
-    std::string o = "\"";
-    for (const unsigned char c : v) {
-        if (c == '"' || c == '\\') o += '\\', o += char(c);
-        else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            o += buf;
-        } else o += char(c);
-    }
-    return o + "\"";
-}
-std::string json_number(double v) {
-    if (!std::isfinite(v)) return "null";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 }  // namespace
 
@@ -158,23 +142,31 @@ int main(int argc, char** argv) {
             std::printf("nst %dx%d cuda:%d: %.4f s/eval (min %.4f), %.1f GFLOP/eval, %.1f GFLOP/s, peak %.0f MiB\n", c.width,
                         c.height, gpu, med, times.front(), gflop, gflop / med, peak_mib);
         if (!json_path.empty()) {
-            std::ofstream f(json_path);
             const char* kernels_env = std::getenv("NST_KERNELS");
             const double loss = graph.captured() ? graph_loss.item() : eager_loss;
-            f << "{\n  \"device\": " << json_string(dev.str()) << ", \"card\": "
-              << (dev.is_cuda() ? json_string(cuda_availability().device_name) : json_string(cpu::cpu_model_name()))
-              << ", \"width\": " << c.width << ", \"height\": " << c.height << ", \"evals\": " << evals
-              << ", \"threads\": " << (dev.is_cpu() ? cpu_threads() : 0) << ",\n  \"tf32\": " << (tf32 ? "true" : "false")
-              << ", \"cuda_graph\": " << (use_graph ? "true" : "false") << ", \"backend\": "
-              << json_string(backend() == Backend::Library ? "library" : "own") << ", \"nst_kernels\": "
-              << (kernels_env ? json_string(kernels_env) : std::string("null")) << ",\n  \"variants\": {\"conv2d\": "
-              << json_string(conv2d_kernels(dev).name) << ", \"gram\": " << json_string(gram_kernels(dev).name)
-              << ", \"relu\": " << json_string(relu_kernels(dev).name) << ", \"max_pool\": "
-              << json_string(max_pool_kernels(dev).name) << "},\n  \"ms_per_eval\": " << json_number(med * 1e3)
-              << ", \"min_ms\": " << json_number(times.front() * 1e3) << ", \"gflop_per_eval\": " << json_number(gflop)
-              << ", \"gflops\": " << json_number(gflop / med) << ", \"peak_mib\": " << json_number(peak_mib)
-              << ", \"loss\": " << json_number(loss) << "\n}\n";
-            if (!f) throw Error("bench_eval: cannot write " + json_path);
+            const nlohmann::json doc = {
+                {"device", dev.str()},
+                {"card", dev.is_cuda() ? cuda_availability().device_name : cpu::cpu_model_name()},
+                {"width", c.width},
+                {"height", c.height},
+                {"evals", evals},
+                {"threads", dev.is_cpu() ? cpu_threads() : 0},
+                {"tf32", tf32},
+                {"cuda_graph", use_graph},
+                {"backend", backend() == Backend::Library ? "library" : "own"},
+                {"nst_kernels", kernels_env ? nlohmann::json(kernels_env) : nlohmann::json(nullptr)},
+                {"variants",
+                 {{"conv2d", conv2d_kernels(dev).name},
+                  {"gram", gram_kernels(dev).name},
+                  {"relu", relu_kernels(dev).name},
+                  {"max_pool", max_pool_kernels(dev).name}}},
+                {"ms_per_eval", number_or_null(med * 1e3)},
+                {"min_ms", number_or_null(times.front() * 1e3)},
+                {"gflop_per_eval", number_or_null(gflop)},
+                {"gflops", number_or_null(gflop / med)},
+                {"peak_mib", number_or_null(peak_mib)},
+                {"loss", number_or_null(loss)}};
+            write_file_atomic(json_path, doc.dump(1) + "\n");
         }
         return 0;
     } catch (const std::exception& e) {

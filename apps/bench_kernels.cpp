@@ -23,10 +23,10 @@
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <initializer_list>
@@ -38,6 +38,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 #include "base/device.h"
+#include "base/file_io.h"
 #include "kernels/registry.h"
 
 using namespace nst;
@@ -184,24 +185,9 @@ void print_table(const std::string& title, std::vector<Row>& rows, double peak32
     }
 }
 
-std::string json_string(const std::string& v) {
-    std::string o = "\"";
-    for (const unsigned char c : v) {
-        if (c == '"' || c == '\\') o += '\\', o += char(c);
-        else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            o += buf;
-        } else o += char(c);
-    }
-    return o + "\"";
-}
 // A number, or null where there is none (a failed row's time): a script must never read a 0 as a time.
-std::string json_number(double v, bool present = true) {
-    if (!present || !std::isfinite(v)) return "null";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
+nlohmann::json number_or_null(double v, bool present = true) {
+    return present && std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
 struct Table {
@@ -209,35 +195,42 @@ struct Table {
     std::vector<Row> rows;
 };
 
-// --json: every row of every table, with the card and the peaks.
+// --json: every row of every table, with the card and the peaks (written to a temporary file, then renamed).
 void write_json(const std::string& path, const std::string& card, int sm, int width, int height, int reps, bool tf32,
                 double p32, double ptf, const std::vector<Table>& tables) {
-    std::ofstream f(path);
-    if (!f) throw Error("bench_kernels: cannot write " + path);
-    f << "{\n  \"card\": " << json_string(card) << ", \"sm\": " << sm << ", \"width\": " << width << ", \"height\": " << height
-      << ", \"reps\": " << reps << ", \"library_tf32\": " << (tf32 ? "true" : "false")
-      << ",\n  \"peak_fp32_gflops\": " << json_number(p32) << ", \"peak_tf32_gflops\": " << json_number(ptf) << ",\n  \"rows\": [";
-    bool first = true;
+    nlohmann::json rows = nlohmann::json::array();
     for (const Table& t : tables)
         for (const Row& r : t.rows) {
             const bool timed = r.ok && r.error.empty() && r.ms > 0;
             const auto space = r.layer.find(' '), vspace = r.variant.find(' ');
-            f << (first ? "\n" : ",\n") << "    {\"op\": " << json_string(t.op)
-              << ", \"layer\": " << json_string(r.layer.substr(0, space))
-              << ", \"shape\": " << json_string(space == std::string::npos ? "" : r.layer.substr(space + 1))
-              << ", \"variant\": " << json_string(vspace == std::string::npos ? r.variant : r.variant.substr(vspace + 1))
-              << ", \"label\": " << json_string(r.variant) << ", \"library\": " << (r.library ? "true" : "false")
-              << ", \"tf32\": " << (r.tf32 ? "true" : "false") << ", \"ok\": " << (timed ? "true" : "false")
-              << ", \"ms\": " << json_number(r.ms, timed) << ", \"gflop\": " << json_number(r.gflop)
-              << ", \"gflops\": " << json_number(r.gflops, timed) << ", \"pct_of_variant0\": " << json_number(r.pct_v0, timed && r.pct_v0 > 0)
-              << ", \"pct_of_best_library\": " << json_number(r.pct_best_lib, timed && r.pct_best_lib > 0)
-              << ", \"pct_of_peak\": " << json_number(r.pct_peak, timed) << ", \"err_ref\": " << json_number(r.err_ref, r.error.empty())
-              << ", \"err_lib\": " << json_number(r.err_lib, r.error.empty()) << ", \"error\": "
-              << (r.error.empty() ? std::string("null") : json_string(r.error)) << "}";
-            first = false;
+            rows.push_back({{"op", t.op},
+                            {"layer", r.layer.substr(0, space)},
+                            {"shape", space == std::string::npos ? "" : r.layer.substr(space + 1)},
+                            {"variant", vspace == std::string::npos ? r.variant : r.variant.substr(vspace + 1)},
+                            {"label", r.variant},
+                            {"library", r.library},
+                            {"tf32", r.tf32},
+                            {"ok", timed},
+                            {"ms", number_or_null(r.ms, timed)},
+                            {"gflop", number_or_null(r.gflop)},
+                            {"gflops", number_or_null(r.gflops, timed)},
+                            {"pct_of_variant0", number_or_null(r.pct_v0, timed && r.pct_v0 > 0)},
+                            {"pct_of_best_library", number_or_null(r.pct_best_lib, timed && r.pct_best_lib > 0)},
+                            {"pct_of_peak", number_or_null(r.pct_peak, timed)},
+                            {"err_ref", number_or_null(r.err_ref, r.error.empty())},
+                            {"err_lib", number_or_null(r.err_lib, r.error.empty())},
+                            {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}});
         }
-    f << "\n  ]\n}\n";
-    if (!f) throw Error("bench_kernels: writing " + path + " failed");
+    const nlohmann::json doc = {{"card", card},
+                                {"sm", sm},
+                                {"width", width},
+                                {"height", height},
+                                {"reps", reps},
+                                {"library_tf32", tf32},
+                                {"peak_fp32_gflops", number_or_null(p32)},
+                                {"peak_tf32_gflops", number_or_null(ptf)},
+                                {"rows", rows}};
+    write_file_atomic(path, doc.dump(1) + "\n");
 }
 
 struct Layer {
