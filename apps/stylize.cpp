@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
     app.add_option("--save-iter", o.save_iter, "save an intermediate image and a checkpoint every N iterations, 0 never (default 100)");
     app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default OUTPUT.ckpt.safetensors); removed after a "
                    "successful run unless --keep-checkpoint");
+    app.add_flag("--restart", o.restart, "start afresh even when the checkpoint file holds a checkpoint (of this run, which "
+                 "is otherwise continued, or of another, which is otherwise refused); it is overwritten");
     app.add_flag("--keep-checkpoint", o.keep_checkpoint, "keep the checkpoint after success, at the last iteration, so "
                  "that --resume with a larger --num-iterations continues the run");
     app.add_option("--resume", o.resume, "continue a run from its checkpoint: the same images (by content, from any "

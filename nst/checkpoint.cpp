@@ -152,6 +152,22 @@ std::string fingerprint_differences(const std::string& stored_json, const RunFin
     return d;
 }
 
+CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o) {
+    weights::WeightFile f;
+    try {
+        f = weights::read_safetensors(path);
+    } catch (const Error&) {
+        return {CheckpointProbe::NotACheckpoint, ""};
+    }
+    if (!f.metadata.count("nst_checkpoint")) return {CheckpointProbe::NotACheckpoint, ""};
+    if (f.metadata["nst_checkpoint"] != "2") return {CheckpointProbe::OtherRun, "made by an older stylize"};
+    if (std::string diff = fingerprint_differences(f.metadata["fingerprint"], fp); !diff.empty())
+        return {CheckpointProbe::OtherRun, diff};
+    if (f.metadata["optimizer"] != o.optimizer)
+        return {CheckpointProbe::OtherRun, "--optimizer '" + o.optimizer + "' here, '" + f.metadata["optimizer"] + "' in the checkpoint"};
+    return {CheckpointProbe::ThisRun, ""};
+}
+
 Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
     weights::WeightFile f = weights::read_safetensors(path);
     if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");

@@ -42,6 +42,15 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
                      const Optimizer& opt);
 
+// What an existing file at the checkpoint's path holds, read before a run that was not given --resume:
+// this run's checkpoint (the same inputs by content and the same options), another run's (`differences`
+// says how, in the user's words), or no stylize checkpoint at all (any other file).
+struct CheckpointProbe {
+    enum Kind { ThisRun, OtherRun, NotACheckpoint } kind;
+    std::string differences;
+};
+CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o);
+
 // Throws nst::Error naming --resume and what differs (each differing option with both values, each
 // differing input file) when the checkpoint does not belong to this run.
 Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d);

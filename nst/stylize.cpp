@@ -129,7 +129,7 @@ struct Run {
     std::optional<Checkpoint> resume;
     Progress progress;
     StylizeResult result;
-    bool first_loss = true, wrote_checkpoint = false;
+    bool first_loss = true, wrote_checkpoint = false, resumed_in_place = false;
     Tensor previous_rgb{};  // the result of the previous scale, RGB 0..1 on the CPU
     std::unique_ptr<PreviewServer> preview{};  // --preview-port
     std::chrono::steady_clock::time_point preview_terms_at{}, preview_image_at{};
@@ -384,8 +384,35 @@ void remove_spent_checkpoint(const Run& r) {
     namespace fs = std::filesystem;
     if (r.o.keep_checkpoint) return;
     std::error_code ec;
-    const bool resumed_from_it = !r.o.resume.empty() && fs::equivalent(r.o.resume, r.ckpt_path, ec);
+    const bool resumed_from_it = r.resumed_in_place || (!r.o.resume.empty() && fs::equivalent(r.o.resume, r.ckpt_path, ec));
     if (r.wrote_checkpoint || resumed_from_it) fs::remove(r.ckpt_path, ec);
+}
+
+// Without --resume, a file already at the checkpoint's path: this run's checkpoint is continued (the same
+// command after a kill goes on where it stopped), another run's is refused with both ways out, and a file
+// that is no checkpoint is refused whatever the flags, so it is never overwritten. --restart starts afresh
+// over a checkpoint (this run's or another's).
+void resume_in_place(Run& r) {
+    const StylizeOptions& o = r.o;
+    if (!o.resume.empty() || !std::filesystem::exists(r.ckpt_path)) return;
+    const std::string flag = o.checkpoint.empty() ? "the checkpoint " + r.ckpt_path + " (--output-image + .ckpt.safetensors)"
+                                                  : "--checkpoint " + r.ckpt_path;
+    const CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o);
+    if (p.kind == CheckpointProbe::NotACheckpoint)
+        throw Error(flag + " exists and is not a stylize checkpoint; it is left as it is: name another file with --checkpoint");
+    if (o.restart) {
+        r.log << "--restart: starting afresh; " << r.ckpt_path << " will be overwritten\n";
+        return;
+    }
+    if (p.kind == CheckpointProbe::OtherRun)
+        throw Error(flag + " holds the checkpoint of another run (" + p.differences + "): continue that run with --resume " +
+                    r.ckpt_path + " and its options, or start this one with --restart (which overwrites it), or name "
+                    "another file with --checkpoint");
+    r.resume = load_checkpoint(r.ckpt_path, r.fp, o, r.dev);
+    r.resumed_in_place = true;
+    r.log << "resuming " << r.ckpt_path << ", this run's checkpoint (same inputs and options), at scale "
+          << r.scales[size_t(r.resume->scale_index)] << ", iteration " << r.resume->iteration
+          << " (--restart starts afresh)\n";
 }
 
 }  // namespace
@@ -431,6 +458,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     r.result.device = device;
     r.preview = std::move(preview);
     check_scales_fit_vgg(r.in.content, r.scales, o);
+    resume_in_place(r);
     if (!o.resume.empty()) {
         r.resume = load_checkpoint(o.resume, r.fp, o, dev);
         log << "resuming " << o.resume << " at scale " << r.scales[size_t(r.resume->scale_index)] << ", iteration "

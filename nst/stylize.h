@@ -43,6 +43,7 @@ struct StylizeOptions {
     std::string resume;                       // checkpoint to continue from
     std::string checkpoint;                   // where --save-iter writes it; default OUTPUT.ckpt.safetensors
     bool keep_checkpoint = false;             // keep it after success, with the last iteration (--keep-checkpoint)
+    bool restart = false;                     // start afresh over a checkpoint of another run or this one (--restart)
     int64_t max_pixels = 64'000'000;          // refuse larger images before decoding (--max-pixels)
     bool cuda_graph = false;                  // GPU: replay the evaluation as a CUDA graph (--cuda-graph)
     int tile_size = 0;                        // tiles of this many pixels (--tile-size); 0: only when it would not fit

@@ -95,6 +95,8 @@ void validate(const StylizeOptions& o) {
     if (o.preview_port < -1 || o.preview_port > 65535)
         throw Error("--preview-port " + std::to_string(o.preview_port) + " is not a TCP port (0..65535; 0: any free one)");
     parse_backend(o.backend);
+    if (o.restart && !o.resume.empty())
+        throw Error("--restart and --resume contradict each other: --restart starts afresh, --resume continues " + o.resume);
     if (o.precision != "fp32" && o.precision != "tf32")
         throw Error("--precision must be fp32 or tf32, not '" + o.precision + "'");
 }

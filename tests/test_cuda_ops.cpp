@@ -571,7 +571,7 @@ TEST_CASE("stylize --gpu 0 at 40 px follows the CPU run for 5 iterations with ea
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("stylize --precision tf32 on the GPU runs the mma rungs and says TF32; a pinned variant is kept", "[cuda]") {
+TEST_CASE("stylize --precision tf32 on the GPU runs the mma rungs and says TF32, but keeps a pinned variant", "[cuda]") {
     NST_REQUIRE_CUDA();
     const std::string dir = std::filesystem::temp_directory_path() / ("nst_cuda_tf32_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/file_io.h"
 #include "core/autograd.h"
 #include "nst/color.h"
 #include "nst/image.h"
@@ -474,6 +475,62 @@ TEST_CASE("checkpoint and resume reproduce an uninterrupted run exactly", "[nst]
     StylizeOptions shorter = r;
     shorter.num_iterations = 5;
     expect_error([&] { stylize(shorter, log); }, "pass --num-iterations 10 or more");
+}
+
+TEST_CASE("the same command after a kill continues from its checkpoint, another run's is refused, --restart starts "
+          "afresh, a file that is no checkpoint is never overwritten", "[nst][e2e]") {
+    TempDir d("rerun");
+    StylizeOptions o = tiny_options(d);
+    o.num_iterations = 8;
+    o.save_iter = 4;
+    std::ostringstream log;
+    const StylizeResult full = stylize(o, log);
+    fs::rename(o.output_image, d / "uninterrupted.png");
+    // "Killed" after iteration 4: the first half, its checkpoint kept where the full command writes it.
+    StylizeOptions half = o;
+    half.num_iterations = 4;
+    half.keep_checkpoint = true;
+    stylize(half, log);
+    const std::string ckpt = o.output_image + ".ckpt.safetensors";
+    REQUIRE(fs::exists(ckpt));
+    // Another run (another --style-weight) is refused, naming both ways out and what differs; nothing is lost.
+    StylizeOptions other = o;
+    other.objective.style_weight = 50;
+    expect_error([&] { stylize(other, log); }, "holds the checkpoint of another run (--style-weight '50' here, '100' in "
+                                               "the checkpoint): continue that run with --resume");
+    expect_error([&] { stylize(other, log); }, "or start this one with --restart");
+    REQUIRE(fs::exists(ckpt));
+    // The same command continues from iteration 4, says so, ends as the uninterrupted run, and removes it.
+    std::ostringstream rerun_log;
+    const StylizeResult rerun = stylize(o, rerun_log);
+    CHECK(rerun_log.str().find("resuming " + ckpt + ", this run's checkpoint") != std::string::npos);
+    CHECK(rerun.evaluations == 4);
+    CHECK(rerun.final_loss == Approx(full.final_loss).epsilon(1e-6));
+    CHECK(load_image(d / "uninterrupted.png").rgb == load_image(o.output_image).rgb);
+    CHECK(!fs::exists(ckpt));
+    // --restart over another run's checkpoint starts afresh (all 8 iterations) and ends as the full run.
+    stylize(half, log);
+    StylizeOptions fresh = o;
+    fresh.restart = true;
+    CHECK(stylize(fresh, log).evaluations == 8);
+    CHECK(load_image(d / "uninterrupted.png").rgb == load_image(o.output_image).rgb);
+    // A file that is no checkpoint is refused before any work, with or without --restart, and kept as it was.
+    const std::string victim = d / "victim.png";
+    write_test_image(victim, 20, 20, 3);
+    const std::string before = read_file_bytes(victim);
+    for (const bool restart : {false, true}) {
+        StylizeOptions v = o;
+        v.checkpoint = victim;
+        v.restart = restart;
+        v.output_image = d / "never.png";
+        expect_error([&] { stylize(v, log); }, "--checkpoint " + victim + " exists and is not a stylize checkpoint");
+        CHECK(read_file_bytes(victim) == before);
+        CHECK(!fs::exists(v.output_image));
+    }
+    StylizeOptions both = o;
+    both.restart = true;
+    both.resume = ckpt;
+    expect_error([&] { stylize(both, log); }, "--restart and --resume contradict each other");
 }
 
 TEST_CASE("resume goes by the inputs' contents: other paths to the same files resume, changed contents do not",
