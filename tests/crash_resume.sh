@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash safety of stylize, with real signals (run by ctest):
 #  1. an uninterrupted run;
-#  2. the same run killed with SIGKILL once a checkpoint exists, then resumed: same image, byte for byte;
+#  2. the same run killed with SIGKILL once a checkpoint exists, then the same command again (no --resume),
+#     which continues from the checkpoint: same image, byte for byte;
 #     the output file is never seen half-written (only complete PNGs ever sit under its name); resumed
 #     again from another folder with copies of the inputs under other names: the same image, and the
 #     checkpoint removed after success;
@@ -34,8 +35,12 @@ mkdir -p moved && cp "$fx/vgg_preview.png" moved/c.png && cp "$fx/tiny_rgb.png" 
    --output-image killed.png --resume k.ckpt.safetensors --checkpoint k.ckpt.safetensors > resume.log)
 cmp full.png moved/killed.png || { echo "FAIL: the run resumed from another folder differs"; exit 1; }
 [ ! -e moved/k.ckpt.safetensors ] || { echo "FAIL: the spent checkpoint was not removed after success"; exit 1; }
-"$stylize" "${args[@]}" --output-image killed.png --resume killed.png.ckpt.safetensors > resume.log
+# The same command again, without --resume: it continues from its checkpoint and says so.
+"$stylize" "${args[@]}" --output-image killed.png > resume.log
+grep -q "resuming killed.png.ckpt.safetensors, this run's checkpoint" resume.log ||
+  { echo "FAIL: the same command did not continue from its checkpoint"; cat resume.log; exit 1; }
 cmp full.png killed.png || { echo "FAIL: the resumed run differs from the uninterrupted one"; exit 1; }
+[ ! -e killed.png.ckpt.safetensors ] || { echo "FAIL: the spent checkpoint was not removed after success"; exit 1; }
 
 "$stylize" "${args[@]}" --output-image stopped.png > /dev/null 2> stopped.err & pid=$!
 wait_for stopped.png.ckpt.safetensors
