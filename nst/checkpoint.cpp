@@ -152,31 +152,24 @@ std::string fingerprint_differences(const std::string& stored_json, const RunFin
     return d;
 }
 
-CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o) {
-    weights::WeightFile f;
-    try {
-        f = weights::read_safetensors(path);
-    } catch (const Error&) {
-        return {CheckpointProbe::NotACheckpoint, ""};
-    }
-    if (!f.metadata.count("nst_checkpoint")) return {CheckpointProbe::NotACheckpoint, ""};
-    if (f.metadata["nst_checkpoint"] != "2") return {CheckpointProbe::OtherRun, "made by an older stylize"};
-    if (std::string diff = fingerprint_differences(f.metadata["fingerprint"], fp); !diff.empty())
-        return {CheckpointProbe::OtherRun, diff};
-    if (f.metadata["optimizer"] != o.optimizer)
-        return {CheckpointProbe::OtherRun, "--optimizer '" + o.optimizer + "' here, '" + f.metadata["optimizer"] + "' in the checkpoint"};
-    return {CheckpointProbe::ThisRun, ""};
+namespace {
+
+// Why a checkpoint file is not this run's ("" when it is): other fingerprinted inputs or options (`in_fingerprint`,
+// the differences in the user's words), an older format, or another optimizer.
+struct Mismatch {
+    std::string text;
+    bool in_fingerprint = false;
+};
+Mismatch checkpoint_mismatch(weights::WeightFile& f, const RunFingerprint& fp, const StylizeOptions& o) {
+    if (f.metadata["nst_checkpoint"] != "2")
+        return {"made by an older stylize that recorded paths rather than contents; it cannot be resumed, start the run again"};
+    if (std::string diff = fingerprint_differences(f.metadata["fingerprint"], fp); !diff.empty()) return {diff, true};
+    if (f.metadata["optimizer"] != o.optimizer) return {"made with --optimizer " + f.metadata["optimizer"]};
+    return {};
 }
 
-Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
-    weights::WeightFile f = weights::read_safetensors(path);
-    if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
-    if (f.metadata["nst_checkpoint"] != "2")
-        throw Error("--resume " + path + ": made by an older stylize that recorded paths rather than contents; it "
-                    "cannot be resumed, start the run again");
-    if (const std::string diff = fingerprint_differences(f.metadata["fingerprint"], fp); !diff.empty())
-        throw Error("--resume " + path + ": the checkpoint belongs to another run: " + diff);
-    if (f.metadata["optimizer"] != o.optimizer) throw Error("--resume " + path + ": made with --optimizer " + f.metadata["optimizer"]);
+// The run's state from a checkpoint of this run; errors name --resume.
+Checkpoint checkpoint_from(weights::WeightFile& f, const std::string& path, const StylizeOptions& o, Device d) {
     Checkpoint c;
     const int scales = o.scales.empty() ? 1 : int(o.scales.size());
     try {
@@ -206,6 +199,28 @@ Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, co
     }
     if (!c.x.defined()) throw Error("--resume " + path + ": the checkpoint holds no image");
     return c;
+}
+
+}  // namespace
+
+CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
+    weights::WeightFile f;
+    try {
+        f = weights::read_safetensors(path);
+    } catch (const Error&) {
+        return {CheckpointProbe::NotACheckpoint, "", std::nullopt};
+    }
+    if (!f.metadata.count("nst_checkpoint")) return {CheckpointProbe::NotACheckpoint, "", std::nullopt};
+    if (const Mismatch m = checkpoint_mismatch(f, fp, o); !m.text.empty()) return {CheckpointProbe::OtherRun, m.text, std::nullopt};
+    return {CheckpointProbe::ThisRun, "", checkpoint_from(f, path, o, d)};  // the one read of the file
+}
+
+Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
+    weights::WeightFile f = weights::read_safetensors(path);
+    if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
+    if (const Mismatch m = checkpoint_mismatch(f, fp, o); !m.text.empty())
+        throw Error("--resume " + path + ": " + (m.in_fingerprint ? "the checkpoint belongs to another run: " : "") + m.text);
+    return checkpoint_from(f, path, o, d);
 }
 
 }  // namespace nst

@@ -8,6 +8,7 @@
 // --num-iterations >= k, so a larger one continues a run (see stylize.h, --keep-checkpoint).
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/tensor.h"
@@ -42,17 +43,19 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
                      const Optimizer& opt);
 
-// What an existing file at the checkpoint's path holds, read before a run that was not given --resume:
-// this run's checkpoint (the same inputs by content and the same options), another run's (`differences`
-// says how, in the user's words), or no stylize checkpoint at all (any other file).
-struct CheckpointProbe {
-    enum Kind { ThisRun, OtherRun, NotACheckpoint } kind;
-    std::string differences;
-};
-CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o);
-
 // Throws nst::Error naming --resume and what differs (each differing option with both values, each
 // differing input file) when the checkpoint does not belong to this run.
 Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d);
+
+// What an existing file at the checkpoint's path holds, read before a run that was not given --resume:
+// this run's checkpoint (the same inputs by content and the same options; `checkpoint` is then loaded, as
+// load_checkpoint would, from the one read of the file), another run's (`differences` says how, in the
+// user's words), or no stylize checkpoint at all (any other file).
+struct CheckpointProbe {
+    enum Kind { ThisRun, OtherRun, NotACheckpoint } kind;
+    std::string differences;
+    std::optional<Checkpoint> checkpoint;
+};
+CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d);
 
 }  // namespace nst

@@ -397,7 +397,7 @@ void resume_in_place(Run& r) {
     if (!o.resume.empty() || !std::filesystem::exists(r.ckpt_path)) return;
     const std::string flag = o.checkpoint.empty() ? "the checkpoint " + r.ckpt_path + " (--output-image + .ckpt.safetensors)"
                                                   : "--checkpoint " + r.ckpt_path;
-    const CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o);
+    CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o, r.dev);
     if (p.kind == CheckpointProbe::NotACheckpoint)
         throw Error(flag + " exists and is not a stylize checkpoint; it is left as it is: name another file with --checkpoint");
     if (o.restart) {
@@ -408,7 +408,7 @@ void resume_in_place(Run& r) {
         throw Error(flag + " holds the checkpoint of another run (" + p.differences + "): continue that run with --resume " +
                     r.ckpt_path + " and its options, or start this one with --restart (which overwrites it), or name "
                     "another file with --checkpoint");
-    r.resume = load_checkpoint(r.ckpt_path, r.fp, o, r.dev);
+    r.resume = std::move(p.checkpoint);
     r.resumed_in_place = true;
     r.log << "resuming " << r.ckpt_path << ", this run's checkpoint (same inputs and options), at scale "
           << r.scales[size_t(r.resume->scale_index)] << ", iteration " << r.resume->iteration

@@ -286,17 +286,7 @@ __device__ __forceinline__ void mma_conv_load_stage(MmaConvStage<BM>& st, const 
 #pragma unroll
     for (int i = 0; i < BM / 64; ++i) {  // A: BM rows x 16, one float4 per thread per 64 rows
         const int m = tid / 4 + 64 * i, kq = (tid % 4) * 4, gm = m0 + m, gk = kk0 + kq;
-        const float* row = w + (long long)gm * CRS;
-        if (w_vec4) {
-            const bool in = gm < s.K && gk < CRS;  // CRS % 4 == 0: all four or none
-            cp_async<16>(&st.As[m][kq], in ? row + gk : w, in ? 16 : 0);
-        } else {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const bool in = gm < s.K && gk + e < CRS;
-                cp_async<4>(&st.As[m][kq + e], in ? row + gk + e : w, in ? 4 : 0);
-            }
-        }
+        cp_async_quad(&st.As[m][kq], w + (long long)gm * CRS + gk, gm < s.K ? CRS - gk : 0, w_vec4, w);  // CRS % 4 == 0 with w_vec4
     }
     // B: 16 rows (c, r, t) x 128 pixels: pixel tid % 128 (a warp takes 32 consecutive pixels of one
     // row), rows (tid / 128) * 8 .. + 7.

@@ -254,18 +254,8 @@ __device__ __forceinline__ void mma_gram_load_rows(float (*tile)[kKStride], cons
 #pragma unroll
     for (int i = 0; i < 2; ++i) {  // 64 rows x 16 columns: two float4 per thread
         const int r = tid / 4 + 32 * i, kq = (tid % 4) * 4;
-        const long long k = k0 + kq;
-        const float* row = F + (long long)(r0 + r) * HW;
-        if (vec4) {
-            const bool in = r0 + r < C && k < ke;  // HW % 4 == 0 and k0 % 4 == 0: all four or none
-            cp_async<16>(&tile[r][kq], in ? row + k : F, in ? 16 : 0);
-        } else {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const bool in = r0 + r < C && k + e < ke;
-                cp_async<4>(&tile[r][kq + e], in ? row + k + e : F, in ? 4 : 0);
-            }
-        }
+        const long long k = k0 + kq;  // with vec4, HW % 4 == 0 and k0 % 4 == 0: all four or none
+        cp_async_quad(&tile[r][kq], F + (long long)(r0 + r) * HW + k, r0 + r < C ? ke - k : 0, vec4, F);
     }
 }
 
@@ -335,33 +325,13 @@ __device__ __forceinline__ void mma_gemm_load_stage(MmaGemmSmem<BM>& sm, int buf
 #pragma unroll
     for (int i = 0; i < BM / 64; ++i) {  // A: BM x 16
         const int m = tid / 4 + 64 * i, kq = (tid % 4) * 4, gm = m0 + m, gk = k0 + kq;
-        const float* row = A + (long long)gm * K;
-        if (a_vec4) {
-            const bool in = gm < M && gk < K;
-            cp_async<16>(&sm.As[buf][m][kq], in ? row + gk : A, in ? 16 : 0);
-        } else {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const bool in = gm < M && gk + e < K;
-                cp_async<4>(&sm.As[buf][m][kq + e], in ? row + gk + e : A, in ? 4 : 0);
-            }
-        }
+        cp_async_quad(&sm.As[buf][m][kq], A + (long long)gm * K + gk, gm < M ? K - gk : 0, a_vec4, A);
     }
 #pragma unroll
     for (int i = 0; i < 2; ++i) {  // B: 16 rows x 128 columns, two float4 per thread
         const int kk = tid / 32 + 8 * i, nq = (tid % 32) * 4, gk = k0 + kk;
-        const long long gn = n0 + nq;
-        const float* row = B + (long long)gk * N;
-        if (b_vec4) {
-            const bool in = gk < K && gn < N;  // N % 4 == 0: all four or none
-            cp_async<16>(&sm.Bs[buf][kk][nq], in ? row + gn : B, in ? 16 : 0);
-        } else {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const bool in = gk < K && gn + e < N;
-                cp_async<4>(&sm.Bs[buf][kk][nq + e], in ? row + gn + e : B, in ? 4 : 0);
-            }
-        }
+        const long long gn = n0 + nq;  // with b_vec4, N % 4 == 0: all four or none
+        cp_async_quad(&sm.Bs[buf][kk][nq], B + (long long)gk * N + gn, gk < K ? N - gn : 0, b_vec4, B);
     }
 }
 
@@ -422,6 +392,15 @@ __global__ void symmetrize_kernel(const float* dg, float* S, int C, long long to
     }
 }
 
+// S = α (dG + dGᵀ) per image, in the workspace: the first step of every backward.
+const float* symmetrized(const float* dg, const GramShape& s) {
+    const long long total = s.N * (long long)s.C * s.C;
+    auto* S = static_cast<float*>(workspace(sizeof(float) * size_t(total)));
+    NST_LAUNCH(symmetrize_kernel, grid_for(total), 256, 0, stream())(dg, S, s.C, total, float(s.scale()));
+    NST_CUDA_CHECK_LAUNCH();
+    return S;
+}
+
 }  // namespace
 
 void gram_forward_tiled(const float* f, float* g, const GramShape& s) {
@@ -474,10 +453,8 @@ void gram_forward_syrk_mma_tf32(const float* f, float* g, const GramShape& s) {
 
 void gram_backward_mma_tf32(const float* f, const float* dg, float* df, const GramShape& s) {
     require_tf32_tensor_cores("gram syrk_mma_tf32 backward");
-    const long long CC = (long long)s.C * s.C, total = s.N * CC;
-    auto* S = static_cast<float*>(workspace(sizeof(float) * size_t(total)));
-    NST_LAUNCH(symmetrize_kernel, grid_for(total), 256, 0, stream())(dg, S, s.C, total, float(s.scale()));
-    NST_CUDA_CHECK_LAUNCH();
+    const long long CC = (long long)s.C * s.C;
+    const float* S = symmetrized(dg, s);
     const int BM = s.C <= 64 ? 64 : 128;
     const long long gx = (s.HW + kBN5 - 1) / kBN5, gy = (s.C + BM - 1) / BM;
     if (gx > 2147483647LL || gy > 65535 || s.N > 65535) throw Error("gram syrk_mma_tf32 backward: shape too large for one grid");
@@ -492,10 +469,8 @@ void gram_backward_mma_tf32(const float* f, const float* dg, float* df, const Gr
 }
 
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s) {
-    const long long CC = (long long)s.C * s.C, total = s.N * CC;
-    auto* S = static_cast<float*>(workspace(sizeof(float) * size_t(total)));
-    NST_LAUNCH(symmetrize_kernel, grid_for(total), 256, 0, stream())(dg, S, s.C, total, float(s.scale()));
-    NST_CUDA_CHECK_LAUNCH();
+    const long long CC = (long long)s.C * s.C;
+    const float* S = symmetrized(dg, s);
     // dF (C, HW) = S (C, C) · F (C, HW)
     if (s.HW > 2147483647LL) throw Error("gram backward: HW too large");
     gemm_rt(S, f, df, s.C, int(s.HW), s.C, 1.f, false, false, s.N, CC, (long long)s.C * s.HW, (long long)s.C * s.HW);

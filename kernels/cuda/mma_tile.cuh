@@ -59,6 +59,19 @@ __device__ __forceinline__ void warp_mma_stage(float (&acc)[MT][NT][4], const fl
     }
 }
 
+// Four consecutive floats src[0..3] -> dst[0..3] of a shared tile with cp.async, of which the first
+// `avail` (0..4) are read and the rest zero-filled: one 16-byte copy where `vec4` (the caller's promise
+// that src is 16-byte aligned and avail is 0 or 4), else four 4-byte copies. `any` is a valid device
+// pointer standing in for src where nothing is read.
+__device__ __forceinline__ void cp_async_quad(float* dst, const float* src, long long avail, bool vec4, const float* any) {
+    if (vec4) {
+        cp_async<16>(dst, avail > 0 ? src : any, avail > 0 ? 16 : 0);
+        return;
+    }
+#pragma unroll
+    for (int e = 0; e < 4; ++e) cp_async<4>(dst + e, e < avail ? src + e : any, e < avail ? 4 : 0);
+}
+
 // Where accumulator element q of tile (i, j) lies in the warp's piece: row 16i + g + 8(q/2), column
 // 8j + 2t + q%2 (tensor_core.cuh's C layout).
 __device__ __forceinline__ int mma_row(int i, int q, int lane) { return 16 * i + (lane >> 2) + 8 * (q >> 1); }
