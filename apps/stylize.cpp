@@ -45,6 +45,30 @@ void on_interrupt(int) {
     ::_exit(130);
 }
 
+// The command line that writes a kept result (issue #22: a full disk): this one, with --resume naming the
+// checkpoint instead of any --resume or --restart it had, each argument quoted for a POSIX shell.
+std::string command_resuming(int argc, char** argv, const std::string& checkpoint) {
+    auto quoted = [](const std::string& a) {
+        if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,:+@%") ==
+                              std::string::npos)
+            return a;
+        std::string q = "'";
+        for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        return q + "'";
+    };
+    std::string cmd = quoted(argv[0]);
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--restart" || a == "-restart" || a.rfind("--resume=", 0) == 0) continue;
+        if (a == "--resume" || a == "-resume") {
+            ++i;  // and its value
+            continue;
+        }
+        cmd += " " + quoted(a);
+    }
+    return cmd + " --resume " + quoted(checkpoint);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,10 +130,18 @@ int main(int argc, char** argv) {
         std::signal(SIGINT, on_interrupt);
         std::signal(SIGTERM, on_interrupt);
         const nst::StylizeResult r = nst::stylize(o, std::cout);
+        if (r.from_finished_checkpoint) {  // kept when the image could not be written
+            std::printf("wrote %s from the finished checkpoint, without iterating\n", o.output_image.c_str());
+            return 0;
+        }
         std::printf("wrote %s: %d evaluations in %.1f s (%.3f s each) on %s, loss %.4g -> %.4g, peak memory %.0f MiB\n",
                     o.output_image.c_str(), r.evaluations, r.seconds, r.seconds_per_evaluation, r.device.c_str(),
                     r.initial_loss, r.final_loss, double(r.peak_memory_bytes) / (1 << 20));
         return 0;
+    } catch (const nst::ResultNotWritten& e) {
+        std::fprintf(stderr, "stylize: error: %s\nstylize: to write the image: %s\n", e.what(),
+                     command_resuming(argc, argv, e.checkpoint).c_str());
+        return 1;
     } catch (const nst::Interrupted& e) {
         std::fprintf(stderr, "stylize: %s\n", e.what());
         return 130;  // the shell's code for "ended by SIGINT"

@@ -113,18 +113,35 @@ RunFingerprint options_fingerprint(const StylizeOptions& o) {
     return f;
 }
 
-void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
-                     const Optimizer& opt) {
+namespace {
+
+weights::WeightFile checkpoint_file(const RunFingerprint& fp, const std::string& optimizer, int scale_index, int iteration,
+                                    const Tensor& x) {
     weights::WeightFile f;
     f.tensors["x"] = {x.shape(), x.to_vector<float>()};
-    const OptimizerState st = opt.save();
-    for (const auto& [k, t] : st.tensors) f.tensors["opt." + k] = {t.shape(), t.to_vector<float>()};
-    for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = number(v);
     f.metadata["nst_checkpoint"] = "2";  // 1: fingerprint by path strings (not resumable any more)
-    f.metadata["optimizer"] = opt.name();
+    f.metadata["optimizer"] = optimizer;
     f.metadata["scale_index"] = std::to_string(scale_index);
     f.metadata["iteration"] = std::to_string(iteration);
     f.metadata["fingerprint"] = nlohmann::json(fp).dump();
+    return f;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const Optimizer& opt) {
+    weights::WeightFile f = checkpoint_file(fp, opt.name(), scale_index, iteration, x);
+    const OptimizerState st = opt.save();
+    for (const auto& [k, t] : st.tensors) f.tensors["opt." + k] = {t.shape(), t.to_vector<float>()};
+    for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = number(v);
+    weights::write_safetensors(path, f);
+}
+
+void save_finished_checkpoint(const std::string& path, const RunFingerprint& fp, const std::string& optimizer,
+                              int scale_index, int iterations, const Tensor& x) {
+    weights::WeightFile f = checkpoint_file(fp, optimizer, scale_index, iterations, x);
+    f.metadata.emplace("finished", "1");  // emplace: GCC 12 warns falsely (-Wrestrict) on operator[] = "1" here
     weights::write_safetensors(path, f);
 }
 
@@ -180,6 +197,11 @@ Checkpoint checkpoint_from(weights::WeightFile& f, const std::string& path, cons
     }
     if (c.scale_index < 0 || c.scale_index >= scales || c.iteration < 1)
         throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is out of range");
+    c.finished = f.metadata.count("finished") != 0;
+    if (c.finished && (c.scale_index != scales - 1 || c.iteration != o.num_iterations))
+        throw Error("--resume " + path + ": the checkpoint holds the finished image of --num-iterations " +
+                    std::to_string(c.iteration) + ", which it writes without iterating; pass --num-iterations " +
+                    std::to_string(c.iteration) + " (it cannot be continued: --keep-checkpoint keeps one that can)");
     if (c.iteration > o.num_iterations)
         throw Error("--resume " + path + ": the checkpoint is at iteration " + std::to_string(c.iteration) +
                     ", past --num-iterations " + std::to_string(o.num_iterations) + "; pass --num-iterations " +

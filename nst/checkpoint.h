@@ -36,12 +36,18 @@ std::string fingerprint_differences(const std::string& stored_json, const RunFin
 
 struct Checkpoint {
     int scale_index = 0, iteration = 0;  // iteration k: k evaluations done at that scale, step k next
+    bool finished = false;               // the last scale's result after all `iteration` steps (no optimizer state)
     Tensor x;                            // on the run's device
     OptimizerState state;
 };
 
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
                      const Optimizer& opt);
+// A finished run's result, kept when its image could not be written (a full disk): x after the last scale's
+// `iterations` steps, without the optimizer's state (it is never continued, so it stays small). Resumed
+// with the same --num-iterations, it writes the image without iterating.
+void save_finished_checkpoint(const std::string& path, const RunFingerprint& fp, const std::string& optimizer,
+                              int scale_index, int iterations, const Tensor& x);
 
 // Throws nst::Error naming --resume and what differs (each differing option with both values, each
 // differing input file) when the checkpoint does not belong to this run.

@@ -5,15 +5,18 @@
 #include "nst/stylize.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <new>
 #include <optional>
+#include <set>
 #include <ostream>
 
 #include "core/allocator.h"
@@ -131,6 +134,7 @@ struct Run {
     StylizeResult result;
     bool first_loss = true, wrote_checkpoint = false, resumed_in_place = false;
     Tensor previous_rgb{};  // the result of the previous scale, RGB 0..1 on the CPU
+    std::set<std::string> warned_writes{};  // flags whose write failed once (a full disk): said once
     std::unique_ptr<PreviewServer> preview{};  // --preview-port
     std::chrono::steady_clock::time_point preview_terms_at{}, preview_image_at{};
 };
@@ -261,7 +265,8 @@ void publish_preview(Run& r, const Scale& sc, int k, TermValues terms = {}, cons
     PreviewFrame f;
     f.iteration = k;
     f.total = r.o.num_iterations;
-    f.terms = terms.empty() ? r.progress.terms_of(sc.objective->last()) : std::move(terms);
+    if (!terms.empty()) f.terms = std::move(terms);
+    else if (sc.objective->last().total.defined()) f.terms = r.progress.terms_of(sc.objective->last());  // not after a finished checkpoint
     if (last || now - r.preview_image_at >= 1s) {
         const Image img = tensor_to_image(rgb.defined() ? rgb : postprocess(r, sc, sc.x));
         f.width = img.width, f.height = img.height;
@@ -273,9 +278,54 @@ void publish_preview(Run& r, const Scale& sc, int k, TermValues terms = {}, cons
     r.preview_terms_at = now;
 }
 
+// A write the run can live without (issue #22: a full disk never ends a run): an intermediate image, a
+// periodic checkpoint or the JSON log that cannot be written is a warning naming the file and its flag,
+// and the run goes on with what it has. Returns whether it was written.
+// A flag's first failure is said, its repeats (every --save-iter) are not.
+bool write_or_warn(Run& r, const std::string& flag, const std::string& what, const std::function<void()>& write) {
+    try {
+        write();
+        return true;
+    } catch (const Error& e) {
+        if (r.warned_writes.insert(flag).second)
+            r.log << "warning: " << what << " (" << flag << ") was not written; the run goes on (" << e.what()
+                  << "); further failures of " << flag << " are not reported" << std::endl;
+        return false;
+    }
+}
+
 void save_checkpoint_now(Run& r, const Scale& sc, int k) {
-    save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, *sc.opt);
-    r.wrote_checkpoint = true;
+    if (write_or_warn(r, "--checkpoint", "the checkpoint " + r.ckpt_path,
+                      [&] { save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, *sc.opt); }))
+        r.wrote_checkpoint = true;
+}
+
+void write_log_or_warn(Run& r) {
+    write_or_warn(r, "--log-json", "the log " + r.o.log_json, [&] { r.progress.write_json(nullptr); });
+}
+
+// When the work would otherwise be lost (the result or the Ctrl-C state cannot be written): a checkpoint
+// written by `save` at the checkpoint's path or, when that fails too (it is often on the same full disk),
+// under a new name in the system's temporary folder. Returns where, or "" with each failure in `why`.
+std::string keep_checkpoint_somewhere(Run& r, const std::function<void(const std::string&)>& save, std::string& why) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> places{r.ckpt_path};
+    std::error_code ec;
+    const fs::path tmp = fs::temp_directory_path(ec);
+    if (!ec) {
+        const fs::path other = tmp / ("stylize-" + std::to_string(::getpid()) + "-" + fs::path(r.ckpt_path).filename().string());
+        if (!fs::exists(other, ec)) places.push_back(other.string());
+    }
+    for (const std::string& place : places) {
+        try {
+            save(place);
+            if (place == r.ckpt_path) r.wrote_checkpoint = true;
+            return place;
+        } catch (const Error& e) {
+            why += std::string(why.empty() ? "" : "; ") + e.what();
+        }
+    }
+    return "";
 }
 
 // After evaluation k: the loss checked, progress reported, intermediates and checkpoints saved.
@@ -289,10 +339,13 @@ void after_evaluation(Run& r, Scale& sc, int k) {
         const double total = sc.objective->last().total.item();
         if (r.first_loss) r.result.initial_loss = total, r.first_loss = false;
         if (!std::isfinite(total)) {
-            save_image(tensor_to_image(postprocess(r, sc, sc.last_good)), o.output_image);
+            const bool saved = write_or_warn(r, "--output-image", "the last good image " + o.output_image, [&] {
+                save_image(tensor_to_image(postprocess(r, sc, sc.last_good)), o.output_image);
+            });
             throw Error("the loss became " + std::string(std::isnan(total) ? "NaN" : "infinite") + " at iteration " +
-                        std::to_string(k) + "; the last good image (iteration " + std::to_string(sc.last_good_it) +
-                        ") was saved to " + o.output_image + ". Try lower weights or --optimizer lbfgs.");
+                        std::to_string(k) + "; the last good image (iteration " + std::to_string(sc.last_good_it) + ")" +
+                        (saved ? " was saved to " + o.output_image : " could not be saved") +
+                        ". Try lower weights or --optimizer lbfgs.");
         }
         r.result.final_loss = total;
         sc.last_good.copy_(sc.x);
@@ -302,22 +355,31 @@ void after_evaluation(Run& r, Scale& sc, int k) {
     if (save) {
         std::string suffix = "_";  // built by appends: GCC 12 warns falsely (-Wrestrict) on "_" + to_string
         suffix.append(std::to_string(sc.size)).append("_").append(std::to_string(k));
-        save_image(tensor_to_image(postprocess(r, sc, sc.x)), with_suffix(o.output_image, suffix));
+        const std::string path = with_suffix(o.output_image, suffix);
+        write_or_warn(r, "--save-iter", "the intermediate image " + path,
+                      [&] { save_image(tensor_to_image(postprocess(r, sc, sc.x)), path); });
     }
     if (save || keep) {
         save_checkpoint_now(r, sc, k);
-        r.progress.write_json(nullptr);
+        write_log_or_warn(r);
     }
 }
 
-// Ctrl-C: stop at an iteration boundary with nothing lost.
+// Ctrl-C: stop at an iteration boundary with nothing lost (the checkpoint goes to the temporary folder
+// when its own path cannot be written; the image is a courtesy and may fail with a warning).
 [[noreturn]] void stop_now(Run& r, Scale& sc, int k) {
-    save_image(tensor_to_image(postprocess(r, sc, sc.x)), r.o.output_image);
-    save_checkpoint_now(r, sc, k);
-    r.progress.write_json(nullptr);
-    throw Interrupted("interrupted at iteration " + std::to_string(k) + " of scale " + std::to_string(sc.size) +
-                      ": the current image is in " + r.o.output_image + " and a checkpoint in " + r.ckpt_path +
-                      "; continue with --resume " + r.ckpt_path);
+    const bool image = write_or_warn(r, "--output-image", "the current image " + r.o.output_image,
+                                     [&] { save_image(tensor_to_image(postprocess(r, sc, sc.x)), r.o.output_image); });
+    std::string why;
+    const std::string ckpt = keep_checkpoint_somewhere(
+        r, [&](const std::string& path) { save_checkpoint(path, r.fp, int(sc.index), k, sc.x, *sc.opt); }, why);
+    write_log_or_warn(r);
+    const std::string where = "interrupted at iteration " + std::to_string(k) + " of scale " + std::to_string(sc.size) + ": ";
+    if (ckpt.empty())
+        throw Interrupted(where + "no checkpoint could be written (" + why + "); " +
+                          (image ? "the current image is in " + r.o.output_image : "nothing was saved"));
+    throw Interrupted(where + (image ? "the current image is in " + r.o.output_image + " and a" : "a") + " checkpoint in " +
+                      ckpt + "; continue with --resume " + ckpt);
 }
 
 // The loop: evaluation k is "iteration k"; step k moves x and (but for the last) evaluates k + 1.
@@ -329,6 +391,12 @@ void optimise(Run& r, Scale& sc) {
     auto f = [&](const Tensor& x, Tensor& g) { return graphed(*sc.objective, x, g); };
     int it = 1;
     const bool resuming = r.resume && int(sc.index) == r.resume->scale_index;
+    if (resuming && r.resume->finished) {  // the result of every step, kept when its image could not be written
+        r.log << "the checkpoint holds the finished result: writing its image without iterating" << std::endl;
+        r.result.from_finished_checkpoint = true;
+        r.resume.reset();
+        return;
+    }
     if (resuming) {
         sc.opt->load(r.resume->state);
         it = r.resume->iteration;
@@ -349,6 +417,30 @@ void optimise(Run& r, Scale& sc) {
     r.result.evaluations += sc.opt->evaluations() - evals_at_start;
 }
 
+// The last scale's result to --output-image. When that fails (a full disk), the result is kept as a
+// finished checkpoint, small (the image only), which the same command with --resume turns into the image
+// without iterating; the error names the file, the flag and that checkpoint.
+void write_result(Run& r, const Scale& sc) {
+    const std::string& out = r.o.output_image;
+    try {
+        save_image(tensor_to_image(r.previous_rgb), out);
+        return;
+    } catch (const Error& e) {
+        std::string why;
+        const std::string ckpt = keep_checkpoint_somewhere(r, [&](const std::string& path) {
+            save_finished_checkpoint(path, r.fp, r.o.optimizer, int(sc.index), r.o.num_iterations, sc.x);
+        }, why);
+        write_log_or_warn(r);
+        if (ckpt.empty())
+            throw Error(std::string("--output-image: ") + e.what() + "; the result could not be kept in a checkpoint "
+                        "either (" + why + "): free some space and run again");
+        throw ResultNotWritten("--output-image: " + std::string(e.what()) + "; the finished result is kept in " + ckpt +
+                                   ": free some space (or choose another --output-image) and run the same command with "
+                                   "--resume " + ckpt + ", which writes the image without iterating again",
+                               ckpt);
+    }
+}
+
 void run_scale(Run& r, size_t si) {
     Scale sc;
     sc.index = si;
@@ -363,6 +455,7 @@ void run_scale(Run& r, size_t si) {
     r.previous_rgb = postprocess(r, sc, sc.x);
     publish_preview(r, sc, r.o.num_iterations, {}, r.previous_rgb);  // the scale's result, after its last step
     if (si + 1 < r.scales.size() && r.o.print_iter > 0) r.log << "scale " << sc.size << " done" << std::endl;
+    if (si + 1 == r.scales.size()) write_result(r, sc);
 }
 
 // The options as the run uses them: checked, weights found, every write target checked before any work.
@@ -468,11 +561,14 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     for (size_t si = 0; si < r.scales.size(); ++si)
         if (!r.resume || int(si) >= r.resume->scale_index) run_scale(r, si);
 
-    save_image(tensor_to_image(r.previous_rgb), o.output_image);
     r.result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     r.result.seconds_per_evaluation = r.result.evaluations ? r.result.seconds / r.result.evaluations : 0;
     r.result.peak_memory_bytes = peak_memory(dev);
-    r.progress.write_json(&r.result);
+    try {
+        r.progress.write_json(&r.result);
+    } catch (const Error& e) {
+        throw Error(std::string("--log-json: ") + e.what() + " (the image was written to " + o.output_image + ")");
+    }
     remove_spent_checkpoint(r);
     if (r.preview) r.preview->finish("done: wrote " + o.output_image);
     return r.result;

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nst/objective.h"
@@ -58,11 +59,19 @@ struct StylizeResult {
     double initial_loss = 0, final_loss = 0;
     size_t peak_memory_bytes = 0;   // GPU: the caching allocator's peak; CPU: peak resident set
     std::string device;
+    bool from_finished_checkpoint = false;  // resumed a finished result (kept when its image could not be written)
 };
 
 // Thrown when a stop was requested (Ctrl-C): the current image and a checkpoint have been saved.
 struct Interrupted : Error {
     using Error::Error;
+};
+
+// Thrown when the finished result could not be written to --output-image (a full disk): it is kept in
+// `checkpoint` instead, and the same run with --resume `checkpoint` writes the image without iterating.
+struct ResultNotWritten : Error {
+    ResultNotWritten(const std::string& what, std::string kept) : Error(what), checkpoint(std::move(kept)) {}
+    std::string checkpoint;
 };
 
 // Asks a running stylize() to stop after the current iteration, saving the image and a checkpoint.
