@@ -114,9 +114,25 @@ template <class T> void to_rgb(const T* px, int w, int h, int n, float max_value
     }
 }
 
-std::string too_many_pixels(const std::string& name, int w, int h, int64_t max_pixels) {
+std::string too_many_pixels(const std::string& name, int64_t w, int64_t h, int64_t max_pixels) {
     return name + ": " + std::to_string(w) + "x" + std::to_string(h) + " pixels is more than this program accepts (" +
            std::to_string(max_pixels) + "; --max-pixels raises the limit)";
+}
+
+// stb_image refuses a PNG whose header claims more than 2^30 bytes of pixels (20000x20000 RGB, say)
+// before stbi_info can report its size, and then blames the file ("unknown image type", the last format
+// it tried). The IHDR chunk, which a PNG must start with, is read here, so such a file gets the
+// --max-pixels message like any other large image. Throws when the header claims too many pixels.
+void check_png_header_size(const std::string& head, const std::string& name, int64_t max_pixels) {
+    static const char sig[] = "\x89PNG\r\n\x1a\n";
+    if (head.size() < 24 || head.compare(0, 8, sig, 8) != 0 || head.compare(12, 4, "IHDR") != 0) return;
+    const auto be32 = [&](size_t i) {
+        uint64_t v = 0;
+        for (size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(head[i + k]);
+        return int64_t(v);
+    };
+    const int64_t w = be32(16), h = be32(20);
+    if (w > 0 && h > 0 && w * h > max_pixels) throw Error(too_many_pixels(name, w, h, max_pixels));
 }
 
 }  // namespace
@@ -131,6 +147,7 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
     int w = 0, h = 0, channels = 0;
     // The header's size is checked before anything is decoded, so a tiny file claiming a huge image
     // costs nothing.
+    check_png_header_size(bytes, name, max_pixels);
     if (!stbi_info_from_memory(data, len, &w, &h, &channels))
         throw Error(name + ": not a readable image (" + stbi_failure_reason() + ")");
     if (w < 1 || h < 1 || int64_t(w) * h > max_pixels) throw Error(too_many_pixels(name, w, h, max_pixels));
@@ -170,6 +187,7 @@ std::pair<int, int> read_image_size(const std::string& path, int64_t max_pixels)
     head.resize(size_t(in.gcount()));
     if (const std::string why = pnm_header_problem(head); !why.empty())
         throw Error(path + ": not a readable image (" + why + ")");
+    check_png_header_size(head, path, max_pixels);
     int w = 0, h = 0, channels = 0;
     if (!stbi_info(path.c_str(), &w, &h, &channels))
         throw Error(path + ": not a readable image (" + stbi_failure_reason() + ")");

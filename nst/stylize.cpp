@@ -104,7 +104,24 @@ Image load_mask(const std::string& path, size_t index, int64_t max_pixels) {
     return m;
 }
 
-Inputs load_inputs(const StylizeOptions& o) {
+// A mask is drawn on the content's geometry: one of another shape would be stretched, so it is refused;
+// one of the same shape and another size is scaled, and that is said. "The same shape" allows what
+// rounding a side to whole pixels does: within a pixel at either image's size, or within 1%.
+void check_mask_geometry(const Image& m, const Image& content, const std::string& path, std::ostream& log) {
+    if (m.width == content.width && m.height == content.height) return;
+    const auto size = [](const Image& i) { return std::to_string(i.width) + "x" + std::to_string(i.height); };
+    const double mask_h = double(m.width) * content.height / content.width;     // the mask's height if of the same shape
+    const double content_h = double(content.width) * m.height / m.width;        // the content's, likewise
+    const bool rounding = std::abs(mask_h - m.height) <= 1 || std::abs(content_h - content.height) <= 1 ||
+                          std::abs(mask_h / m.height - 1.0) <= 0.01;
+    if (!rounding)
+        throw Error("--style-masks " + path + ": the mask is " + size(m) + " but the content image is " + size(content) +
+                    ", another shape: it would be stretched; draw the mask on the content's geometry (" + size(content) +
+                    " or the same shape at any size)");
+    log << "note: --style-masks " << path << " (" << size(m) << ") is scaled to the content's " << size(content) << std::endl;
+}
+
+Inputs load_inputs(const StylizeOptions& o, std::ostream& log) {
     Inputs in;
     try {
         in.w = weights::load_vgg19_weights(o.weights);
@@ -115,6 +132,7 @@ Inputs load_inputs(const StylizeOptions& o) {
     for (const auto& s : o.style_images) in.styles.push_back(load_checked(s, "--style-image", o.max_pixels));
     if (o.init == "image" && !o.init_image.empty()) in.init = load_checked(o.init_image, "--init-image", o.max_pixels);
     for (size_t i = 0; i < o.style_masks.size(); ++i) in.masks.push_back(load_mask(o.style_masks[i], i, o.max_pixels));
+    for (size_t i = 0; i < in.masks.size(); ++i) check_mask_geometry(in.masks[i], in.content, o.style_masks[i], log);
     if (!o.coarse_style_image.empty())
         in.coarse = load_checked(o.coarse_style_image, "--coarse-style-image", o.max_pixels);
     return in;
@@ -546,7 +564,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name +
                                                          (o.precision == "tf32" ? ", TF32" : "") + ")"
                                                    : "");
-    Run r{o, log, dev, load_inputs(o), fingerprint_of(o), o.scales.empty() ? std::vector<int>{o.image_size} : o.scales,
+    Run r{o, log, dev, load_inputs(o, log), fingerprint_of(o), o.scales.empty() ? std::vector<int>{o.image_size} : o.scales,
           checkpoint_path(o), std::nullopt, Progress(o, log, device), StylizeResult{}};
     r.result.device = device;
     r.preview = std::move(preview);

@@ -701,6 +701,28 @@ TEST_CASE("images: hostile and unsupported files are refused by name before stb 
     CHECK_THROWS_WITH(decode_image(jpeg, "bad.jpg"), Catch::Contains("Huffman table declares 300 codes"));
 }
 
+TEST_CASE("images: a PNG header claiming 20000x20000 gets the --max-pixels message, not 'unknown image type'", "[image]") {
+    // stb_image refuses such a header before it reports the size; the IHDR is read first (issue #22, item 7).
+    std::string png = read_file_bytes(test::fixture("tiny_rgb.png"));
+    REQUIRE(png.compare(12, 4, "IHDR") == 0);
+    const auto claim = [&](uint32_t w, uint32_t h) {
+        std::string b = png;
+        for (int k = 0; k < 4; ++k) b[size_t(16 + k)] = char(w >> (24 - 8 * k)), b[size_t(20 + k)] = char(h >> (24 - 8 * k));
+        return b;
+    };
+    for (const uint32_t side : {20000u, 40000u, 1000u}) {
+        INFO(side);
+        const std::string b = claim(side, side);
+        const std::string size = std::to_string(side) + "x" + std::to_string(side) + " pixels is more than";
+        CHECK_THROWS_WITH(decode_image(b, "big.png", 100'000), Catch::Contains("big.png: " + size) &&
+                                                                  Catch::Contains("--max-pixels raises the limit"));
+        const std::string path = (std::filesystem::temp_directory_path() / "nst_big_header.png").string();
+        write_file_atomic(path, b);
+        CHECK_THROWS_WITH(read_image_size(path, 100'000), Catch::Contains(size));
+        std::filesystem::remove(path);
+    }
+}
+
 TEST_CASE("images: save is atomic and by extension and resize keeps the aspect ratio", "[image]") {
     TempDir d("images");
     const Image img = load_image(test::fixture("tiny_rgb.png"));
