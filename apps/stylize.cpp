@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     o.gpu = nst::cuda_available() ? 0 : -1;
     nst::apps::StyleFlagLists lists;
     std::string masks, scales;
-    CLI::App app{"Neural style transfer (Gatys et al.) with the nst framework"};
+    CLI::App app{"Neural style transfer (Gatys et al.) with the nst framework", "stylize"};
     app.add_option("--content-image", o.content_image, "the photo to repaint")->required();
     nst::apps::add_style_flags(app, o, lists);
     app.add_option("--style-masks", masks, "one greyscale mask per style image, comma-separated, on the content's "
@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
                    "tile only when the image would not fit in the device's available memory");
     app.add_option("--preview-port", o.preview_port, "serve a live preview page (image, iteration, loss curves) on "
                    "this port, 0 for any free one; the URL is printed")
-        ->check(CLI::Range(0, 65535).description("a TCP port, 0..65535"));
+        ->check(CLI::Range(0, 65535).description(""))
+        ->type_name("PORT");
     app.add_option("--preview-host", o.preview_host, "the address the preview listens on (default 127.0.0.1, this "
                    "machine only; 0.0.0.0 for every interface)");
     app.add_flag("--cuda-graph", o.cuda_graph, "GPU: from the third evaluation on, replay it as a captured CUDA graph");
@@ -111,8 +112,13 @@ int main(int argc, char** argv) {
                          std::string("stylize ") + NST_VERSION + ", " + (nst::built_with_cuda() ? "with" : "without") + " CUDA");
     // neural-style's spelling (-content_image, -image_size, ...) is accepted as it is.
     std::vector<std::string> notes, args(argv + 1, argv + argc);
-    args = nst::translate_neural_style_args(
-        args, [&](const std::string& f) { return app.get_option_no_throw(f) != nullptr; }, &notes);
+    try {
+        args = nst::translate_neural_style_args(
+            args, [&](const std::string& f) { return app.get_option_no_throw(f) != nullptr; }, &notes);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        return 1;
+    }
     for (const std::string& n : notes) std::fprintf(stderr, "stylize: %s\n", n.c_str());
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last-first
     try {

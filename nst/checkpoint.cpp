@@ -238,7 +238,12 @@ CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& 
 }
 
 Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
-    weights::WeightFile f = weights::read_safetensors(path);
+    weights::WeightFile f;
+    try {
+        f = weights::read_safetensors(path);
+    } catch (const Error& e) {
+        throw Error("--resume " + std::string(e.what()));
+    }
     if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
     if (const Mismatch m = checkpoint_mismatch(f, fp, o); !m.text.empty())
         throw Error("--resume " + path + ": " + (m.in_fingerprint ? "the checkpoint belongs to another run: " : "") + m.text);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/error.h"
+
 namespace nst {
 
 namespace {
@@ -34,6 +36,8 @@ std::vector<std::string> translate_neural_style_args(const std::vector<std::stri
         } else if (name == "original-colors" && has_value && (value == "0" || value == "1")) {
             if (value == "1") out.push_back("--original-colors");
             ++i;
+        } else if (name == "original-colors" && has_value && value[0] != '-') {  // else CLI11: "argument was not expected: 2"
+            throw Error(args[i] + " takes 0 or 1 (neural-style's spelling; --original-colors is the flag), not '" + value + "'");
         } else if (name == "backend" && has_value) {
             out.push_back("--backend");
             out.push_back(value == "cudnn" ? "library" : (value == "nn" || value == "clnn") ? "own" : value);

@@ -3,7 +3,7 @@
 //
 // Each argument "-name_with_underscores" (one dash) becomes "--name-with-dashes" when that is one of
 // stylize's flags (is_flag tells). neural-style's flags that differ are mapped:
-//   -original_colors 1|0    -> --original-colors, or nothing
+//   -original_colors 1|0    -> --original-colors, or nothing (any other value: an nst::Error naming it)
 //   -backend nn|clnn|cudnn   -> --backend own|own|library
 //   -model_file F            -> --weights F
 //   -lbfgs_num_correction 0  -> nothing (neural-style's 0 means the default)

@@ -260,7 +260,8 @@ void set_up_scale(Run& r, Scale& sc) {
         sc.objective = std::make_unique<TiledObjective>(r.in.w, r.dev, o.objective, content, styles, o.style_blend_weights,
                                                         controls, tile);
         const TileGrid& g = static_cast<const TiledObjective&>(*sc.objective).grid();
-        r.log << "scale " << sc.size << ": " << g.tiles.size() << " tiles of " << g.tile << " pixels, each with a "
+        r.log << "scale " << sc.size << ": " << g.tiles.size() << (g.tiles.size() == 1 ? " tile of " : " tiles of ") << g.tile
+              << " pixels, each with a "
               << g.halo << "-pixel halo" << std::endl;
     } else {
         sc.objective = std::make_unique<StyleObjective>(r.in.w, r.dev, o.objective, content, styles,
@@ -483,6 +484,12 @@ StylizeOptions checked_options(const StylizeOptions& o_in, std::ostream& log) {
     if (!o.init_image.empty() && o.init != "image")
         log << "warning: --init-image " << o.init_image << " is used only with --init image; this run starts from "
             << o.init << " noise as --init " << o.init << " says" << std::endl;
+    if (o.optimizer == "lbfgs" && !o.lbfgs_line_search && o.num_iterations < 10)
+        log << "note: without --lbfgs-line-search the loss jumps up at iteration 3 and falls after it (neural-style's "
+               "L-BFGS does the same), so a run of " << o.num_iterations << " iterations may end above where it started; "
+               "use 10 or more, or --lbfgs-line-search (docs/nst.md)" << std::endl;
+    if (!o.resume.empty() && !std::filesystem::is_regular_file(o.resume))
+        throw Error("--resume " + o.resume + ": no such checkpoint file");
     if (o.weights.empty()) o.weights = weights::find_default_weights();
     if (o.weights.empty()) throw Error("no VGG-19 weights: pass --weights, set NST_WEIGHTS, or run scripts/get-weights.sh");
     check_stylize_write_targets(o);

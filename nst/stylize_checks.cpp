@@ -77,6 +77,14 @@ void validate(const StylizeOptions& o) {
     const std::string ext = extension_of(o.output_image);
     if (ext != "png" && ext != "jpg" && ext != "jpeg")
         throw Error("--output-image " + o.output_image + ": the name must end in .png, .jpg or .jpeg");
+    if (o.objective.style_layers.empty())
+        throw Error("--style-layers is empty: name at least one layer (default relu1_1,relu2_1,relu3_1,relu4_1,relu5_1); "
+                    "--style-weight 0 turns the style off");
+    if (o.objective.content_layers.empty())
+        throw Error("--content-layers is empty: name at least one layer (default relu4_2); --content-weight 0 turns the "
+                    "content off");
+    if (o.gpu < -1)
+        throw Error("--gpu " + std::to_string(o.gpu) + ": a CUDA device index (0, 1, ...) or -1 for the CPU");
     for (const auto& l : union_of(o.objective.content_layers, o.objective.style_layers)) {
         try {
             VGG19::layer_index(l);

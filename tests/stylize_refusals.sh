@@ -3,6 +3,8 @@
 # an output that is an input under another spelling (the input left byte for byte), an output that is a
 # folder, a checkpoint in a missing folder, an image too small for VGG-19's poolings (said in pixels and
 # flags, with the size that would do), an unknown --precision, --init-image without --init image (a warning, the run goes on),
+# neural-style's -original_colors with a value other than 0/1, --coarse-style-layers without its image,
+# empty --style-layers, --seed -1, --gpu -2, a missing --resume file, --help's usage line,
 # and --gpu 0 where no GPU can run (says why, names --gpu -1; skipped where a GPU or the CUDA-on-CPU layer
 # exists).
 # Each refusal must come in well under a second and exit non-zero.
@@ -38,6 +40,19 @@ refuse "--precision must be fp32 or tf32, not 'fp16'" \
   "$stylize" --content-image c.png "${common[@]}" --output-image o.png --precision fp16
 refuse "--image-size 20 makes the content 20x14 pixels, too small for VGG-19's 4 poolings" \
   "$stylize" --content-image c.png "${common[@]}" --output-image o.png --image-size 20
+# Issue #22, item 8: each of these was accepted silently or blamed on no flag.
+refuse "--resume nothere.ckpt: no such checkpoint file" \
+  "$stylize" --content-image c.png "${common[@]}" --output-image o.png --resume nothere.ckpt
+refuse "-original_colors takes 0 or 1" "$stylize" --content-image c.png "${common[@]}" --output-image o.png -original_colors 2
+refuse "--coarse-style-layers applies only with --coarse-style-image" \
+  "$stylize" --content-image c.png "${common[@]}" --output-image o.png --coarse-style-layers relu3_1
+refuse "--style-layers is empty" "$stylize" --content-image c.png "${common[@]}" --output-image o.png --style-layers ''
+refuse "--seed: must be 0 or more, not '-1'" "$stylize" --content-image c.png "${common[@]}" --output-image o.png --seed -1
+refuse "--gpu -2: a CUDA device index (0, 1, ...) or -1 for the CPU" \
+  "$stylize" --content-image c.png "${inputs[@]}" --output-image o.png --gpu -2
+help=$("$stylize" --help)
+grep -q "^Usage: stylize \[OPTIONS\]" <<<"$help" && grep -q -- "--preview-port PORT  " <<<"$help" &&
+  ! grep -q "INT:" <<<"$help" || { echo "FAIL: --help lacks the program's name or shows a validator's type: $(head -3 <<<"$help")"; fails=$((fails + 1)); }
 [ "$(cksum < c.png)" = "$before" ] || { echo "FAIL: the content image changed"; fails=$((fails + 1)); }
 [ ! -e o.png ] || { echo "FAIL: a refused run wrote o.png"; fails=$((fails + 1)); }
 
