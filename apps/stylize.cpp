@@ -91,7 +91,14 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 65535).description(""))
         ->type_name("PORT");
     app.add_option("--preview-host", o.preview_host, "the address the preview listens on (default 127.0.0.1, this "
-                   "machine only; 0.0.0.0 for every interface)");
+                   "machine only; 0.0.0.0 for every interface). The page answers only to localhost, IP addresses "
+                   "and this name (a guard against DNS rebinding)")
+        ->type_name("ADDRESS");
+    app.add_option("--preview-linger", o.preview_linger, "after the run, serve the finished page this long so that "
+                   "an open page shows it (default 5; it ends early once the page has; 0: stop at once; -1: "
+                   "until Ctrl-C)")
+        ->check(CLI::Range(-1, 86400).description(""))
+        ->type_name("SECONDS");
     app.add_flag("--cuda-graph", o.cuda_graph, "GPU: from the third evaluation on, replay it as a captured CUDA graph");
     app.add_option("--num-iterations", o.num_iterations, "per scale (default 1000)");
     app.add_option("--init", o.init, "random or image (default random)");

@@ -18,7 +18,7 @@ body{font:14px system-ui,"DejaVu Sans",sans-serif;margin:16px;background:#f6f6f4
 h1{font-size:18px;margin:0 0 6px}
 #status{margin:0 0 12px;color:#444;font-variant-numeric:tabular-nums}
 #status.finished{color:#075;font-weight:600}
-#status.offline{color:#a30}
+#status.offline,#status.failed{color:#a30}
 main{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
 figure{margin:0}
 #image{display:block;max-width:min(92vw,512px);min-width:96px;min-height:96px;background:#ddd;border:1px solid #bbb}
@@ -39,6 +39,7 @@ td.v{text-align:right}
 'use strict';
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf',
                 '#bcbd22', '#7f7f7f'];
+const MAX_POINTS = 4096;  // per curve, as the server keeps: a long run's curve thins, its memory stays bounded
 const series = new Map();  // term -> {points: [[x, value]], last, offset, color}
 let next = 0, shownImage = -1, imageLoading = false;
 const $ = id => document.getElementById(id);
@@ -60,6 +61,7 @@ function addHistory(h) {
       if (it < s.last) s.offset += s.last;
       s.last = it;
       s.points.push([it + s.offset, v]);
+      if (s.points.length >= 2 * MAX_POINTS) s.points = s.points.filter((p, i, a) => i % 2 === 0 || i === a.length - 1);
     }
   }
 }
@@ -165,7 +167,7 @@ function showImage(img) {
 
 function showState(st) {
   const s = $('status');
-  s.className = st.finished ? 'finished' : '';
+  s.className = st.finished ? (st.failed ? 'failed' : 'finished') : '';
   const progress = st.total > 0 ? `${st.iteration} / ${st.total}` : 'waiting for the first iteration';
   s.textContent = st.finished ? `${progress} · ${st.message}` : progress;
   document.title = `${progress} · nst`;

@@ -4,17 +4,26 @@
 // so a slow or stalled browser can never hold up publish().
 #include "nst/preview_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netdb.h>
 #include <stb_image_write.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -71,6 +80,96 @@ void check_frame(const PreviewFrame& f) {
                     std::to_string(f.rgb.size()));
 }
 
+std::string lower(std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+bool is_wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
+
+// The name in a Host header ("name", "name:port", "[v6]", "[v6]:port"), lower-cased and without a
+// trailing dot; "" when the header is malformed.
+std::string host_name_of(const std::string& header) {
+    std::string name, rest;
+    if (!header.empty() && header[0] == '[') {
+        const size_t close = header.find(']');
+        if (close == std::string::npos) return "";
+        name = header.substr(1, close - 1);
+        rest = header.substr(close + 1);
+    } else {
+        const size_t colon = header.find(':');
+        name = header.substr(0, colon);
+        rest = colon == std::string::npos ? "" : header.substr(colon);
+    }
+    if (!rest.empty() && (rest[0] != ':' || rest.size() == 1 ||
+                          rest.find_first_not_of("0123456789", 1) != std::string::npos))
+        return "";
+    name = lower(name);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    return name;
+}
+
+bool is_ip_literal(const std::string& name) {
+    unsigned char buf[sizeof(in6_addr)];
+    return ::inet_pton(AF_INET, name.c_str(), buf) == 1 || ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+}
+
+bool is_localhost_name(const std::string& name) {
+    const std::string suffix = ".localhost";
+    return name == "localhost" ||
+           (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+}
+
+// Why host:port cannot be listened on, as a sentence naming the flag at fault (asked after the bind
+// failed: a probe socket reproduces the failure and its errno tells the port from the host).
+std::string bind_failure(const std::string& host, int port) {
+    const std::string address = host + ":" + std::to_string(port);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* found = nullptr;
+    const std::string service = std::to_string(port);
+    if (const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0)
+        return "--preview-host " + host + ": not an address, nor a name this machine can resolve (" +
+               ::gai_strerror(rc) + "); give one of its addresses, 127.0.0.1 (the default) or 0.0.0.0";
+    int err = 0;
+    for (const addrinfo* a = found; a; a = a->ai_next) {
+        const int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        const int yes = 1;
+        (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        err = ::bind(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+        ::close(fd);
+        if (err == EADDRINUSE || err == EACCES || err == 0) break;
+    }
+    ::freeaddrinfo(found);
+    if (err == EADDRINUSE)
+        return "--preview-port " + std::to_string(port) + ": cannot listen on " + address +
+               ": the port is in use; choose another port, or 0 for any free one";
+    if (err == EACCES)
+        return "--preview-port " + std::to_string(port) + ": cannot listen on " + address +
+               ": ports below 1024 need root; choose another port, or 0 for any free one";
+    if (err == EADDRNOTAVAIL)
+        return "--preview-host " + host + ": not an address of this machine; give one of its addresses, "
+               "127.0.0.1 (the default) or 0.0.0.0";
+    return "--preview-port " + std::to_string(port) + ", --preview-host " + host + ": cannot listen on " + address +
+           (err ? std::string(" (") + std::strerror(err) + ")" : std::string());
+}
+
+// Every other point of a full history goes, the newest kept: the curve keeps its span at half the step.
+void thin(std::vector<HistoryPoint>& points) {
+    if (points.size() < kHistoryPoints) return;
+    const HistoryPoint newest = points.back();
+    size_t kept = 0;
+    for (size_t i = 0; i < points.size(); i += 2) points[kept++] = points[i];
+    points.resize(kept);
+    if (points.back().frame != newest.frame) points.push_back(newest);
+}
+
 void no_store(httplib::Response& res) { res.set_header("Cache-Control", "no-store"); }
 
 // Each handler answers 500 with the error's text rather than letting it reach httplib's thread.
@@ -104,8 +203,14 @@ struct PreviewServer::Impl {
     uint64_t png_serial = 0;
     std::vector<std::string> term_order;  // names in first-seen order
     std::map<std::string, std::vector<HistoryPoint>> history;
-    bool finished = false;
+    bool finished = false, failed = false;
     std::string message;
+
+    std::set<std::string> own_names;  // Host names besides IP literals and localhost (see the header)
+    std::atomic<uint64_t> requests{0};       // requests whose Host was accepted
+    std::atomic<bool> finished_seen{false};  // a /state.json with finished: true was served
+
+    bool host_allowed(const std::string& header) const;
 
     void configure();
     void bind(const std::string& host, int port);
@@ -118,15 +223,26 @@ struct PreviewServer::Impl {
 };
 
 void PreviewServer::Impl::bind(const std::string& h, int p) {
-    const std::string address = h + ":" + std::to_string(p);
     if (p < 0 || p > 65535)
         throw Error("--preview-port " + std::to_string(p) + ": a port is 0 (any free one) to 65535");
     host = h;
     port = p == 0 ? server.bind_to_any_port(h) : (server.bind_to_port(h, p) ? p : -1);
-    if (port <= 0)
-        throw Error("--preview-port " + std::to_string(p) + ": cannot listen on " + address +
-                    " (the port is in use, or the host is not an address of this machine); choose another port, "
-                    "or 0 for any free one");
+    if (port <= 0) throw Error(bind_failure(h, p));
+    std::string bound = lower(h);
+    if (bound.size() > 2 && bound.front() == '[' && bound.back() == ']') bound = bound.substr(1, bound.size() - 2);
+    own_names.insert(bound);
+    if (is_wildcard(h)) {  // every interface: a browser elsewhere may well use this machine's name
+        char name[256] = {};
+        if (::gethostname(name, sizeof name - 1) == 0 && name[0]) {
+            own_names.insert(lower(name));
+            own_names.insert(lower(name) + ".local");  // its mDNS name
+        }
+    }
+}
+
+bool PreviewServer::Impl::host_allowed(const std::string& header) const {
+    const std::string name = host_name_of(header);
+    return !name.empty() && (is_ip_literal(name) || is_localhost_name(name) || own_names.count(name) > 0);
 }
 
 // Few threads and short keep-alives: one browser tab is the expected client, and the destructor waits
@@ -162,6 +278,19 @@ void PreviewServer::Impl::start() {
 }
 
 void PreviewServer::Impl::routes() {
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        const std::string h = req.get_header_value("Host");
+        if (host_allowed(h)) {
+            ++requests;
+            return httplib::Server::HandlerResponse::Unhandled;
+        }
+        res.status = 403;
+        res.set_content("preview: refused the Host '" + h + "': open the page as http://localhost:" +
+                            std::to_string(port) + "/, by an IP address of this machine, or by the name given "
+                            "as --preview-host (other names could be a DNS-rebinding page)\n",
+                        "text/plain; charset=utf-8");
+        return httplib::Server::HandlerResponse::Handled;
+    });
     server.Get("/", guarded([](const httplib::Request&, httplib::Response& res) {
         res.set_content(kPreviewPage, "text/html; charset=utf-8");
     }));
@@ -212,6 +341,8 @@ void PreviewServer::Impl::get_state(httplib::Response& res) {
         for (const auto& [name, value] : terms) j["terms"][name] = value;
         j["finished"] = finished;
         j["message"] = message;
+        j["failed"] = failed;
+        if (finished) finished_seen = true;
         j["image"] = image ? Json{{"serial", image->serial},
                                   {"iteration", image->frame.iteration},
                                   {"width", image->frame.width},
@@ -289,6 +420,7 @@ void PreviewServer::publish(PreviewFrame frame) {
     for (const auto& [name, value] : terms) {
         auto [it, added] = m.history.try_emplace(name);
         if (added) m.term_order.push_back(name);
+        thin(it->second);
         it->second.push_back({serial, iteration, value});
     }
     m.terms = std::move(terms);
@@ -298,10 +430,31 @@ void PreviewServer::publish(PreviewFrame frame) {
     }
 }
 
-void PreviewServer::finish(const std::string& message) {
+void PreviewServer::finish(const std::string& message, bool failed) {
     std::lock_guard lock(impl_->mutex);
     impl_->finished = true;
+    impl_->failed = failed;
     impl_->message = message;
+}
+
+bool PreviewServer::watched() const { return impl_->requests > 0; }
+
+double PreviewServer::linger(double seconds, const std::function<bool()>& stop) {
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    const auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
+    const bool forever = seconds < 0;
+    if (!forever && (seconds == 0 || !watched())) return 0;
+    std::optional<clock::time_point> seen_at;
+    while (!(stop && stop())) {
+        if (!forever) {
+            if (elapsed() >= seconds) break;
+            if (!seen_at && impl_->finished_seen) seen_at = clock::now();
+            if (seen_at && clock::now() - *seen_at >= std::chrono::milliseconds(1500)) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return elapsed();
 }
 
 }  // namespace nst

@@ -16,6 +16,8 @@ PreviewServer::~PreviewServer() = default;
 int PreviewServer::port() const { return 0; }
 std::string PreviewServer::url() const { return ""; }
 void PreviewServer::publish(PreviewFrame) {}
-void PreviewServer::finish(const std::string&) {}
+void PreviewServer::finish(const std::string&, bool) {}
+bool PreviewServer::watched() const { return false; }
+double PreviewServer::linger(double, const std::function<bool()>&) { return 0; }
 
 }  // namespace nst

@@ -153,7 +153,7 @@ struct Run {
     bool first_loss = true, wrote_checkpoint = false, resumed_in_place = false;
     Tensor previous_rgb{};  // the result of the previous scale, RGB 0..1 on the CPU
     std::set<std::string> warned_writes{};  // flags whose write failed once (a full disk): said once
-    std::unique_ptr<PreviewServer> preview{};  // --preview-port
+    PreviewServer* preview = nullptr;  // --preview-port; owned by stylize()
     std::chrono::steady_clock::time_point preview_terms_at{}, preview_image_at{};
 };
 
@@ -558,14 +558,8 @@ Tensor noise_start(int64_t height, int64_t width, uint64_t seed, double weight_s
     return scale(Tensor::randn({1, 3, height, width}, seed), 0.001 / weight_scale).to(d);
 }
 
-StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
-    g_stop.store(false);
-    const StylizeOptions o = checked_options(o_in, log);
-    std::unique_ptr<PreviewServer> preview;
-    if (o.preview_port >= 0) {  // bound before any work: a port in use is refused at once
-        preview = std::make_unique<PreviewServer>(o.preview_host, o.preview_port);
-        log << "live preview: " << preview->url() << std::endl;
-    }
+// The run after its checks and its preview's bind: devices, inputs, every scale, the summary.
+StylizeResult run_all(const StylizeOptions& o, std::ostream& log, PreviewServer* preview) {
     const Device dev = open_device(o);
     if (o.precision == "tf32" && !dev.is_cuda()) log << "note: --precision tf32 applies on the GPU; the CPU computes in fp32\n";
     const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name +
@@ -574,7 +568,7 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
     Run r{o, log, dev, load_inputs(o, log), fingerprint_of(o), o.scales.empty() ? std::vector<int>{o.image_size} : o.scales,
           checkpoint_path(o), std::nullopt, Progress(o, log, device), StylizeResult{}};
     r.result.device = device;
-    r.preview = std::move(preview);
+    r.preview = preview;
     check_scales_fit_vgg(r.in.content, r.scales, o);
     resume_in_place(r);
     if (!o.resume.empty()) {
@@ -595,8 +589,41 @@ StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
         throw Error(std::string("--log-json: ") + e.what() + " (the image was written to " + o.output_image + ")");
     }
     remove_spent_checkpoint(r);
-    if (r.preview) r.preview->finish("done: wrote " + o.output_image);
     return r.result;
+}
+
+// The run has ended: the preview says how, and a page that is open gets to show it (--preview-linger).
+void finish_preview(PreviewServer* preview, const StylizeOptions& o, std::ostream& log, const std::string& message,
+                    bool failed) {
+    if (!preview) return;
+    preview->finish(message, failed);
+    if (o.preview_linger == 0 || (o.preview_linger > 0 && !preview->watched())) return;
+    log << "preview: the finished page stays at " << preview->url()
+        << (o.preview_linger < 0 ? " until Ctrl-C" : " for up to " + std::to_string(o.preview_linger) + " s (Ctrl-C ends it)")
+        << std::endl;
+    preview->linger(o.preview_linger, [] { return g_stop.load(); });
+}
+
+StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
+    g_stop.store(false);
+    const StylizeOptions o = checked_options(o_in, log);
+    std::unique_ptr<PreviewServer> preview;
+    if (o.preview_port >= 0) {  // bound before any work: a port in use is refused at once
+        preview = std::make_unique<PreviewServer>(o.preview_host, o.preview_port);
+        log << "live preview: " << preview->url() << std::endl;
+    }
+    StylizeResult result;
+    try {
+        result = run_all(o, log, preview.get());
+    } catch (const Interrupted& e) {  // Ctrl-C: the page says so, and the process stops now
+        if (preview) preview->finish(std::string("stopped: ") + e.what(), true);
+        throw;
+    } catch (const std::exception& e) {
+        finish_preview(preview.get(), o, log, std::string("failed: ") + e.what(), true);
+        throw;
+    }
+    finish_preview(preview.get(), o, log, "done: wrote " + o.output_image, false);
+    return result;
 }
 
 }  // namespace nst

@@ -50,6 +50,7 @@ struct StylizeOptions {
     int tile_size = 0;                        // tiles of this many pixels (--tile-size); 0: only when it would not fit
     int preview_port = -1;                    // >= 0: serve a live preview page (0: any free port)
     std::string preview_host = "127.0.0.1";   // the address the preview listens on
+    int preview_linger = 5;                   // seconds the finished page is served on (-1: until Ctrl-C)
 };
 
 struct StylizeResult {

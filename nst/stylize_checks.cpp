@@ -102,6 +102,8 @@ void validate(const StylizeOptions& o) {
         throw Error("--tile-size cannot be combined with --normalize-gradients: it normalises by a whole layer's gradient");
     if (o.preview_port < -1 || o.preview_port > 65535)
         throw Error("--preview-port " + std::to_string(o.preview_port) + " is not a TCP port (0..65535; 0: any free one)");
+    if (o.preview_linger < -1)
+        throw Error("--preview-linger " + std::to_string(o.preview_linger) + ": seconds, 0 to stop at once, or -1 until Ctrl-C");
     parse_backend(o.backend);
     if (o.restart && !o.resume.empty())
         throw Error("--restart and --resume contradict each other: --restart starts afresh, --resume continues " + o.resume);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stylize --preview-port with the real binary (run by ctest): the URL is printed, the page, the image
-# and the state answer over HTTP while the run goes on, a second run on the same port is refused before
-# any work, and the run's result is unaffected by a client (it ends normally).
+# and the state answer over HTTP while the run goes on, a request naming another Host is refused (403),
+# a second run on the same port is refused before any work, and a run that ends keeps serving its
+# finished state (--preview-linger -1: until Ctrl-C, which then ends it with the image written).
 # usage: preview_stylize.sh STYLIZE FIXTURES_DIR WORK_DIR
 set -euo pipefail
 stylize=$1 fx=$2 work=$3
@@ -37,13 +38,47 @@ curl -fsS "${url}image.png" -o frame.png
 [ "$(head -c 8 frame.png | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || { echo "FAIL: /image.png is not a PNG"; exit 1; }
 history=$(curl -fsS "${url}history.json")
 grep -q '"total":\[\[' <<<"$history" || { echo "FAIL: /history.json has no curve of the total"; exit 1; }
-# The same port again: refused at once, naming the flag.
+# A page of another site that a DNS-rebinding attack points at this port: refused.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: attacker.test' "${url}image.png")
+[ "$code" = 403 ] || { echo "FAIL: /image.png with Host attacker.test answered $code, not 403"; exit 1; }
 port=${url##*:}; port=${port%/}
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: localhost:$port" "${url}state.json")
+[ "$code" = 200 ] || { echo "FAIL: /state.json with Host localhost answered $code"; exit 1; }
+# The same port again: refused at once, naming the flag.
 if "$stylize" "${args[@]}" --num-iterations 2 --output-image second.png --preview-port "$port" > second.log 2>&1; then
   echo "FAIL: a second run bound the same port"; exit 1
 fi
 grep -q -- "--preview-port $port" second.log || { echo "FAIL: the refusal does not name --preview-port"; cat second.log; exit 1; }
 [ ! -e second.png ] || { echo "FAIL: the refused run wrote an image"; exit 1; }
 kill -INT $pid; wait $pid 2>/dev/null || true
+
+# A run that ends: its finished state is served on (until Ctrl-C here), the page's last image with it.
+"$stylize" "${args[@]}" --num-iterations 4 --output-image done.png --preview-port 0 --preview-linger -1 \
+  > done.log 2>&1 & pid=$!
+url=""
+for _ in $(seq 1 200); do
+  url=$(sed -nE 's/^live preview: (http:[^ ]+)$/\1/p' done.log)
+  [ -n "$url" ] && break
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "FAIL: no 'live preview: URL' line"; cat done.log; exit 1; }
+state=""
+for _ in $(seq 1 600); do
+  state=$(curl -fsS "${url}state.json" || true)
+  grep -q '"finished":true' <<<"$state" && break
+  sleep 0.05
+done
+grep -q '"finished":true' <<<"$state" || { echo "FAIL: the finished state was never served: $state"; cat done.log; exit 1; }
+grep -q '"message":"done: wrote done.png"' <<<"$state" || { echo "FAIL: the finished state lacks its message: $state"; exit 1; }
+grep -q '"iteration":4' <<<"$state" || { echo "FAIL: the finished state is not the last iteration: $state"; exit 1; }
+curl -fsS "${url}image.png" -o last.png
+sleep 1
+kill -0 $pid 2>/dev/null || { echo "FAIL: --preview-linger -1 did not keep serving"; cat done.log; exit 1; }
+grep -q 'preview: the finished page stays at .* until Ctrl-C' done.log || { echo "FAIL: the linger is not said"; cat done.log; exit 1; }
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" = 0 ] || { echo "FAIL: Ctrl-C during the linger ended with $rc, not 0"; cat done.log; exit 1; }
+[ -s done.png ] || { echo "FAIL: done.png was not written"; exit 1; }
 trap - EXIT
-echo "preview_stylize: iteration $it served at $url (page, image, state, history); the port in use was refused"
+echo "preview_stylize: iteration $it served at $url (page, image, state, history); Host attacker.test got 403;" \
+  "the port in use was refused; the finished state was served until Ctrl-C, which ended the run with rc 0"

@@ -175,11 +175,168 @@ TEST_CASE("preview: the image, state and history follow publish()", "[preview]")
 TEST_CASE("preview: finish() is shown in the state", "[preview]") {
     PreviewServer server("127.0.0.1", 0);
     server.publish(frame(500, 3, 3, 4));
+    REQUIRE(get_json(server.port(), "/state.json")["finished"] == false);
     server.finish("wrote out.png");
-    const json st = get_json(server.port(), "/state.json");
+    json st = get_json(server.port(), "/state.json");
     REQUIRE(st["finished"] == true);
+    REQUIRE(st["failed"] == false);
     REQUIRE(st["message"] == "wrote out.png");
     REQUIRE(st["iteration"] == 500);
+    server.finish("failed: --output-image: disk full", true);
+    st = get_json(server.port(), "/state.json");
+    REQUIRE(st["failed"] == true);
+    REQUIRE(st["message"] == "failed: --output-image: disk full");
+}
+
+namespace {
+double since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+TEST_CASE("preview: linger() serves the finished page until a page has shown it, and no longer than asked",
+          "[preview]") {
+    SECTION("nobody ever looked: it returns at once") {
+        PreviewServer server("127.0.0.1", 0);
+        server.finish("done");
+        REQUIRE_FALSE(server.watched());
+        const auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(server.linger(30, nullptr) == 0);
+        REQUIRE(since(t0) < 1);
+    }
+    SECTION("a page is open: it keeps answering until the page got the finished state, then 1.5 s") {
+        PreviewServer server("127.0.0.1", 0);
+        server.publish(frame(9, 3, 3, 1));
+        REQUIRE(get_json(server.port(), "/state.json")["finished"] == false);  // the page, polling
+        REQUIRE(server.watched());
+        server.finish("done: wrote out.png");
+        std::atomic<bool> saw_finished{false};
+        std::thread page([&] {  // polls a little later, as a page on a one-second timer does
+            std::this_thread::sleep_for(std::chrono::milliseconds(700));
+            saw_finished = get_json(server.port(), "/state.json")["finished"] == true;
+            require_image(server.port(), frame(9, 3, 3, 1));
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        const double waited = server.linger(30, nullptr);
+        page.join();
+        REQUIRE(saw_finished);
+        INFO("linger took " << waited << " s");
+        REQUIRE(waited >= 0.7 + 1.5 - 0.1);
+        REQUIRE(waited < 15);  // far less than 30: it ended because the page had shown it
+        REQUIRE(since(t0) >= waited);
+    }
+    SECTION("a page that does not poll again: the time limit ends it") {
+        PreviewServer server("127.0.0.1", 0);
+        REQUIRE(get(server.port(), "/")->status == 200);
+        server.finish("done");
+        const double waited = server.linger(0.4, nullptr);
+        REQUIRE(waited >= 0.4);
+        REQUIRE(waited < 5);
+    }
+    SECTION("no limit (-1): only stop() ends it, though a page has shown the finished state") {
+        PreviewServer server("127.0.0.1", 0);
+        server.finish("done");
+        REQUIRE(get_json(server.port(), "/state.json")["finished"] == true);
+        std::atomic<bool> stop{false};
+        std::thread ctrl_c([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // past the 1.5 s early end
+            stop = true;
+        });
+        const double waited = server.linger(-1, [&] { return stop.load(); });
+        ctrl_c.join();
+        REQUIRE(waited >= 2.4);
+        REQUIRE(waited < 10);
+    }
+}
+
+namespace {
+// A GET with the given Host header (none when host is empty), as a raw HTTP/1.0 request, so that no
+// client library adds or fixes the header. Returns the status code.
+int status_with_host(int port, const std::string& path, const std::string& host) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    const std::string req = "GET " + path + " HTTP/1.0\r\n" + (host.empty() ? "" : "Host: " + host + "\r\n") + "\r\n";
+    REQUIRE(::send(fd, req.data(), req.size(), 0) == ssize_t(req.size()));
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, size_t(n));
+    ::close(fd);
+    INFO("Host '" << host << "': " << answer.substr(0, 300));
+    REQUIRE(answer.rfind("HTTP/1.", 0) == 0);
+    return std::stoi(answer.substr(9, 3));
+}
+}  // namespace
+
+TEST_CASE("preview: only localhost names, IP addresses and the bound name may be the Host (DNS rebinding)",
+          "[preview]") {
+    PreviewServer server("127.0.0.1", 0);
+    server.publish(frame(1, 3, 3, 1));
+    const int port = server.port();
+    const std::string p = std::string(1, ':').append(std::to_string(port));
+    const auto with_port = [&](std::string name) { return name.append(p); };
+    const std::vector<std::string> accepted{with_port("127.0.0.1"), "127.0.0.1", with_port("localhost"), "LocalHost.",
+                                            with_port("app.localhost"), with_port("[::1]"), "[::1]",
+                                            with_port("10.1.2.3")};
+    for (const std::string& ok : accepted)
+        for (const char* path : {"/", "/image.png", "/state.json", "/history.json"}) {
+            INFO(ok << " " << path);
+            REQUIRE(status_with_host(port, path, ok) == 200);
+        }
+    const std::vector<std::string> refused{with_port("attacker.test"), "attacker.test",
+                                           with_port("127.0.0.1.attacker.test"), "localhost.attacker.test",
+                                           with_port("notlocalhost"), "[::1", "127.0.0.1:80x", "127.0.0.1:", ""};
+    for (const std::string& bad : refused)
+        for (const char* path : {"/", "/image.png", "/state.json", "/history.json?from=0"}) {
+            INFO("'" << bad << "' " << path);
+            REQUIRE(status_with_host(port, path, bad) == 403);
+        }
+    // The refusal says how to open the page; the refused requests do not count as a page watching.
+    httplib::Client cli("127.0.0.1", port);
+    auto r = cli.Get("/image.png", httplib::Headers{{"Host", "attacker.test"}});
+    REQUIRE(r);
+    REQUIRE(r->status == 403);
+    REQUIRE_THAT(r->body, Catch::Contains("http://localhost" + p + "/") && Catch::Contains("--preview-host"));
+    PreviewServer unwatched("127.0.0.1", 0);
+    REQUIRE(status_with_host(unwatched.port(), "/state.json", "attacker.test") == 403);
+    REQUIRE_FALSE(unwatched.watched());
+}
+
+TEST_CASE("preview: a wildcard bind also answers to this machine's hostname", "[preview]") {
+    PreviewServer server("0.0.0.0", 0);
+    char name[256] = {};
+    REQUIRE(::gethostname(name, sizeof name - 1) == 0);
+    REQUIRE(status_with_host(server.port(), "/", std::string(name) + ":" + std::to_string(server.port())) == 200);
+    REQUIRE(status_with_host(server.port(), "/", "attacker.test") == 403);
+    PreviewServer local("127.0.0.1", 0);  // bound to loopback only, the hostname is not one of its names
+    if (std::string(name) != "localhost") REQUIRE(status_with_host(local.port(), "/", name) == 403);
+}
+
+TEST_CASE("preview: the loss history is bounded, thinning old points and keeping the newest", "[preview]") {
+    PreviewServer server("127.0.0.1", 0);
+    const int n = 3 * int(kHistoryPoints) + 123;
+    for (int i = 1; i <= n; ++i) {
+        PreviewFrame f;
+        f.iteration = i;
+        f.total = n;
+        f.terms = {{"total", double(i)}};
+        server.publish(std::move(f));
+    }
+    const json all = get_json(server.port(), "/history.json")["terms"]["total"];
+    INFO(all.size() << " points kept of " << n);
+    REQUIRE(all.size() <= kHistoryPoints);
+    REQUIRE(all.size() >= kHistoryPoints / 2);
+    REQUIRE(all.front()[0] == 1);  // the curve keeps its start...
+    REQUIRE(all.back()[0] == n);   // ...and its end
+    for (size_t i = 1; i < all.size(); ++i) REQUIRE(all[i][0].get<int>() > all[i - 1][0].get<int>());
+    // The newest points are all there, and the page's incremental request still works.
+    const json tail = get_json(server.port(), "/history.json?from=" + std::to_string(n - 5))["terms"]["total"];
+    REQUIRE(tail.size() == 5);
+    REQUIRE(tail[0][0] == n - 4);
 }
 
 TEST_CASE("preview: bad requests and bad frames are refused, and the server goes on", "[preview]") {
@@ -204,13 +361,18 @@ TEST_CASE("preview: bad requests and bad frames are refused, and the server goes
     REQUIRE(get_json(server.port(), "/history.json")["terms"]["style relu1_1"][0][1].is_null());
 }
 
-TEST_CASE("preview: a port in use, a bad host or port is an error naming --preview-port", "[preview]") {
+TEST_CASE("preview: a port in use or out of range blames --preview-port, a bad host --preview-host", "[preview]") {
     PreviewServer first("127.0.0.1", 0);
     const std::string port = std::to_string(first.port());
     REQUIRE_THROWS_WITH(PreviewServer("127.0.0.1", first.port()),
-                        Catch::Contains("--preview-port " + port) && Catch::Contains("127.0.0.1:" + port));
+                        Catch::Contains("--preview-port " + port) && Catch::Contains("127.0.0.1:" + port) &&
+                            Catch::Contains("in use"));
     REQUIRE_THROWS_WITH(PreviewServer("no-such-host.invalid", 0),
-                        Catch::Contains("--preview-port 0") && Catch::Contains("no-such-host.invalid:0"));
+                        Catch::StartsWith("--preview-host no-such-host.invalid: not an address, nor a name") &&
+                            !Catch::Contains("--preview-port"));
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): an address, but never this machine's.
+    REQUIRE_THROWS_WITH(PreviewServer("192.0.2.1", 0),
+                        Catch::StartsWith("--preview-host 192.0.2.1: not an address of this machine"));
     REQUIRE_THROWS_WITH(PreviewServer("127.0.0.1", 70000), Catch::Contains("--preview-port 70000"));
     // The first server is unharmed.
     REQUIRE(get(first.port(), "/")->status == 200);
