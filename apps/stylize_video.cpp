@@ -6,12 +6,20 @@
 //   stylize_video --content-video frames/ --style-image s.jpg --output-frames out/ [--temporal-weight 1e3]
 //
 // stylize's style flags apply to every frame. After each frame its PNG and a checkpoint are written:
-// run the same command again after a kill and it continues at the next frame. Errors are one line on
-// stderr and a non-zero exit.
+// run the same command again after a kill and it continues at the next frame. Ctrl-C drops the frame
+// in progress, says how to continue and exits 130 (the ffmpeg helpers run in their own process group, so
+// the terminal's Ctrl-C reaches only this program). Errors are one line on stderr and a non-zero exit.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "apps/style_flags.h"
 #include "base/device.h"
@@ -20,6 +28,22 @@
 #include "nst/stylize_video.h"
 
 namespace {
+
+std::atomic<int> g_interrupts{0};
+
+// Async-signal-safe: an atomic, write(2) and _exit only.
+void on_interrupt(int) {
+    if (g_interrupts.fetch_add(1) == 0) {
+        nst::request_stop();
+        const char msg[] = "\nstylize_video: stopping (the frame in progress is dropped, the finished ones are kept); "
+                           "press Ctrl-C again to quit now\n";
+        (void)!::write(2, msg, sizeof(msg) - 1);
+        return;
+    }
+    const char msg[] = "\nstylize_video: quitting now; the frames and checkpoint written so far are intact\n";
+    (void)!::write(2, msg, sizeof(msg) - 1);
+    ::_exit(130);
+}
 
 // The per-frame flags beyond the style's (apps/style_flags.h).
 void add_frame_flags(CLI::App& app, nst::StylizeOptions& f) {
@@ -30,6 +54,50 @@ void add_frame_flags(CLI::App& app, nst::StylizeOptions& f) {
     app.add_option("--log-json", f.log_json, "write each frame's loss, time and warping error, and a summary, as JSON");
     app.add_flag("--keep-checkpoint", f.keep_checkpoint, "keep the checkpoint (and the frames folder made for "
                  "--output-video) after success, so that a larger --max-frames continues the run");
+}
+
+// stylize's flags that do not apply to video (yet): accepted by the parser, hidden from --help (its
+// footer names them), and refused with a sentence instead of CLI11's "not expected" (exit 109).
+struct NotForVideo {
+    const char* flag;
+    bool takes_value;
+    const char* why;
+};
+constexpr NotForVideo kNotForVideo[] = {
+    {"--content-image", true, "stylize_video reads --content-video (a video file or a folder of numbered images)"},
+    {"--output-image", true, "stylize_video writes --output-video and/or --output-frames"},
+    {"--style-masks", true, "masks do not apply to video yet: a mask would have to move with the frames"},
+    {"--scales", true, "coarse-to-fine scales do not apply to video yet: each frame starts from the previous one"},
+    {"--tile-size", true, "tiles do not apply to video yet"},
+    {"--preview-port", true, "the live preview does not apply to video yet"},
+    {"--preview-host", true, "the live preview does not apply to video yet"},
+    {"--preview-linger", true, "the live preview does not apply to video yet"},
+    {"--color-control", true, "colour control does not apply to video yet; --original-colors does"},
+    {"--init-image", true, "--init-image does not apply to video: the first frame starts from --init random or "
+                           "image (the frame itself), later ones from the previous stylized frame"},
+    {"--save-iter", true, "stylize_video saves each frame and a checkpoint after it, not every N iterations"},
+    {"--checkpoint", true, "stylize_video keeps its checkpoint in the frames folder"},
+    {"--resume", true, "to continue a stopped run, run the same command again"},
+    {"--restart", false, "to start over, remove the frames folder (or choose another --output-frames)"},
+    {"--cuda-graph", false, "CUDA graphs do not apply to video yet"},
+};
+
+void add_refused_flags(CLI::App& app, std::vector<std::string>& sink) {
+    sink.resize(std::size(kNotForVideo));
+    for (size_t i = 0; i < std::size(kNotForVideo); ++i) {
+        const NotForVideo& f = kNotForVideo[i];
+        if (f.takes_value) app.add_option(f.flag, sink[i])->group("");
+        else app.add_flag(f.flag)->group("");
+    }
+    std::string names;
+    for (const NotForVideo& f : kNotForVideo) names += std::string(names.empty() ? "" : ", ") + f.flag;
+    app.footer("stylize's " + names + " do not apply to video (each is refused with the reason).\n");
+}
+
+// Throws the first refused flag given, with its reason.
+void refuse_flags(const CLI::App& app) {
+    for (const NotForVideo& f : kNotForVideo)
+        if (app.get_option(f.flag)->count() > 0) throw nst::Error(std::string(f.flag) + ": " + f.why);
 }
 
 }  // namespace
@@ -55,6 +123,8 @@ int main(int argc, char** argv) {
     app.add_option("--max-frames", o.max_frames, "stylize only the first N frames (0: all); a larger value continues a kept run");
     nst::apps::add_style_flags(app, o.frame, lists);
     add_frame_flags(app, o.frame);
+    std::vector<std::string> refused_values;
+    add_refused_flags(app, refused_values);
     app.set_version_flag("--version", std::string("stylize_video ") + NST_VERSION + ", " +
                                           (nst::built_with_cuda() ? "with" : "without") + " CUDA");
     try {
@@ -63,12 +133,18 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     try {
+        refuse_flags(app);
         nst::apps::apply_style_flags(lists, o.frame);
+        std::signal(SIGINT, on_interrupt);
+        std::signal(SIGTERM, on_interrupt);
         const nst::VideoResult r = nst::stylize_video(o, std::cout);
         std::printf("stylized %lld frames in %.1f s on %s; mean warping error %.4g over %lld frame pairs\n",
                     static_cast<long long>(r.frames), r.seconds, r.device.c_str(), r.mean_warping_error,
                     static_cast<long long>(r.frames > 0 ? r.frames - 1 : 0));
         return 0;
+    } catch (const nst::Interrupted& e) {
+        std::fprintf(stderr, "stylize_video: %s\n", e.what());
+        return 130;  // the shell's code for "ended by SIGINT"
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize_video: error: %s\n", e.what());
         return 1;

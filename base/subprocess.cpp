@@ -33,18 +33,18 @@ bool is_executable_file(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-int exit_code_of(int status) {
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return -1;
-}
+struct Ending {
+    int exit_code = -1, signal = 0;
+};
 
-int wait_for(int pid) {
+Ending wait_for(int pid) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return -1;
+        if (errno != EINTR) return {};
     }
-    return exit_code_of(status);
+    if (WIFEXITED(status)) return {WEXITSTATUS(status), 0};
+    if (WIFSIGNALED(status)) return {128 + WTERMSIG(status), WTERMSIG(status)};
+    return {};
 }
 
 void close_fd(int& fd) {
@@ -87,7 +87,11 @@ int spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigmask(&actions.attr, &none);
     posix_spawnattr_setsigdefault(&actions.attr, &defaults);
-    posix_spawnattr_setflags(&actions.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // SIGINT too: a shell's background job starts with it ignored, and that is inherited through exec.
+    sigaddset(&defaults, SIGINT);
+    // Its own process group (0: the child's pid): see the contract in subprocess.h.
+    posix_spawnattr_setpgroup(&actions.attr, 0);
+    posix_spawnattr_setflags(&actions.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -102,6 +106,12 @@ void make_pipe(int fds[2]) {
 }
 
 }  // namespace
+
+std::string ending_text(int exit_code, int signal) {
+    if (signal == 0) return "exit status " + std::to_string(exit_code);
+    const char* abbrev = ::sigabbrev_np(signal);
+    return "killed by signal " + std::to_string(signal) + (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
+}
 
 std::string find_program(const std::string& name) {
     if (name.empty()) return "";
@@ -162,7 +172,9 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
     }
     for (const pollfd& p : fds)
         if (p.fd >= 0) ::close(p.fd);
-    result.exit_code = wait_for(pid);
+    const Ending end = wait_for(pid);
+    result.exit_code = end.exit_code;
+    result.signal = end.signal;
     return result;
 }
 
@@ -218,7 +230,9 @@ int ProcessReader::wait() {
     // Closing first: a program still writing then ends (SIGPIPE) instead of blocking on a pipe nobody reads.
     close_fd(out_fd_);
     if (pid_ > 0) {
-        status_ = wait_for(pid_);
+        const Ending end = wait_for(pid_);
+        status_ = end.exit_code;
+        signal_ = end.signal;
         pid_ = -1;
     }
     return status_;

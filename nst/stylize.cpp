@@ -536,6 +536,8 @@ void resume_in_place(Run& r) {
 }  // namespace
 
 void request_stop() { g_stop.store(true); }
+bool stop_requested() { return g_stop.load(); }
+void clear_stop_request() { g_stop.store(false); }
 
 Device open_device(const StylizeOptions& o) {
     set_backend(parse_backend(o.backend));

@@ -75,9 +75,12 @@ struct ResultNotWritten : Error {
     std::string checkpoint;
 };
 
-// Asks a running stylize() to stop after the current iteration, saving the image and a checkpoint.
-// Async-signal-safe (a lock-free atomic store), so a SIGINT handler may call it.
+// Asks a running stylize() to stop after the current iteration, saving the image and a checkpoint (and
+// a running stylize_video() to stop, dropping the frame in progress). Async-signal-safe (a lock-free
+// atomic store), so a SIGINT handler may call it. stylize() and stylize_video() clear it as they start.
 void request_stop();
+bool stop_requested();
+void clear_stop_request();
 
 // Throws nst::Error on any bad input; writes the output image (and intermediates, checkpoints, the JSON
 // log) atomically. Progress goes to `log`. After a successful run the checkpoint is removed, unless

@@ -136,7 +136,10 @@ void check_outputs(const VideoRun& r) {
     for (const std::string& s : o.frame.style_images) inputs.push_back({"--style-image", s, ""});
     inputs.push_back({"--coarse-style-image", o.frame.coarse_style_image, ""});
     check_write_targets({{"--output-video", o.output_video, ""}, {"--log-json", o.frame.log_json, ""}}, inputs);
-    if (!o.output_video.empty()) require_program("ffmpeg", "--output-video", o.output_video);
+    if (o.output_video.empty()) return;
+    // A frame of the working size, so that the trial meets what the real encode will (odd sizes included).
+    const auto [w, h] = size_for_longest(r.source->width(), r.source->height(), o.frame.image_size);
+    check_video_output(o.output_video, w, h);
 }
 
 // --content-video's identity: a file's bytes, or each file of the folder by name and contents.
@@ -233,6 +236,16 @@ void set_content(VideoRun& r, const Tensor& content_rgb) {
     r.objective = std::make_unique<TemporalObjective>(*r.base, r.o.temporal_weight);
 }
 
+// Ctrl-C: what is kept and how to go on. `frame` (0-based) was in progress (dropped) or just finished.
+std::string stopped_text(const VideoRun& r, int64_t frame, bool in_progress) {
+    const int64_t done = in_progress ? frame : frame + 1;  // frames finished, each with its PNG
+    const std::string when = in_progress ? "stopped during frame " + std::to_string(frame + 1) + " (dropped)"
+                                         : "stopped after frame " + std::to_string(frame + 1);
+    if (done == 0) return when + "; no frame was finished: run the same command again to start over";
+    return when + "; frames 1.." + std::to_string(done) + " and a checkpoint are in " + r.frames_dir +
+           ": run the same command again to continue at frame " + std::to_string(done + 1);
+}
+
 // N iterations of the optimizer from x; returns the result in the network's space.
 Tensor optimise(VideoRun& r, Tensor x, int N, int64_t frame) {
     const StylizeOptions& f = r.o.frame;
@@ -240,6 +253,7 @@ Tensor optimise(VideoRun& r, Tensor x, int N, int64_t frame) {
     auto fn = [&](const Tensor& xx, Tensor& g) { return r.objective->evaluate(xx, g); };
     opt->begin(x, fn);
     for (int it = 1; it <= N; ++it) {
+        if (stop_requested()) throw Interrupted(stopped_text(r, frame, true));
         if (f.print_iter > 0 && (it % f.print_iter == 0 || it == 1))
             r.log << "  frame " << frame + 1 << " iteration " << it << "/" << N << ": loss " << r.objective->last().total.item()
                   << std::endl;
@@ -405,6 +419,7 @@ void finish(VideoRun& r) {
 }  // namespace
 
 VideoResult stylize_video(const VideoOptions& o_in, std::ostream& log) {
+    clear_stop_request();
     VideoOptions o = o_in;
     validate(o);
     if (o.frame.weights.empty()) o.frame.weights = weights::find_default_weights();
@@ -461,6 +476,7 @@ VideoResult stylize_video(const VideoOptions& o_in, std::ostream& log) {
         r.result.per_frame.push_back(rep);
         save_video_checkpoint(r, t + 1);
         report(r, rep);
+        if (stop_requested() && (o.max_frames == 0 || t + 1 < o.max_frames)) throw Interrupted(stopped_text(r, t, false));
     }
     r.total = t;  // the input's real length
     if (r.total == 0) throw Error("--content-video " + o.content_video + ": no frames");

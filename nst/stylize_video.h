@@ -6,6 +6,8 @@
 // Long runs: after each frame its PNG and a checkpoint (the previous output exactly, the position, the
 // measurements so far, the run's fingerprint) are written, each by rename. Running the same command again
 // after a kill continues at the next frame and gives the frames an uninterrupted run gives, bit for bit.
+// request_stop() (Ctrl-C) drops the frame in progress and throws nst::Interrupted saying which frames
+// are kept and that the same command continues.
 #pragma once
 #include <cstdint>
 #include <iosfwd>

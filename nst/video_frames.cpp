@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -223,7 +224,7 @@ class VideoSource : public FrameSource {
         if (r.exit_code != 0) {
             const std::string why = first_line(r.err);
             throw Error(where() + ": not a video ffmpeg can read: " +
-                        (why.empty() ? "ffprobe exited with status " + std::to_string(r.exit_code) : why));
+                        (why.empty() ? "ffprobe ended with " + ending_text(r.exit_code, r.signal) : why));
         }
         nlohmann::json info = nlohmann::json::parse(r.out, nullptr, false);
         if (info.is_discarded() || !info.is_object())
@@ -260,10 +261,13 @@ class VideoSource : public FrameSource {
     bool finish() {
         done_ = true;
         const int code = decoder_->wait();
+        if (decoder_->signal() != 0)  // not the input's fault: someone or something ended the decoder
+            throw Error(where() + ": the ffmpeg decoder was " + ending_text(code, decoder_->signal()) + " after " +
+                        std::to_string(frames_read_) + " frames; run the same command again to continue");
         if (code != 0) {
             const std::string why = trimmed(decoder_->stderr_text());
-            throw Error(where() + ": ffmpeg failed decoding after " + std::to_string(frames_read_) + " frames (exit status " +
-                        std::to_string(code) + ")" + (why.empty() ? "" : ": " + why));
+            throw Error(where() + ": ffmpeg failed decoding after " + std::to_string(frames_read_) + " frames (" +
+                        ending_text(code, 0) + ")" + (why.empty() ? "" : ": " + why));
         }
         return false;
     }
@@ -408,50 +412,96 @@ void check_encode_request(const std::string& frames_dir, int64_t frame_count, do
     if (fs::is_directory(out, ec)) throw Error(where + ": is a folder");
 }
 
+// An odd width or height is padded to even with a copy of the last column or row, not a black line (4:2:0
+// chroma cannot be cropped by one pixel). gbrp first: fillborders works on planar formats, and RGB stays
+// exact until the final conversion to yuv420p.
+std::string even_size_filter(const fs::path& first_frame) {
+    const auto [w, h] = read_image_size(first_frame.string(), std::numeric_limits<int64_t>::max());
+    if (w % 2 == 0 && h % 2 == 0) return "null";
+    return "format=gbrp,pad=" + std::to_string(w + w % 2) + ":" + std::to_string(h + h % 2) +
+           ",fillborders=right=" + std::to_string(w % 2) + ":bottom=" + std::to_string(h % 2) + ":mode=smear";
+}
+
 }  // namespace
 
-void encode_video(const std::string& frames_dir, int64_t frame_count, double fps, const std::string& output) {
-    check_encode_request(frames_dir, frame_count, fps, output);
-    const std::string ffmpeg = require_program("ffmpeg", "--output-video", output);
+namespace {
+
+// A hidden file beside `output`, with its extension (by which ffmpeg picks the container): "tmp" for the
+// encode renamed over it, "probe" for check_video_output's trial.
+fs::path temporary_beside(const std::string& output, const std::string& kind) {
     const fs::path out(output);
-    const std::string ext = out.extension().string();
+    std::string name = ".";  // built with += : GCC 12 misreports "." + string as overlapping (-Wrestrict)
+    name += out.stem().string() + "." + kind + "-" + std::to_string(::getpid()) + out.extension().string();
+    return fs::absolute(out).parent_path() / name;
+}
+
+// ffmpeg encoding frames_dir/frame_00001.png... (frame_count of them) at fps into `target` (removed when it
+// fails). Returns "" on success, else why, with the program's messages.
+std::string run_encoder(const std::string& ffmpeg, const std::string& frames_dir, int64_t frame_count, double fps,
+                        const fs::path& target) {
     // Absolute paths: ffmpeg would read a name starting with '-' as an option, and "name:..." as a protocol.
-    // The temporary file keeps the extension, by which ffmpeg picks the container.
-    const fs::path folder = fs::absolute(out).parent_path();
-    std::string tmp_name = ".";  // built with += : GCC 12 misreports "." + string as overlapping (-Wrestrict)
-    tmp_name += out.stem().string() + ".tmp-" + std::to_string(::getpid()) + ext;
-    const fs::path tmp = folder / tmp_name;
     std::string pattern = (fs::absolute(frames_dir) / "frame_%05d.png").string();
     // The image2 reader expands %-sequences anywhere in the name: a '%' in the folder's name is doubled.
     for (size_t i = pattern.rfind('/'); i-- > 0;)
         if (pattern[i] == '%') pattern.insert(i, 1, '%');
     std::vector<std::string> argv = {ffmpeg, "-nostdin", "-v", "error", "-y", "-framerate", rate_text(fps),
                                      "-start_number", "1", "-i", pattern, "-frames:v", std::to_string(frame_count)};
-    const std::string lext = extension_of(output);
+    const std::string lext = extension_of(target.string());
     if (lext == "mp4" || lext == "mkv" || lext == "mov")  // H.264 players want 4:2:0, which needs even sizes
         argv.insert(argv.end(), {"-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-vf",
-                                 "pad=ceil(iw/2)*2:ceil(ih/2)*2"});
-    argv.push_back(tmp.string());
+                                 even_size_filter(fs::path(frames_dir) / frame_file_name(0))});
+    argv.push_back(target.string());
     std::error_code ec;
     ProcessResult r;
     try {
         r = run_process(argv);
     } catch (...) {
-        fs::remove(tmp, ec);
+        fs::remove(target, ec);
         throw;
     }
-    if (r.exit_code != 0 || !fs::is_regular_file(tmp, ec)) {
-        fs::remove(tmp, ec);
-        const std::string why = trimmed(r.err);
-        throw Error("--output-video " + output + ": ffmpeg could not encode the frames (exit status " +
-                    std::to_string(r.exit_code) + ")" + (why.empty() ? "" : ": " + why));
-    }
-    fs::rename(tmp, out, ec);
+    if (r.exit_code == 0 && fs::is_regular_file(target, ec)) return "";
+    fs::remove(target, ec);
+    const std::string why = trimmed(r.err);
+    return ending_text(r.exit_code, r.signal) + (why.empty() ? "" : ": " + why);
+}
+
+}  // namespace
+
+void encode_video(const std::string& frames_dir, int64_t frame_count, double fps, const std::string& output) {
+    check_encode_request(frames_dir, frame_count, fps, output);
+    const std::string ffmpeg = require_program("ffmpeg", "--output-video", output);
+    const fs::path tmp = temporary_beside(output, "tmp");
+    if (const std::string why = run_encoder(ffmpeg, frames_dir, frame_count, fps, tmp); !why.empty())
+        throw Error("--output-video " + output + ": ffmpeg could not encode the frames (" + why + ")");
+    std::error_code ec;
+    fs::rename(tmp, output, ec);
     if (ec) {
         const std::string why = ec.message();
         fs::remove(tmp, ec);
         throw Error("--output-video " + output + ": cannot replace the file (" + why + ")");
     }
+}
+
+void check_video_output(const std::string& output, int width, int height) {
+    const std::string ffmpeg = require_program("ffmpeg", "--output-video", output);
+    std::error_code ec;
+    const fs::path dir = fs::temp_directory_path(ec) / ("nst-video-probe-" + std::to_string(::getpid()));
+    fs::create_directories(dir, ec);
+    if (ec) return;  // no room for the trial: the real encode still reports any problem
+    std::string why;
+    try {
+        save_image(Image{width, height, std::vector<float>(size_t(width) * height * 3, 0.5f)},
+                   (dir / frame_file_name(0)).string());
+        why = run_encoder(ffmpeg, dir.string(), 1, 25, temporary_beside(output, "probe"));
+    } catch (const Error&) {  // the trial frame could not be written (a full /tmp): not the output's fault
+    }
+    fs::remove_all(dir, ec);
+    why = first_line(why);  // ffmpeg's first message, without its "[NULL @ 0x...] " context
+    if (const size_t open = why.find(": ["), close = why.find("] ", open); open != std::string::npos && close != std::string::npos)
+        why.erase(open + 2, close + 2 - (open + 2));
+    if (!why.empty())
+        throw Error("--output-video " + output + ": ffmpeg cannot write this file (tried with one frame, before "
+                    "any is stylized: " + why + "); choose a video extension such as .mp4, .mkv, .mov or .gif");
 }
 
 }  // namespace nst

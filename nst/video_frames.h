@@ -47,9 +47,14 @@ class FrameSource {
 };
 
 // Encodes frames_dir/frame_00001.png ... (frame_count of them) into `output` at fps frames per second with
-// the ffmpeg program: H.264 (yuv420p, the size padded to even numbers) for .mp4/.mkv/.mov, ffmpeg's
-// choice for other extensions. Written to a temporary file beside `output`, renamed when complete.
-// Errors name --output-video.
+// the ffmpeg program: H.264 (yuv420p; an odd width or height padded to even by repeating the last column
+// or row) for .mp4/.mkv/.mov, ffmpeg's choice for other extensions. Written to a temporary file beside
+// `output`, renamed when complete. Errors name --output-video.
 void encode_video(const std::string& frames_dir, int64_t frame_count, double fps, const std::string& output);
+
+// Before any frame is stylized: that ffmpeg can write `output` (its container, by the extension, and its
+// folder), by encoding one grey width x height frame as encode_video would into a hidden file beside it,
+// removed after. An Error naming --output-video with ffmpeg's reason when it cannot (o.txt).
+void check_video_output(const std::string& output, int width, int height);
 
 }  // namespace nst

@@ -5,7 +5,8 @@
 #     it says it resumes, and every frame equals the uninterrupted run's byte for byte;
 #  3. bad input: each refusal is one line naming the flag or file, exit 1, before any frame is written:
 #     a missing folder, a folder with no images, frames of different sizes, a video without the ffmpeg
-#     program (PATH without it), an output folder that cannot be made, another run's frames.
+#     program (PATH without it), an output folder that cannot be made, another run's frames; and
+#     stylize's flags that do not apply to video (masks, tiles, scales, preview, colour control, --resume).
 # usage: stylize_video_cli.sh STYLIZE_VIDEO FIXTURES_DIR WORK_DIR
 set -euo pipefail
 sv=$1 fx=$2 work=$3
@@ -53,5 +54,12 @@ refuse "does not exist" --content-video in --style-image "$fx/tiny_rgb.png" --we
   --gpu -1 --output-frames missing/deeper
 touch a-file && refuse "exists and is not a folder" --content-video in "${common[@]:0:8}" --output-frames a-file
 refuse "already holds frame_00001.png" "${args[@]}" --output-frames full
+# stylize's flags that do not apply to video: a sentence each (not CLI11's "not expected", exit 109).
+refuse "--style-masks: masks do not apply to video yet" --content-video in "${common[@]}" --style-masks m.png
+refuse "--tile-size: tiles do not apply to video yet" --content-video in "${common[@]}" --tile-size 64
+refuse "--scales: coarse-to-fine scales do not apply to video yet" --content-video in "${common[@]}" --scales 32,48
+refuse "--preview-port: the live preview does not apply to video yet" --content-video in "${common[@]}" --preview-port 0
+refuse "--color-control: colour control does not apply to video yet" --content-video in "${common[@]}" --color-control luminance
+refuse "--resume: to continue a stopped run, run the same command again" --content-video in "${common[@]}" --resume x
 [ ! -e o ] || { echo "FAIL: a refused run made its frames folder"; exit 1; }
-echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 7 refusals"
+echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 13 refusals"

@@ -125,6 +125,37 @@ TEST_CASE("run_process captures stdout, stderr and the exit code", "[subprocess]
     CHECK(run_process({"sh", "-c", "read x; echo \"[$x]\""}).out == "[]\n");  // stdin is /dev/null
 }
 
+TEST_CASE("a program's ending is told by exit status or by the signal's name", "[subprocess]") {
+    const ProcessResult killed = run_process({"sh", "-c", "kill -9 $$"});
+    CHECK(killed.signal == 9);
+    CHECK(ending_text(killed.exit_code, killed.signal) == "killed by signal 9 (SIGKILL)");
+    const ProcessResult exited = run_process({"sh", "-c", "exit 137"});  // the same code, by exit
+    CHECK(exited.exit_code == 137);
+    CHECK(exited.signal == 0);
+    CHECK(ending_text(exited.exit_code, exited.signal) == "exit status 137");
+    ProcessReader p({"sh", "-c", "kill -INT $$; sleep 5"});
+    char c;
+    CHECK(p.read(&c, 1) == 0);
+    CHECK(p.wait() == 128 + 2);
+    CHECK(p.signal() == 2);
+    CHECK(ending_text(p.wait(), p.signal()) == "killed by signal 2 (SIGINT)");
+}
+
+TEST_CASE("a program runs in its own process group, so a terminal's Ctrl-C does not reach it", "[subprocess]") {
+    // Field 5 of /proc/PID/stat is the process group (the command's name, field 2, is "sh": no spaces).
+    const ProcessResult r = run_process({"sh", "-c", "cut -d' ' -f5 /proc/$$/stat"});
+    REQUIRE(r.exit_code == 0);
+    const long child = std::stol(r.out);
+    CHECK(child != long(::getpgrp()));
+    CHECK(child > 0);
+    // The same for a reader.
+    ProcessReader reader({"sh", "-c", "cut -d' ' -f5 /proc/$$/stat"});
+    char buf[64] = {};
+    const size_t n = reader.read(buf, sizeof buf - 1);
+    REQUIRE(reader.wait() == 0);
+    CHECK(std::stol(std::string(buf, n)) != long(::getpgrp()));
+}
+
 TEST_CASE("run_process drains large stdout and stderr together without deadlock", "[subprocess]") {
     const ProcessResult r =
         run_process({"sh", "-c", "head -c 3000000 /dev/zero >&2; head -c 2000000 /dev/zero; echo done >&2"});
@@ -569,7 +600,8 @@ TEST_CASE("without ffmpeg on $PATH, a video and encode_video say how to get it",
 
 // ---- encode_video ----
 
-TEST_CASE("encode_video writes an H.264 video of odd-sized frames, padded to even", "[video_frames]") {
+TEST_CASE("encode_video writes an H.264 video of odd-sized frames, padded to even by repeating the edge",
+          "[video_frames]") {
     NEED_FFMPEG();
     TempDir dir;
     fs::create_directory(dir.path / "frames");
@@ -586,7 +618,28 @@ TEST_CASE("encode_video writes an H.264 video of odd-sized frames, padded to eve
     CHECK(src->fps() == Approx(12));
     Image frame;
     int n = 0;
-    while (src->next(frame)) ++n;
+    while (src->next(frame)) {
+        ++n;
+        // The added row and column repeat their neighbours (a black edge would average about 0).
+        const auto mean_row = [&](int y) {
+            double sum = 0;
+            for (int x = 0; x < 95; ++x)
+                for (int c = 0; c < 3; ++c) sum += frame.rgb[(size_t(y) * 96 + x) * 3 + c];
+            return sum / (95 * 3);
+        };
+        const auto mean_col = [&](int x) {
+            double sum = 0;
+            for (int y = 0; y < 63; ++y)
+                for (int c = 0; c < 3; ++c) sum += frame.rgb[(size_t(y) * 96 + x) * 3 + c];
+            return sum / (63 * 3);
+        };
+        INFO("frame " << n << ": row 63 " << mean_row(63) << ", row 62 " << mean_row(62) << "; column 95 "
+                      << mean_col(95) << ", column 94 " << mean_col(94));
+        CHECK(mean_row(62) > 0.2);
+        CHECK(std::abs(mean_row(63) - mean_row(62)) < 0.05);
+        CHECK(mean_col(94) > 0.2);
+        CHECK(std::abs(mean_col(95) - mean_col(94)) < 0.05);
+    }
     CHECK(n == 5);
 
     const std::string gif = dir / "out.gif";  // another container: ffmpeg's choice of codec, size kept
