@@ -20,6 +20,7 @@
 #include "kernels/registry.h"
 #include "base/error.h"
 #include "apps/flag_lists.h"
+#include "apps/stop_on_interrupt.h"
 #include "apps/style_flags.h"
 #include "nst/neural_style_flags.h"
 #include "nst/stylize.h"
@@ -28,22 +29,6 @@ namespace {
 
 using nst::apps::split;
 using nst::apps::split_numbers;
-
-std::atomic<int> g_interrupts{0};
-
-// Async-signal-safe: an atomic, write(2) and _exit only.
-void on_interrupt(int) {
-    if (g_interrupts.fetch_add(1) == 0) {
-        nst::request_stop();
-        const char msg[] = "\nstylize: stopping after this iteration (the image and a checkpoint will be saved); "
-                           "press Ctrl-C again to quit now\n";
-        (void)!::write(2, msg, sizeof(msg) - 1);
-        return;
-    }
-    const char msg[] = "\nstylize: quitting now; the files written so far are intact\n";
-    (void)!::write(2, msg, sizeof(msg) - 1);
-    ::_exit(130);
-}
 
 // The command line that writes a kept result (issue #22: a full disk): this one, with --resume naming the
 // checkpoint instead of any --resume or --restart it had, each argument quoted for a POSIX shell.
@@ -140,8 +125,9 @@ int main(int argc, char** argv) {
         // Ctrl-C (or SIGTERM) stops after the current iteration with the image and a checkpoint saved, and
         // says so at once; a second one quits now (every file is written to a temporary name and renamed,
         // so nothing partial replaces a good file).
-        std::signal(SIGINT, on_interrupt);
-        std::signal(SIGTERM, on_interrupt);
+        nst::apps::stop_on_interrupt("\nstylize: stopping after this iteration (the image and a checkpoint will be "
+                                     "saved); press Ctrl-C again to quit now\n",
+                                     "\nstylize: quitting now; the files written so far are intact\n");
         const nst::StylizeResult r = nst::stylize(o, std::cout);
         if (r.from_finished_checkpoint) {  // kept when the image could not be written
             std::printf("wrote %s from the finished checkpoint, without iterating\n", o.output_image.c_str());

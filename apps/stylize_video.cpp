@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/stop_on_interrupt.h"
 #include "apps/style_flags.h"
 #include "base/device.h"
 #include "base/error.h"
@@ -28,22 +29,6 @@
 #include "nst/stylize_video.h"
 
 namespace {
-
-std::atomic<int> g_interrupts{0};
-
-// Async-signal-safe: an atomic, write(2) and _exit only.
-void on_interrupt(int) {
-    if (g_interrupts.fetch_add(1) == 0) {
-        nst::request_stop();
-        const char msg[] = "\nstylize_video: stopping (the frame in progress is dropped, the finished ones are kept); "
-                           "press Ctrl-C again to quit now\n";
-        (void)!::write(2, msg, sizeof(msg) - 1);
-        return;
-    }
-    const char msg[] = "\nstylize_video: quitting now; the frames and checkpoint written so far are intact\n";
-    (void)!::write(2, msg, sizeof(msg) - 1);
-    ::_exit(130);
-}
 
 // The per-frame flags beyond the style's (apps/style_flags.h).
 void add_frame_flags(CLI::App& app, nst::StylizeOptions& f) {
@@ -135,8 +120,10 @@ int main(int argc, char** argv) {
     try {
         refuse_flags(app);
         nst::apps::apply_style_flags(lists, o.frame);
-        std::signal(SIGINT, on_interrupt);
-        std::signal(SIGTERM, on_interrupt);
+        nst::apps::stop_on_interrupt("\nstylize_video: stopping (the frame in progress is dropped, the finished "
+                                     "ones are kept); press Ctrl-C again to quit now\n",
+                                     "\nstylize_video: quitting now; the frames and checkpoint written so far "
+                                     "are intact\n");
         const nst::VideoResult r = nst::stylize_video(o, std::cout);
         std::printf("stylized %lld frames in %.1f s on %s; mean warping error %.4g over %lld frame pairs\n",
                     static_cast<long long>(r.frames), r.seconds, r.device.c_str(), r.mean_warping_error,

@@ -46,8 +46,8 @@ Tensor normalize_gradient(const Tensor& x, double strength);
 
 // A window of an (N,C,H,W) tensor: rows y0..y0+h, columns x0..x0+w -> (N,C,h,w). Its backward puts the
 // gradient back into a zero tensor of x's shape. Tiled stylization (nst/tiled_objective.h) cuts tiles
-// and their features with it. Data movement only (row copies through the device runtime, base/device.h),
-// so one implementation serves both devices and both dtypes.
+// and their features with it. F32 on either device, F64 on the CPU; one kernel call per window (the
+// vector kernels' crop_window / paste_window).
 Tensor crop2d(const Tensor& x, int64_t y0, int64_t x0, int64_t h, int64_t w);
 // dst[:, :, y0:y0+h, x0:x0+w] = src (src (N,C,h,w)), in place, not recorded.
 void paste2d(Tensor& dst, const Tensor& src, int64_t y0, int64_t x0);

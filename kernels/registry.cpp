@@ -109,10 +109,12 @@ const VectorVariant kVectorCpu[] = {
     // Reductions and TV stay the reference's (threaded.cpp says why).
     {"threaded", false, cpu::threaded::add, cpu::threaded::sub, cpu::threaded::mul, cpu::threaded::scale,
      cpu::threaded::fill_scaled, cpu::threaded::fill, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>,
-     cpu::threaded::mse_backward, cpu::threaded::sum_squares_backward, cpu::tv<float>, cpu::tv_backward<float>},
+     cpu::threaded::mse_backward, cpu::threaded::sum_squares_backward, cpu::tv<float>, cpu::tv_backward<float>,
+     cpu::crop_window<float>, cpu::paste_window<float>},
     {"reference", false, cpu::add<float>, cpu::sub<float>, cpu::mul<float>, cpu::scale<float>,
      cpu::fill_scaled<float>, cpu::fill<float>, cpu::sum<float>, cpu::sum_squares<float>, cpu::mse<float>, cpu::mse_backward<float>,
-     cpu::sum_squares_backward<float>, cpu::tv<float>, cpu::tv_backward<float>},
+     cpu::sum_squares_backward<float>, cpu::tv<float>, cpu::tv_backward<float>, cpu::crop_window<float>,
+     cpu::paste_window<float>},
 };
 const Blas1Variant kBlasCpu[] = {
     {"reference", false, cpu::dot<float>, cpu::axpy<float>, cpu::scal<float>, cpu::nrm2<float>},
@@ -178,7 +180,8 @@ const GramVariant kGramCuda[] = {
 };
 const VectorVariant kVectorCuda[] = {
     {"naive", false, cuda::add, cuda::sub, cuda::mul, cuda::scale, cuda::fill_scaled, cuda::fill, cuda::sum, cuda::sum_squares,
-     cuda::mse, cuda::mse_backward, cuda::sum_squares_backward, cuda::tv, cuda::tv_backward},
+     cuda::mse, cuda::mse_backward, cuda::sum_squares_backward, cuda::tv, cuda::tv_backward, cuda::crop_window,
+     cuda::paste_window},
 };
 const Blas1Variant kBlasCuda[] = {
     {"naive", false, cuda::dot, cuda::axpy, cuda::scal, cuda::nrm2},

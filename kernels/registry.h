@@ -85,6 +85,8 @@ struct VectorVariant {
     void (*sum_squares_backward)(const float* x, const float* g, int64_t n, float* dx);  // 2 g x
     void (*tv)(const float* x, const ImageShape& s, float* out);
     void (*tv_backward)(const float* x, const float* g, const ImageShape& s, float* dx);
+    void (*crop_window)(const float* big, const WindowShape& s, float* small);   // crop2d
+    void (*paste_window)(const float* small, const WindowShape& s, float* big);  // paste2d, crop2d's backward
 };
 
 // BLAS-1, for optimizers. dot and nrm2 write their scalar to device memory: no host round trip.

@@ -86,6 +86,12 @@ struct GramShape {
     NST_HD double scale() const { return 1.0 / (double(C) * double(HW)); }
 };
 
+// A window of h x w at (y0, x0) in each of `planes` (N·C) planes of H x W: crop2d and paste2d.
+struct WindowShape {
+    int64_t planes = 1, H = 1, W = 1, y0 = 0, x0 = 0, h = 1, w = 1;
+    NST_HD int64_t size() const { return planes * h * w; }  // the window's elements
+};
+
 // Total variation over x of (N,C,H,W): sum of squared differences of horizontal and vertical neighbours.
 struct ImageShape {
     int N = 1, C = 1, H = 1, W = 1;

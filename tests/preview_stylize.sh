@@ -8,17 +8,20 @@ set -euo pipefail
 stylize=$1 fx=$2 work=$3
 command -v curl >/dev/null || { echo "NST_SKIPPED: curl is not installed"; exit 77; }
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
+url_in() {  # the URL a run prints as 'live preview: URL', once it has; fails the test after 10 s
+  local url=""
+  for _ in $(seq 1 200); do
+    url=$(sed -nE 's/^live preview: (http:[^ ]+)$/\1/p' "$1")
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    sleep 0.05
+  done
+  echo "FAIL: no 'live preview: URL' line in $1" >&2; cat "$1" >&2; exit 1
+}
 args=(--content-image "$fx/vgg_preview.png" --style-image "$fx/tiny_rgb.png" --weights "$fx/vgg_tiny.safetensors"
       --image-size 48 --print-iter 0 --save-iter 0 --gpu -1)
 "$stylize" "${args[@]}" --num-iterations 3000 --output-image run.png --preview-port 0 > run.log 2>&1 & pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 1 200); do
-  url=$(sed -nE 's/^live preview: (http:[^ ]+)$/\1/p' run.log)
-  [ -n "$url" ] && break
-  sleep 0.05
-done
-[ -n "$url" ] || { echo "FAIL: no 'live preview: URL' line"; cat run.log; exit 1; }
+url=$(url_in run.log)
 # The state, once the run has published a frame with an iteration.
 it=0
 for _ in $(seq 1 200); do
@@ -55,13 +58,7 @@ kill -INT $pid; wait $pid 2>/dev/null || true
 # A run that ends: its finished state is served on (until Ctrl-C here), the page's last image with it.
 "$stylize" "${args[@]}" --num-iterations 4 --output-image done.png --preview-port 0 --preview-linger -1 \
   > done.log 2>&1 & pid=$!
-url=""
-for _ in $(seq 1 200); do
-  url=$(sed -nE 's/^live preview: (http:[^ ]+)$/\1/p' done.log)
-  [ -n "$url" ] && break
-  sleep 0.05
-done
-[ -n "$url" ] || { echo "FAIL: no 'live preview: URL' line"; cat done.log; exit 1; }
+url=$(url_in done.log)
 state=""
 for _ in $(seq 1 600); do
   state=$(curl -fsS "${url}state.json" || true)

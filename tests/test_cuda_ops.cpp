@@ -228,6 +228,14 @@ TEST_CASE("elementwise, reductions and losses: CUDA matches the CPU reference", 
         }
         for (const Shape& s : kImageShapes)
             compare("vector", v, [](const auto& in) { return total_variation(in[0]); }, {s}, 5070);
+        // crop2d (and paste2d, its backward): odd windows, and a tile's window of VGG-19 features
+        // (conv1_1's 64 channels, conv4_1's 512, at a 256 px image's sizes).
+        struct Crop { Shape s; int64_t y0, x0, h, w; };
+        const Crop crops[] = {{{1, 3, 7, 5}, 2, 1, 4, 3}, {{2, 3, 1, 9}, 0, 8, 1, 1}, {{1, 1, 1, 1}, 0, 0, 1, 1},
+                              {{2, 3, 257, 171}, 13, 7, 200, 111}, {{1, 64, 170, 256}, 5, 9, 96, 160},
+                              {{1, 512, 21, 32}, 1, 2, 19, 17}};
+        for (const Crop& c : crops)
+            compare("vector", v, [&](const auto& in) { return crop2d(in[0], c.y0, c.x0, c.h, c.w); }, {c.s}, 5080);
     }
 }
 

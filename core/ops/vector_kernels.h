@@ -18,6 +18,8 @@ template <class T> struct CpuVectorKernels {
     decltype(&cpu::sum_squares_backward<T>) sum_squares_backward = cpu::sum_squares_backward<T>;
     decltype(&cpu::tv<T>) tv = cpu::tv<T>;
     decltype(&cpu::tv_backward<T>) tv_backward = cpu::tv_backward<T>;
+    decltype(&cpu::crop_window<T>) crop_window = cpu::crop_window<T>;
+    decltype(&cpu::paste_window<T>) paste_window = cpu::paste_window<T>;
     decltype(&cpu::dot<T>) dot = cpu::dot<T>;
     decltype(&cpu::axpy<T>) axpy = cpu::axpy<T>;
     decltype(&cpu::scal<T>) scal = cpu::scal<T>;

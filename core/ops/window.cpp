@@ -1,9 +1,10 @@
-// crop2d and paste2d (contracts in core/ops.h): windows of NCHW tensors, copied row by row.
+// crop2d and paste2d (contracts in core/ops.h): windows of NCHW tensors, one kernel call per window
+// (kernels' crop_window / paste_window: on the GPU one launch, where a copy per row cost N·C·h calls).
 #include <string>
 
-#include "base/device.h"
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/ops/vector_kernels.h"
 
 namespace nst {
 
@@ -16,33 +17,25 @@ void check_window(const Shape& big, const Shape& small, int64_t y0, int64_t x0, 
                     " at (" + std::to_string(y0) + ", " + std::to_string(x0) + ") does not fit " + shape_str(big));
 }
 
-// Copies the window rows between a big (N,C,H,W) and a small (N,C,h,w) tensor: into the small one when
-// `out`, else into the big one.
-void copy_rows(const Tensor& big, const Tensor& small, int64_t y0, int64_t x0, bool out) {
-    const Shape& b = big.shape();
-    const Shape& s = small.shape();
-    const size_t e = dtype_size(big.dtype());
-    auto* bp = static_cast<char*>(big.raw_data());
-    auto* sp = static_cast<char*>(small.raw_data());
-    const bool cuda = big.device().is_cuda();
-    for (int64_t nc = 0; nc < b[0] * b[1]; ++nc)
-        for (int64_t i = 0; i < s[2]; ++i) {
-            char* brow = bp + e * size_t((nc * b[2] + y0 + i) * b[3] + x0);
-            char* srow = sp + e * size_t((nc * s[2] + i) * s[3]);
-            if (out) copy_bytes(srow, cuda, brow, cuda, e * size_t(s[3]));
-            else copy_bytes(brow, cuda, srow, cuda, e * size_t(s[3]));
-        }
+WindowShape window_shape(const Shape& big, const Shape& small, int64_t y0, int64_t x0) {
+    return {big[0] * big[1], big[2], big[3], y0, x0, small[2], small[3]};
 }
 
 }  // namespace
 
 Tensor crop2d(const Tensor& x, int64_t y0, int64_t x0, int64_t h, int64_t w) {
     check_defined(x, "crop2d", "x");
+    check_float(x, "crop2d");
     const Shape& xs = x.shape();
     if (xs.size() != 4) throw Error("crop2d: expects an (N,C,H,W) tensor, got " + x.str());
-    Tensor y = Tensor::empty({xs[0], xs[1], h, w}, x.dtype(), x.device());
-    check_window(xs, y.shape(), y0, x0, "crop2d");
-    copy_rows(x, y, y0, x0, true);
+    const Shape ys{xs[0], xs[1], h, w};
+    check_window(xs, ys, y0, x0, "crop2d");
+    Tensor y = Tensor::empty(ys, x.dtype(), x.device());
+    const WindowShape s = window_shape(xs, ys, y0, x0);
+    detail::visit_vector_kernels(x, [&](auto t, const auto& k) {
+        using T = decltype(t);
+        k.crop_window(x.data<T>(), s, y.data<T>());
+    });
     autograd::record(y, "crop2d", {&x}, [xs, y0, x0, dt = x.dtype(), dev = x.device()](const Tensor& g, const Node&) {
         Tensor dx = Tensor::zeros(xs, dt, dev);
         paste2d(dx, g, y0, x0);
@@ -54,10 +47,15 @@ Tensor crop2d(const Tensor& x, int64_t y0, int64_t x0, int64_t h, int64_t w) {
 void paste2d(Tensor& dst, const Tensor& src, int64_t y0, int64_t x0) {
     check_defined(dst, "paste2d", "dst");
     check_defined(src, "paste2d", "src");
+    check_float(dst, "paste2d");
     if (dst.dtype() != src.dtype() || dst.device() != src.device())
         throw Error("paste2d: " + src.str() + " into " + dst.str() + ": dtype and device must match");
     check_window(dst.shape(), src.shape(), y0, x0, "paste2d");
-    copy_rows(dst, src, y0, x0, false);
+    const WindowShape s = window_shape(dst.shape(), src.shape(), y0, x0);
+    detail::visit_vector_kernels(src, [&](auto t, const auto& k) {
+        using T = decltype(t);
+        k.paste_window(src.data<T>(), s, dst.data<T>());
+    });
 }
 
 }  // namespace nst

@@ -55,6 +55,10 @@ template <class T> void mse_backward(const T* a, const T* b, const T* g, int64_t
 // TV(x) = sum over n,c,i,j of (x[i][j+1]-x[i][j])^2 + (x[i+1][j]-x[i][j])^2, inside the image only.
 template <class T> void tv(const T* x, const ImageShape& s, T* out);
 template <class T> void tv_backward(const T* x, const T* g, const ImageShape& s, T* dx);
+// small (planes, h, w) = big (planes, H, W)[:, y0:y0+h, x0:x0+w], and back (paste: the window of big
+// takes small's values, the rest of big is left as it is).
+template <class T> void crop_window(const T* big, const WindowShape& s, T* small);
+template <class T> void paste_window(const T* small, const WindowShape& s, T* big);
 
 // ---- BLAS-1 (reduce.cpp, pointwise.cpp) ----
 template <class T> void dot(const T* x, const T* y, int64_t n, T* out);

@@ -44,6 +44,16 @@ template <class T> void mse_backward(const T* a, const T* b, const T* g, int64_t
     const T c = T(2) * *g / T(n);
     for (int64_t i = 0; i < n; ++i) da[i] = c * (a[i] - b[i]);
 }
+template <class T> void crop_window(const T* big, const WindowShape& s, T* small) {
+    for (int64_t p = 0; p < s.planes; ++p)
+        for (int64_t i = 0; i < s.h; ++i)
+            for (int64_t j = 0; j < s.w; ++j) small[(p * s.h + i) * s.w + j] = big[(p * s.H + s.y0 + i) * s.W + s.x0 + j];
+}
+template <class T> void paste_window(const T* small, const WindowShape& s, T* big) {
+    for (int64_t p = 0; p < s.planes; ++p)
+        for (int64_t i = 0; i < s.h; ++i)
+            for (int64_t j = 0; j < s.w; ++j) big[(p * s.H + s.y0 + i) * s.W + s.x0 + j] = small[(p * s.h + i) * s.w + j];
+}
 template <class T> void tv_backward(const T* x, const T* g, const ImageShape& s, T* dx) {
     // d/dx[i][j] of (x[i][j+1]-x[i][j])^2 summed: -2 dh(i,j) + 2 dh(i,j-1); same vertically.
     const T c = T(2) * *g;
@@ -81,6 +91,8 @@ template <class T> void scal(int64_t n, T alpha, T* x) {
     template void sum_squares_backward<T>(const T*, const T*, int64_t, T*);            \
     template void mse_backward<T>(const T*, const T*, const T*, int64_t, T*);          \
     template void tv_backward<T>(const T*, const T*, const ImageShape&, T*);           \
+    template void crop_window<T>(const T*, const WindowShape&, T*);                    \
+    template void paste_window<T>(const T*, const WindowShape&, T*);                   \
     template void axpy<T>(int64_t, T, const T*, T*);                                   \
     template void scal<T>(int64_t, T, T*);
 NST_INSTANTIATE(float)

@@ -69,6 +69,8 @@ void fill(float v, float* y, int64_t n);
 void sum_squares_backward(const float* x, const float* g, int64_t n, float* dx);
 void mse_backward(const float* a, const float* b, const float* g, int64_t n, float* da);
 void tv_backward(const float* x, const float* g, const ImageShape& s, float* dx);
+void crop_window(const float* big, const WindowShape& s, float* small);  // one launch, not a copy per row
+void paste_window(const float* small, const WindowShape& s, float* big);
 void axpy(int64_t n, float alpha, const float* x, float* y);
 void scal(int64_t n, float alpha, float* x);
 

@@ -41,6 +41,22 @@ struct TvBackF {
         dx[i] = 2.f * *g * acc;
     }
 };
+// One thread per window element i = (p, r, c) of small; its place in big.
+struct WindowF {
+    WindowShape s;
+    __device__ long long big_index(long long i) const {
+        const long long c = i % s.w, r = (i / s.w) % s.h, p = i / (s.w * s.h);
+        return (p * s.H + s.y0 + r) * s.W + s.x0 + c;
+    }
+};
+struct CropF : WindowF {
+    const float* big; float* small;
+    __device__ void operator()(long long i) const { small[i] = big[big_index(i)]; }
+};
+struct PasteF : WindowF {
+    const float* small; float* big;
+    __device__ void operator()(long long i) const { big[big_index(i)] = small[i]; }
+};
 struct AxpyF { float alpha; const float* x; float* y; __device__ void operator()(long long i) const { y[i] += alpha * x[i]; } };
 struct ScalF { float alpha; float* x; __device__ void operator()(long long i) const { x[i] *= alpha; } };
 
@@ -59,6 +75,8 @@ void mse_backward(const float* a, const float* b, const float* g, int64_t n, flo
     for_each(n, MseBackF{a, b, g, 1.f / float(n), da});
 }
 void tv_backward(const float* x, const float* g, const ImageShape& s, float* dx) { for_each(s.size(), TvBackF{x, g, s, dx}); }
+void crop_window(const float* big, const WindowShape& s, float* small) { for_each(s.size(), CropF{{s}, big, small}); }
+void paste_window(const float* small, const WindowShape& s, float* big) { for_each(s.size(), PasteF{{s}, small, big}); }
 void axpy(int64_t n, float alpha, const float* x, float* y) { for_each(n, AxpyF{alpha, x, y}); }
 void scal(int64_t n, float alpha, float* x) { for_each(n, ScalF{alpha, x}); }
 
