@@ -34,7 +34,7 @@
 #include "base/device.h"
 #include "base/file_io.h"
 #include "kernels/registry.h"
-#include "nst/image.h"
+#include "media/image.h"
 #include "nst/objective.h"
 #include "weights/vgg19_weights.h"
 

@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "nst/stylize.h"
+#include "stylize/stylize.h"
 
 namespace nst::apps {
 

@@ -9,7 +9,7 @@
 
 #include "apps/flag_lists.h"
 #include "layers/vgg19.h"
-#include "nst/stylize.h"
+#include "stylize/stylize.h"
 
 namespace nst::apps {
 

@@ -22,8 +22,8 @@
 #include "apps/flag_lists.h"
 #include "apps/stop_on_interrupt.h"
 #include "apps/style_flags.h"
-#include "nst/neural_style_flags.h"
-#include "nst/stylize.h"
+#include "stylize/neural_style_flags.h"
+#include "stylize/stylize.h"
 
 namespace {
 

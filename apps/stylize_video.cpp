@@ -26,7 +26,7 @@
 #include "base/device.h"
 #include "base/error.h"
 #include "kernels/registry.h"
-#include "nst/stylize_video.h"
+#include "stylize/stylize_video.h"
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include "base/device.h"
 #include "kernels/registry.h"
 #include "layers/vgg19.h"
-#include "nst/image.h"
+#include "media/image.h"
 #include "weights/safetensors.h"
 
 using namespace nst;

@@ -9,6 +9,8 @@
 
 namespace nst {
 
+bool built_with_cuda() { return true; }
+
 const CudaAvailability& cuda_availability() {
     static const CudaAvailability a = [] {
         CudaAvailability r;

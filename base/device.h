@@ -31,6 +31,9 @@ struct CudaAvailability {
 
 const CudaAvailability& cuda_availability();
 inline bool cuda_available() { return cuda_availability().device_count > 0; }
+// Whether this build has the CUDA code (run by a GPU, or by the CUDA-on-CPU layer in its test build):
+// base/cuda_runtime.cpp says yes, base/no_cuda.cpp no.
+bool built_with_cuda();
 
 // Block until all queued device work has finished (no-op without CUDA). Kernel errors surface here.
 void cuda_synchronize();

@@ -6,6 +6,8 @@
 
 namespace nst {
 
+bool built_with_cuda() { return false; }
+
 const CudaAvailability& cuda_availability() {
     static const CudaAvailability a{0, "this build has no CUDA support (configured without nvcc)", ""};
     return a;

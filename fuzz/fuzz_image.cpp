@@ -7,7 +7,7 @@
 #include <string>
 
 #include "base/error.h"
-#include "nst/image.h"
+#include "media/image.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -38,13 +38,6 @@ void set_cpu_threads(int n) {
 }
 int cpu_threads() { return cpu::pool_threads(); }
 
-bool built_with_cuda() {
-#ifdef NST_HAVE_CUDA
-    return true;
-#else
-    return false;
-#endif
-}
 bool built_with_cudnn() {
 #ifdef NST_HAVE_CUDNN
     return true;

@@ -148,8 +148,7 @@ void set_allow_tf32(bool on);
 void set_cpu_threads(int n);
 int cpu_threads();
 
-// Whether this build compiled the cuDNN / cuBLAS wrappers.
-bool built_with_cuda();
+// Whether this build compiled the cuDNN wrappers (built_with_cuda() is in base/device.h).
 bool built_with_cudnn();
 // Why there is no cuDNN variant in this build ("" when there is one): no cuDNN found, or CUDA on the CPU.
 std::string cudnn_absence();

@@ -1,7 +1,7 @@
 // Ruder, Dosovitskiy and Brox's short-term temporal term (docs/nst.md, "Video"): frame t is tied to the
 // previous stylized frame warped into its geometry, wherever the optical flow is reliable,
 //   temporal(x) = w_t · Σ_p c(p) Σ_ch (x − ω)² / (3 Σ_p c(p))      (the mean over reliable pixels)
-// with ω the warped previous output and c ∈ {0, 1} the reliability mask (nst/optical_flow.h), both in
+// with ω the warped previous output and c ∈ {0, 1} the reliability mask (media/optical_flow.h), both in
 // the network's input space. It is built from ops that have CPU and CUDA kernels (sub, mul, sum_squares,
 // scale), so it runs on the objective's device and its gradient 2 w_t c (x − ω)/(3 Σc) comes from autograd.
 #pragma once

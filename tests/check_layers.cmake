@@ -9,7 +9,11 @@
 #   core         base, kernels
 #   weights      base (the parsers build and fuzz alone: standard library and nlohmann-json besides)
 #   layers       base, kernels, core, weights
-#   nst          base, kernels, core, weights, layers
+#   media        base, kernels, core (images, colour, video frames, optical flow: never a driver)
+#   optim        base, kernels, core
+#   preview      base (the live preview's server and page)
+#   nst          base, kernels, core, weights, layers, media (the style-transfer objectives)
+#   stylize      everything above but apps (the drivers: stylize, stylize_video, their checks)
 #   apps         everything above
 # tests/ and fuzz/ may include anything. Only quoted includes of a layer's folder count: <...> headers
 # are other libraries (the CUDA-on-CPU layer's cuda_runtime.h is one, by design).
@@ -22,9 +26,13 @@ set(allowed_kernels base)
 set(allowed_core base kernels)
 set(allowed_weights base)
 set(allowed_layers base kernels core weights)
-set(allowed_nst base kernels core weights layers)
-set(allowed_apps base kernels core weights layers nst)
-set(layers base cuda_on_cpu kernels core weights layers nst apps)
+set(allowed_media base kernels core)
+set(allowed_optim base kernels core)
+set(allowed_preview base)
+set(allowed_nst base kernels core weights layers media)
+set(allowed_stylize base kernels core weights layers media optim preview nst)
+set(allowed_apps base kernels core weights layers media optim preview nst stylize)
+set(layers base cuda_on_cpu kernels core weights layers media optim preview nst stylize apps)
 
 set(violations 0)
 set(checked 0)

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "base/error.h"
-#include "nst/preview_server.h"
+#include "preview/preview_server.h"
 
 namespace {
 

@@ -6,9 +6,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "nst/image.h"
-#include "nst/stylize_video.h"
-#include "nst/video_frames.h"
+#include "media/image.h"
+#include "stylize/stylize_video.h"
+#include "media/video_frames.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
 #include "tests/test_util.h"

@@ -6,7 +6,65 @@
 #include "tests/catch.h"
 #include "tests/test_util.h"
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
 using namespace nst;
+
+namespace {
+// The cells of docs/architecture.md's variant table row that starts with "| <first>": CPU, CUDA own, CUDA
+// library; and the `names` in backticks in a cell.
+std::vector<std::string> table_row(const std::string& doc, const std::string& first) {
+    const size_t at = doc.find("\n| " + first);
+    REQUIRE(at != std::string::npos);
+    const std::string line = doc.substr(at + 1, doc.find('\n', at + 1) - at - 1);
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, '|');) cells.push_back(cell);
+    REQUIRE(cells.size() >= 5);  // "", op, CPU, CUDA own, CUDA library
+    return {cells[2], cells[3], cells[4]};
+}
+std::vector<std::string> ticked(const std::string& cell) {
+    std::vector<std::string> names;
+    for (size_t a = cell.find('`'); a != std::string::npos; a = cell.find('`', a + 1)) {
+        const size_t b = cell.find('`', a + 1);
+        if (b == std::string::npos) break;
+        names.push_back(cell.substr(a + 1, b - a - 1));
+        a = b;
+    }
+    return names;
+}
+}  // namespace
+
+TEST_CASE("docs/architecture.md's variant table names every registered variant on its device", "[dispatch]") {
+    std::ifstream f(std::string(NST_FIXTURES_DIR) + "/../../docs/architecture.md");
+    REQUIRE(f);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string doc = ss.str();
+    const std::pair<const char*, const char*> rows[] = {{"conv2d", "conv2d"}, {"relu", "relu"},
+                                                        {"max_pool", "max_pool"}, {"avg_pool", "max_pool, avg_pool"},
+                                                        {"gram", "gram"}, {"vector", "vector"}, {"blas1", "blas1"},
+                                                        {"optim", "optim"}};
+    for (const auto& [op, row] : rows) {
+        const auto cells = table_row(doc, row);
+        const auto cpu = ticked(cells[0]);
+        auto cuda = ticked(cells[1]);
+        for (const auto& n : ticked(cells[2])) cuda.push_back(n);
+        for (const auto& v : variant_names(op, DeviceKind::CPU)) {
+            INFO(op << " CPU variant " << v << " is missing from the row: " << cells[0]);
+            CHECK(std::find(cpu.begin(), cpu.end(), v) != cpu.end());
+        }
+        for (const auto& v : variant_names(op, DeviceKind::CUDA)) {
+            INFO(op << " CUDA variant " << v << " is missing from the row");
+            CHECK(std::find(cuda.begin(), cuda.end(), v) != cuda.end());
+        }
+    }
+}
 
 TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in CUDA builds", "[dispatch]") {
     for (const char* op : {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim"}) {

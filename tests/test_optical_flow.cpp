@@ -1,4 +1,4 @@
-// Optical flow for stylize_video (nst/optical_flow.h): DIS and Farnebäck on a known pan of a photo, the
+// Optical flow for stylize_video (media/optical_flow.h): DIS and Farnebäck on a known pan of a photo, the
 // warp that brings frame t onto frame t+1, Ruder et al.'s reliability mask (frame edges, occlusion behind a
 // moving square, inconsistent flows, motion boundaries), exact bilinear warping, the warping error, the
 // errors, and bit-identical flows from run to run.
@@ -8,8 +8,8 @@
 #include <iostream>
 
 #include "base/error.h"
-#include "nst/image.h"
-#include "nst/optical_flow.h"
+#include "media/image.h"
+#include "media/optical_flow.h"
 #include "tests/catch.h"
 #include "tests/video_clips.h"
 

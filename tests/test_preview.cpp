@@ -1,4 +1,4 @@
-// The live preview's HTTP server (nst/preview_server.h) through real HTTP on 127.0.0.1: every endpoint's
+// The live preview's HTTP server (preview/preview_server.h) through real HTTP on 127.0.0.1: every endpoint's
 // status, content type and content, the PNG decoded back to the published pixels, the loss history,
 // bind errors, bad requests, and publish() going on while clients hammer the server and one stalls.
 #include <arpa/inet.h>
@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "base/error.h"
-#include "nst/preview_server.h"
+#include "preview/preview_server.h"
 #include "tests/catch.h"
 
 using namespace nst;

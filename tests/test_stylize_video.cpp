@@ -1,4 +1,4 @@
-// stylize_video end to end (nst/stylize_video.h) on synthetic clips with known motion: the temporal term
+// stylize_video end to end (stylize/stylize_video.h) on synthetic clips with known motion: the temporal term
 // against independent frames by the warping error, resume after a stop, and the refusals before work.
 // The committed example photo is panned to make the clip; the real VGG-19 weights are used where
 // ../shared has them (the criterion), else the tiny random network (the same mechanics).
@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "base/file_io.h"
-#include "nst/image.h"
-#include "nst/stylize_video.h"
-#include "nst/video_frames.h"
+#include "media/image.h"
+#include "stylize/stylize_video.h"
+#include "media/video_frames.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
 #include "tests/video_clips.h"

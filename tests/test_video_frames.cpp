@@ -22,8 +22,8 @@
 
 #include "base/error.h"
 #include "base/subprocess.h"
-#include "nst/image.h"
-#include "nst/video_frames.h"
+#include "media/image.h"
+#include "media/video_frames.h"
 #include "tests/catch.h"
 #include "tests/video_clips.h"
 

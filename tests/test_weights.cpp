@@ -8,7 +8,7 @@
 
 #include "core/autograd.h"
 #include "layers/vgg19.h"
-#include "nst/image.h"
+#include "media/image.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
 #include "tests/test_util.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nst/image.h"
+#include "media/image.h"
 
 namespace nst::test {
 

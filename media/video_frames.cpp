@@ -1,7 +1,7 @@
 // Frames in and out of stylize_video (contract in video_frames.h): a folder of numbered images read with
 // stb, or a video decoded by `ffmpeg` into a pipe of PPM images; PNG frames encoded back by `ffmpeg`.
 // Everything that can be refused is refused in open() (sizes, counts, programs), before any frame is styled.
-#include "nst/video_frames.h"
+#include "media/video_frames.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -22,7 +22,6 @@
 
 #include "base/error.h"
 #include "base/subprocess.h"
-#include "nst/stylize_checks.h"
 
 namespace nst {
 

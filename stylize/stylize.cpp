@@ -2,7 +2,7 @@
 // writes intermediates, checkpoints and the result. Its parts live beside it: the checks before any work
 // (stylize_checks.cpp), checkpoints and resume by content (checkpoint.cpp), the printed progress and JSON
 // log (progress.cpp), and the CUDA-graph evaluation (graphed_evaluation.cpp).
-#include "nst/stylize.h"
+#include "stylize/stylize.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -23,14 +23,14 @@
 #include "core/dispatch.h"
 #include "base/device.h"
 #include "layers/vgg19.h"
-#include "nst/checkpoint.h"
-#include "nst/color.h"
+#include "stylize/checkpoint.h"
+#include "media/color.h"
 #include "nst/graphed_evaluation.h"
-#include "nst/image.h"
-#include "nst/optim.h"
-#include "nst/preview_server.h"
-#include "nst/progress.h"
-#include "nst/stylize_checks.h"
+#include "media/image.h"
+#include "optim/optim.h"
+#include "preview/preview_server.h"
+#include "stylize/progress.h"
+#include "stylize/stylize_checks.h"
 #include "nst/tiled_objective.h"
 #include "weights/vgg19_weights.h"
 

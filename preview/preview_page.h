@@ -1,4 +1,4 @@
-// The live preview's page (served as GET / by nst/preview_server.cpp): self-contained HTML, CSS and
+// The live preview's page (served as GET / by preview/preview_server.cpp): self-contained HTML, CSS and
 // JavaScript, nothing fetched from elsewhere (no CDN, no web fonts), so it works on a machine without
 // internet access and through an ssh tunnel. Once a second it polls /state.json and the history entries
 // it has not seen yet (/history.json?from=N), redraws the loss curves on a canvas (log-scale y, one

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "nst/optim.h"
-#include "nst/stylize.h"
+#include "optim/optim.h"
+#include "stylize/options.h"
 
 namespace nst {
 

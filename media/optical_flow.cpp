@@ -3,7 +3,7 @@
 // consistencyChecker: out of frame, forward-backward disagreement, motion boundaries), bilinear warping and
 // the warping error. Only the flow itself comes from OpenCV; the mask and the warp are the paper's formulas
 // written out, so that they are exact (cv::remap would quantize the sampling positions to 1/32 pixel).
-#include "nst/optical_flow.h"
+#include "media/optical_flow.h"
 
 #include <algorithm>
 #include <cmath>

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nst/stylize.h"
+#include "stylize/options.h"
 
 namespace nst {
 

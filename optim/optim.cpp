@@ -1,5 +1,5 @@
 // L-BFGS and Adam on device scalars (contract in optim.h).
-#include "nst/optim.h"
+#include "optim/optim.h"
 
 #include <cstdint>
 #include <algorithm>

@@ -1,5 +1,5 @@
 // stylize's checkpoints (contract in checkpoint.h).
-#include "nst/checkpoint.h"
+#include "stylize/checkpoint.h"
 
 #include <cstdint>
 #include <fstream>

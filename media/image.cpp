@@ -1,5 +1,5 @@
 // Image loading, resizing and saving through stb (contract in image.h).
-#include "nst/image.h"
+#include "media/image.h"
 
 #include <cstdint>
 #include <stb_image.h>
@@ -219,10 +219,17 @@ Image resize_longest(const Image& img, int longest) {
     return resize(img, w, h);
 }
 
-void save_image(const Image& img, const std::string& path) {
+std::string extension_of(const std::string& path) {
     const auto dot = path.find_last_of('.');
-    std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    const auto slash = path.find_last_of('/');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+    std::string e = path.substr(dot + 1);
+    for (char& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return e;
+}
+
+void save_image(const Image& img, const std::string& path) {
+    const std::string ext = extension_of(path);
     if (ext != "png" && ext != "jpg" && ext != "jpeg")
         throw Error(path + ": output must end in .png, .jpg or .jpeg");
     std::vector<unsigned char> px(img.rgb.size());

@@ -1,6 +1,6 @@
 // stylize's progress: the printed lines (each term under its layer's name, the rate and an ETA measured
 // from the steady state), the --log-json record, and what a live preview shows. It only reads the loss
-// terms; deciding when to save or stop is the driver's (nst/stylize.cpp).
+// terms; deciding when to save or stop is the driver's (stylize/stylize.cpp).
 #pragma once
 #include <chrono>
 #include <functional>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nst/objective.h"
-#include "nst/stylize.h"
+#include "stylize/options.h"
 
 namespace nst {
 

@@ -3,7 +3,7 @@
 // mask, the previous output warped into this frame as the start point and the temporal term's target,
 // an optimisation, then the frame's PNG and a checkpoint. The flow is computed on every frame even with
 // --temporal-weight 0, so that both kinds of run report the same warping error.
-#include "nst/stylize_video.h"
+#include "stylize/stylize_video.h"
 
 #include <chrono>
 #include <cmath>
@@ -18,15 +18,16 @@
 
 #include "base/file_io.h"
 #include "base/device.h"
-#include "nst/checkpoint.h"
-#include "nst/color.h"
-#include "nst/optical_flow.h"
-#include "nst/optim.h"
-#include "nst/progress.h"
-#include "nst/stylize_checks.h"
+#include "stylize/checkpoint.h"
+#include "media/color.h"
+#include "media/optical_flow.h"
+#include "optim/optim.h"
+#include "stylize/progress.h"
+#include "stylize/stylize.h"
+#include "stylize/stylize_checks.h"
 #include "nst/temporal.h"
-#include "nst/video_frames.h"
-#include "nst/write_targets.h"
+#include "media/video_frames.h"
+#include "stylize/write_targets.h"
 #include "weights/safetensors.h"
 #include "weights/vgg19_weights.h"
 

@@ -38,6 +38,9 @@ Image resize(const Image& img, int width, int height);
 Tensor image_to_tensor(const Image& img);  // (1,3,H,W) float32 on the CPU
 Image tensor_to_image(const Tensor& t);    // from (1,3,H,W), any device; values clamped to 0..1
 
+// "png" for "a/b.PNG"; "" when the name has no extension (a dot in a folder's name is not one).
+std::string extension_of(const std::string& path);
+
 // Writes PNG or JPEG (by the extension: .png, .jpg/.jpeg) atomically: a temporary file, then rename.
 void save_image(const Image& img, const std::string& path);
 

@@ -1,5 +1,5 @@
 // neural-style flag aliases (contract in neural_style_flags.h).
-#include "nst/neural_style_flags.h"
+#include "stylize/neural_style_flags.h"
 
 #include <algorithm>
 #include <cctype>

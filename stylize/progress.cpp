@@ -1,5 +1,5 @@
 // stylize's progress lines and JSON log (contract in progress.h).
-#include "nst/progress.h"
+#include "stylize/progress.h"
 
 #include <iomanip>
 #include <ostream>

@@ -1,5 +1,5 @@
 // Colour transforms (contract in color.h). 3x3 matrix work on the host: images are small.
-#include "nst/color.h"
+#include "media/color.h"
 
 #include <cstdint>
 #include <array>

@@ -1,4 +1,4 @@
-// Frames in and out of stylize_video. In: a folder of numbered images (stb_image, nst/image.h), or a video
+// Frames in and out of stylize_video. In: a folder of numbered images (stb_image, media/image.h), or a video
 // file decoded by the `ffmpeg` program through a pipe (one PPM image per frame). Out: PNG frames named
 // frame_00001.png, frame_00002.png, ... in a folder, and a video encoded from them by `ffmpeg`.
 // Why the program and not libavformat: its command line is stable across FFmpeg's releases (the C API's
@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "nst/image.h"
+#include "media/image.h"
 
 namespace nst {
 

@@ -5,19 +5,16 @@
 #include <string>
 #include <vector>
 
-#include "nst/image.h"
-#include "nst/stylize.h"
+#include "media/image.h"
+#include "stylize/options.h"
 
 namespace nst {
-
-// "png" for "a/b.PNG"; "" when the name has no extension.
-std::string extension_of(const std::string& path);
 
 // The checkpoint's path: --checkpoint, else OUTPUT.ckpt.safetensors.
 std::string checkpoint_path(const StylizeOptions& o);
 
 // Output, checkpoint and log against the inputs (by file identity) and against their folders
-// (nst/write_targets.h). o.weights must be resolved already.
+// (stylize/write_targets.h). o.weights must be resolved already.
 void check_stylize_write_targets(const StylizeOptions& o);
 
 // Every scale must leave the content big enough for the poolings before the deepest layer used.

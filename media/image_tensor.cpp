@@ -1,7 +1,7 @@
 // Images to and from tensors: interleaved RGB in 0..1 <-> planar (1,3,H,W) float32 (contract in
 // image.h). Kept apart from image.cpp so that file reading and decoding link without the tensor core
 // (the image fuzzer builds them alone).
-#include "nst/image.h"
+#include "media/image.h"
 
 #include <algorithm>
 

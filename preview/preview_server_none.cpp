@@ -2,7 +2,7 @@
 // which has no package manager): asking for a preview says so, naming the flag (contract in
 // preview_server.h).
 #include "base/error.h"
-#include "nst/preview_server.h"
+#include "preview/preview_server.h"
 
 namespace nst {
 

@@ -1,5 +1,5 @@
 // stylize's checks before the work (contract in stylize_checks.h and, for validate, stylize.h).
-#include "nst/stylize_checks.h"
+#include "stylize/stylize_checks.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,18 +7,9 @@
 
 #include "core/dispatch.h"
 #include "layers/vgg19.h"
-#include "nst/write_targets.h"
+#include "stylize/write_targets.h"
 
 namespace nst {
-
-std::string extension_of(const std::string& path) {
-    const auto dot = path.find_last_of('.');
-    const auto slash = path.find_last_of('/');
-    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-    std::string e = path.substr(dot + 1);
-    for (char& c : e) c = char(std::tolower((unsigned char)c));
-    return e;
-}
 
 std::string checkpoint_path(const StylizeOptions& o) {
     return o.checkpoint.empty() ? o.output_image + ".ckpt.safetensors" : o.checkpoint;

@@ -2,7 +2,7 @@
 // thread and the server's threads share one mutex, held only to swap pointers and append or copy a few
 // numbers: PNG encoding, JSON building and socket writes all happen outside it, on the server's threads,
 // so a slow or stalled browser can never hold up publish().
-#include "nst/preview_server.h"
+#include "preview/preview_server.h"
 
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -30,7 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
-#include "nst/preview_page.h"
+#include "preview/preview_page.h"
 
 namespace nst {
 

@@ -1,5 +1,5 @@
 // Write targets checked before work (contract in write_targets.h).
-#include "nst/write_targets.h"
+#include "stylize/write_targets.h"
 
 #include <unistd.h>
 
