@@ -13,12 +13,12 @@ namespace nst {
 
 namespace {
 
-const char* const kOps[] = {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim"};
+const char* const kOps[] = {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim", "feedforward"};
 
 void check_op(const std::string& op) {
     for (const char* o : kOps)
         if (op == o) return;
-    throw Error("unknown op '" + op + "' (known: conv2d, relu, max_pool, avg_pool, gram, vector, blas1, optim)");
+    throw Error("unknown op '" + op + "' (known: conv2d, relu, max_pool, avg_pool, gram, vector, blas1, optim, feedforward)");
 }
 
 struct Settings {
@@ -126,6 +126,7 @@ const GramVariant& gram_kernels(Device d) { return select(gram_variants(d.kind),
 const VectorVariant& vector_kernels(Device d) { return select(vector_variants(d.kind), "vector", d); }
 const Blas1Variant& blas1_kernels(Device d) { return select(blas1_variants(d.kind), "blas1", d); }
 const OptimVariant& optim_kernels(Device d) { return select(optim_variants(d.kind), "optim", d); }
+const FeedForwardVariant& feedforward_kernels(Device d) { return select(feedforward_variants(d.kind), "feedforward", d); }
 
 std::vector<std::string> variant_names(const std::string& op, DeviceKind d) {
     check_op(op);
@@ -136,6 +137,7 @@ std::vector<std::string> variant_names(const std::string& op, DeviceKind d) {
     if (op == "gram") return names_of(gram_variants(d));
     if (op == "vector") return names_of(vector_variants(d));
     if (op == "blas1") return names_of(blas1_variants(d));
+    if (op == "feedforward") return names_of(feedforward_variants(d));
     return names_of(optim_variants(d));
 }
 

@@ -5,7 +5,7 @@
 // has a library variant (cuDNN, cuBLAS) to it. A single op can be pinned to a named variant with
 // set_variant("conv2d", "cudnn") or NST_KERNELS="conv2d=cudnn,gram=naive"; tests and benchmarks use
 // ScopedVariant to run each registered variant in turn. Op names: conv2d, relu, max_pool, avg_pool,
-// gram, vector, blas1, optim.
+// gram, vector, blas1, optim, feedforward.
 #pragma once
 #include <string>
 #include <vector>
@@ -42,6 +42,7 @@ const GramVariant& gram_kernels(Device d);
 const VectorVariant& vector_kernels(Device d);
 const Blas1Variant& blas1_kernels(Device d);
 const OptimVariant& optim_kernels(Device d);
+const FeedForwardVariant& feedforward_kernels(Device d);
 
 // Names of the variants registered for an op on a device, in table order.
 std::vector<std::string> variant_names(const std::string& op, DeviceKind d);

@@ -52,6 +52,26 @@ Tensor crop2d(const Tensor& x, int64_t y0, int64_t x0, int64_t h, int64_t w);
 // dst[:, :, y0:y0+h, x0:x0+w] = src (src (N,C,h,w)), in place, not recorded.
 void paste2d(Tensor& dst, const Tensor& src, int64_t y0, int64_t x0);
 
+// ---- the feed-forward style networks' ops (core/ops/feedforward.cpp; issue #23) ----
+// Instance normalisation (Ulyanov et al.): each (n, c) plane of x (N,C,H,W) to zero mean and unit variance
+// (biased, + eps), then · weight + bias: (C) each, (N,C) for a per-sample affine (conditional instance
+// norm), or undefined (none). Gradients for x, weight and bias.
+Tensor instance_norm(const Tensor& x, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
+// alpha (N,S) · rows (S,C) -> (N,C): each sample's style-weighted mix of parameter rows. alpha is a
+// constant (no gradient); rows get one.
+Tensor mix_rows(const Tensor& alpha, const Tensor& rows);
+// Dumoulin et al.'s conditional instance norm: one row of scale and shift per style (S,C), mixed per
+// sample by alpha (N,S) (one-hot for one style; weights summing to 1 interpolate).
+Tensor conditional_instance_norm(const Tensor& x, const Tensor& weight_rows, const Tensor& bias_rows,
+                                 const Tensor& alpha, double eps = 1e-5);
+// Mirror padding without repeating the edge (PyTorch's ReflectionPad2d); each pad less than its side.
+Tensor reflection_pad2d(const Tensor& x, int top, int bottom, int left, int right);
+// Nearest-neighbour resize to height x width: y[i][j] = x[i·H/height][j·W/width] (ONNX Resize,
+// 'asymmetric', 'floor'); upsample_nearest2d(x, f) is the integer-factor case.
+Tensor resize_nearest(const Tensor& x, int64_t height, int64_t width);
+Tensor upsample_nearest2d(const Tensor& x, int factor);
+Tensor sigmoid(const Tensor& x);  // 1 / (1 + e^−x)
+
 // y += g, in place, not recorded (used by the engine to accumulate leaf gradients).
 void add_into(Tensor& y, const Tensor& g);
 

@@ -118,6 +118,13 @@ const OptimVariant kOptimCpu[] = {
      cpu::lbfgs_pair, cpu::lbfgs_first_step, cpu::adam_step},
 };
 
+const FeedForwardVariant kFeedForwardCpu[] = {
+    {"reference", false, cpu::instance_norm_forward<float>, cpu::instance_norm_backward<float>, cpu::mix_rows<float>,
+     cpu::mix_rows_backward<float>, cpu::reflection_pad_forward<float>, cpu::reflection_pad_backward<float>,
+     cpu::resize_nearest_forward<float>, cpu::resize_nearest_backward<float>, cpu::sigmoid_forward<float>,
+     cpu::sigmoid_backward<float>},
+};
+
 #ifdef NST_HAVE_CUDA
 // ---- CUDA: the project's kernels, then the libraries ----
 const Conv2dVariant kConvCuda[] = {
@@ -180,6 +187,11 @@ const Blas1Variant kBlasCuda[] = {
     {"naive", false, cuda::dot, cuda::axpy, cuda::scal, cuda::nrm2},
     {"cublas", true, cublas::dot, cublas::axpy, cublas::scal, cublas::nrm2},
 };
+const FeedForwardVariant kFeedForwardCuda[] = {
+    {"naive", false, cuda::instance_norm_forward, cuda::instance_norm_backward, cuda::mix_rows, cuda::mix_rows_backward,
+     cuda::reflection_pad_forward, cuda::reflection_pad_backward, cuda::resize_nearest_forward,
+     cuda::resize_nearest_backward, cuda::sigmoid_forward, cuda::sigmoid_backward},
+};
 const OptimVariant kOptimCuda[] = {
     {"naive", false, cuda::asum, cuda::scale_by_norm, cuda::axpy_s, cuda::scal_s, cuda::scalar_mul, cuda::scalar_sub,
      cuda::lbfgs_pair, cuda::lbfgs_first_step, cuda::adam_step},
@@ -218,5 +230,6 @@ std::span<const GramVariant> gram_variants(DeviceKind d) { NST_TABLES(kGramCpu, 
 std::span<const VectorVariant> vector_variants(DeviceKind d) { NST_TABLES(kVectorCpu, kVectorCuda); }
 std::span<const Blas1Variant> blas1_variants(DeviceKind d) { NST_TABLES(kBlasCpu, kBlasCuda); }
 std::span<const OptimVariant> optim_variants(DeviceKind d) { NST_TABLES(kOptimCpu, kOptimCuda); }
+std::span<const FeedForwardVariant> feedforward_variants(DeviceKind d) { NST_TABLES(kFeedForwardCpu, kFeedForwardCuda); }
 
 }  // namespace nst

@@ -121,6 +121,25 @@ struct OptimVariant {
                       float eps, int t);
 };
 
+// The feed-forward style networks' ops (issue #23): instance normalisation (with conditional instance
+// norm's row mix), reflection padding, nearest-neighbour resizing, sigmoid. Contracts: kernels/cpu/cpu_kernels.h.
+struct FeedForwardVariant {
+    const char* name;
+    bool library;
+    void (*instance_norm_forward)(const float* x, const float* w, const float* b, float* y, float* mean, float* invstd,
+                                  const InstanceNormShape& s, double eps);
+    void (*instance_norm_backward)(const float* x, const float* w, const float* mean, const float* invstd,
+                                   const float* dy, float* dx, float* dw, float* db, const InstanceNormShape& s);
+    void (*mix_rows)(const float* alpha, const float* rows, float* out, int64_t N, int64_t S, int64_t C);
+    void (*mix_rows_backward)(const float* alpha, const float* dout, float* drows, int64_t N, int64_t S, int64_t C);
+    void (*reflection_pad_forward)(const float* x, float* y, const PadShape& s);
+    void (*reflection_pad_backward)(const float* dy, float* dx, const PadShape& s);
+    void (*resize_nearest_forward)(const float* x, float* y, const ResizeShape& s);
+    void (*resize_nearest_backward)(const float* dy, float* dx, const ResizeShape& s);
+    void (*sigmoid_forward)(const float* x, float* y, int64_t n);
+    void (*sigmoid_backward)(const float* y, const float* dy, float* dx, int64_t n);
+};
+
 // Variant tables per device. An empty span means the device has no implementation (e.g. CUDA in a
 // CPU-only build). Table order is the ladder's order (bench_kernels numbers the rungs by it). The
 // project's default for a device is the row default_variant names, else the first non-library row.
@@ -133,6 +152,7 @@ std::span<const GramVariant> gram_variants(DeviceKind d);
 std::span<const VectorVariant> vector_variants(DeviceKind d);
 std::span<const Blas1Variant> blas1_variants(DeviceKind d);
 std::span<const OptimVariant> optim_variants(DeviceKind d);
+std::span<const FeedForwardVariant> feedforward_variants(DeviceKind d);
 // The default variant's name for an op on a device when it is not the table's first non-library row
 // (a faster rung, once verified on real hardware), else nullptr.
 const char* default_variant(const char* op, DeviceKind d);

@@ -92,6 +92,49 @@ struct WindowShape {
     NST_HD int64_t size() const { return planes * h * w; }  // the window's elements
 };
 
+// The feed-forward style networks' ops (issue #23; kernels/cpu/feedforward.cpp):
+// instance normalisation of x (N,C,H,W) over each (n, c) plane of HW values, with affine parameters per
+// channel (C values) or, for conditional instance normalisation, per sample and channel (N·C values).
+struct InstanceNormShape {
+    int64_t N = 1, C = 1, HW = 1;
+    bool per_sample = false;  // the affine parameters are (N,C), not (C)
+    NST_HD int64_t planes() const { return N * C; }
+    NST_HD int64_t param(int64_t plane) const { return per_sample ? plane : plane % C; }  // index into w, b
+};
+
+// Reflection padding of `planes` planes of H x W by top/bottom/left/right (each less than the side it
+// mirrors): y is (H + top + bottom) x (W + left + right), y[i][j] = x[r(i - top, H)][r(j - left, W)] with
+// r(k, n) = k < 0 ? -k : k >= n ? 2 (n - 1) - k : k (the edge itself is not repeated).
+struct PadShape {
+    int64_t planes = 1, H = 1, W = 1;
+    int top = 0, bottom = 0, left = 0, right = 0;
+    NST_HD int64_t Ho() const { return H + top + bottom; }
+    NST_HD int64_t Wo() const { return W + left + right; }
+    NST_HD static int64_t reflect(int64_t k, int64_t n) { return k < 0 ? -k : k >= n ? 2 * (n - 1) - k : k; }
+    // The output positions (0 <= i < n + before + after) whose source is h, at most 3 (for the backward
+    // as a gather): h itself, its mirror in the leading pad, its mirror in the trailing pad.
+    NST_HD static int preimages(int64_t h, int64_t n, int before, int after, int64_t* out) {
+        int count = 0;
+        out[count++] = h + before;
+        if (h >= 1 && h <= before) out[count++] = before - h;
+        const int64_t k = 2 * (n - 1) - h;  // reflected past the end
+        if (h <= n - 2 && k < n + after) out[count++] = before + k;
+        return count;
+    }
+};
+
+// Nearest-neighbour resize of `planes` planes of H x W to Ho x Wo: y[i][j] = x[i·H/Ho][j·W/Wo] (integer
+// division: ONNX Resize with coordinate_transformation_mode 'asymmetric' and nearest_mode 'floor' for
+// sizes given as such; x2 upsampling is Ho = 2H, Wo = 2W).
+struct ResizeShape {
+    int64_t planes = 1, H = 1, W = 1, Ho = 1, Wo = 1;
+    NST_HD int64_t src_row(int64_t i) const { return i * H / Ho; }
+    NST_HD int64_t src_col(int64_t j) const { return j * W / Wo; }
+    // The output rows whose source row is h: [first, end) (empty when downsampling skips h).
+    NST_HD int64_t rows_from(int64_t h) const { return (h * Ho + H - 1) / H; }
+    NST_HD int64_t cols_from(int64_t w) const { return (w * Wo + W - 1) / W; }
+};
+
 // Total variation over x of (N,C,H,W): sum of squared differences of horizontal and vertical neighbours.
 struct ImageShape {
     int N = 1, C = 1, H = 1, W = 1;

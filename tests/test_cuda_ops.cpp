@@ -239,6 +239,39 @@ TEST_CASE("elementwise, reductions and losses: CUDA matches the CPU reference", 
     }
 }
 
+TEST_CASE("feed-forward ops (instance norm, its row mix, reflection pad, nearest resize, sigmoid): CUDA matches "
+          "the CPU reference on odd shapes and TransformerNet's", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    // TransformerNet's shapes at a 256 px input: 32 channels at 256, 64 at 128, 128 at 64 (the residual
+    // blocks), and the upsampling back; odd ones besides.
+    const Shape norm_shapes[] = {{1, 3, 7, 5}, {2, 5, 1, 1}, {2, 3, 33, 17}, {1, 32, 256, 256}, {1, 128, 64, 64}};
+    for (const auto& v : names(feedforward_variants(DeviceKind::CUDA), false)) {
+        for (const Shape& s : norm_shapes) {
+            compare("feedforward", v, [](const auto& in) { return instance_norm(in[0]); }, {s}, 6000);
+            compare("feedforward", v, [](const auto& in) { return instance_norm(in[0], in[1], in[2]); },
+                    {s, {s[1]}, {s[1]}}, 6010);
+            compare("feedforward", v, [](const auto& in) { return instance_norm(in[0], in[1], in[2]); },
+                    {s, {s[0], s[1]}, {s[0], s[1]}}, 6020);
+        }
+        // 26 styles' rows mixed for a batch of 2 (the multi-style network's norm), alpha held constant.
+        compare("feedforward", v, [](const auto& in) { return mix_rows(in[0], in[1]); }, {{2, 26}, {26, 128}}, 6030,
+                {false, true});
+        struct Pad { Shape s; int t, b, l, r; };
+        const Pad pads[] = {{{1, 3, 7, 5}, 2, 1, 3, 0}, {{2, 2, 2, 2}, 1, 1, 1, 1}, {{1, 3, 256, 256}, 4, 4, 4, 4},
+                            {{1, 128, 64, 64}, 1, 1, 1, 1}};
+        for (const Pad& p : pads)
+            compare("feedforward", v, [&](const auto& in) { return reflection_pad2d(in[0], p.t, p.b, p.l, p.r); },
+                    {p.s}, 6040);
+        struct Resize { Shape s; int64_t h, w; };
+        const Resize resizes[] = {{{1, 2, 5, 3}, 7, 5}, {{1, 2, 7, 5}, 3, 2}, {{2, 3, 4, 4}, 8, 8},
+                                  {{1, 128, 64, 64}, 128, 128}, {{1, 64, 128, 128}, 256, 256}};
+        for (const Resize& r : resizes)
+            compare("feedforward", v, [&](const auto& in) { return resize_nearest(in[0], r.h, r.w); }, {r.s}, 6050);
+        for (const Shape& s : kVectorShapes)
+            compare("feedforward", v, [](const auto& in) { return sigmoid(in[0]); }, {s}, 6060);
+    }
+}
+
 TEST_CASE("blas1: every CUDA variant (own and cuBLAS) matches the CPU reference", "[cuda]") {
     NST_REQUIRE_CUDA();
     for (const auto& kv : blas1_variants(DeviceKind::CUDA)) {

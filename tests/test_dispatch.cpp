@@ -49,7 +49,7 @@ TEST_CASE("docs/architecture.md's variant table names every registered variant o
     const std::pair<const char*, const char*> rows[] = {{"conv2d", "conv2d"}, {"relu", "relu"},
                                                         {"max_pool", "max_pool"}, {"avg_pool", "max_pool, avg_pool"},
                                                         {"gram", "gram"}, {"vector", "vector"}, {"blas1", "blas1"},
-                                                        {"optim", "optim"}};
+                                                        {"optim", "optim"}, {"feedforward", "feedforward"}};
     for (const auto& [op, row] : rows) {
         const auto cells = table_row(doc, row);
         const auto cpu = ticked(cells[0]);
@@ -67,7 +67,8 @@ TEST_CASE("docs/architecture.md's variant table names every registered variant o
 }
 
 TEST_CASE("every op has a CPU reference variant and CUDA tables exist exactly in CUDA builds", "[dispatch]") {
-    for (const char* op : {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim"}) {
+    for (const char* op :
+         {"conv2d", "relu", "max_pool", "avg_pool", "gram", "vector", "blas1", "optim", "feedforward"}) {
         INFO(op);
         const auto cpu = variant_names(op, DeviceKind::CPU);
         REQUIRE(!cpu.empty());

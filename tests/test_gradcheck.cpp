@@ -1,4 +1,7 @@
 // Float64 central-difference gradient checks of every op's backward, on the CPU reference kernels.
+#include <cmath>
+#include <vector>
+
 #include "core/ops.h"
 #include "nst/objective.h"
 #include "tests/catch.h"
@@ -127,4 +130,74 @@ TEST_CASE("gradcheck a Gatys-shaped graph: conv, relu, pool, gram, mse, tv", "[g
         return add(loss, scale(total_variation(in[0]), 1e-3));
     };
     expect_ok(gradcheck(f, {rand64({1, 3, 6, 7}, 39)}));
+}
+
+// ---- the feed-forward networks' ops (issue #23) ----
+
+TEST_CASE("gradcheck instance_norm: no affine, per-channel affine, per-sample affine", "[gradcheck]") {
+    expect_ok(gradcheck([](const auto& in) { return instance_norm(in[0]); }, {rand64({2, 3, 4, 5}, 60)}));
+    expect_ok(gradcheck([](const auto& in) { return instance_norm(in[0], in[1], in[2]); },
+                        {rand64({2, 3, 3, 5}, 61), rand64({3}, 62), rand64({3}, 63)}));
+    expect_ok(gradcheck([](const auto& in) { return instance_norm(in[0], in[1], in[2], 1e-3); },
+                        {rand64({2, 3, 4, 3}, 64), rand64({2, 3}, 65), rand64({2, 3}, 66)}));
+    // A 1x1 plane has zero variance: the output is the bias, the gradient of x zero, all finite.
+    expect_ok(gradcheck([](const auto& in) { return instance_norm(in[0], in[1], in[2]); },
+                        {rand64({2, 2, 1, 1}, 67), rand64({2}, 68), rand64({2}, 69)}));
+}
+
+TEST_CASE("instance_norm: each plane to mean 0 and variance 1 (biased, + eps), then scaled and shifted",
+          "[gradcheck]") {
+    // One plane 1, 2, 3, 4: mean 2.5, biased variance 1.25.
+    const Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {1, 1, 2, 2});
+    const Tensor w = Tensor::from_vector(std::vector<double>{2}, {1});
+    const Tensor b = Tensor::from_vector(std::vector<double>{0.5}, {1});
+    const std::vector<double> y = instance_norm(x, w, b, 1e-5).to_vector<double>();
+    for (int i = 0; i < 4; ++i) CHECK(y[size_t(i)] == Approx((i + 1 - 2.5) / std::sqrt(1.25 + 1e-5) * 2 + 0.5).epsilon(1e-12));
+    CHECK_THROWS_WITH(instance_norm(x, Tensor::from_vector(std::vector<double>{1, 2}, {2})),
+                      Catch::Contains("weight") && Catch::Contains("must have shape [1]"));
+    CHECK_THROWS_WITH(instance_norm(Tensor::from_vector(std::vector<double>{1, 2}, {2})),
+                      Catch::Contains("instance_norm"));
+}
+
+TEST_CASE("gradcheck conditional instance norm: the style rows mixed by alpha", "[gradcheck]") {
+    const Tensor alpha = Tensor::from_vector(std::vector<double>{0.25, 0.75, 0.0, 1.0, 0.0, 0.0}, {2, 3});
+    expect_ok(gradcheck([&](const auto& in) { return conditional_instance_norm(in[0], in[1], in[2], alpha); },
+                        {rand64({2, 4, 3, 3}, 70), rand64({3, 4}, 71), rand64({3, 4}, 72)}));
+    // One-hot alpha is the plain instance norm with that style's row.
+    const Tensor x = rand64({1, 4, 3, 3}, 73), W = rand64({3, 4}, 74), B = rand64({3, 4}, 75);
+    const Tensor one = Tensor::from_vector(std::vector<double>{0, 1, 0}, {1, 3});
+    const std::vector<double> wv = W.to_vector<double>(), bv = B.to_vector<double>();
+    const Tensor w1 = Tensor::from_vector(std::vector<double>(wv.begin() + 4, wv.begin() + 8), {4});
+    const Tensor b1 = Tensor::from_vector(std::vector<double>(bv.begin() + 4, bv.begin() + 8), {4});
+    CHECK(test::rel_err(conditional_instance_norm(x, W, B, one), instance_norm(x, w1, b1)) < 1e-14);
+    CHECK_THROWS_WITH(mix_rows(Tensor::from_vector(std::vector<double>{1, 0}, {1, 2}), W),
+                      Catch::Contains("weighs 2 rows") && Catch::Contains("has 3"));
+}
+
+TEST_CASE("gradcheck reflection_pad2d, and its forward on a known row", "[gradcheck]") {
+    expect_ok(gradcheck([](const auto& in) { return reflection_pad2d(in[0], 2, 1, 3, 0); }, {rand64({2, 2, 4, 5}, 80)}));
+    expect_ok(gradcheck([](const auto& in) { return reflection_pad2d(in[0], 1, 1, 1, 1); }, {rand64({1, 1, 2, 2}, 81)}));
+    // PyTorch's ReflectionPad2d: [1 2 3 4] padded by 2 left, 3 right is [3 2 1 2 3 4 3 2 1].
+    const Tensor row = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 4});
+    const std::vector<double> y = reflection_pad2d(row, 0, 0, 2, 3).to_vector<double>();
+    CHECK(std::vector<double>(y.begin(), y.begin() + 9) == std::vector<double>{3, 2, 1, 2, 3, 4, 3, 2, 1});
+    CHECK_THROWS_WITH(reflection_pad2d(row, 2, 0, 0, 0), Catch::Contains("less than the side they mirror"));
+}
+
+TEST_CASE("gradcheck resize_nearest up by 2, up 5 -> 7, down 7 -> 3; upsample_nearest2d", "[gradcheck]") {
+    expect_ok(gradcheck([](const auto& in) { return upsample_nearest2d(in[0], 2); }, {rand64({2, 2, 3, 4}, 90)}));
+    expect_ok(gradcheck([](const auto& in) { return resize_nearest(in[0], 7, 5); }, {rand64({1, 2, 5, 3}, 91)}));
+    expect_ok(gradcheck([](const auto& in) { return resize_nearest(in[0], 3, 2); }, {rand64({1, 2, 7, 5}, 92)}));
+    // ONNX Resize, asymmetric + floor: row i of 7 takes source row i·5/7 of 5.
+    const Tensor col = Tensor::from_vector(std::vector<double>{10, 11, 12, 13, 14}, {1, 1, 5, 1});
+    CHECK(resize_nearest(col, 7, 1).to_vector<double>() == std::vector<double>{10, 10, 11, 12, 12, 13, 14});
+}
+
+TEST_CASE("gradcheck sigmoid", "[gradcheck]") {
+    expect_ok(gradcheck([](const auto& in) { return sigmoid(in[0]); }, {rand64({3, 7}, 95)}));
+    const std::vector<double> y =
+        sigmoid(Tensor::from_vector(std::vector<double>{0, 2, -40}, {3})).to_vector<double>();
+    CHECK(y[0] == 0.5);
+    CHECK(y[1] == Approx(1 / (1 + std::exp(-2.0))).epsilon(1e-15));
+    CHECK(y[2] > 0);
 }

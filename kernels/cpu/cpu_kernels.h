@@ -20,6 +20,29 @@ template <class T> void conv2d_backward_weight(const T* x, const T* dy, T* dw, c
 // dy  ->  db (K)
 template <class T> void conv2d_backward_bias(const T* dy, T* db, const ConvShape& s);
 
+// ---- the feed-forward networks' ops (feedforward.cpp) ----
+// Instance normalisation: y = (x − μ) / √(σ² + eps) · w + b per (n, c) plane, σ² the biased variance;
+// w and b may be null (no affine). mean and invstd (N·C) keep μ and 1/√(σ² + eps) for the backward.
+template <class T>
+void instance_norm_forward(const T* x, const T* w, const T* b, T* y, T* mean, T* invstd, const InstanceNormShape& s,
+                           double eps);
+// dx = invstd · (g − mean(g) − x̂ · mean(g x̂)) with g = dy · w, x̂ = (x − μ) · invstd, per plane;
+// dw = Σ dy x̂ and db = Σ dy (over the plane, and over the batch for per-channel parameters); dw, db
+// may be null, and are overwritten.
+template <class T>
+void instance_norm_backward(const T* x, const T* w, const T* mean, const T* invstd, const T* dy, T* dx, T* dw, T* db,
+                            const InstanceNormShape& s);
+// out (N,C) = alpha (N,S) · rows (S,C): the style-weighted mix of conditional instance norm's parameter
+// rows; its backward drows (S,C) = alphaᵀ · dout.
+template <class T> void mix_rows(const T* alpha, const T* rows, T* out, int64_t N, int64_t S, int64_t C);
+template <class T> void mix_rows_backward(const T* alpha, const T* dout, T* drows, int64_t N, int64_t S, int64_t C);
+template <class T> void reflection_pad_forward(const T* x, T* y, const PadShape& s);
+template <class T> void reflection_pad_backward(const T* dy, T* dx, const PadShape& s);  // dx overwritten
+template <class T> void resize_nearest_forward(const T* x, T* y, const ResizeShape& s);
+template <class T> void resize_nearest_backward(const T* dy, T* dx, const ResizeShape& s);  // dx overwritten
+template <class T> void sigmoid_forward(const T* x, T* y, int64_t n);
+template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t n);  // dy · y (1 − y)
+
 // ---- relu (pointwise.cpp) ----
 template <class T> void relu_forward(const T* x, T* y, int64_t n);
 template <class T> void relu_backward(const T* y, const T* dy, T* dx, int64_t n);

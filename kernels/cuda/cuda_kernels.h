@@ -57,6 +57,21 @@ void gram_forward_syrk_mma_tf32(const float* f, float* g, const GramShape& s);
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s);
 void gram_backward_mma_tf32(const float* f, const float* dg, float* df, const GramShape& s);  // rung 5's
 
+// feedforward.cu: the feed-forward style networks' ops (instance norm, its conditional rows, reflection
+// padding, nearest resize, sigmoid), as the CPU reference's contracts.
+void instance_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean, float* invstd,
+                           const InstanceNormShape& s, double eps);
+void instance_norm_backward(const float* x, const float* w, const float* mean, const float* invstd, const float* dy,
+                            float* dx, float* dw, float* db, const InstanceNormShape& s);
+void mix_rows(const float* alpha, const float* rows, float* out, int64_t N, int64_t S, int64_t C);
+void mix_rows_backward(const float* alpha, const float* dout, float* drows, int64_t N, int64_t S, int64_t C);
+void reflection_pad_forward(const float* x, float* y, const PadShape& s);
+void reflection_pad_backward(const float* dy, float* dx, const PadShape& s);
+void resize_nearest_forward(const float* x, float* y, const ResizeShape& s);
+void resize_nearest_backward(const float* dy, float* dx, const ResizeShape& s);
+void sigmoid_forward(const float* x, float* y, int64_t n);
+void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n);
+
 // pointwise.cu
 void relu_forward(const float* x, float* y, int64_t n);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n);

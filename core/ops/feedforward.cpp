@@ -1,0 +1,185 @@
+// The feed-forward style networks' ops (contracts in core/ops.h): instance normalisation and its
+// conditional form's row mix, reflection padding, nearest-neighbour resizing, sigmoid. float32 runs the
+// variant dispatch picks (core/dispatch.h, op "feedforward"), float64 the CPU reference. Derivations:
+// docs/backprop.md ("Instance normalisation").
+#include <string>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace nst {
+
+namespace {
+
+// The variant for x's device, or null for float64 (the CPU reference then).
+const FeedForwardVariant* kernels_for(const Tensor& x) {
+    return x.dtype() == DType::F64 ? nullptr : &feedforward_kernels(x.device());
+}
+
+// An optional (C) or (N,C) parameter of instance_norm: undefined, or on x's device and dtype.
+void check_param(const Tensor& p, const Tensor& x, const char* arg, bool per_sample) {
+    if (!p.defined()) return;
+    check_same_device(x, p, "instance_norm");
+    check_same_dtype(x, p, "instance_norm");
+    const Shape want = per_sample ? Shape{x.dim(0), x.dim(1)} : Shape{x.dim(1)};
+    if (p.shape() != want)
+        throw Error(std::string("instance_norm: ") + arg + " " + p.str() + " must have shape " + shape_str(want) +
+                    " for input " + x.str());
+}
+
+template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+
+}  // namespace
+
+Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+    check_defined(x, "instance_norm", "x");
+    check_float(x, "instance_norm");
+    check_ndim(x, 4, "instance_norm", "x");
+    if (x.numel() == 0) throw Error("instance_norm: empty input " + x.str());
+    if (!(eps > 0)) throw Error("instance_norm: eps must be > 0, got " + std::to_string(eps));
+    const Tensor& shaped = weight.defined() ? weight : bias;
+    const bool per_sample = shaped.defined() && shaped.ndim() == 2;
+    check_param(weight, x, "weight", per_sample);
+    check_param(bias, x, "bias", per_sample);
+    const InstanceNormShape s{x.dim(0), x.dim(1), x.dim(2) * x.dim(3), per_sample};
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    Tensor stats = Tensor::empty({2, s.planes()}, x.dtype(), x.device());  // mean, then invstd
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv)
+        cpu::instance_norm_forward<double>(x.data<double>(), data_or_null<double>(weight), data_or_null<double>(bias),
+                                           y.data<double>(), stats.data<double>(), stats.data<double>() + s.planes(), s, eps);
+    else
+        kv->instance_norm_forward(x.data<float>(), data_or_null<float>(weight), data_or_null<float>(bias), y.data<float>(),
+                                  stats.data<float>(), stats.data<float>() + s.planes(), s, eps);
+    autograd::record(y, "instance_norm", {&x, &weight, &bias},
+                     [xs = x.detach(), ws = weight.defined() ? weight.detach() : Tensor(), stats, s, kv](const Tensor& g, const Node& self) {
+                         std::vector<Tensor> grads(3);
+                         const Shape pshape = s.per_sample ? Shape{s.N, s.C} : Shape{s.C};
+                         grads[0] = Tensor::empty(xs.shape(), g.dtype(), g.device());
+                         if (self.needs_grad(1)) grads[1] = Tensor::empty(pshape, g.dtype(), g.device());
+                         if (self.needs_grad(2)) grads[2] = Tensor::empty(pshape, g.dtype(), g.device());
+                         if (!kv)
+                             cpu::instance_norm_backward<double>(
+                                 xs.data<double>(), data_or_null<double>(ws), stats.data<double>(),
+                                 stats.data<double>() + s.planes(), g.data<double>(), grads[0].data<double>(),
+                                 grads[1].defined() ? grads[1].data<double>() : nullptr,
+                                 grads[2].defined() ? grads[2].data<double>() : nullptr, s);
+                         else
+                             kv->instance_norm_backward(xs.data<float>(), data_or_null<float>(ws), stats.data<float>(),
+                                                        stats.data<float>() + s.planes(), g.data<float>(),
+                                                        grads[0].data<float>(),
+                                                        grads[1].defined() ? grads[1].data<float>() : nullptr,
+                                                        grads[2].defined() ? grads[2].data<float>() : nullptr, s);
+                         return grads;
+                     });
+    return y;
+}
+
+Tensor mix_rows(const Tensor& alpha, const Tensor& rows) {
+    check_defined(alpha, "mix_rows", "alpha");
+    check_defined(rows, "mix_rows", "rows");
+    check_float(rows, "mix_rows");
+    check_ndim(alpha, 2, "mix_rows", "alpha");
+    check_ndim(rows, 2, "mix_rows", "rows");
+    check_same_device(alpha, rows, "mix_rows");
+    check_same_dtype(alpha, rows, "mix_rows");
+    if (alpha.dim(1) != rows.dim(0))
+        throw Error("mix_rows: alpha " + alpha.str() + " weighs " + std::to_string(alpha.dim(1)) + " rows, but rows " +
+                    rows.str() + " has " + std::to_string(rows.dim(0)));
+    const int64_t N = alpha.dim(0), S = rows.dim(0), C = rows.dim(1);
+    Tensor out = Tensor::empty({N, C}, rows.dtype(), rows.device());
+    const FeedForwardVariant* kv = kernels_for(rows);
+    if (!kv) cpu::mix_rows<double>(alpha.data<double>(), rows.data<double>(), out.data<double>(), N, S, C);
+    else kv->mix_rows(alpha.data<float>(), rows.data<float>(), out.data<float>(), N, S, C);
+    // alpha is a constant (the style weights a user chose): only the rows get a gradient.
+    autograd::record(out, "mix_rows", {&rows}, [as = alpha.detach(), N, S, C, kv](const Tensor& g, const Node&) {
+        Tensor d = Tensor::empty({S, C}, g.dtype(), g.device());
+        if (!kv) cpu::mix_rows_backward<double>(as.data<double>(), g.data<double>(), d.data<double>(), N, S, C);
+        else kv->mix_rows_backward(as.data<float>(), g.data<float>(), d.data<float>(), N, S, C);
+        return std::vector<Tensor>{d};
+    });
+    return out;
+}
+
+Tensor conditional_instance_norm(const Tensor& x, const Tensor& weight_rows, const Tensor& bias_rows,
+                                 const Tensor& alpha, double eps) {
+    check_defined(alpha, "conditional_instance_norm", "alpha");
+    check_ndim(alpha, 2, "conditional_instance_norm", "alpha");
+    check_defined(x, "conditional_instance_norm", "x");
+    if (alpha.dim(0) != x.dim(0))
+        throw Error("conditional_instance_norm: alpha " + alpha.str() + " has a row per sample, but x " + x.str() +
+                    " has " + std::to_string(x.dim(0)) + " samples");
+    return instance_norm(x, mix_rows(alpha, weight_rows), mix_rows(alpha, bias_rows), eps);
+}
+
+Tensor reflection_pad2d(const Tensor& x, int top, int bottom, int left, int right) {
+    check_defined(x, "reflection_pad2d", "x");
+    check_float(x, "reflection_pad2d");
+    check_ndim(x, 4, "reflection_pad2d", "x");
+    const int64_t H = x.dim(2), W = x.dim(3);
+    if (top < 0 || bottom < 0 || left < 0 || right < 0 || top >= H || bottom >= H || left >= W || right >= W)
+        throw Error("reflection_pad2d: pads (top " + std::to_string(top) + ", bottom " + std::to_string(bottom) +
+                    ", left " + std::to_string(left) + ", right " + std::to_string(right) + ") must be >= 0 and less "
+                    "than the side they mirror, for input " + x.str());
+    const PadShape s{x.dim(0) * x.dim(1), H, W, top, bottom, left, right};
+    Tensor y = Tensor::empty({x.dim(0), x.dim(1), s.Ho(), s.Wo()}, x.dtype(), x.device());
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv) cpu::reflection_pad_forward<double>(x.data<double>(), y.data<double>(), s);
+    else kv->reflection_pad_forward(x.data<float>(), y.data<float>(), s);
+    autograd::record(y, "reflection_pad2d", {&x}, [xshape = x.shape(), s, kv](const Tensor& g, const Node&) {
+        Tensor dx = Tensor::empty(xshape, g.dtype(), g.device());
+        if (!kv) cpu::reflection_pad_backward<double>(g.data<double>(), dx.data<double>(), s);
+        else kv->reflection_pad_backward(g.data<float>(), dx.data<float>(), s);
+        return std::vector<Tensor>{dx};
+    });
+    return y;
+}
+
+Tensor resize_nearest(const Tensor& x, int64_t height, int64_t width) {
+    check_defined(x, "resize_nearest", "x");
+    check_float(x, "resize_nearest");
+    check_ndim(x, 4, "resize_nearest", "x");
+    if (height < 1 || width < 1 || x.numel() == 0)
+        throw Error("resize_nearest: " + x.str() + " to " + std::to_string(height) + "x" + std::to_string(width) +
+                    ": sizes must be >= 1");
+    const ResizeShape s{x.dim(0) * x.dim(1), x.dim(2), x.dim(3), height, width};
+    Tensor y = Tensor::empty({x.dim(0), x.dim(1), height, width}, x.dtype(), x.device());
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv) cpu::resize_nearest_forward<double>(x.data<double>(), y.data<double>(), s);
+    else kv->resize_nearest_forward(x.data<float>(), y.data<float>(), s);
+    autograd::record(y, "resize_nearest", {&x}, [xshape = x.shape(), s, kv](const Tensor& g, const Node&) {
+        Tensor dx = Tensor::empty(xshape, g.dtype(), g.device());
+        if (!kv) cpu::resize_nearest_backward<double>(g.data<double>(), dx.data<double>(), s);
+        else kv->resize_nearest_backward(g.data<float>(), dx.data<float>(), s);
+        return std::vector<Tensor>{dx};
+    });
+    return y;
+}
+
+Tensor upsample_nearest2d(const Tensor& x, int factor) {
+    check_defined(x, "upsample_nearest2d", "x");
+    check_ndim(x, 4, "upsample_nearest2d", "x");
+    if (factor < 1) throw Error("upsample_nearest2d: factor must be >= 1, got " + std::to_string(factor));
+    return resize_nearest(x, x.dim(2) * factor, x.dim(3) * factor);
+}
+
+Tensor sigmoid(const Tensor& x) {
+    check_defined(x, "sigmoid", "x");
+    check_float(x, "sigmoid");
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    const int64_t n = x.numel();
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv) cpu::sigmoid_forward<double>(x.data<double>(), y.data<double>(), n);
+    else kv->sigmoid_forward(x.data<float>(), y.data<float>(), n);
+    autograd::record(y, "sigmoid", {&x}, [ys = y.detach(), n, kv](const Tensor& g, const Node&) {
+        Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+        if (!kv) cpu::sigmoid_backward<double>(ys.data<double>(), g.data<double>(), dx.data<double>(), n);
+        else kv->sigmoid_backward(ys.data<float>(), g.data<float>(), dx.data<float>(), n);
+        return std::vector<Tensor>{dx};
+    });
+    return y;
+}
+
+}  // namespace nst
