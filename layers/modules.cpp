@@ -25,6 +25,32 @@ std::string Conv2d::describe() const {
            ", pad " + std::to_string(pad_) + ")";
 }
 
+std::vector<Tensor> Module::parameters() const {
+    std::vector<Tensor> out;
+    for (auto& [name, t] : named_parameters()) out.push_back(t);
+    return out;
+}
+
+void Module::zero_grad() const {
+    for (Tensor t : parameters()) t.zero_grad();
+}
+
+void append_parameters(std::vector<std::pair<std::string, Tensor>>& out, const std::string& prefix, const Module& m) {
+    for (auto& [name, t] : m.named_parameters()) out.emplace_back(prefix + "." + name, t);
+}
+
+std::vector<std::pair<std::string, Tensor>> Conv2d::named_parameters() const {
+    std::vector<std::pair<std::string, Tensor>> out{{"weight", weight_}};
+    if (bias_.defined()) out.emplace_back("bias", bias_);
+    return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Sequential::named_parameters() const {
+    std::vector<std::pair<std::string, Tensor>> out;
+    for (const auto& [name, m] : layers_) append_parameters(out, name, *m);
+    return out;
+}
+
 std::string MaxPool2d::describe() const {
     return "MaxPool2d(" + std::to_string(k_) + ", stride " + std::to_string(s_) + ", pad " + std::to_string(p_) + ")";
 }

@@ -16,7 +16,16 @@ class Module {
     virtual ~Module() = default;
     virtual Tensor forward(const Tensor& x) const = 0;
     virtual std::string describe() const = 0;
+    // The module's tensors by PyTorch state-dict name ("weight", "conv1.conv2d.bias", ...), its
+    // sub-modules' prefixed with their names; the tensors themselves (shared storage), so an optimiser
+    // updating them updates the module.
+    virtual std::vector<std::pair<std::string, Tensor>> named_parameters() const { return {}; }
+    std::vector<Tensor> parameters() const;  // named_parameters()' tensors, in that order
+    void zero_grad() const;                  // clears the gradient of every parameter
 };
+
+// named_parameters() of `m` with "prefix." before each name: for containers.
+void append_parameters(std::vector<std::pair<std::string, Tensor>>& out, const std::string& prefix, const Module& m);
 
 class Conv2d : public Module {
   public:
@@ -27,6 +36,7 @@ class Conv2d : public Module {
     Conv2d(Tensor weight, Tensor bias, int stride = 1, int pad = 0);
     Tensor forward(const Tensor& x) const override;
     std::string describe() const override;
+    std::vector<std::pair<std::string, Tensor>> named_parameters() const override;
     const Tensor& weight() const { return weight_; }
     const Tensor& bias() const { return bias_; }
 
@@ -70,6 +80,7 @@ class Sequential : public Module {
     Tensor forward(const Tensor& x) const override;
     std::vector<std::pair<std::string, Tensor>> forward_taps(const Tensor& x, const std::vector<std::string>& taps) const;
     std::string describe() const override;
+    std::vector<std::pair<std::string, Tensor>> named_parameters() const override;
     size_t size() const { return layers_.size(); }
     const std::vector<std::pair<std::string, std::unique_ptr<Module>>>& layers() const { return layers_; }
 

@@ -16,6 +16,7 @@
 #include "core/blas.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "layers/transformer_net.h"
 #include "media/image.h"
 #include "optim/optim.h"
 #include "nst/objective.h"
@@ -24,6 +25,7 @@
 #include "nst/tiled_objective.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
+#include "weights/vgg19_weights.h"
 #include "core/cuda_graph.h"
 #include "layers/modules.h"
 #include "tests/test_util.h"
@@ -269,6 +271,34 @@ TEST_CASE("feed-forward ops (instance norm, its row mix, reflection pad, nearest
             compare("feedforward", v, [&](const auto& in) { return resize_nearest(in[0], r.h, r.w); }, {r.s}, 6050);
         for (const Shape& s : kVectorShapes)
             compare("feedforward", v, [](const auto& in) { return sigmoid(in[0]); }, {s}, 6060);
+    }
+}
+
+TEST_CASE("TransformerNet on the GPU follows the CPU, plain and conditional, forward and backward", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const char* file : {"transformer_tiny.safetensors", "transformer_tiny_cond.safetensors"}) {
+        INFO(file);
+        const weights::WeightFile w = weights::read_any_weights(std::string(NST_FIXTURES_DIR) + "/" + file);
+        TransformerNet cpu = TransformerNet::from_weights(w, Device::cpu(), file);
+        TransformerNet gpu = TransformerNet::from_weights(w, Device::cuda(), file);
+        if (cpu.styles() > 0) {
+            const Tensor alpha = Tensor::from_vector(std::vector<float>{0.6f, 0.1f, 0.3f}, {3});
+            cpu.set_style_mix(alpha);
+            gpu.set_style_mix(alpha);
+        }
+        Tensor xc = Tensor::uniform({2, 3, 37, 29}, 0, 255, 61).requires_grad_();
+        Tensor xg = xc.detach().to(Device::cuda()).requires_grad_();
+        const Tensor yc = cpu.forward(xc), yg = gpu.forward(xg);
+        REQUIRE(yg.device() == Device::cuda());
+        const double e = test::rel_err(yg, yc);
+        INFO("forward rel err " << e);
+        CHECK(e < 1e-4);
+        const Tensor r = Tensor::uniform(yc.shape(), -1, 1, 62);
+        yc.backward(r);
+        yg.backward(r.to(Device::cuda()));
+        const double eg = test::rel_err(xg.grad(), xc.grad());
+        INFO("input gradient rel err " << eg);
+        CHECK(eg < 1e-4);
     }
 }
 
