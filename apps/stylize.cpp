@@ -23,12 +23,46 @@
 #include "apps/stop_on_interrupt.h"
 #include "apps/style_flags.h"
 #include "stylize/neural_style_flags.h"
+#include "stylize/feedforward.h"
 #include "stylize/stylize.h"
 
 namespace {
 
 using nst::apps::split;
 using nst::apps::split_numbers;
+
+// stylize --model: the flags that apply to a forward pass; any other given is refused by name.
+int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::string& model, const std::string& mix) {
+    static const char* const kApply[] = {"--model", "--style-mix", "--content-image", "--output-image", "--image-size",
+                                         "--gpu", "--backend", "--original-colors", "--max-pixels"};
+    try {
+        if (model.empty()) throw nst::Error("--style-mix applies to a multi-style --model");
+        for (const CLI::Option* opt : app.get_options()) {
+            if (opt->count() == 0 || opt->get_name().empty() || opt->get_lnames().empty()) continue;
+            const std::string name = "--" + opt->get_lnames().front();
+            if (std::find(std::begin(kApply), std::end(kApply), name) == std::end(kApply))
+                throw nst::Error(name + " does not apply with --model: a feed-forward network paints in one pass "
+                                 "(its style is in the network)");
+        }
+        nst::ModelOptions m;
+        m.model = model;
+        m.content_image = o.content_image;
+        m.output_image = o.output_image;
+        m.image_size = app.get_option("--image-size")->count() ? o.image_size : 0;
+        m.gpu = o.gpu;
+        m.backend = o.backend;
+        m.style_mix = mix;
+        m.original_colors = o.original_colors;
+        m.max_pixels = o.max_pixels;
+        const nst::ModelResult r = nst::stylize_with_model(m, std::cout);
+        std::printf("wrote %s: %dx%d in one forward pass, %.2f s on %s\n", m.output_image.c_str(), r.width, r.height,
+                    r.seconds, r.device.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        return 1;
+    }
+}
 
 // The command line that writes a kept result (issue #22: a full disk): this one, with --resume naming the
 // checkpoint instead of any --resume or --restart it had, each argument quoted for a POSIX shell.
@@ -67,6 +101,12 @@ int main(int argc, char** argv) {
     app.add_option("--style-masks", masks, "one greyscale mask per style image, comma-separated, on the content's "
                    "geometry: white where that style applies (Gatys et al. 2017); uncovered pixels keep the content only");
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
+    std::string model, style_mix;
+    app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet, .pth or "
+                   ".safetensors): one forward pass instead of the optimisation; --image-size then defaults to the "
+                   "photo's own size")->type_name("FILE");
+    app.add_option("--style-mix", style_mix, "with a multi-style --model: a style number (0-based), or weights "
+                   "such as 3:0.5,12:0.5 (normalised to sum 1)")->type_name("MIX");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
     app.add_option("--tile-size", o.tile_size, "evaluate in tiles of N pixels (a multiple of 16, at least 64), for "
                    "images whose activations do not fit; the style statistics stay the whole image's. 0 (default): "
@@ -118,6 +158,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+    if (!model.empty() || !style_mix.empty()) return run_model(app, o, model, style_mix);
     try {
         nst::apps::apply_style_flags(lists, o);
         o.style_masks = split(masks);

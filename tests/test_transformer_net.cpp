@@ -3,12 +3,18 @@
 // from both .pth formats (the legacy one with the running statistics old files carry); the
 // conditional-instance-norm form with mixed style weights; parameters(), zero_grad and state_dict; and
 // the errors for files that are not a TransformerNet.
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "core/ops.h"
 #include "layers/transformer_net.h"
+#include "media/image.h"
+#include "stylize/feedforward.h"
 #include "tests/catch.h"
 #include "tests/test_util.h"
 #include "weights/vgg19_weights.h"
@@ -119,4 +125,43 @@ TEST_CASE("a freshly initialised TransformerNet of the paper's widths keeps an i
     TransformerNet multi = TransformerNet::random(8, 26, Device::cpu(), {8, 16, 32});
     multi.set_style_mix(Tensor::full({26}, 1.0 / 26));
     CHECK(multi.forward(Tensor::uniform({1, 3, 16, 16}, 0, 255, 2)).shape() == Shape{1, 3, 16, 16});
+}
+
+TEST_CASE("--style-mix: one style, or weights normalised to sum 1; errors name the flag", "[transformer]") {
+    CHECK(parse_style_mix("2", 4) == std::vector<float>{0, 0, 1, 0});
+    CHECK(parse_style_mix("3:0.5,1:1.5", 4) == std::vector<float>{0, 0.75f, 0, 0.25f});
+    CHECK(parse_style_mix("0:1,0:1", 2) == std::vector<float>{1, 0});
+    CHECK_THROWS_WITH(parse_style_mix("4", 4), Catch::Contains("--style-mix 4: style 4 does not exist") &&
+                                                   Catch::Contains("styles 0..3"));
+    CHECK_THROWS_WITH(parse_style_mix("1:x", 4), Catch::Contains("is not STYLE or STYLE:WEIGHT"));
+    CHECK_THROWS_WITH(parse_style_mix("1:-1", 4), Catch::Contains(">= 0"));
+    CHECK_THROWS_WITH(parse_style_mix("1:0", 4), Catch::Contains("sum to 0"));
+    CHECK_THROWS_WITH(parse_style_mix("", 4), Catch::Contains("--style-mix"));
+}
+
+TEST_CASE("stylize --model: the network on the photo in 0..255, padded to a multiple of 4 and cropped back",
+          "[transformer]") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("nst_model_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    struct Cleanup {
+        std::filesystem::path p;
+        ~Cleanup() { std::filesystem::remove_all(p); }
+    } cleanup{dir};
+    // 24x20 needs no padding: the picture is the network's output, clamped and quantised.
+    const Image photo = tensor_to_image(Tensor::uniform({1, 3, 20, 24}, 0, 1, 5));
+    save_image(photo, (dir / "photo.png").string());
+    ModelOptions o;
+    o.model = fx("transformer_tiny.safetensors");
+    o.content_image = (dir / "photo.png").string();
+    o.output_image = (dir / "out.png").string();
+    o.gpu = -1;
+    std::ostringstream log;
+    const ModelResult r = stylize_with_model(o, log);
+    CHECK(r.width == 24);
+    CHECK(r.height == 20);
+    const Image got = load_image(o.output_image);
+    const TransformerNet net = load("transformer_tiny.safetensors");
+    const Image want = tensor_to_image(scale(net.forward(scale(image_to_tensor(load_image(o.content_image)), 255.0)), 1 / 255.0));
+    REQUIRE(got.rgb.size() == want.rgb.size());
+    for (size_t i = 0; i < got.rgb.size(); ++i) REQUIRE(std::abs(got.rgb[i] - want.rgb[i]) <= 1.0f / 255 + 1e-6f);
 }

