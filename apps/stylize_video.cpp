@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include "base/device.h"
 #include "base/error.h"
 #include "kernels/registry.h"
+#include "stylize/feedforward_video.h"
 #include "stylize/stylize_video.h"
 
 namespace {
@@ -85,6 +87,50 @@ void refuse_flags(const CLI::App& app) {
         if (app.get_option(f.flag)->count() > 0) throw nst::Error(std::string(f.flag) + ": " + f.why);
 }
 
+// stylize_video --model: the flags that apply to a forward pass per frame; any other given is refused.
+int run_model(const CLI::App& app, const nst::VideoOptions& v, const std::string& model, const std::string& mix,
+              const std::string& mix_end) {
+    static const char* const kApply[] = {"--model", "--style-mix", "--style-mix-end", "--content-video",
+                                         "--output-video", "--output-frames", "--image-size", "--gpu", "--backend",
+                                         "--original-colors", "--max-pixels", "--fps", "--max-frames"};
+    try {
+        if (model.empty()) throw nst::Error("--style-mix and --style-mix-end apply to a multi-style --model");
+        for (const CLI::Option* opt : app.get_options()) {
+            if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+            const std::string name = "--" + opt->get_lnames().front();
+            if (std::find(std::begin(kApply), std::end(kApply), name) == std::end(kApply))
+                throw nst::Error(name + " does not apply with --model: a feed-forward network paints each frame in "
+                                 "one pass (its style is in the network)");
+        }
+        nst::ModelVideoOptions o;
+        o.frame.model = model;
+        o.frame.image_size = app.get_option("--image-size")->count() ? v.frame.image_size : 0;
+        o.frame.gpu = v.frame.gpu;
+        o.frame.backend = v.frame.backend;
+        o.frame.style_mix = mix;
+        o.frame.original_colors = v.frame.original_colors;
+        o.frame.max_pixels = v.frame.max_pixels;
+        o.content_video = v.content_video;
+        o.output_video = v.output_video;
+        o.output_frames = v.output_frames;
+        o.style_mix_end = mix_end;
+        o.fps = v.fps;
+        o.max_frames = v.max_frames;
+        nst::apps::stop_on_interrupt("\nstylize_video: stopping after this frame; press Ctrl-C again to quit now\n",
+                                     "\nstylize_video: quitting now; the frames written so far are intact\n");
+        const nst::ModelVideoResult r = nst::stylize_video_with_model(o, std::cout);
+        std::printf("stylized %lld frames in %.2f s on %s (%.1f frames per second)\n", static_cast<long long>(r.frames),
+                    r.seconds, r.device.c_str(), r.seconds > 0 ? double(r.frames) / r.seconds : 0.0);
+        return 0;
+    } catch (const nst::Interrupted& e) {
+        std::fprintf(stderr, "stylize_video: %s\n", e.what());
+        return 130;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "stylize_video: error: %s\n", e.what());
+        return 1;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +152,14 @@ int main(int argc, char** argv) {
     app.add_option("--fps", o.fps, "the output video's frame rate (default: the input video's, 25 for a folder)");
     app.add_option("--flow", o.flow, "optical flow: dis (OpenCV's DIS, default) or farneback");
     app.add_option("--max-frames", o.max_frames, "stylize only the first N frames (0: all); a larger value continues a kept run");
+    std::string model, mix, mix_end;
+    app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet, .pth or "
+                   ".safetensors): one forward pass per frame instead of the optimisation; --image-size then defaults "
+                   "to the video's size")->type_name("FILE");
+    app.add_option("--style-mix", mix, "with a multi-style --model: a style number (0-based), or weights such as "
+                   "3:0.5,12:0.5")->type_name("MIX");
+    app.add_option("--style-mix-end", mix_end, "with a multi-style --model: the mix at the last frame, interpolated "
+                   "from --style-mix frame by frame")->type_name("MIX");
     nst::apps::add_style_flags(app, o.frame, lists);
     add_frame_flags(app, o.frame);
     std::vector<std::string> refused_values;
@@ -117,6 +171,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+    if (!model.empty() || !mix.empty() || !mix_end.empty()) return run_model(app, o, model, mix, mix_end);
     try {
         refuse_flags(app);
         nst::apps::apply_style_flags(lists, o.frame);

@@ -491,7 +491,9 @@ void check_video_output(const std::string& output, int width, int height) {
     try {
         save_image(Image{width, height, std::vector<float>(size_t(width) * height * 3, 0.5f)},
                    (dir / frame_file_name(0)).string());
-        why = run_encoder(ffmpeg, dir.string(), 1, 25, temporary_beside(output, "probe"));
+        const fs::path probe = temporary_beside(output, "probe");
+        why = run_encoder(ffmpeg, dir.string(), 1, 25, probe);
+        fs::remove(probe, ec);  // the trial's video: run_encoder removed it only on failure
     } catch (const Error&) {  // the trial frame could not be written (a full /tmp): not the output's fault
     }
     fs::remove_all(dir, ec);

@@ -22,7 +22,9 @@ namespace {
 
 constexpr int kMultiple = 4;  // two stride-2 convs, undone by two x2 upsamplings
 
-TransformerNet load_model(const ModelOptions& o, Device d) {
+}  // namespace
+
+TransformerNet load_style_network(const ModelOptions& o, Device d) {
     const std::string ext = extension_of(o.model);
     if (ext == "onnx")
         throw Error("--model " + o.model + ": ONNX files are not read yet (issue #23); give a pytorch/examples "
@@ -44,7 +46,7 @@ Device open_model_device(const ModelOptions& o) {
 }
 
 // The network on x (1,3,H,W, 0..1 RGB): reflect-padded to the multiple, 0..255 in, cropped, 0..1 out.
-Tensor run(const TransformerNet& net, const Tensor& x) {
+Tensor apply_style_network(const TransformerNet& net, const Tensor& x) {
     const int64_t H = x.dim(2), W = x.dim(3);
     const int pad_h = int((kMultiple - H % kMultiple) % kMultiple), pad_w = int((kMultiple - W % kMultiple) % kMultiple);
     Tensor in = scale(x, 255.0);
@@ -53,8 +55,6 @@ Tensor run(const TransformerNet& net, const Tensor& x) {
     if (pad_h || pad_w) y = crop2d(y, 0, 0, H, W);
     return scale(y, 1.0 / 255.0);  // tensor_to_image clamps to 0..1
 }
-
-}  // namespace
 
 std::vector<float> parse_style_mix(const std::string& spec, int styles) {
     const std::string flag = "--style-mix " + spec + ": ";
@@ -98,7 +98,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     if (const std::string ext = extension_of(o.output_image); ext != "png" && ext != "jpg" && ext != "jpeg")
         throw Error("--output-image " + o.output_image + ": must end in .png, .jpg or .jpeg");
     const Device d = open_model_device(o);
-    TransformerNet net = load_model(o, d);
+    TransformerNet net = load_style_network(o, d);
     if (net.styles() > 0) {
         if (o.style_mix.empty())
             throw Error("--model " + o.model + " holds " + std::to_string(net.styles()) + " styles: choose with --style-mix (e.g. 0, or 3:0.5,12:0.5)");
@@ -127,7 +127,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     Tensor out;
     {
         NoGradGuard no_grad;
-        out = run(net, content.to(d)).cpu();
+        out = apply_style_network(net, content.to(d)).cpu();
     }
     cuda_synchronize();
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

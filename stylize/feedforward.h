@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
+#include "layers/transformer_net.h"
 #include "media/image.h"
 
 namespace nst {
@@ -32,6 +34,12 @@ struct ModelResult {
 };
 
 ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log);
+
+// The parts stylize_video --model shares: --model read onto d (its style mix not yet set), and the
+// network on an RGB 0..1 image (1,3,H,W) on its device: the picture, 0..1 (clamped when made an Image).
+TransformerNet load_style_network(const ModelOptions& o, Device d);
+Tensor apply_style_network(const TransformerNet& net, const Tensor& rgb);
+Device open_model_device(const ModelOptions& o);
 
 // --style-mix for a network of `styles` styles: one weight per style, summing to 1. "7" is style 7
 // alone; "3:0.5,12:0.5" weighs styles 3 and 12 (weights normalised to sum 1). Errors name the flag.

@@ -62,4 +62,22 @@ refuse "--preview-port: the live preview does not apply to video yet" --content-
 refuse "--color-control: colour control does not apply to video yet" --content-video in "${common[@]}" --color-control luminance
 refuse "--resume: to continue a stopped run, run the same command again" --content-video in "${common[@]}" --resume x
 [ ! -e o ] || { echo "FAIL: a refused run made its frames folder"; exit 1; }
-echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 13 refusals"
+
+# --model: one forward pass per frame; --style-mix-end interpolates the style weights from the first
+# frame (equal to a run of --style-mix alone) to the last (equal to a run of the end mix alone).
+"$sv" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 0 --style-mix-end 2 --content-video in \
+  --output-frames ff --gpu -1 > ff.log
+grep -q "frames per second" ff.log || { echo "FAIL: --model printed no frames per second"; cat ff.log; exit 1; }
+"$sv" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 0 --content-video in --output-frames f0 --gpu -1 > /dev/null
+"$sv" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 2 --content-video in --output-frames f2 --gpu -1 > /dev/null
+cmp ff/frame_00001.png f0/frame_00001.png || { echo "FAIL: the first frame is not --style-mix's"; exit 1; }
+cmp ff/frame_00005.png f2/frame_00005.png || { echo "FAIL: the last frame is not --style-mix-end's"; exit 1; }
+! cmp -s ff/frame_00003.png f0/frame_00003.png && ! cmp -s ff/frame_00003.png f2/frame_00003.png ||
+  { echo "FAIL: the middle frame is not a mix"; exit 1; }
+"$sv" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 0 --style-mix-end 2 --content-video in \
+  --output-frames ff --gpu -1 > /dev/null  # the same command again rewrites its own frames
+refuse "--temporal-weight does not apply with --model" --content-video in --model "$fx/transformer_tiny.pth" \
+  --output-frames fm --temporal-weight 5
+refuse "already holds frame_00001.png of another run" --content-video in --model "$fx/transformer_tiny.pth" \
+  --output-frames ff
+echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 15 refusals; --model with an interpolated style mix"

@@ -22,6 +22,7 @@ probe() { ffprobe -v error -select_streams v:0 -count_frames -show_entries "stre
 [ "$(probe width,height)" = "96,64" ] || { echo "FAIL: out.mp4 is $(probe width,height)"; exit 1; }
 [ "$(probe r_frame_rate)" = "10/1" ] || { echo "FAIL: out.mp4 runs at $(probe r_frame_rate), not the input's 10/1"; exit 1; }
 [ ! -e out.mp4.frames ] || { echo "FAIL: the frames folder made for --output-video was left behind"; exit 1; }
+[ -z "$(ls -A | grep '^\.')" ] || { echo "FAIL: hidden files left behind (the output check's trial video?):"; ls -A; exit 1; }
 grep -q "mean warping error" run.log || { echo "FAIL: no warping error reported"; cat run.log; exit 1; }
 echo "this is not a video" > fake.mp4
 set +e; "$sv" --content-video fake.mp4 --style-image "$ex/starry_night.jpg" --weights "$fx/vgg_tiny.safetensors" \

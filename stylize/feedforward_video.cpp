@@ -1,0 +1,135 @@
+// stylize_video --model (contract in feedforward_video.h).
+#include "stylize/feedforward_video.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include "core/autograd.h"
+#include "media/color.h"
+#include "media/video_frames.h"
+#include "stylize/stylize.h"
+#include "stylize/write_targets.h"
+
+namespace nst {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kMarker = ".stylize_video_model";  // names the run that wrote a folder's frames
+
+std::string run_identity(const ModelVideoOptions& o) {
+    std::ostringstream s;
+    s << "model=" << fs::absolute(o.frame.model).string() << "\nvideo=" << fs::absolute(o.content_video).string()
+      << "\nmix=" << o.frame.style_mix << "\nmix_end=" << o.style_mix_end << "\nsize=" << o.frame.image_size << "\n";
+    return s.str();
+}
+
+// The frames folder: made when missing; one holding frames of anything but this same run is refused.
+std::string prepare_frames(const ModelVideoOptions& o) {
+    const bool implicit = o.output_frames.empty();
+    const std::string dir = implicit ? o.output_video + ".frames" : o.output_frames;
+    const std::string flag = implicit ? "--output-video (its frames folder, OUTPUT.frames)" : "--output-frames";
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(flag + " " + dir + ": exists and is not a folder");
+    if (fs::exists(o.content_video, ec) && fs::equivalent(dir, o.content_video, ec))
+        throw Error(flag + " " + dir + " is the --content-video folder: the input frames would be overwritten");
+    if (!fs::exists(dir, ec)) {
+        const fs::path parent = fs::path(dir).has_parent_path() ? fs::path(dir).parent_path() : fs::path(".");
+        if (!fs::is_directory(parent, ec)) throw Error(flag + " " + dir + ": the folder " + parent.string() + " does not exist");
+        if (!fs::create_directory(dir, ec) || ec) throw Error(flag + " " + dir + ": cannot create it (" + ec.message() + ")");
+    }
+    const fs::path marker = fs::path(dir) / kMarker;
+    std::string previous;
+    if (std::ifstream in(marker); in) previous.assign(std::istreambuf_iterator<char>(in), {});
+    if (fs::exists(fs::path(dir) / frame_file_name(0), ec) && previous != run_identity(o))
+        throw Error(flag + " " + dir + " already holds " + frame_file_name(0) + " of another run: choose an empty "
+                    "folder or remove those frames (stylize_video never overwrites frames it did not write)");
+    write_file_atomic(marker.string(), run_identity(o));
+    return dir;
+}
+
+std::vector<float> mix_at(const std::vector<float>& a, const std::vector<float>& b, int64_t t, int64_t total) {
+    const double s = total > 1 ? double(t) / double(total - 1) : 0.0;
+    std::vector<float> m(a.size());
+    for (size_t i = 0; i < a.size(); ++i) m[i] = float((1 - s) * a[i] + s * b[i]);
+    return m;
+}
+
+}  // namespace
+
+ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostream& log) {
+    clear_stop_request();
+    if (o.content_video.empty()) throw Error("--content-video is required (a video file or a folder of numbered images)");
+    if (o.output_video.empty() && o.output_frames.empty()) throw Error("give --output-video FILE, --output-frames DIR, or both");
+    if (o.frame.image_size < 0) throw Error("--image-size must be >= 0 (0: the video's own size)");
+    if (o.max_frames < 0) throw Error("--max-frames must be >= 0 (0: every frame)");
+    if (!(o.fps >= 0)) throw Error("--fps must be a positive number of frames per second");
+    auto source = FrameSource::open(o.content_video, "--content-video", o.frame.max_pixels);
+    check_write_targets({{"--output-video", o.output_video, ""}},
+                        {{"--model", o.frame.model, ""}, {"--content-video", o.content_video, ""}});
+    int w = source->width(), h = source->height();
+    if (o.frame.image_size > 0) std::tie(w, h) = size_for_longest(w, h, o.frame.image_size);
+    if (w < 4 || h < 4) throw Error("--content-video " + o.content_video + ": frames of " + std::to_string(w) + "x" +
+                                    std::to_string(h) + " are too small for the network (at least 4x4)");
+    if (!o.output_video.empty()) check_video_output(o.output_video, w, h);
+    const Device d = open_model_device(o.frame);
+    TransformerNet net = load_style_network(o.frame, d);
+    std::vector<float> start, end;
+    if (net.styles() > 0) {
+        if (o.frame.style_mix.empty())
+            throw Error("--model " + o.frame.model + " holds " + std::to_string(net.styles()) + " styles: choose with --style-mix");
+        start = parse_style_mix(o.frame.style_mix, net.styles());
+        end = o.style_mix_end.empty() ? start : parse_style_mix(o.style_mix_end, net.styles());
+    } else if (!o.frame.style_mix.empty() || !o.style_mix_end.empty()) {
+        throw Error(std::string(o.frame.style_mix.empty() ? "--style-mix-end" : "--style-mix") + ": --model " +
+                    o.frame.model + " holds one style");
+    }
+    ModelVideoResult r;
+    r.device = d.str();
+    r.frames_dir = prepare_frames(o);
+    int64_t total = source->frame_count() > 0 ? source->frame_count() : 0;
+    if (o.max_frames > 0 && (total == 0 || o.max_frames < total)) total = o.max_frames;
+    log << "stylize_video --model: " << o.content_video << " (" << source->width() << "x" << source->height() << ", "
+        << total << " frames, at " << w << "x" << h << ") -> " << r.frames_dir << " on " << r.device << std::endl;
+    Image frame;
+    int64_t t = 0;
+    for (; (o.max_frames == 0 || t < o.max_frames) && source->next(frame); ++t) {
+        if (stop_requested())
+            throw Interrupted("stopped at frame " + std::to_string(t + 1) + "; frames 1.." + std::to_string(t) + " are in " +
+                              r.frames_dir + ": run the same command again to start over");
+        if (net.styles() > 0) net.set_style_mix(Tensor::from_vector(mix_at(start, end, t, std::max<int64_t>(total, t + 1)), {net.styles()}));
+        const Image in = o.frame.image_size > 0 ? resize_longest(frame, o.frame.image_size) : frame;
+        const Tensor content = image_to_tensor(in);
+        const auto t0 = std::chrono::steady_clock::now();
+        Tensor out;
+        {
+            NoGradGuard no_grad;
+            out = apply_style_network(net, content.to(d)).cpu();
+        }
+        r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (o.frame.original_colors) out = original_colors(image_to_tensor(tensor_to_image(out)), content);
+        save_image(tensor_to_image(out), (fs::path(r.frames_dir) / frame_file_name(t)).string());
+    }
+    if (t == 0) throw Error("--content-video " + o.content_video + ": no frames");
+    r.frames = t;
+    log << "stylized " << t << " frames: " << (r.seconds > 0 ? double(t) / r.seconds : 0.0) << " frames per second" << std::endl;
+    if (!o.output_video.empty()) {
+        const double fps = o.fps > 0 ? o.fps : source->fps() > 0 ? source->fps() : 25.0;
+        encode_video(r.frames_dir, t, fps, o.output_video);
+        log << "wrote " << o.output_video << " (" << t << " frames at " << fps << " fps)" << std::endl;
+        if (o.output_frames.empty()) {  // the folder made for the video: removed, and only what we wrote
+            std::error_code ec;
+            for (int64_t i = 0; i < t; ++i) fs::remove(fs::path(r.frames_dir) / frame_file_name(i), ec);
+            fs::remove(fs::path(r.frames_dir) / kMarker, ec);
+            fs::remove(r.frames_dir, ec);
+        }
+    }
+    return r;
+}
+
+}  // namespace nst
