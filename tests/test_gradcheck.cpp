@@ -184,7 +184,7 @@ TEST_CASE("gradcheck reflection_pad2d, and its forward on a known row", "[gradch
     CHECK_THROWS_WITH(reflection_pad2d(row, 2, 0, 0, 0), Catch::Contains("less than the side they mirror"));
 }
 
-TEST_CASE("gradcheck resize_nearest up by 2, up 5 -> 7, down 7 -> 3; upsample_nearest2d", "[gradcheck]") {
+TEST_CASE("gradcheck resize_nearest up by 2, up 5 -> 7, down 7 -> 3, and upsample_nearest2d", "[gradcheck]") {
     expect_ok(gradcheck([](const auto& in) { return upsample_nearest2d(in[0], 2); }, {rand64({2, 2, 3, 4}, 90)}));
     expect_ok(gradcheck([](const auto& in) { return resize_nearest(in[0], 7, 5); }, {rand64({1, 2, 5, 3}, 91)}));
     expect_ok(gradcheck([](const auto& in) { return resize_nearest(in[0], 3, 2); }, {rand64({1, 2, 7, 5}, 92)}));

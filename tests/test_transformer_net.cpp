@@ -73,7 +73,7 @@ TEST_CASE("TransformerNet with conditional instance norm mixes the style rows as
                       Catch::Contains("one style"));
 }
 
-TEST_CASE("TransformerNet's parameters carry pytorch/examples' names; state_dict round-trips; zero_grad clears",
+TEST_CASE("TransformerNet's parameters carry pytorch/examples' names, state_dict round-trips, zero_grad clears",
           "[transformer]") {
     const weights::WeightFile file = weights::read_any_weights(fx("transformer_tiny.safetensors"));
     const TransformerNet net = TransformerNet::from_weights(file, Device::cpu(), "tiny");
@@ -127,7 +127,7 @@ TEST_CASE("a freshly initialised TransformerNet of the paper's widths keeps an i
     CHECK(multi.forward(Tensor::uniform({1, 3, 16, 16}, 0, 255, 2)).shape() == Shape{1, 3, 16, 16});
 }
 
-TEST_CASE("--style-mix: one style, or weights normalised to sum 1; errors name the flag", "[transformer]") {
+TEST_CASE("parse_style_mix (--style-mix): one style, or weights normalised to sum 1, errors naming the flag", "[transformer]") {
     CHECK(parse_style_mix("2", 4) == std::vector<float>{0, 0, 1, 0});
     CHECK(parse_style_mix("3:0.5,1:1.5", 4) == std::vector<float>{0, 0.75f, 0, 0.25f});
     CHECK(parse_style_mix("0:1,0:1", 2) == std::vector<float>{1, 0});
