@@ -8,6 +8,7 @@ packages=(g++ cmake ninja-build pkg-config catch2 libstb-dev libcli11-dev nlohma
 missing=()
 packages+=(curl ca-certificates)  # scripts/get-weights.sh downloads the VGG-19 weights over https
 packages+=(ffmpeg libopencv-video-dev)  # stylize_video: frames in and out, optical flow
+packages+=(libonnx-dev libprotobuf-dev)  # stylize --model FILE.onnx: the ONNX reader
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
