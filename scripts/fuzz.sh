@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the file readers stylize trusts with outside data, with libFuzzer + ASan + UBSan (issue #7):
-#   scripts/fuzz.sh SECONDS [TARGET...]     # each target for SECONDS; targets: safetensors torch_checkpoint image
+#   scripts/fuzz.sh SECONDS [TARGET...]     # each target for SECONDS; targets: safetensors torch_checkpoint image onnx
 # Installs clang and libclang-rt (Debian) if missing, builds fuzz_<target> in build-fuzz/, runs each
 # target on a working copy of its seed corpus (fuzz/corpus/<target>/, never modified), one process, and
 # prints a line per target: seconds, executions, corpus size, findings. A finding is saved in
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors torch_checkpoint image)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors torch_checkpoint image onnx)
 case $seconds in *[!0-9]*|'') echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2;; esac
 
 scripts/install-deps.sh

@@ -18,42 +18,13 @@
 
 namespace nst {
 
-namespace {
-
-constexpr int kMultiple = 4;  // two stride-2 convs, undone by two x2 upsamplings
-
-}  // namespace
-
-TransformerNet load_style_network(const ModelOptions& o, Device d) {
-    const std::string ext = extension_of(o.model);
-    if (ext == "onnx")
-        throw Error("--model " + o.model + ": ONNX files are not read yet (issue #23); give a pytorch/examples "
-                    "TransformerNet as .pth or .safetensors");
-    try {
-        return TransformerNet::from_weights(weights::read_any_weights(o.model), d, "--model " + o.model);
-    } catch (const Error& e) {
-        const std::string what = e.what();
-        if (what.rfind("--model", 0) == 0) throw;
-        throw Error("--model " + o.model + ": " + what);
-    }
-}
+StyleNetwork load_style_network(const ModelOptions& o, Device d) { return StyleNetwork::load(o.model, d, "--model"); }
 
 Device open_model_device(const ModelOptions& o) {
     StylizeOptions s;
     s.gpu = o.gpu;
     s.backend = o.backend;
     return open_device(s);
-}
-
-// The network on x (1,3,H,W, 0..1 RGB): reflect-padded to the multiple, 0..255 in, cropped, 0..1 out.
-Tensor apply_style_network(const TransformerNet& net, const Tensor& x) {
-    const int64_t H = x.dim(2), W = x.dim(3);
-    const int pad_h = int((kMultiple - H % kMultiple) % kMultiple), pad_w = int((kMultiple - W % kMultiple) % kMultiple);
-    Tensor in = scale(x, 255.0);
-    if (pad_h || pad_w) in = reflection_pad2d(in, 0, pad_h, 0, pad_w);
-    Tensor y = net.forward(in);
-    if (pad_h || pad_w) y = crop2d(y, 0, 0, H, W);
-    return scale(y, 1.0 / 255.0);  // tensor_to_image clamps to 0..1
 }
 
 std::vector<float> parse_style_mix(const std::string& spec, int styles) {
@@ -98,11 +69,11 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     if (const std::string ext = extension_of(o.output_image); ext != "png" && ext != "jpg" && ext != "jpeg")
         throw Error("--output-image " + o.output_image + ": must end in .png, .jpg or .jpeg");
     const Device d = open_model_device(o);
-    TransformerNet net = load_style_network(o, d);
+    StyleNetwork net = load_style_network(o, d);
     if (net.styles() > 0) {
         if (o.style_mix.empty())
             throw Error("--model " + o.model + " holds " + std::to_string(net.styles()) + " styles: choose with --style-mix (e.g. 0, or 3:0.5,12:0.5)");
-        net.set_style_mix(Tensor::from_vector(parse_style_mix(o.style_mix, net.styles()), {net.styles()}));
+        net.set_style_mix(parse_style_mix(o.style_mix, net.styles()));
     } else if (!o.style_mix.empty()) {
         throw Error("--style-mix: --model " + o.model + " holds one style");
     }
@@ -113,13 +84,13 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
         throw Error(std::string("--content-image: ") + e.what());
     }
     if (o.image_size > 0) photo = resize_longest(photo, o.image_size);
-    if (photo.width < kMultiple || photo.height < kMultiple)
-        throw Error("--content-image " + o.content_image + ": " + std::to_string(photo.width) + "x" +
-                    std::to_string(photo.height) + " is too small for the network (at least 4x4)");
+    if (photo.width < net.multiple() || photo.height < net.multiple())  // reflect padding needs more than the pad
+        throw Error("--content-image " + o.content_image + ": " + std::to_string(photo.width) + "x" + std::to_string(photo.height) +
+                    " is too small for the network (at least " + std::to_string(net.multiple()) + "x" + std::to_string(net.multiple()) + ")");
     ModelResult r;
     r.width = photo.width, r.height = photo.height, r.styles = net.styles();
     r.device = d.str();
-    log << "stylize --model: " << net.describe().substr(0, net.describe().find(' ')) << " ("
+    log << "stylize --model: " << net.describe() << " ("
         << (net.styles() ? std::to_string(net.styles()) + " styles" : std::string("one style")) << ") on "
         << photo.width << "x" << photo.height << ", " << r.device << std::endl;
     const Tensor content = image_to_tensor(photo);
@@ -127,7 +98,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     Tensor out;
     {
         NoGradGuard no_grad;
-        out = apply_style_network(net, content.to(d)).cpu();
+        out = net.apply(content.to(d)).cpu();
     }
     cuda_synchronize();
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

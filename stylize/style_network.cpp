@@ -1,0 +1,95 @@
+// A feed-forward style network from any supported file (contract in style_network.h).
+#include "stylize/style_network.h"
+
+#include "base/error.h"
+#include "core/ops.h"
+#include "media/image.h"
+#include "weights/onnx_model.h"
+#include "weights/vgg19_weights.h"
+
+namespace nst {
+
+namespace {
+
+std::shared_ptr<OnnxNet> load_onnx(const std::string& path, Device device, const std::string& label, std::string& style_input,
+                                   int& styles) {
+    auto net = std::make_shared<OnnxNet>(weights::read_onnx(path), device);
+    for (const auto& in : net->model().inputs)
+        if (in.name == net->image_input() && in.dims.size() == 4 && in.dims[1] != 3 && in.dims[1] != -1)
+            throw Error(label + ": input '" + in.name + "' is " + weights::shape_to_string(in.dims) +
+                        ", not a picture (1,3,H,W); channels-last networks are not run by stylize yet");
+    if (net->host_inputs().size() > 1) throw Error(label + ": the network wants " + std::to_string(net->host_inputs().size() + 1) +
+                                                   " inputs; stylize gives a picture and, at most, style weights");
+    if (net->host_inputs().size() == 1) {
+        const auto& v = net->host_inputs()[0];
+        if (v.type != weights::OnnxType::Float || v.dims.size() != 1 || v.dims[0] < 1)
+            throw Error(label + ": input '" + v.name + "' is " + weights::onnx_type_name(v.type) + " " + weights::shape_to_string(v.dims) +
+                        "; stylize takes a second input only as style weights (float, one per style)");
+        style_input = v.name;
+        styles = int(v.dims[0]);
+    }
+    return net;
+}
+
+}  // namespace
+
+StyleNetwork StyleNetwork::load(const std::string& path, Device device, const std::string& flag) {
+    const std::string label = flag + " " + path;
+    StyleNetwork s;
+    try {
+        if (extension_of(path) == "onnx") {
+            s.onnx_ = load_onnx(path, device, label, s.style_input_, s.styles_);
+            s.multiple_ = std::max(1, s.onnx_->multiple());
+        } else {
+            s.torch_ = std::make_shared<TransformerNet>(TransformerNet::from_weights(weights::read_any_weights(path), device, label));
+            s.styles_ = s.torch_->styles();
+            s.multiple_ = 4;  // two stride-2 convs, undone by two x2 upsamplings
+        }
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        if (what.rfind(flag, 0) == 0) throw;
+        if (what.rfind(path + ": ", 0) == 0) throw Error(flag + " " + what);  // the reader named the file already
+        throw Error(label + ": " + what);
+    }
+    return s;
+}
+
+void StyleNetwork::set_style_mix(const std::vector<float>& weights) {
+    if (int(weights.size()) != styles_) throw Error("style mix of " + std::to_string(weights.size()) + " weights for " + std::to_string(styles_) + " styles");
+    mix_ = weights;
+    if (torch_) torch_->set_style_mix(Tensor::from_vector(weights, {int64_t(weights.size())}));
+}
+
+std::string StyleNetwork::describe() const {
+    return onnx_ ? onnx_->describe() : torch_->describe().substr(0, torch_->describe().find(' '));
+}
+
+Tensor StyleNetwork::apply(const Tensor& x) const {
+    if (styles_ > 0 && mix_.empty()) throw Error("a multi-style network needs its style mix (--style-mix)");
+    const int64_t H = x.dim(2), W = x.dim(3), m = multiple_;
+    const int pad_h = int((m - H % m) % m), pad_w = int((m - W % m) % m);
+    if (pad_h >= H || pad_w >= W)
+        throw Error("the picture (" + std::to_string(W) + "x" + std::to_string(H) + ") is too small for the network (at least " +
+                    std::to_string(m) + "x" + std::to_string(m) + ")");
+    Tensor in = torch_ ? scale(x, 255.0) : x;
+    if (pad_h || pad_w) in = reflection_pad2d(in, 0, pad_h, 0, pad_w);
+    Tensor y;
+    if (torch_) {
+        y = torch_->forward(in);
+    } else {
+        std::map<std::string, OnnxTensor> extra;
+        if (!style_input_.empty()) {
+            OnnxTensor w;
+            w.f = mix_;
+            w.shape = {int64_t(mix_.size())};
+            extra[style_input_] = w;
+        }
+        y = onnx_->forward(in, extra);
+    }
+    if (y.ndim() != 4 || y.dim(1) != 3 || y.dim(2) != in.dim(2) || y.dim(3) != in.dim(3))
+        throw Error("the network made " + shape_str(y.shape()) + " from " + shape_str(in.shape()) + ": not a picture of the same size");
+    if (pad_h || pad_w) y = crop2d(y, 0, 0, H, W);
+    return torch_ ? scale(y, 1.0 / 255.0) : y;  // tensor_to_image clamps to 0..1
+}
+
+}  // namespace nst

