@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/feedforward_fast.h"
 #include "kernels/cpu/threaded.h"
 #include "kernels/cpu/cpu_gemm_kernels.h"
 #include "base/device.h"
@@ -119,6 +120,10 @@ const OptimVariant kOptimCpu[] = {
 };
 
 const FeedForwardVariant kFeedForwardCpu[] = {
+    {"fast", false, cpu::fast::instance_norm_forward, cpu::fast::instance_norm_backward, cpu::mix_rows<float>,
+     cpu::mix_rows_backward<float>, cpu::fast::reflection_pad_forward, cpu::fast::reflection_pad_backward,
+     cpu::fast::resize_nearest_forward, cpu::fast::resize_nearest_backward, cpu::fast::sigmoid_forward,
+     cpu::fast::sigmoid_backward},
     {"reference", false, cpu::instance_norm_forward<float>, cpu::instance_norm_backward<float>, cpu::mix_rows<float>,
      cpu::mix_rows_backward<float>, cpu::reflection_pad_forward<float>, cpu::reflection_pad_backward<float>,
      cpu::resize_nearest_forward<float>, cpu::resize_nearest_backward<float>, cpu::sigmoid_forward<float>,

@@ -2,10 +2,12 @@
 #include "layers/onnx_net.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <sstream>
 #include <unordered_map>
 
+#include "base/device.h"
 #include "base/error.h"
 #include "core/ops.h"
 #include "weights/weight_file.h"
@@ -328,6 +330,7 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
     for (size_t i = 0; i < steps_.size(); ++i) {
         const Step& s = steps_[i];
         const OnnxNode& n = model_.nodes[s.node];
+        const auto t0 = std::chrono::steady_clock::now();
         try {
             switch (s.kind) {
                 case Kind::Host: {
@@ -442,6 +445,20 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
             throw Error(file + ": " + n.label() + ": " + what);
         }
         for (const auto& name : free_after_[i]) dev.erase(name);
+        if (profiling_) {
+            cuda_synchronize();
+            std::string kind = s.kind == Kind::Host || s.kind == Kind::Shape ? std::string("(host)")
+                                     : s.kind == Kind::InstanceNorm && n.op != "InstanceNormalization" ? std::string("InstanceNorm (fused)")
+                                                                                                      : n.op;
+            if (s.kind == Kind::Conv) {  // by shape: "Conv 9x9/1 3->32"
+                const Tensor& w = convs_[size_t(s.conv)]->weight();
+                kind += " " + std::to_string(w.dim(2)) + "x" + std::to_string(w.dim(3)) + "/" + std::to_string(n.attr_ints("strides", {1, 1})[0]) +
+                        " " + std::to_string(w.dim(1)) + "->" + std::to_string(w.dim(0));
+            }
+            auto& [sec, count] = profile_[kind];
+            sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            ++count;
+        }
     }
     return dev.at(model_.outputs[0].name);
 }

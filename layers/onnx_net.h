@@ -40,6 +40,11 @@ class OnnxNet {
     // "ONNX opset 17 from pytorch 2.4.1: 18 Conv, 18 InstanceNorm (fused), ..." in graph order of first use.
     std::string describe() const;
 
+    // Time per op kind (the device synchronised after each step) while on; for benchmarks.
+    void set_profiling(bool on) const { profiling_ = on; }
+    void reset_profile() const { profile_.clear(); }
+    const std::map<std::string, std::pair<double, int>>& profile() const { return profile_; }  // kind -> (seconds, steps)
+
   private:
     enum class Kind { Host, Shape, Conv, Pad, Resize, Relu, Sigmoid, Add, Sub, Mul, InstanceNorm, Clamp0 };
     struct Step {
@@ -72,6 +77,8 @@ class OnnxNet {
     std::vector<std::vector<std::string>> free_after_;    // per step: device values last used there
     std::vector<std::unique_ptr<Conv2d>> convs_;
     int multiple_ = 1;
+    mutable bool profiling_ = false;
+    mutable std::map<std::string, std::pair<double, int>> profile_;
 };
 
 }  // namespace nst

@@ -27,6 +27,7 @@ class StyleNetwork {
     int multiple() const { return multiple_; }
     std::string kind() const { return onnx_ ? "ONNX" : "TransformerNet"; }
     std::string describe() const;
+    const OnnxNet* onnx() const { return onnx_.get(); }  // null for a TransformerNet
 
   private:
     std::shared_ptr<TransformerNet> torch_;

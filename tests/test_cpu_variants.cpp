@@ -9,13 +9,22 @@
 #include "tests/catch.h"
 #include "tests/test_util.h"
 #include <cstdint>
+#include <functional>
+#include <iostream>
+
+#include "kernels/cpu/cpu_kernels.h"
 
 using namespace nst;
 
 TEST_CASE("conv2d: every CPU variant matches the reference, forward and all three gradients", "[cpu]") {
     struct Case { int N, C, H, W, K, R, S, stride, pad; };
     const Case cases[] = {{1, 3, 7, 5, 5, 3, 3, 1, 1}, {2, 17, 13, 9, 33, 3, 3, 2, 1}, {1, 1, 1, 1, 3, 1, 1, 1, 0},
-                          {2, 5, 11, 8, 7, 5, 5, 1, 2}, {1, 6, 9, 10, 4, 2, 3, 2, 1}, {1, 67, 45, 38, 65, 3, 3, 1, 1}};
+                          {2, 5, 11, 8, 7, 5, 5, 1, 2}, {1, 6, 9, 10, 4, 2, 3, 2, 1}, {1, 67, 45, 38, 65, 3, 3, 1, 1},
+                          // no padding (networks that reflect-pad first): the direct kernel's shapes (thin, stride 1
+                          // and 2, 3x3 up to 64 channels; rows of 33 and 70 columns cross its 32-column tiles) and
+                          // Winograd's interior of the pad-1 conv (3x3, more than 64 channels)
+                          {1, 3, 21, 41, 32, 9, 9, 1, 0}, {1, 4, 19, 40, 3, 9, 9, 1, 0}, {2, 5, 15, 70, 6, 3, 3, 2, 0},
+                          {1, 32, 17, 35, 32, 3, 3, 2, 0}, {1, 20, 11, 45, 24, 3, 3, 1, 0}, {1, 80, 9, 13, 70, 3, 3, 1, 0}};
     int variants = 0;
     for (const auto& v : conv2d_variants(DeviceKind::CPU)) {
         if (std::string(v.name) == "reference") continue;
@@ -180,4 +189,71 @@ TEST_CASE("relu, pooling and pointwise vector ops: every CPU variant equals the 
         ++compared;
     }
     CHECK(compared >= 4);  // at least the reference rows themselves
+}
+
+TEST_CASE("conv2d direct kernel runs on AVX-512 and matches the reference on the style networks' shapes", "[cpu]") {
+    struct Case { int C, H, W, K, R, stride; };
+    // The 26-style network's first and last convs, a strided 3x3, its residual 3x3 (odd sizes), TransformerNet's
+    // 9x9 3->32 on a row count that is not a multiple of anything.
+    const Case cases[] = {{3, 27, 77, 32, 9, 1}, {4, 20, 41, 3, 9, 1}, {32, 17, 67, 32, 3, 2}, {32, 13, 35, 32, 3, 1}, {8, 9, 50, 4, 3, 1}};
+    for (const Case& c : cases) {
+        ConvShape s;
+        s.C = c.C, s.H = c.H, s.W = c.W, s.K = c.K, s.R = s.S = c.R, s.stride_h = s.stride_w = c.stride;
+        INFO("C" << c.C << " " << c.H << "x" << c.W << " K" << c.K << " " << c.R << "x" << c.R << " stride " << c.stride);
+        REQUIRE(cpu::conv2d_direct_fits(s));
+        const Tensor x = Tensor::uniform({1, c.C, c.H, c.W}, -1, 1, 31), w = Tensor::uniform({c.K, c.C, c.R, c.R}, -1, 1, 32);
+        const Tensor b = Tensor::uniform({c.K}, -1, 1, 33);
+        Tensor y = Tensor::zeros({1, c.K, s.P(), s.Q()}), ref = Tensor::zeros({1, c.K, s.P(), s.Q()});
+        cpu::conv2d_forward<float>(x.data<float>(), w.data<float>(), b.data<float>(), ref.data<float>(), s);
+        if (!__builtin_cpu_supports("avx512f")) {
+            CHECK_FALSE(cpu::conv2d_forward_direct(x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(), s));
+            std::cout << "NST_SKIPPED: this CPU has no AVX-512F; the direct kernel declines and im2col+GEMM runs\n";
+            return;
+        }
+        REQUIRE(cpu::conv2d_forward_direct(x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>(), s));
+        CHECK(test::rel_err(y, ref) < 2e-6);
+    }
+    ConvShape same;  // padded convs are not its job
+    same.C = 3, same.H = same.W = 8, same.K = 8, same.R = same.S = 3, same.pad_h = same.pad_w = 1;
+    CHECK_FALSE(cpu::conv2d_direct_fits(same));
+}
+
+TEST_CASE("feed-forward ops: the fast CPU variant matches the reference, forward and backward", "[cpu]") {
+    int compared = 0;
+    for (const auto& v : feedforward_variants(DeviceKind::CPU)) {
+        if (std::string(v.name) == "reference") continue;
+        ++compared;
+        auto both = [&](const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Shape>& shapes, uint64_t seed) {
+            std::vector<Tensor> a, b;
+            for (const Shape& sh : shapes) {
+                a.push_back(Tensor::uniform(sh, -2, 3, ++seed).requires_grad_());
+                b.push_back(a.back().clone().requires_grad_());
+            }
+            Tensor ref, out;
+            {
+                ScopedVariant pin("feedforward", "reference");
+                ref = f(a);
+                ref.backward(Tensor::uniform(ref.shape(), -1, 1, seed + 100));
+            }
+            {
+                ScopedVariant pin("feedforward", v.name);
+                out = f(b);
+                out.backward(Tensor::uniform(out.shape(), -1, 1, seed + 100));
+            }
+            CHECK(test::rel_err(out, ref) < 2e-5);
+            for (size_t i = 0; i < a.size(); ++i) CHECK(test::rel_err(b[i].grad(), a[i].grad()) < 2e-5);
+        };
+        INFO("variant " << v.name);
+        // Instance norm: no affine, per channel (N = 2 shares parameters: the reference's backward), per sample.
+        both([](const auto& in) { return instance_norm(in[0]); }, {{1, 5, 37, 29}}, 1);
+        both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{2, 3, 33, 17}, {3}, {3}}, 2);
+        both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{2, 4, 9, 70}, {2, 4}, {2, 4}}, 3);
+        both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{1, 32, 64, 48}, {32}, {32}}, 4);
+        both([](const auto& in) { return reflection_pad2d(in[0], 4, 3, 2, 4); }, {{2, 3, 11, 9}}, 5);
+        both([](const auto& in) { return reflection_pad2d(in[0], 0, 3, 0, 1); }, {{1, 32, 40, 41}}, 6);
+        both([](const auto& in) { return resize_nearest(in[0], 22, 34); }, {{1, 5, 11, 17}}, 7);  // x2
+        both([](const auto& in) { return resize_nearest(in[0], 17, 9); }, {{2, 3, 11, 13}}, 8);   // odd factors
+        both([](const auto& in) { return sigmoid(in[0]); }, {{1, 3, 129, 257}}, 9);
+    }
+    CHECK(compared >= 1);
 }

@@ -16,6 +16,7 @@
 #include "core/blas.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "layers/onnx_net.h"
 #include "layers/transformer_net.h"
 #include "media/image.h"
 #include "optim/optim.h"
@@ -300,6 +301,29 @@ TEST_CASE("TransformerNet on the GPU follows the CPU, plain and conditional, for
         INFO("input gradient rel err " << eg);
         CHECK(eg < 1e-4);
     }
+}
+
+TEST_CASE("an ONNX multi-style network on the GPU follows the CPU, forward and input gradient", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const std::string file = std::string(NST_FIXTURES_DIR) + "/onnx_tiny_multistyle.onnx";
+    const OnnxNet cpu(weights::read_onnx(file), Device::cpu()), gpu(weights::read_onnx(file), Device::cuda());
+    OnnxTensor mix;
+    mix.f = {0.6f, 0.1f, 0.3f};
+    mix.shape = {3};
+    // 21 x 30: the padded size of a 19 x 27 photo; convs with stride 2 and 9x9 windows, a x2 resize.
+    Tensor xc = Tensor::uniform({1, 3, 20, 28}, 0, 1, 71).requires_grad_();
+    Tensor xg = xc.detach().to(Device::cuda()).requires_grad_();
+    const Tensor yc = cpu.forward(xc, {{"style_weights", mix}}), yg = gpu.forward(xg, {{"style_weights", mix}});
+    REQUIRE(yg.device() == Device::cuda());
+    const double e = test::rel_err(yg, yc);
+    INFO("forward rel err " << e);
+    CHECK(e < 1e-5);
+    const Tensor r = Tensor::uniform(yc.shape(), -1, 1, 72);
+    yc.backward(r);
+    yg.backward(r.to(Device::cuda()));
+    const double eg = test::rel_err(xg.grad(), xc.grad());
+    INFO("input gradient rel err " << eg);
+    CHECK(eg < 1e-4);
 }
 
 TEST_CASE("blas1: every CUDA variant (own and cuBLAS) matches the CPU reference", "[cuda]") {

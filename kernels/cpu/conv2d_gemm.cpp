@@ -39,23 +39,32 @@ int rows_per_block(const ConvShape& s, bool spread = false) {
 }
 
 // col[(c,r,t), (p - p0)*Q + q] = x[c, p*sh - ph + r, q*sw - pw + t] (0 outside), for p in [p0, p1).
+// The columns q whose w falls inside the row are found once per (c, r, t), so that the row's inner loop
+// is a plain copy (stride 1: memcpy) or a strided gather, with the zeros of the padding set around it.
 void im2col(const float* x, float* col, const ConvShape& s, int p0, int p1) {
-    const int Q = s.Q(), rows = p1 - p0;
+    const int Q = s.Q(), rows = p1 - p0, sw = s.stride_w;
     for (int c = 0; c < s.C; ++c)
         for (int r = 0; r < s.R; ++r)
             for (int t = 0; t < s.S; ++t) {
                 float* dst = col + ((int64_t(c) * s.R + r) * s.S + t) * rows * Q;
                 const float* plane = x + int64_t(c) * s.H * s.W;
+                // w = q*sw - pw + t in [0, W)  <=>  q in [q_lo, q_hi)
+                const int first = s.pad_w - t, last = s.W - 1 + s.pad_w - t;
+                const int q_lo = std::min(Q, first <= 0 ? 0 : (first + sw - 1) / sw);
+                const int q_hi = std::max(q_lo, last < 0 ? 0 : std::min(Q, last / sw + 1));
                 for (int p = p0; p < p1; ++p, dst += Q) {
                     const int h = p * s.stride_h - s.pad_h + r;
                     if (h < 0 || h >= s.H) {
                         std::memset(dst, 0, sizeof(float) * size_t(Q));
                         continue;
                     }
-                    const float* row = plane + int64_t(h) * s.W;
-                    for (int q = 0; q < Q; ++q) {
-                        const int w = q * s.stride_w - s.pad_w + t;
-                        dst[q] = (w >= 0 && w < s.W) ? row[w] : 0.f;
+                    if (q_lo > 0) std::memset(dst, 0, sizeof(float) * size_t(q_lo));
+                    if (q_hi < Q) std::memset(dst + q_hi, 0, sizeof(float) * size_t(Q - q_hi));
+                    const float* src = plane + int64_t(h) * s.W + (int64_t(q_lo) * sw - s.pad_w + t);
+                    if (sw == 1) {
+                        std::memcpy(dst + q_lo, src, sizeof(float) * size_t(q_hi - q_lo));
+                    } else {
+                        for (int q = q_lo; q < q_hi; ++q) dst[q] = src[int64_t(q - q_lo) * sw];
                     }
                 }
             }

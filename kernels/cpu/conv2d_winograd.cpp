@@ -403,8 +403,36 @@ int64_t set_winograd_buffer_floats(int64_t floats) {
     return old;
 }
 
+// A 3x3 stride-1 conv without padding ("valid", as networks that reflect-pad first have it: P = H - 2) is
+// the interior of the same conv with pad 1: forward computes that into a buffer and crops it; backward
+// embeds dy in a zero border and runs the same conv's backward. The 2-pixel rim costs (H·W)/(P·Q) - 1 of
+// extra work (2% at 256x171) against im2col's copy of 9 C·P·Q floats.
+bool is_3x3_valid(const ConvShape& s) {
+    return s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0 && s.H >= 3 && s.W >= 3;
+}
+
+bool winograd_fits(const ConvShape& s) { return is_3x3_same(s) || is_3x3_valid(s); }
+
+namespace {
+
+ConvShape as_same(ConvShape s) {
+    s.pad_h = s.pad_w = 1;
+    return s;
+}
+
+float* valid_buffer(int64_t floats) {  // the calling thread's, grow-only (the kernel's own scratch slots stay free)
+    thread_local std::vector<float> b;
+    if (int64_t(b.size()) < floats) b.resize(size_t(floats));
+    return b.data();
+}
+
+}  // namespace
+
 // The prepared buffer: 36 packings of U_ξ (K x C), pack_a's size each.
-int64_t conv2d_prepared_size_winograd(const ConvShape& s) { return is_3x3_same(s) ? 36 * packed_a_floats(s.K, s.C) : 0; }
+// Where the direct kernel takes the forward (conv2d_forward_winograd), nothing is prepared.
+int64_t conv2d_prepared_size_winograd(const ConvShape& s) {
+    return winograd_fits(s) && !conv2d_direct_fits(s) ? 36 * packed_a_floats(s.K, s.C) : 0;
+}
 namespace {
 // Where packing ξ starts: its size comes from packing 0's own header, not from the micro-kernel active
 // now, so a buffer prepared under another kernel is never read out of bounds (sgemm_packed then refuses
@@ -450,7 +478,19 @@ void conv2d_prepare_winograd(const float* w, float* P, const ConvShape& s) {
 }
 
 void conv2d_forward_winograd_prepared(const float* x, const float* P, const float* b, float* y, const ConvShape& s) {
-    if (!is_3x3_same(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    if (!winograd_fits(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    if (is_3x3_valid(s)) {
+        const ConvShape same = as_same(s);
+        float* full = valid_buffer(same.y_size());
+        conv2d_forward_winograd_prepared(x, P, b, full, same);
+        const int Pp = s.P(), Q = s.Q();
+        parallel_for(int64_t(s.N) * s.K, 1, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i)
+                for (int p = 0; p < Pp; ++p)
+                    std::memcpy(y + (i * Pp + p) * Q, full + (i * s.H + p + 1) * s.W + 1, sizeof(float) * size_t(Q));
+        });
+        return;
+    }
     const Tiling g = tiling(s);
     for_each_tile_block(s, g, [&](int n, int64_t t0, int64_t nb, float* V, float* M) {
         const float* xn = x + int64_t(n) * s.C * s.H * s.W;
@@ -466,7 +506,21 @@ void conv2d_forward_winograd_prepared(const float* x, const float* P, const floa
 }
 
 void conv2d_backward_data_winograd_prepared(const float* dy, const float* P, float* dx, const ConvShape& s) {
-    if (!is_3x3_same(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    if (!winograd_fits(s)) throw Error("conv2d winograd: called on a shape it does not apply to");
+    if (is_3x3_valid(s)) {
+        const ConvShape same = as_same(s);
+        float* full = valid_buffer(same.y_size());
+        const int Pp = s.P(), Q = s.Q();
+        parallel_for(int64_t(s.N) * s.K, 1, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) {
+                float* plane = full + i * s.H * s.W;
+                std::memset(plane, 0, sizeof(float) * size_t(s.H) * size_t(s.W));
+                for (int p = 0; p < Pp; ++p) std::memcpy(plane + (p + 1) * s.W + 1, dy + (i * Pp + p) * Q, sizeof(float) * size_t(Q));
+            }
+        });
+        conv2d_backward_data_winograd_prepared(full, P, dx, same);
+        return;
+    }
     const Tiling g = tiling(s);
     std::memset(dx, 0, sizeof(float) * size_t(s.x_size()));
     for_each_tile_block(s, g, [&](int n, int64_t t0, int64_t nb, float* dV, float* dM) {
@@ -483,15 +537,16 @@ void conv2d_backward_data_winograd_prepared(const float* dy, const float* P, flo
 }
 
 void conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    if (!is_3x3_same(s)) return conv2d_forward_gemm(x, w, b, y, s);
-    std::vector<float> P(size_t(conv2d_prepared_size_winograd(s)));
+    if (conv2d_forward_direct(x, w, b, y, s)) return;  // few input or output channels: no im2col copy
+    if (!winograd_fits(s)) return conv2d_forward_gemm(x, w, b, y, s);
+    std::vector<float> P(size_t(36 * packed_a_floats(s.K, s.C)));  // (not the prepared size: 0 where direct takes the forward)
     conv2d_prepare_winograd(w, P.data(), s);
     conv2d_forward_winograd_prepared(x, P.data(), b, y, s);
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s) {
-    if (!is_3x3_same(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
-    std::vector<float> P(size_t(conv2d_prepared_size_winograd(s)));
+    if (!winograd_fits(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
+    std::vector<float> P(size_t(36 * packed_a_floats(s.K, s.C)));  // (not the prepared size: 0 where direct takes the forward)
     conv2d_prepare_winograd(w, P.data(), s);
     conv2d_backward_data_winograd_prepared(dy, P.data(), dx, s);
 }

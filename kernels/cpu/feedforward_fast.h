@@ -1,0 +1,21 @@
+// CPU variant "fast" of the feed-forward networks' ops (feedforward_fast.cpp): threaded, vectorised
+// versions of the reference kernels in cpu_kernels.h, float32 only, same contracts.
+#pragma once
+#include <cstdint>
+
+#include "kernels/shapes.h"
+
+namespace nst::cpu::fast {
+
+void instance_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean, float* invstd,
+                           const InstanceNormShape& s, double eps);
+void instance_norm_backward(const float* x, const float* w, const float* mean, const float* invstd, const float* dy, float* dx,
+                            float* dw, float* db, const InstanceNormShape& s);
+void reflection_pad_forward(const float* x, float* y, const PadShape& s);
+void reflection_pad_backward(const float* dy, float* dx, const PadShape& s);
+void resize_nearest_forward(const float* x, float* y, const ResizeShape& s);
+void resize_nearest_backward(const float* dy, float* dx, const ResizeShape& s);
+void sigmoid_forward(const float* x, float* y, int64_t n);
+void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n);
+
+}  // namespace nst::cpu::fast
