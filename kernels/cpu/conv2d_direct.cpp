@@ -35,7 +35,7 @@ namespace {
 
 // Output row p, columns [q0, q0 + n) (n <= 32), filters [k0, k0 + KB) of one image: x (C,H,W), y (K,P,Q).
 // Stride 2 reads 64 input columns as four vectors and keeps the even ones (two permutes).
-template <int KB, int STRIDE>
+template <int KB, int STRIDE, int SW>  // SW: the (square) window's side when fixed at compile time (3, 9), else 0
 __attribute__((target("avx512f"))) void direct_tile(const float* x, const float* w, const float* b, float* y, const ConvShape& s,
                                                     int k0, int p, int q0, int n) {
     const int Q = s.Q(), RS = s.R * s.S;
@@ -48,11 +48,15 @@ __attribute__((target("avx512f"))) void direct_tile(const float* x, const float*
     __m512 acc[KB][2];  // every loop over kk unrolled, so that the accumulators live in registers
 #pragma GCC unroll 8
     for (int kk = 0; kk < KB; ++kk) acc[kk][0] = acc[kk][1] = _mm512_set1_ps(b ? b[k0 + kk] : 0.0f);
+    const int R = SW ? SW : s.R;
     for (int c = 0; c < s.C; ++c)
-        for (int r = 0; r < s.R; ++r) {
+#pragma GCC unroll 3
+        for (int r = 0; r < R; ++r) {
             const float* xr = x + (int64_t(c) * s.H + int64_t(p) * STRIDE + r) * s.W + int64_t(q0) * STRIDE;
             const float* wr = w + int64_t(k0) * CRS + int64_t(c) * RS + int64_t(r) * s.S;
-            for (int t = 0; t < s.S; ++t) {
+            const int S = SW ? SW : s.S;
+#pragma GCC unroll 9
+            for (int t = 0; t < S; ++t) {
                 __m512 x0, x1;
                 if constexpr (STRIDE == 1) {
                     x0 = _mm512_maskz_loadu_ps(m0, xr + t);
@@ -78,17 +82,21 @@ __attribute__((target("avx512f"))) void direct_tile(const float* x, const float*
 }
 
 using TileFn = void (*)(const float*, const float*, const float*, float*, const ConvShape&, int, int, int, int);
-template <int S> TileFn tile_for(int kb) {
+template <int ST, int SW> TileFn tile_for(int kb) {
     switch (kb) {
-        case 1: return direct_tile<1, S>;
-        case 2: return direct_tile<2, S>;
-        case 3: return direct_tile<3, S>;
-        case 4: return direct_tile<4, S>;
-        case 5: return direct_tile<5, S>;
-        case 6: return direct_tile<6, S>;
-        case 7: return direct_tile<7, S>;
-        default: return direct_tile<8, S>;
+        case 1: return direct_tile<1, ST, SW>;
+        case 2: return direct_tile<2, ST, SW>;
+        case 3: return direct_tile<3, ST, SW>;
+        case 4: return direct_tile<4, ST, SW>;
+        case 5: return direct_tile<5, ST, SW>;
+        case 6: return direct_tile<6, ST, SW>;
+        case 7: return direct_tile<7, ST, SW>;
+        default: return direct_tile<8, ST, SW>;
     }
+}
+
+template <int ST> TileFn tile_for(int kb, int width) {
+    return width == 3 ? tile_for<ST, 3>(kb) : width == 9 ? tile_for<ST, 9>(kb) : tile_for<ST, 0>(kb);  // square windows only
 }
 
 // Output row p, all filters: each block of filters sweeps the row (measured faster on Zen 5 than
@@ -97,7 +105,8 @@ void direct_row(const float* x, const float* w, const float* b, float* y, const 
     const int Q = s.Q();
     for (int k0 = 0; k0 < s.K; k0 += 8) {
         const int kb = std::min(8, s.K - k0);
-        const TileFn tile = s.stride_w == 1 ? tile_for<1>(kb) : tile_for<2>(kb);
+        const int side = s.R == s.S ? s.S : 0;
+        const TileFn tile = s.stride_w == 1 ? tile_for<1>(kb, side) : tile_for<2>(kb, side);
         for (int q0 = 0; q0 < Q; q0 += 32) tile(x, w, b, y, s, k0, p, q0, std::min(32, Q - q0));
     }
 }
