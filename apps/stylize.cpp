@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,11 +33,13 @@ using nst::apps::split;
 using nst::apps::split_numbers;
 
 // stylize --model: the flags that apply to a forward pass; any other given is refused by name.
-int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::string& model, const std::string& mix) {
-    static const char* const kApply[] = {"--model", "--style-mix", "--content-image", "--output-image", "--image-size",
-                                         "--gpu", "--backend", "--original-colors", "--max-pixels"};
+int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::string& model, const std::string& mix,
+              double strength, bool sheet) {
+    static const char* const kApply[] = {"--model", "--style-mix", "--content-image", "--output-image", "--image-size", "--gpu",
+                                         "--backend", "--original-colors", "--max-pixels", "--strength", "--contact-sheet"};
     try {
-        if (model.empty()) throw nst::Error("--style-mix applies to a multi-style --model");
+        if (model.empty())
+            throw nst::Error(std::string(!mix.empty() ? "--style-mix" : sheet ? "--contact-sheet" : "--strength") + " applies with --model");
         for (const CLI::Option* opt : app.get_options()) {
             if (opt->count() == 0 || opt->get_name().empty() || opt->get_lnames().empty()) continue;
             const std::string name = "--" + opt->get_lnames().front();
@@ -54,10 +57,23 @@ int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::stri
         m.style_mix = mix;
         m.original_colors = o.original_colors;
         m.max_pixels = o.max_pixels;
+        m.strength = strength;
+        m.contact_sheet = sheet;
+        if (std::filesystem::is_directory(m.content_image))  // a folder: stop between photos
+            nst::apps::stop_on_interrupt("\nstylize: stopping after this photo (Ctrl-C again to quit now)\n",
+                                         "\nstylize: quitting\n");
         const nst::ModelResult r = nst::stylize_with_model(m, std::cout);
-        std::printf("wrote %s: %dx%d in one forward pass, %.2f s on %s\n", m.output_image.c_str(), r.width, r.height,
-                    r.seconds, r.device.c_str());
+        if (r.pictures == 1 && !sheet)
+            std::printf("wrote %s: %dx%d in one forward pass, %.2f s on %s\n", m.output_image.c_str(), r.width, r.height, r.seconds,
+                        r.device.c_str());
+        else
+            std::printf("wrote %s: %d pictures%s, %.2f s of forward passes on %s\n", m.output_image.c_str(), r.pictures,
+                        sheet ? (" in a " + std::to_string(r.width) + "x" + std::to_string(r.height) + " contact sheet").c_str() : "",
+                        r.seconds, r.device.c_str());
         return 0;
+    } catch (const nst::Interrupted& e) {
+        std::fprintf(stderr, "stylize: %s\n", e.what());
+        return 130;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize: error: %s\n", e.what());
         return 1;
@@ -107,6 +123,12 @@ int main(int argc, char** argv) {
                    "photo's own size")->type_name("FILE");
     app.add_option("--style-mix", style_mix, "with a multi-style --model: a style number (0-based), or weights "
                    "such as 3:0.5,12:0.5 (normalised to sum 1)")->type_name("MIX");
+    double strength = 1.0;
+    bool contact_sheet = false;
+    app.add_option("--strength", strength, "with --model: blend the picture with the photo, 1 (default) the network's "
+                   "picture alone, 0 the photo");
+    app.add_flag("--contact-sheet", contact_sheet, "with a multi-style --model: one picture of every style in a grid, "
+                 "cells of --image-size (default 256) px, style 0 at the top left, row by row");
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
     app.add_option("--tile-size", o.tile_size, "evaluate in tiles of N pixels (a multiple of 16, at least 64), for "
                    "images whose activations do not fit; the style statistics stay the whole image's. 0 (default): "
@@ -158,7 +180,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (!model.empty() || !style_mix.empty()) return run_model(app, o, model, style_mix);
+    if (!model.empty() || !style_mix.empty() || contact_sheet || app.get_option("--strength")->count())
+        return run_model(app, o, model, style_mix, strength, contact_sheet);
     try {
         nst::apps::apply_style_flags(lists, o);
         o.style_masks = split(masks);

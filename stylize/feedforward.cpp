@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <ostream>
 #include <sstream>
@@ -60,40 +61,41 @@ std::vector<float> parse_style_mix(const std::string& spec, int styles) {
     return out;
 }
 
-ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
-    if (o.model.empty()) throw Error("--model: give a network file");
-    if (o.content_image.empty()) throw Error("--content-image is required");
-    if (o.image_size < 0) throw Error("--image-size must be >= 0 (0: the photo's own size)");
-    check_write_targets({{"--output-image", o.output_image, ""}},
-                        {{"--model", o.model, ""}, {"--content-image", o.content_image, ""}});
-    if (const std::string ext = extension_of(o.output_image); ext != "png" && ext != "jpg" && ext != "jpeg")
-        throw Error("--output-image " + o.output_image + ": must end in .png, .jpg or .jpeg");
-    const Device d = open_model_device(o);
-    StyleNetwork net = load_style_network(o, d);
-    if (net.styles() > 0) {
-        if (o.style_mix.empty())
-            throw Error("--model " + o.model + " holds " + std::to_string(net.styles()) + " styles: choose with --style-mix (e.g. 0, or 3:0.5,12:0.5)");
-        net.set_style_mix(parse_style_mix(o.style_mix, net.styles()));
-    } else if (!o.style_mix.empty()) {
-        throw Error("--style-mix: --model " + o.model + " holds one style");
+namespace {
+
+namespace fs = std::filesystem;
+
+// The photos of a --content-image folder: its image files (by extension), sorted by name.
+std::vector<fs::path> photos_in(const std::string& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string ext = extension_of(e.path().string());
+        if (e.is_regular_file() && (ext == "png" || ext == "jpg" || ext == "jpeg" || ext == "bmp" || ext == "tga")) out.push_back(e.path());
     }
+    if (ec) throw Error("--content-image " + dir + ": cannot list the folder (" + ec.message() + ")");
+    std::sort(out.begin(), out.end());
+    if (out.empty()) throw Error("--content-image " + dir + ": the folder holds no .png, .jpg, .bmp or .tga files");
+    return out;
+}
+
+Image load_photo(const std::string& path, const ModelOptions& o, const StyleNetwork& net, int image_size) {
     Image photo;
     try {
-        photo = load_image(o.content_image, o.max_pixels);
+        photo = load_image(path, o.max_pixels);
     } catch (const Error& e) {
         throw Error(std::string("--content-image: ") + e.what());
     }
-    if (o.image_size > 0) photo = resize_longest(photo, o.image_size);
+    if (image_size > 0) photo = resize_longest(photo, image_size);
     if (photo.width < net.multiple() || photo.height < net.multiple())  // reflect padding needs more than the pad
-        throw Error("--content-image " + o.content_image + ": " + std::to_string(photo.width) + "x" + std::to_string(photo.height) +
+        throw Error("--content-image " + path + ": " + std::to_string(photo.width) + "x" + std::to_string(photo.height) +
                     " is too small for the network (at least " + std::to_string(net.multiple()) + "x" + std::to_string(net.multiple()) + ")");
-    ModelResult r;
-    r.width = photo.width, r.height = photo.height, r.styles = net.styles();
-    r.device = d.str();
-    log << "stylize --model: " << net.describe() << " ("
-        << (net.styles() ? std::to_string(net.styles()) + " styles" : std::string("one style")) << ") on "
-        << photo.width << "x" << photo.height << ", " << r.device << std::endl;
-    const Tensor content = image_to_tensor(photo);
+    return photo;
+}
+
+// The network's picture of `content` (1,3,H,W, 0..1, CPU), colours and --strength applied; adds the
+// forward pass's seconds to `seconds`.
+Tensor paint(const StyleNetwork& net, const Tensor& content, const ModelOptions& o, Device d, double& seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     Tensor out;
     {
@@ -101,9 +103,116 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
         out = net.apply(content.to(d)).cpu();
     }
     cuda_synchronize();
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (o.original_colors) out = original_colors(image_to_tensor(tensor_to_image(out)), content);
-    save_image(tensor_to_image(out), o.output_image);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out = image_to_tensor(tensor_to_image(out));  // clamped to 0..1
+    if (o.original_colors) out = original_colors(out, content);
+    if (o.strength < 1) out = add(scale(out, o.strength), scale(content, 1.0 - o.strength));
+    return out;
+}
+
+// Every style of a multi-style network on one photo, in a grid of ceil(sqrt(S)) columns, row by row in
+// style order, 4 white pixels between cells.
+Image contact_sheet(StyleNetwork& net, const Image& photo, const ModelOptions& o, Device d, double& seconds, std::ostream& log) {
+    const int S = net.styles(), cols = int(std::ceil(std::sqrt(double(S)))), rows = (S + cols - 1) / cols, gap = 4;
+    Image sheet;
+    sheet.width = cols * photo.width + (cols - 1) * gap, sheet.height = rows * photo.height + (rows - 1) * gap;
+    sheet.rgb.assign(size_t(sheet.width) * size_t(sheet.height) * 3, 1.0f);
+    const Tensor content = image_to_tensor(photo);
+    for (int k = 0; k < S; ++k) {
+        std::vector<float> one(size_t(S), 0.0f);
+        one[size_t(k)] = 1.0f;
+        net.set_style_mix(one);
+        const Image cell = tensor_to_image(paint(net, content, o, d, seconds));
+        const int x0 = (k % cols) * (photo.width + gap), y0 = (k / cols) * (photo.height + gap);
+        for (int y = 0; y < cell.height; ++y)
+            std::copy_n(cell.rgb.begin() + ptrdiff_t(y) * cell.width * 3, size_t(cell.width) * 3,
+                        sheet.rgb.begin() + (ptrdiff_t(y0 + y) * sheet.width + x0) * 3);
+        log << "  style " << k << ": row " << k / cols << ", column " << k % cols << std::endl;
+    }
+    return sheet;
+}
+
+}  // namespace
+
+ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
+    if (o.model.empty()) throw Error("--model: give a network file");
+    if (o.content_image.empty()) throw Error("--content-image is required");
+    if (o.image_size < 0) throw Error("--image-size must be >= 0 (0: the photo's own size)");
+    if (!(o.strength >= 0 && o.strength <= 1)) throw Error("--strength must be between 0 (the photo) and 1 (the network's picture)");
+    std::error_code ec;
+    const bool folder = fs::is_directory(o.content_image, ec);
+    if (folder && o.contact_sheet) throw Error("--contact-sheet takes one --content-image, not a folder");
+    std::vector<fs::path> photos;
+    if (folder) {
+        photos = photos_in(o.content_image);
+        if (fs::exists(o.output_image, ec) && !fs::is_directory(o.output_image, ec))
+            throw Error("--output-image " + o.output_image + ": with a folder of photos, give a folder for the pictures");
+        if (fs::exists(o.output_image, ec) && fs::equivalent(o.output_image, o.content_image, ec))
+            throw Error("--output-image " + o.output_image + ": the same folder as --content-image; the pictures would overwrite the photos");
+        fs::create_directories(o.output_image, ec);
+        if (ec) throw Error("--output-image " + o.output_image + ": cannot create the folder (" + ec.message() + ")");
+        for (const auto& p : photos)
+            check_write_targets({{"--output-image", (fs::path(o.output_image) / p.filename()).replace_extension(".png").string(), ""}},
+                                {{"--model", o.model, ""}, {"--content-image", p.string(), ""}});
+    } else {
+        check_write_targets({{"--output-image", o.output_image, ""}},
+                            {{"--model", o.model, ""}, {"--content-image", o.content_image, ""}});
+        if (const std::string ext = extension_of(o.output_image); ext != "png" && ext != "jpg" && ext != "jpeg")
+            throw Error("--output-image " + o.output_image + ": must end in .png, .jpg or .jpeg");
+    }
+    const Device d = open_model_device(o);
+    StyleNetwork net = load_style_network(o, d);
+    if (o.contact_sheet) {
+        if (net.styles() == 0) throw Error("--contact-sheet: --model " + o.model + " holds one style; the sheet shows a multi-style network's");
+        if (!o.style_mix.empty()) throw Error("--style-mix and --contact-sheet: the sheet shows every style, one per cell");
+    } else if (net.styles() > 0) {
+        if (o.style_mix.empty())
+            throw Error("--model " + o.model + " holds " + std::to_string(net.styles()) + " styles: choose with --style-mix (e.g. 0, or 3:0.5,12:0.5)");
+        net.set_style_mix(parse_style_mix(o.style_mix, net.styles()));
+    } else if (!o.style_mix.empty()) {
+        throw Error("--style-mix: --model " + o.model + " holds one style");
+    }
+    ModelResult r;
+    r.styles = net.styles();
+    r.device = d.str();
+    const std::string what = net.describe() + " (" + (net.styles() ? std::to_string(net.styles()) + " styles" : std::string("one style")) + ")";
+    if (o.contact_sheet) {
+        const Image photo = load_photo(o.content_image, o, net, o.image_size > 0 ? o.image_size : 256);
+        log << "stylize --model --contact-sheet: " << what << ", cells of " << photo.width << "x" << photo.height << ", " << r.device << std::endl;
+        const Image sheet = contact_sheet(net, photo, o, d, r.seconds, log);
+        r.width = sheet.width, r.height = sheet.height, r.pictures = net.styles();
+        save_image(sheet, o.output_image);
+        return r;
+    }
+    if (!folder) {
+        const Image photo = load_photo(o.content_image, o, net, o.image_size);
+        r.width = photo.width, r.height = photo.height, r.pictures = 1;
+        log << "stylize --model: " << what << " on " << photo.width << "x" << photo.height << ", " << r.device << std::endl;
+        save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds)), o.output_image);
+        return r;
+    }
+    log << "stylize --model: " << what << " on " << photos.size() << " photos in " << o.content_image << " -> " << o.output_image << ", "
+        << r.device << std::endl;
+    std::vector<std::string> failed;
+    for (const auto& p : photos) {
+        if (stop_requested()) throw Interrupted("stopped after " + std::to_string(r.pictures) + " of " + std::to_string(photos.size()) + " photos");
+        const std::string out = (fs::path(o.output_image) / p.filename()).replace_extension(".png").string();
+        try {
+            const Image photo = load_photo(p.string(), o, net, o.image_size);
+            save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds)), out);
+            ++r.pictures;
+            log << "  " << p.filename().string() << " -> " << out << " (" << photo.width << "x" << photo.height << ")" << std::endl;
+        } catch (const Interrupted&) {
+            throw;
+        } catch (const Error& e) {
+            failed.push_back(p.filename().string());
+            log << "  warning: " << e.what() << " (skipped)" << std::endl;
+        }
+    }
+    if (!failed.empty())
+        throw Error("--content-image " + o.content_image + ": " + std::to_string(failed.size()) + " of " + std::to_string(photos.size()) +
+                    " photos could not be painted (" + failed.front() + (failed.size() > 1 ? ", ..." : "") + "); the other " +
+                    std::to_string(r.pictures) + " are in " + o.output_image);
     return r;
 }
 

@@ -25,15 +25,22 @@ struct ModelOptions {
     std::string backend = "own";
     std::string style_mix;      // multi-style networks: "7", or "3:0.5,12:0.5" (0-based style numbers)
     bool original_colors = false;
+    double strength = 1.0;      // the picture blended with the photo: 1 the network's alone, 0 the photo
+    bool contact_sheet = false; // every style of a multi-style network in a grid (cells 256 px unless --image-size)
     int64_t max_pixels = kDefaultMaxPixels;
 };
 
 struct ModelResult {
     double seconds = 0;  // the forward pass, padding and cropping included (not loading, not writing)
     int width = 0, height = 0, styles = 0;
+    int pictures = 0;    // written (a folder: one per photo; a contact sheet: one per style)
     std::string device;
 };
 
+// content_image a file: one picture. A folder: every .png/.jpg/.bmp/.tga in it (sorted), each written to
+// output_image (a folder, made if missing; not the photos' own) as NAME.png; a photo that cannot be read is
+// skipped with a warning and the run ends with an Error counting them. contact_sheet: one picture with every
+// style. Ctrl-C (request_stop) between photos: nst::Interrupted.
 ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log);
 
 // The parts stylize_video --model shares: --model read onto d (its style mix not yet set) and the device.

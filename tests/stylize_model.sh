@@ -41,4 +41,23 @@ cmp model.pth "$fx/transformer_tiny.pth" || { echo "FAIL: the model was overwrit
   --content-image "$ex/chelsea.jpg" --output-image onnx.png --gpu -1 > onnx.log
 [ "$(png_size onnx.png)" = 101x67 ] || { echo "FAIL: onnx.png is $(png_size onnx.png), not 101x67"; exit 1; }
 grep -q "InstanceNorm (fused)" onnx.log || { echo "FAIL: the ONNX network was not described"; cat onnx.log; exit 1; }
-echo "stylize_model: 451x300, 99x66 and 101x67 pictures from one- and three-style networks (.pth, safetensors, ONNX); 8 refusals"
+# A folder in, a folder out: every photo painted, an unreadable one skipped and counted (exit 1).
+mkdir -p photos && cp "$ex/chelsea.jpg" photos/a.jpg && cp "$ex/starry_night.jpg" photos/b.jpg && echo junk > photos/c.png
+set +e; "$stylize" --model "$fx/onnx_tiny_multistyle.onnx" --style-mix 1 --image-size 48 --content-image photos \
+  --output-image painted --gpu -1 > folder.log 2> folder.err; rc=$?; set -e
+[ $rc -eq 1 ] || { echo "FAIL: a folder with an unreadable photo gave exit $rc"; cat folder.err; exit 1; }
+grep -q "1 of 3 photos could not be painted (c.png)" folder.err || { echo "FAIL: folder error"; cat folder.err; exit 1; }
+[ "$(png_size painted/a.png)" = 48x32 ] && [ -f painted/b.png ] && [ ! -e painted/c.png ] || { echo "FAIL: painted/ holds $(ls painted)"; exit 1; }
+set +e; "$stylize" --model "$fx/onnx_tiny_multistyle.onnx" --style-mix 1 --content-image photos --output-image photos/ --gpu -1 2> same.err; rc=$?; set -e
+[ $rc -eq 1 ] && grep -q "the same folder as --content-image" same.err || { echo "FAIL: output folder = input folder: exit $rc"; cat same.err; exit 1; }
+[ "$(ls photos | wc -l)" -eq 3 ] || { echo "FAIL: the photos folder changed: $(ls photos)"; exit 1; }
+# Every style in a grid: 3 styles, 2 columns and 2 rows of 40x27 cells with 4-pixel gaps.
+"$stylize" --model "$fx/onnx_tiny_multistyle.onnx" --contact-sheet --image-size 40 --content-image "$ex/chelsea.jpg" \
+  --output-image sheet.png --gpu -1 > sheet.log
+[ "$(png_size sheet.png)" = 84x58 ] || { echo "FAIL: sheet.png is $(png_size sheet.png), not 84x58"; exit 1; }
+refuse "--contact-sheet: --model" --model "$fx/transformer_tiny.pth" --contact-sheet --output-image refused.png
+refuse "--strength must be between 0" --model "$fx/transformer_tiny.pth" --strength 1.5 --output-image refused.png
+refuse "--strength applies with --model" --strength 0.5 --output-image refused.png --style-image "$ex/starry_night.jpg"
+"$stylize" --model "$fx/transformer_tiny.pth" --strength 0.25 --image-size 64 --content-image "$ex/chelsea.jpg" --output-image soft.png --gpu -1 > soft.log
+[ "$(png_size soft.png)" = 64x43 ] || { echo "FAIL: soft.png"; exit 1; }
+echo "stylize_model: 451x300, 99x66 and 101x67 pictures from one- and three-style networks (.pth, safetensors, ONNX); a folder; a contact sheet; 13 refusals"

@@ -132,4 +132,8 @@ bool conv2d_forward_direct(const float* x, const float* w, const float* b, float
 #endif
 }
 
+void conv2d_forward_direct_or_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    if (!conv2d_forward_direct(x, w, b, y, s)) conv2d_forward_gemm(x, w, b, y, s);
+}
+
 }  // namespace nst::cpu

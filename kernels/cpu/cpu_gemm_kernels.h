@@ -35,6 +35,8 @@ int64_t set_winograd_buffer_floats(int64_t floats);
 // (nothing done) where it does not apply, so the caller goes on to another kernel.
 bool conv2d_direct_fits(const ConvShape& s);
 bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+// The variant "direct": the direct kernel where it applies, else im2col+GEMM (backward: im2col+GEMM).
+void conv2d_forward_direct_or_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 
 void gram_forward_gemm(const float* f, float* g, const GramShape& s);
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s);
