@@ -89,12 +89,14 @@ void refuse_flags(const CLI::App& app) {
 
 // stylize_video --model: the flags that apply to a forward pass per frame; any other given is refused.
 int run_model(const CLI::App& app, const nst::VideoOptions& v, const std::string& model, const std::string& mix,
-              const std::string& mix_end) {
+              const std::string& mix_end, double steady) {
     static const char* const kApply[] = {"--model", "--style-mix", "--style-mix-end", "--content-video",
                                          "--output-video", "--output-frames", "--image-size", "--gpu", "--backend",
-                                         "--original-colors", "--max-pixels", "--fps", "--max-frames"};
+                                         "--original-colors", "--max-pixels", "--fps", "--max-frames", "--steady", "--flow"};
     try {
-        if (model.empty()) throw nst::Error("--style-mix and --style-mix-end apply to a multi-style --model");
+        if (model.empty())
+            throw nst::Error(app.get_option("--steady")->count() ? "--steady applies with --model (the optimisation has its temporal term)"
+                                                                  : "--style-mix and --style-mix-end apply to a multi-style --model");
         for (const CLI::Option* opt : app.get_options()) {
             if (opt->count() == 0 || opt->get_lnames().empty()) continue;
             const std::string name = "--" + opt->get_lnames().front();
@@ -116,6 +118,8 @@ int run_model(const CLI::App& app, const nst::VideoOptions& v, const std::string
         o.style_mix_end = mix_end;
         o.fps = v.fps;
         o.max_frames = v.max_frames;
+        o.steady = steady;
+        o.flow = v.flow;
         nst::apps::stop_on_interrupt("\nstylize_video: stopping after this frame; press Ctrl-C again to quit now\n",
                                      "\nstylize_video: quitting now; the frames written so far are intact\n");
         const nst::ModelVideoResult r = nst::stylize_video_with_model(o, std::cout);
@@ -160,6 +164,10 @@ int main(int argc, char** argv) {
                    "3:0.5,12:0.5")->type_name("MIX");
     app.add_option("--style-mix-end", mix_end, "with a multi-style --model: the mix at the last frame, interpolated "
                    "from --style-mix frame by frame")->type_name("MIX");
+    double steady = 0;
+    app.add_option("--steady", steady, "with --model: blend each picture with the previous one warped by the optical flow, "
+                   "where the flow is reliable, by this weight (0..1, default 0: off; 0.5 halves the flicker the motion does not "
+                   "explain); prints the warping error with and without")->type_name("W");
     nst::apps::add_style_flags(app, o.frame, lists);
     add_frame_flags(app, o.frame);
     std::vector<std::string> refused_values;
@@ -171,7 +179,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (!model.empty() || !mix.empty() || !mix_end.empty()) return run_model(app, o, model, mix, mix_end);
+    if (!model.empty() || !mix.empty() || !mix_end.empty() || app.get_option("--steady")->count())
+        return run_model(app, o, model, mix, mix_end, steady);
     try {
         refuse_flags(app);
         nst::apps::apply_style_flags(lists, o.frame);

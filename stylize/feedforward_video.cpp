@@ -10,6 +10,7 @@
 
 #include "core/autograd.h"
 #include "media/color.h"
+#include "media/optical_flow.h"
 #include "media/video_frames.h"
 #include "stylize/stylize.h"
 #include "stylize/write_targets.h"
@@ -26,6 +27,7 @@ std::string run_identity(const ModelVideoOptions& o) {
     std::ostringstream s;
     s << "model=" << fs::absolute(o.frame.model).string() << "\nvideo=" << fs::absolute(o.content_video).string()
       << "\nmix=" << o.frame.style_mix << "\nmix_end=" << o.style_mix_end << "\nsize=" << o.frame.image_size << "\n";
+    if (o.steady > 0) s << "steady=" << o.steady << " " << o.flow << "\n";  // (absent when off: older folders still match)
     return s.str();
 }
 
@@ -69,6 +71,8 @@ ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostre
     if (o.frame.image_size < 0) throw Error("--image-size must be >= 0 (0: the video's own size)");
     if (o.max_frames < 0) throw Error("--max-frames must be >= 0 (0: every frame)");
     if (!(o.fps >= 0)) throw Error("--fps must be a positive number of frames per second");
+    if (!(o.steady >= 0 && o.steady < 1)) throw Error("--steady must be at least 0 (off) and below 1 (1 would freeze the picture)");
+    const FlowMethod flow = parse_flow_method(o.flow);
     auto source = FrameSource::open(o.content_video, "--content-video", o.frame.max_pixels);
     check_write_targets({{"--output-video", o.output_video, ""}},
                         {{"--model", o.frame.model, ""}, {"--content-video", o.content_video, ""}});
@@ -96,8 +100,9 @@ ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostre
     if (o.max_frames > 0 && (total == 0 || o.max_frames < total)) total = o.max_frames;
     log << "stylize_video --model: " << o.content_video << " (" << source->width() << "x" << source->height() << ", "
         << total << " frames, at " << w << "x" << h << ") -> " << r.frames_dir << " on " << r.device << std::endl;
-    Image frame;
+    Image frame, prev_in, prev_out, prev_raw;
     int64_t t = 0;
+    double err_plain = 0, err_steady = 0;
     for (; (o.max_frames == 0 || t < o.max_frames) && source->next(frame); ++t) {
         if (stop_requested())
             throw Interrupted("stopped at frame " + std::to_string(t + 1) + "; frames 1.." + std::to_string(t) + " are in " +
@@ -111,12 +116,32 @@ ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostre
             NoGradGuard no_grad;
             out = net.apply(content.to(d)).cpu();
         }
-        r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (o.frame.original_colors) out = original_colors(image_to_tensor(tensor_to_image(out)), content);
-        save_image(tensor_to_image(out), (fs::path(r.frames_dir) / frame_file_name(t)).string());
+        Image picture = tensor_to_image(out);
+        if (o.steady > 0) {
+            if (t > 0) {  // blend in the previous picture where the flow explains the motion
+                const Flow backward = compute_flow(in, prev_in, flow), forward = compute_flow(prev_in, in, flow);
+                const std::vector<float> mask = reliable_mask(backward, forward);
+                const Image warped = warp(prev_out, backward);
+                err_plain += warping_error(prev_raw, picture, backward, mask);
+                prev_raw = picture;
+                for (size_t i = 0; i < picture.rgb.size(); ++i)
+                    picture.rgb[i] += float(o.steady) * mask[i / 3] * (warped.rgb[i] - picture.rgb[i]);
+                err_steady += warping_error(prev_out, picture, backward, mask);
+            }
+            if (t == 0) prev_raw = picture;
+            prev_in = in, prev_out = picture;
+        }
+        r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();  // steadying included
+        save_image(picture, (fs::path(r.frames_dir) / frame_file_name(t)).string());
     }
     if (t == 0) throw Error("--content-video " + o.content_video + ": no frames");
     r.frames = t;
+    if (o.steady > 0 && t > 1) {
+        r.warping_error_plain = err_plain / double(t - 1), r.warping_error_steady = err_steady / double(t - 1);
+        log << "warping error between consecutive pictures: " << r.warping_error_plain << " as the network paints them, "
+            << r.warping_error_steady << " steadied (--steady " << o.steady << ")" << std::endl;
+    }
     log << "stylized " << t << " frames: " << (r.seconds > 0 ? double(t) / r.seconds : 0.0) << " frames per second" << std::endl;
     if (!o.output_video.empty()) {
         const double fps = o.fps > 0 ? o.fps : source->fps() > 0 ? source->fps() : 25.0;

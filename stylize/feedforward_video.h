@@ -22,12 +22,20 @@ struct ModelVideoOptions {
     std::string style_mix_end;   // multi-style: the mix at the last frame (default: --style-mix throughout)
     double fps = 0;              // the output's rate; 0: the input video's, or 25 for a folder
     int64_t max_frames = 0;      // 0: all
+    // Steadying (0: off): where the optical flow between consecutive input frames is reliable (Ruder et
+    // al.'s mask), the picture becomes (1 − steady)·network + steady·(the previous picture warped by the
+    // flow). 0.5 halves what changes between frames that the motion does not explain; 1 would freeze it.
+    double steady = 0;
+    std::string flow = "dis";    // dis | farneback
 };
 
 struct ModelVideoResult {
     int64_t frames = 0;
-    double seconds = 0;          // the forward passes (frames per second = frames / seconds)
+    double seconds = 0;          // the forward passes and any steadying (frames per second = frames / seconds)
     std::string device, frames_dir;
+    // With steady > 0: the mean warping error (media/optical_flow.h) between consecutive pictures over the
+    // clip, of the network's own pictures and of the steadied ones (frames 2.. against the picture before).
+    double warping_error_plain = 0, warping_error_steady = 0;
 };
 
 ModelVideoResult stylize_video_with_model(const ModelVideoOptions& o, std::ostream& log);

@@ -76,8 +76,17 @@ cmp ff/frame_00005.png f2/frame_00005.png || { echo "FAIL: the last frame is not
   { echo "FAIL: the middle frame is not a mix"; exit 1; }
 "$sv" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 0 --style-mix-end 2 --content-video in \
   --output-frames ff --gpu -1 > /dev/null  # the same command again rewrites its own frames
+# --steady: the pictures change between frames (the mix moves) over a still clip, so the flow is reliable
+# everywhere and blending in the previous picture must lower the warping error between pictures.
+"$sv" --model "$fx/transformer_tiny_cond.safetensors" --style-mix 0 --style-mix-end 2 --steady 0.5 --content-video in \
+  --output-frames fs --gpu -1 > fs.log
+read -r plain steadied < <(sed -n 's/^warping error between consecutive pictures: \([0-9.e-]*\) as the network paints them, \([0-9.e-]*\) steadied.*/\1 \2/p' fs.log)
+awk -v p="$plain" -v s="$steadied" 'BEGIN { exit !(p > 0 && s < 0.5 * p) }' ||
+  { echo "FAIL: --steady 0.5: warping error $steadied steadied against $plain plain"; cat fs.log; exit 1; }
+refuse "--steady must be at least 0" --content-video in --model "$fx/transformer_tiny.pth" --output-frames fm --steady 1
+refuse "--steady applies with --model" --content-video in --style-image "$fx/tiny_rgb.png" --output-frames fm --steady 0.5
 refuse "--temporal-weight does not apply with --model" --content-video in --model "$fx/transformer_tiny.pth" \
   --output-frames fm --temporal-weight 5
 refuse "already holds frame_00001.png of another run" --content-video in --model "$fx/transformer_tiny.pth" \
   --output-frames ff
-echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 15 refusals; --model with an interpolated style mix"
+echo "stylize_video_cli: frames in and out, SIGKILL resumed to the uninterrupted frames, 17 refusals; --model with an interpolated style mix, steadied (warping error $plain -> $steadied)"
