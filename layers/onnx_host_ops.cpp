@@ -24,7 +24,10 @@ int64_t numel_of(const std::vector<int64_t>& shape, const OnnxNode& n) {
     return weights::checked_numel(shape, n.label() + ": result", kOnnxHostMaxElements);
 }
 
+constexpr size_t kMaxRank = 32;  // ONNX sets none; no network here comes near, and per-element work is O(rank)
+
 OnnxTensor make(OnnxType type, std::vector<int64_t> shape, const OnnxNode& n) {
+    if (shape.size() > kMaxRank) fail(n, "a result of rank " + std::to_string(shape.size()) + " (at most " + std::to_string(kMaxRank) + ")");
     OnnxTensor t;
     t.type = type;
     t.shape = std::move(shape);
@@ -34,9 +37,29 @@ OnnxTensor make(OnnxType type, std::vector<int64_t> shape, const OnnxNode& n) {
     return t;
 }
 
+// A computed value into element k: floats as float; integers from a double only where it is a whole number
+// inside int64's range (integers copied from integers go through copy_elem, exactly).
 void set(OnnxTensor& t, int64_t k, double v) {
-    if (t.floating()) t.f[size_t(k)] = float(v);
-    else t.i[size_t(k)] = int64_t(v);
+    if (t.floating()) {
+        t.f[size_t(k)] = float(v);
+        return;
+    }
+    if (!(v >= -9.2e18 && v <= 9.2e18)) throw Error("an integer result out of range (" + std::to_string(v) + ")");
+    t.i[size_t(k)] = int64_t(v);
+}
+
+// Element src of x into element k of y, exactly when both are integers (INT64_MAX stays INT64_MAX).
+void copy_elem(OnnxTensor& y, int64_t k, const OnnxTensor& x, int64_t src) {
+    if (!y.floating() && !x.floating()) y.i[size_t(k)] = x.i[size_t(src)];
+    else if (y.floating() && x.floating()) y.f[size_t(k)] = x.f[size_t(src)];
+    else set(y, k, x.at(src));
+}
+
+// One element as the single value of a scalar-like input (min, max, pad value, epsilon): an Error unless it
+// holds exactly one.
+double scalar_of(const OnnxNode& n, const OnnxTensor& t, const char* what) {
+    if (t.numel() != 1) fail(n, std::string(what) + " must hold one value, not " + std::to_string(t.numel()));
+    return t.at(0);
 }
 
 const OnnxTensor& need(const OnnxNode& n, const std::vector<const OnnxTensor*>& in, size_t k) {
@@ -61,45 +84,66 @@ std::vector<int64_t> strides_of(const std::vector<int64_t>& shape) {
     return s;
 }
 
-// For each element of `out_shape`, the index of the element of an input of `in_shape` broadcast to it.
-std::vector<int64_t> broadcast_index(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape) {
-    const size_t r = out_shape.size(), off = r - in_shape.size();
-    std::vector<int64_t> in_str = strides_of(in_shape), eff(r, 0);
-    for (size_t d = 0; d < in_shape.size(); ++d) eff[d + off] = in_shape[d] == 1 ? 0 : in_str[d];
+// Walks the elements of `out_shape` in order, calling f(k, ia, ib) with the offsets of the elements of
+// inputs of shapes a and b broadcast to it (numpy rules), without materialising index arrays.
+template <class F>
+void for_each_broadcast(const std::vector<int64_t>& a, const std::vector<int64_t>& b, const std::vector<int64_t>& out, F f) {
+    const size_t r = out.size();
+    auto eff = [&](const std::vector<int64_t>& in) {
+        std::vector<int64_t> st = strides_of(in), e(r, 0);
+        for (size_t d = 0; d < in.size(); ++d) e[d + r - in.size()] = in[d] == 1 ? 0 : st[d];
+        return e;
+    };
+    const std::vector<int64_t> ea = eff(a), eb = eff(b);
     int64_t total = 1;
-    for (int64_t d : out_shape) total *= d;
-    std::vector<int64_t> idx(static_cast<size_t>(total));
+    for (int64_t d : out) total *= d;
     std::vector<int64_t> coord(r, 0);
+    int64_t ia = 0, ib = 0;
     for (int64_t k = 0; k < total; ++k) {
-        int64_t src = 0;
-        for (size_t d = 0; d < r; ++d) src += coord[d] * eff[d];
-        idx[size_t(k)] = src;
+        f(k, ia, ib);
         for (size_t d = r; d-- > 0;) {
-            if (++coord[d] < out_shape[d]) break;
+            if (++coord[d] < out[d]) {
+                ia += ea[d], ib += eb[d];
+                break;
+            }
+            ia -= ea[d] * (out[d] - 1), ib -= eb[d] * (out[d] - 1);
             coord[d] = 0;
         }
     }
-    return idx;
+}
+
+int64_t int_op(const OnnxNode& n, int64_t x, int64_t z) {
+    int64_t v = 0;
+    bool overflow = false;
+    if (n.op == "Add") overflow = __builtin_add_overflow(x, z, &v);
+    else if (n.op == "Sub") overflow = __builtin_sub_overflow(x, z, &v);
+    else if (n.op == "Mul") overflow = __builtin_mul_overflow(x, z, &v);
+    else if (n.op == "Div") {
+        if (z == 0) fail(n, "integer division by zero");
+        if (x == INT64_MIN && z == -1) overflow = true;
+        else v = x / z;  // truncates, as C and the operator document
+    } else {  // Pow
+        const double p = std::pow(double(x), double(z));
+        if (!(p >= -9.2e18 && p <= 9.2e18)) overflow = true;
+        else v = int64_t(p);
+    }
+    if (overflow) fail(n, "integer overflow");
+    return v;
 }
 
 OnnxTensor binary(const OnnxNode& n, const OnnxTensor& a, const OnnxTensor& b) {
     if (a.floating() != b.floating()) fail(n, std::string("mixes ") + onnx_type_name(a.type) + " and " + onnx_type_name(b.type));
     OnnxTensor y = make(a.type, broadcast_shapes(a.shape, b.shape, n.label()), n);
-    const auto ia = broadcast_index(a.shape, y.shape), ib = broadcast_index(b.shape, y.shape);
     const std::string& op = n.op;
-    for (int64_t k = 0; k < y.numel(); ++k) {
-        const double x = a.at(ia[size_t(k)]), z = b.at(ib[size_t(k)]);
-        double v;
-        if (op == "Add") v = x + z;
-        else if (op == "Sub") v = x - z;
-        else if (op == "Mul") v = x * z;
-        else if (op == "Pow") v = std::pow(x, z);
-        else {  // Div: integers truncate
-            if (!a.floating() && z == 0) fail(n, "integer division by zero");
-            v = a.floating() ? x / z : double(int64_t(x) / int64_t(z));
+    for_each_broadcast(a.shape, b.shape, y.shape, [&](int64_t k, int64_t ia, int64_t ib) {
+        if (!a.floating()) {
+            y.i[size_t(k)] = int_op(n, a.i[size_t(ia)], b.i[size_t(ib)]);
+            return;
         }
-        set(y, k, v);
-    }
+        const double x = a.f[size_t(ia)], z = b.f[size_t(ib)];
+        const double v = op == "Add" ? x + z : op == "Sub" ? x - z : op == "Mul" ? x * z : op == "Pow" ? std::pow(x, z) : x / z;
+        y.f[size_t(k)] = float(v);
+    });
     return y;
 }
 
@@ -150,7 +194,10 @@ OnnxTensor reduce(const OnnxNode& n, const OnnxTensor& x, std::vector<int64_t> a
 }
 
 OnnxTensor constant(const OnnxNode& n) {
-    if (n.has("value")) return n.attributes.at("value").t;
+    if (n.has("value")) {
+        if (n.attributes.at("value").kind != OnnxAttribute::Kind::Tensor) fail(n, "attribute 'value' is not a tensor");
+        return n.attributes.at("value").t;
+    }
     OnnxTensor t;
     if (n.has("value_float")) t.f = {n.attr_float("value_float", 0)};
     else if (n.has("value_floats")) t.f = n.attributes.at("value_floats").floats, t.shape = {int64_t(t.f.size())};
@@ -162,6 +209,7 @@ OnnxTensor constant(const OnnxNode& n) {
 
 OnnxTensor reshape(const OnnxNode& n, const OnnxTensor& x, const OnnxTensor& shape_t) {
     std::vector<int64_t> shape = ints_of(shape_t);
+    if (shape.size() > kMaxRank) fail(n, "a shape of rank " + std::to_string(shape.size()));
     const bool allowzero = n.attr_int("allowzero", 0) != 0;
     int64_t known = 1, infer = -1;
     for (size_t d = 0; d < shape.size(); ++d) {
@@ -175,8 +223,9 @@ OnnxTensor reshape(const OnnxNode& n, const OnnxTensor& x, const OnnxTensor& sha
         } else if (shape[d] < 0) {
             fail(n, "shape " + shape_to_string(shape) + " has a negative dimension");
         } else {
+            if (shape[d] > kOnnxHostMaxElements || (shape[d] != 0 && known > kOnnxHostMaxElements / shape[d]))
+                fail(n, "shape " + shape_to_string(shape) + " is too large");
             known *= shape[d];
-            if (known > kOnnxHostMaxElements) fail(n, "shape " + shape_to_string(shape) + " is too large");
         }
     }
     if (infer >= 0) {
@@ -207,12 +256,14 @@ OnnxTensor slice(const OnnxNode& n, const std::vector<const OnnxTensor*>& in, in
         fail(n, "starts, ends, axes and steps differ in length");
     std::vector<int64_t> begin(size_t(rank), 0), step(size_t(rank), 1), out_shape = x.shape;
     for (size_t k = 0; k < starts.size(); ++k) {
-        const int64_t a = norm_axis(axes[k], rank, n), dim = x.shape[size_t(a)], s = steps[k];
+        const int64_t a = norm_axis(axes[k], rank, n), dim = x.shape[size_t(a)];
+        int64_t s = steps[k];
         if (s == 0) fail(n, "a step of 0");
         if (dim == 0) {
             out_shape[size_t(a)] = 0;
             continue;
         }
+        s = std::clamp<int64_t>(s, -dim, dim);  // a larger step takes the same elements (one), and cannot overflow below
         // Clamp as the operator document says: negatives count from the end, then into range.
         auto clamp_index = [&](int64_t v, bool is_end) {
             if (v < 0) v = std::max<int64_t>(v, std::numeric_limits<int64_t>::min() + dim) + dim;
@@ -229,7 +280,7 @@ OnnxTensor slice(const OnnxNode& n, const std::vector<const OnnxTensor*>& in, in
     for (int64_t k = 0; k < y.numel(); ++k) {
         int64_t src = 0;
         for (int64_t d = 0; d < rank; ++d) src += (begin[size_t(d)] + coord[size_t(d)] * step[size_t(d)]) * in_str[size_t(d)];
-        set(y, k, x.at(src));
+        copy_elem(y, k, x, src);
         for (int64_t d = rank; d-- > 0;) {
             if (++coord[size_t(d)] < out_shape[size_t(d)]) break;
             coord[size_t(d)] = 0;
@@ -257,7 +308,7 @@ OnnxTensor transpose(const OnnxNode& n, const OnnxTensor& x) {
     for (int64_t k = 0; k < y.numel(); ++k) {
         int64_t src = 0;
         for (int64_t d = 0; d < rank; ++d) src += coord[size_t(d)] * in_str[size_t(perm[size_t(d)])];
-        set(y, k, x.at(src));
+        copy_elem(y, k, x, src);
         for (int64_t d = rank; d-- > 0;) {
             if (++coord[size_t(d)] < out_shape[size_t(d)]) break;
             coord[size_t(d)] = 0;
@@ -286,7 +337,7 @@ OnnxTensor concat(const OnnxNode& n, const std::vector<const OnnxTensor*>& in) {
     for (int64_t o = 0; o < outer; ++o)
         for (const OnnxTensor* t : in) {
             const int64_t chunk = t->numel() / std::max<int64_t>(outer, 1);
-            for (int64_t j = 0; j < chunk; ++j) set(y, k_out++, t->at(o * chunk + j));
+            for (int64_t j = 0; j < chunk; ++j) copy_elem(y, k_out++, *t, o * chunk + j);
         }
     return y;
 }
@@ -297,6 +348,7 @@ std::vector<int64_t> axes_arg(const OnnxNode& n, const std::vector<const OnnxTen
 }
 
 OnnxTensor unsqueeze(const OnnxNode& n, const OnnxTensor& x, std::vector<int64_t> axes) {
+    if (x.shape.size() + axes.size() > kMaxRank) fail(n, "a result of rank " + std::to_string(x.shape.size() + axes.size()));
     const int64_t rank = int64_t(x.shape.size() + axes.size());
     for (int64_t& a : axes) a = norm_axis(a, rank, n);
     std::sort(axes.begin(), axes.end());
@@ -338,6 +390,10 @@ OnnxType cast_type(const OnnxNode& n) {
 OnnxTensor cast(const OnnxNode& n, const OnnxTensor& x) {
     OnnxTensor y = make(cast_type(n), x.shape, n);
     for (int64_t k = 0; k < x.numel(); ++k) {
+        if (!x.floating() && !y.floating()) {  // integers stay exact (held as int64 whatever their width)
+            y.i[size_t(k)] = y.type == OnnxType::Bool ? int64_t(x.i[size_t(k)] != 0) : x.i[size_t(k)];
+            continue;
+        }
         double v = x.at(k);
         if (!y.floating()) {
             if (y.type == OnnxType::Bool) v = v != 0;
@@ -360,6 +416,8 @@ struct QuantParams {
 
 QuantParams quant_params(const OnnxNode& n, const OnnxTensor& x, const std::vector<const OnnxTensor*>& in) {
     QuantParams q{&need(n, in, 1), in.size() > 2 ? in[2] : nullptr};
+    if (q.scale->numel() < 1) fail(n, "an empty scale");
+    if (q.zero && q.zero->numel() != q.scale->numel() && q.zero->numel() != 1) fail(n, "the zero point does not match the scale");
     if (q.scale->numel() != 1) {
         const int64_t rank = int64_t(x.shape.size()), axis = norm_axis(n.attr_int("axis", 1), rank, n);
         q.axis_len = x.shape[size_t(axis)];
@@ -406,7 +464,7 @@ OnnxTensor gather(const OnnxNode& n, const OnnxTensor& x, const OnnxTensor& idx)
             int64_t g = int64_t(idx.at(j));
             if (g < -dim || g >= dim) fail(n, "index " + std::to_string(g) + " is outside 0.." + std::to_string(dim - 1));
             if (g < 0) g += dim;
-            for (int64_t r = 0; r < inner; ++r) set(y, k++, x.at((o * dim + g) * inner + r));
+            for (int64_t r = 0; r < inner; ++r) copy_elem(y, k++, x, (o * dim + g) * inner + r);
         }
     return y;
 }
@@ -447,10 +505,11 @@ std::vector<OnnxTensor> eval_host_node(const OnnxNode& n, const std::vector<cons
     if (op == "Identity") return {need(n, in, 0)};
     if (op == "ConstantOfShape") {
         const std::vector<int64_t> shape = ints_of(need(n, in, 0));
+        if (n.has("value") && n.attributes.at("value").kind != weights::OnnxAttribute::Kind::Tensor) fail(n, "attribute 'value' is not a tensor");
         OnnxTensor value = n.has("value") ? n.attributes.at("value").t : host_scalar(0.0f);
-        if (value.numel() != 1) fail(n, "value must hold one element");
+        scalar_of(n, value, "value");
         OnnxTensor y = make(value.type, shape, n);
-        for (int64_t k = 0; k < y.numel(); ++k) set(y, k, value.at(0));
+        for (int64_t k = 0; k < y.numel(); ++k) copy_elem(y, k, value, 0);
         return {y};
     }
     if (op == "Shape") {
@@ -481,8 +540,8 @@ std::vector<OnnxTensor> eval_host_node(const OnnxNode& n, const std::vector<cons
     if (op == "Clip") {
         double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
         if (opset < 11) lo = n.attr_float("min", -3.4e38f), hi = n.attr_float("max", 3.4e38f);
-        if (opset >= 11 && in.size() > 1 && in[1]) lo = in[1]->at(0);
-        if (opset >= 11 && in.size() > 2 && in[2]) hi = in[2]->at(0);
+        if (opset >= 11 && in.size() > 1 && in[1]) lo = scalar_of(n, *in[1], "min");
+        if (opset >= 11 && in.size() > 2 && in[2]) hi = scalar_of(n, *in[2], "max");
         return {unary(need(n, in, 0), [=](double v) { return std::min(std::max(v, lo), hi); })};
     }
     if (op == "ReduceSum") return {reduce(n, need(n, in, 0), reduce_axes(n, in, opset, opset >= 13), false)};

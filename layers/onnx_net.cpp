@@ -21,6 +21,8 @@ using weights::shape_to_string;
 
 namespace {
 
+constexpr int64_t kMaxFoldedElements = int64_t(1) << 27;
+
 [[noreturn]] void fail(const OnnxModel& m, const OnnxNode& n, const std::string& why) {
     throw Error(m.file + ": " + n.label() + ": " + why);
 }
@@ -59,7 +61,8 @@ OnnxNet::OnnxNet(OnnxModel model, Device device, const std::string& image_input)
 
 const OnnxTensor& OnnxNet::host_value(const std::string& name, const std::map<std::string, OnnxTensor>& runtime) const {
     if (auto it = runtime.find(name); it != runtime.end()) return it->second;
-    return folded_.at(name);
+    if (auto it = folded_.find(name); it != folded_.end()) return it->second;
+    throw Error("'" + name + "' is needed on the host but depends on the picture (or was never made)");
 }
 
 // ---- loading ----
@@ -71,9 +74,11 @@ void OnnxNet::compile() {
     done_.assign(nodes.size(), false);
     for (size_t k = 0; k < nodes.size(); ++k)
         for (const auto& in : nodes[k].inputs)
-            if (!in.empty()) users_[in].push_back(k);
+            if (!in.empty() && (users_[in].empty() || users_[in].back() != k)) users_[in].push_back(k);  // Mul(d, d): once
 
-    // Pass 1: which values depend on the image; fold the nodes whose inputs are all constants.
+    // Pass 1: which values depend on the image; fold the nodes whose inputs are all constants (at most
+    // kMaxFoldedElements values made so, beyond the initializers: a small file cannot ask for gigabytes).
+    int64_t folded_total = 0;
     for (size_t k = 0; k < nodes.size(); ++k) {
         const OnnxNode& n = nodes[k];
         bool image = false, constant = true;
@@ -95,7 +100,12 @@ void OnnxNet::compile() {
         } catch (const Error& e) {
             throw Error(model_.file + ": " + e.what());
         }
-        for (size_t j = 0; j < n.outputs.size() && j < out.size(); ++j) folded_[n.outputs[j]] = std::move(out[j]);
+        for (size_t j = 0; j < n.outputs.size() && j < out.size(); ++j) {
+            folded_total += out[j].numel();
+            folded_[n.outputs[j]] = std::move(out[j]);
+        }
+        if (folded_total > kMaxFoldedElements)
+            fail(model_, n, "the graph's constants come to more than " + std::to_string(kMaxFoldedElements) + " values");
         done_[k] = true;
     }
     for (const auto& o : model_.outputs)
@@ -152,7 +162,7 @@ bool OnnxNet::match_instance_norm(size_t r) {
     auto other = [](const OnnxNode& n, const std::string& v) { return n.input(0) == v ? n.input(1) : n.input(0); };
     auto is_const_scalar = [&](const std::string& v, double want, bool any) {
         auto it = folded_.find(v);
-        if (it == folded_.end() || it->second.numel() != 1 || !it->second.floating()) return false;
+        if (it == folded_.end() || it->second.numel() != 1 || !it->second.floating() || it->second.shape.size() > 4) return false;
         return any || it->second.at(0) == want;
     };
 
@@ -246,9 +256,10 @@ void OnnxNet::lower_image_node(size_t k) {
         const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
         if (auto_pad != "NOTSET" && auto_pad != "VALID") fail(model_, n, "auto_pad " + auto_pad + " is not supported (give pads)");
         const auto strides = n.attr_ints("strides", {1, 1}), pads = n.attr_ints("pads", {0, 0, 0, 0});
-        if (strides.size() != 2 || strides[0] != strides[1] || strides[0] < 1)
+        if (strides.size() != 2 || strides[0] != strides[1] || strides[0] < 1 || strides[0] > 64)
             fail(model_, n, "strides " + shape_to_string(strides) + ": only equal strides are supported");
-        if (pads.size() != 4 || std::any_of(pads.begin(), pads.end(), [&](int64_t p) { return p != pads[0]; }) || pads[0] < 0)
+        if (pads.size() != 4 || std::any_of(pads.begin(), pads.end(), [&](int64_t p) { return p != pads[0]; }) || pads[0] < 0 ||
+            pads[0] > 1024)
             fail(model_, n, "pads " + shape_to_string(pads) + ": only the same padding on every side is supported");
         Tensor weight = Tensor::from_vector(w.f, w.shape).to(device_), bias;
         if (!n.input(2).empty()) {
@@ -280,8 +291,8 @@ void OnnxNet::lower_image_node(size_t k) {
     } else if (op == "InstanceNormalization") {
         if (image_in(1) || image_in(2)) fail(model_, n, "scale and bias must not depend on the image");
         s.kind = Kind::InstanceNorm, s.in = {n.input(0)}, s.gamma = n.input(1), s.beta = n.input(2);
-        s.eps = n.name + ":epsilon";
-        folded_[s.eps] = host_scalar(n.attr_float("epsilon", 1e-5f));
+        s.eps.clear();
+        s.eps_value = n.attr_float("epsilon", 1e-5f);
     } else if (op == "Clip") {
         s.kind = Kind::Clamp0;  // checked at run time: min 0, no max (a ReLU)
     } else {
@@ -359,7 +370,8 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                     break;
                 }
                 case Kind::Clamp0: {
-                    const bool relu_like = n.input(1).empty() ? false : host_value(n.input(1), runtime).at(0) == 0.0;
+                    const bool relu_like = !n.input(1).empty() && host_value(n.input(1), runtime).numel() == 1 &&
+                                           host_value(n.input(1), runtime).at(0) == 0.0;
                     if (!relu_like || !n.input(2).empty()) throw Error("Clip on the image is supported only as min 0, no max (a ReLU)");
                     dev[s.out] = relu(at(s.in[0]));
                     break;
@@ -372,11 +384,17 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                     } else {
                         const OnnxTensor& p = host_value(n.input(1), runtime);
                         for (int64_t k = 0; k < p.numel(); ++k) pads.push_back(int64_t(p.at(k)));
-                        if (!n.input(2).empty()) value = float(host_value(n.input(2), runtime).at(0));
+                        if (!n.input(2).empty()) {
+                            const OnnxTensor& v = host_value(n.input(2), runtime);
+                            if (v.numel() != 1) throw Error("the constant value must hold one value");
+                            value = float(v.at(0));
+                        }
                         if (!n.input(3).empty()) throw Error("the axes input is not supported");
                     }
                     if (pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
                         throw Error("pads " + shape_to_string(pads) + ": only the height and width of a 4-D tensor may be padded");
+                    for (int64_t p : pads)
+                        if (p < 0 || p > (int64_t(1) << 20)) throw Error("pads " + shape_to_string(pads) + ": out of range");
                     const bool none = pads[2] == 0 && pads[3] == 0 && pads[6] == 0 && pads[7] == 0;
                     const std::string mode = n.attr_string("mode", "constant");
                     if (none) dev[s.out] = at(s.in[0]);
@@ -406,7 +424,7 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                     } else {
                         throw Error("neither scales nor sizes given");
                     }
-                    if (oh < 1 || ow < 1 || oh > (int64_t(1) << 20) || ow > (int64_t(1) << 20))
+                    if (oh < 1 || ow < 1 || oh > (int64_t(1) << 20) || ow > (int64_t(1) << 20) || x.dim(0) * x.dim(1) * oh > (int64_t(1) << 40) / ow)
                         throw Error("output size " + std::to_string(oh) + "x" + std::to_string(ow) + " is out of range");
                     dev[s.out] = resize_nearest(x, oh, ow);
                     break;
@@ -422,6 +440,7 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                         std::vector<int64_t> sh = t.shape;
                         // Per-channel: [C] for InstanceNormalization; [.., C, 1, 1] or [N, C, 1, 1] written out.
                         if (standard && sh == std::vector<int64_t>{C}) return device_tensor(t, {C}, device_);
+                        if (sh.size() > 4) throw Error("scale or shift '" + name + "' of rank " + std::to_string(sh.size()) + " would broadcast the picture to it");
                         while (sh.size() > 3 && sh.front() == 1) sh.erase(sh.begin());
                         if (!standard && sh == std::vector<int64_t>{C, 1, 1}) return device_tensor(t, {C}, device_);
                         if (!standard && sh == std::vector<int64_t>{N, C, 1, 1}) return device_tensor(t, {N, C}, device_);
@@ -435,7 +454,14 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                         if (!g.defined()) g = Tensor::full(b.shape(), 1.0, DType::F32, device_);
                         else b = Tensor::zeros(g.shape(), DType::F32, device_);
                     }
-                    dev[s.out] = instance_norm(x, g, b, host_value(s.eps, runtime).at(0));
+                    double eps = s.eps_value;
+                    if (!s.eps.empty()) {
+                        const OnnxTensor& e = host_value(s.eps, runtime);
+                        if (e.numel() != 1) throw Error("epsilon '" + s.eps + "' must hold one value");
+                        eps = e.at(0);
+                    }
+                    if (!(eps > 0)) throw Error("epsilon " + std::to_string(eps) + " must be positive");
+                    dev[s.out] = instance_norm(x, g, b, eps);
                     break;
                 }
             }

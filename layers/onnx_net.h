@@ -55,6 +55,7 @@ class OnnxNet {
         std::string out;
         std::string gamma, beta, eps;   // InstanceNorm: host values (gamma/beta may be empty)
         double factor = 1.0;            // InstanceNorm: a constant the exporter multiplied in
+        double eps_value = 0;           // InstanceNorm: epsilon when it is an attribute (eps empty)
         int conv = -1;                  // Conv: index into convs_
     };
 

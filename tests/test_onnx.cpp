@@ -6,6 +6,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <random>
 #include <string>
 
 #include "core/ops.h"
@@ -287,4 +288,104 @@ TEST_CASE("onnx host ops: Slice, Reshape, Gather, broadcasting and reductions fo
     const OnnxTensor row = ints({1, 2}, {2});
     n.op = "Mul";
     CHECK_THROWS_WITH(eval_host_node(n, {&x, &row}, 17), Catch::Contains("[2,3] and [2] do not broadcast"));
+}
+
+TEST_CASE("onnx: bit-flipped networks load and run or are refused by name, never crash (ASan in CI)", "[onnx]") {
+    // The reader's own fuzzing (fuzz/fuzz_onnx.cpp) stops at parsing; this goes on through the graph
+    // compiler (constant folding, the pattern matcher) and a forward pass on a small picture.
+    const std::string bytes = read_file_bytes(test::fixture("onnx_tiny_multistyle.onnx"));
+    const auto io = weights::read_safetensors(test::fixture("onnx_tiny_io.safetensors"));
+    const Tensor x = from_file(io, "image");
+    std::mt19937 rng(23);
+    int refused = 0, ran = 0;
+    for (int trial = 0; trial < 200; ++trial) {
+        std::string b = bytes;
+        for (int f = 0; f < 1 + int(rng() % 3); ++f) b[rng() % b.size()] = char(rng());
+        try {
+            OnnxNet net(weights::parse_onnx(b, "flipped.onnx"), Device::cpu());
+            (void)net.forward(x, {{"style_weights", host_vector({0.2f, 0.5f, 0.3f})}});
+            ++ran;
+        } catch (const Error&) {
+            ++refused;
+        }
+    }
+    INFO("ran " << ran << ", refused " << refused);
+    CHECK(ran + refused == 200);
+    CHECK(refused > 0);
+}
+
+TEST_CASE("onnx host ops: integers stay exact (INT64_MAX as 'to the end'), overflow is refused", "[onnx]") {
+    weights::OnnxNode n;
+    n.name = "t";
+    auto ints = [](std::vector<int64_t> v) {
+        OnnxTensor t;
+        t.type = weights::OnnxType::Int64;
+        t.shape = {int64_t(v.size())};
+        t.i = std::move(v);
+        return t;
+    };
+    const OnnxTensor a = ints({2}), end = ints({INT64_MAX});
+    n.op = "Concat";
+    n.attributes["axis"].kind = weights::OnnxAttribute::Kind::Int;
+    const OnnxTensor se = eval_host_node(n, {&a, &end}, 17)[0];
+    CHECK(se.i == std::vector<int64_t>{2, INT64_MAX});
+    n.attributes.clear();
+    n.op = "Cast";
+    n.attributes["to"].kind = weights::OnnxAttribute::Kind::Int;
+    n.attributes["to"].i = 7;  // INT64
+    CHECK(eval_host_node(n, {&end}, 17)[0].i == std::vector<int64_t>{INT64_MAX});
+    n.attributes.clear();
+    n.op = "Slice";  // x[2:INT64_MAX]
+    const OnnxTensor x = ints({10, 11, 12, 13, 14}), st = ints({2}), en = ints({INT64_MAX});
+    CHECK(eval_host_node(n, {&x, &st, &en}, 17)[0].i == std::vector<int64_t>{12, 13, 14});
+    n.op = "Div";
+    const OnnxTensor lo = ints({INT64_MIN}), m1 = ints({-1});
+    CHECK_THROWS_WITH(eval_host_node(n, {&lo, &m1}, 17), Catch::Contains("integer overflow"));
+    n.op = "Add";
+    CHECK_THROWS_WITH(eval_host_node(n, {&end, &end}, 17), Catch::Contains("integer overflow"));
+}
+
+TEST_CASE("onnx: the instance norm written with Mul(d, d) and Div(d, sqrt) is fused and equals instance_norm", "[onnx]") {
+    Builder b;
+    auto* eps = b.m.mutable_graph()->add_initializer();
+    eps->set_name("eps");
+    eps->set_data_type(onnx::TensorProto::FLOAT);
+    eps->add_float_data(1e-5f);
+    auto axes = [](onnx::NodeProto* n) {
+        auto* a = n->add_attribute();
+        a->set_name("axes");
+        a->set_type(onnx::AttributeProto::INTS);
+        a->add_ints(2);
+        a->add_ints(3);
+    };
+    axes(b.node("ReduceMean", {"x"}, "mean"));
+    b.node("Sub", {"x", "mean"}, "d");
+    b.node("Mul", {"d", "d"}, "sq");
+    axes(b.node("ReduceMean", {"sq"}, "var"));
+    b.node("Add", {"var", "eps"}, "ve");
+    b.node("Sqrt", {"ve"}, "s");
+    b.node("Div", {"d", "s"}, "y");
+    b.output("y");
+    const OnnxNet net(b.parsed(), Device::cpu());
+    CHECK(net.describe().find("1 InstanceNorm (fused)") != std::string::npos);
+    const Tensor x = Tensor::uniform({1, 3, 8, 8}, -2, 5, 9);
+    CHECK(test::rel_err(net.forward(x), instance_norm(x)) < 1e-6);
+}
+
+TEST_CASE("onnx: a node without outputs and a Constant whose value is not a tensor are refused", "[onnx]") {
+    {
+        Builder b;
+        b.node("Relu", {"x"}, "y");
+        b.m.mutable_graph()->add_node()->set_op_type("Relu");  // no output
+        b.output("y");
+        CHECK_THROWS_WITH(b.parsed(), Catch::Contains("makes no output"));
+    }
+    {
+        Builder b;
+        add_int(b.node("Constant", {}, "c"), "value", 3);
+        b.node("Add", {"c", "c"}, "cc");
+        b.node("Relu", {"x"}, "y");
+        b.output("y");
+        CHECK_THROWS_WITH(OnnxNet(b.parsed(), Device::cpu()), Catch::Contains("attribute 'value' is not a tensor"));
+    }
 }

@@ -225,6 +225,7 @@ OnnxModel parse_onnx(const std::string& bytes, const std::string& name) {
                 throw Error(name + ": " + node.label() + " reads '" + in + "', which no earlier node, input or initializer makes");
             node.inputs.push_back(in);
         }
+        if (n.output_size() == 0 || n.output(0).empty()) throw Error(name + ": " + node.label() + " makes no output");
         for (const auto& o : n.output()) {
             if (!o.empty() && !defined.insert(o).second)
                 throw Error(name + ": " + node.label() + " makes '" + o + "', which is already defined");

@@ -23,12 +23,14 @@
 
 namespace nst::cpu {
 
-bool conv2d_direct_fits(const ConvShape& s) {
+bool conv2d_direct_takes(const ConvShape& s) {
     const bool stride = s.stride_h == s.stride_w && (s.stride_h == 1 || s.stride_h == 2);
     const bool thin = s.C <= 4 || s.K <= 8;                                  // im2col's copy dominates
     const bool small_3x3 = s.R == 3 && s.S == 3 && s.C <= 64 && s.K <= 64;  // beats Winograd's transforms here
-    return stride && s.pad_h == 0 && s.pad_w == 0 && s.P() >= 1 && s.Q() >= 1 && (thin || small_3x3);
+    return stride && s.pad_h == 0 && s.pad_w == 0 && (thin || small_3x3);
 }
+
+bool conv2d_direct_fits(const ConvShape& s) { return conv2d_direct_takes(s) && s.P() >= 1 && s.Q() >= 1; }
 
 #ifdef NST_DIRECT_AVX512
 namespace {

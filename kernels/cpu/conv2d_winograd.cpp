@@ -429,9 +429,12 @@ float* valid_buffer(int64_t floats) {  // the calling thread's, grow-only (the k
 }  // namespace
 
 // The prepared buffer: 36 packings of U_ξ (K x C), pack_a's size each.
-// Where the direct kernel takes the forward (conv2d_forward_winograd), nothing is prepared.
+// Decided on the weights' side alone (prepare_conv2d_weights knows no input size): 3x3 stride 1 with pad 1
+// or none, and not a conv the direct kernel takes (conv2d_forward_winograd sends those there).
 int64_t conv2d_prepared_size_winograd(const ConvShape& s) {
-    return winograd_fits(s) && !conv2d_direct_fits(s) ? 36 * packed_a_floats(s.K, s.C) : 0;
+    const bool winograd = s.R == 3 && s.S == 3 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == s.pad_w && (s.pad_h == 0 || s.pad_h == 1);
+    const bool direct = conv2d_direct_takes(s) && __builtin_cpu_supports("avx512f");
+    return winograd && !direct ? 36 * packed_a_floats(s.K, s.C) : 0;
 }
 namespace {
 // Where packing ξ starts: its size comes from packing 0's own header, not from the micro-kernel active

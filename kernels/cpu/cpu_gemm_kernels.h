@@ -34,6 +34,7 @@ int64_t set_winograd_buffer_floats(int64_t floats);
 // 26-style network's, where Winograd's transforms cost more than they save). AVX-512 only; returns false
 // (nothing done) where it does not apply, so the caller goes on to another kernel.
 bool conv2d_direct_fits(const ConvShape& s);
+bool conv2d_direct_takes(const ConvShape& s);  // the same on the weights' side alone (any input size)
 bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 // The variant "direct": the direct kernel where it applies, else im2col+GEMM (backward: im2col+GEMM).
 void conv2d_forward_direct_or_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
