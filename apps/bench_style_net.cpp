@@ -5,10 +5,11 @@
 // the peak memory (the tensors' and the process's). scripts/bench-style.sh runs it beside onnxruntime and
 // PyTorch on the same file in the same run (tests/peer/style_net_peers.py).
 //
-//   bench_style_net --model M [--sizes 512,1024,2048] [--repeat 3] [--threads 2] [--gpu -1] [--style-mix 3]
+//   bench_style_net --model M [--sizes 512,1024,2048] [--aspect 4:3] [--repeat 3] [--threads 2] [--gpu -1]
+//                   [--style-mix 3] [--profile]
 //
-// The picture is synthetic (smooth colour gradients plus a seeded pattern, 4:3): the time does not depend
-// on its content. A size is the longest side.
+// The picture is synthetic (smooth colour gradients, --aspect width:height, default 4:3; 1080p frames are
+// --sizes 1920 --aspect 16:9): the time does not depend on its content. A size is the width.
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
@@ -54,10 +55,11 @@ double max_rss_mib() {
 
 int main(int argc, char** argv) {
     CLI::App app{"bench_style_net: one forward pass of a style network at several sizes"};
-    std::string model, sizes_s = "512,1024,2048", mix;
+    std::string model, sizes_s = "512,1024,2048", mix, aspect = "4:3";
     int repeat = 3, threads = 0, gpu = -1;
     app.add_option("--model", model, "network file (.onnx, .pth, .safetensors)")->required();
-    app.add_option("--sizes", sizes_s, "longest sides, comma-separated");
+    app.add_option("--sizes", sizes_s, "widths, comma-separated");
+    app.add_option("--aspect", aspect, "width:height of the picture (default 4:3)");
     app.add_option("--repeat", repeat, "passes after the first (cold) one")->check(CLI::Range(1, 1000));
     app.add_option("--threads", threads, "CPU threads (0: all)");
     app.add_option("--gpu", gpu, "CUDA device, or -1 for the CPU");
@@ -75,11 +77,14 @@ int main(int argc, char** argv) {
         std::printf("bench_style_net: %s\n  %s\n  device %s, CPU %s [%s], %d threads\n", model.c_str(), net.describe().c_str(),
                     d.str().c_str(), cpu::cpu_model_name().c_str(), cpu::cpu_isa().c_str(), cpu_threads());
         std::printf("  %-11s %9s %9s %9s %12s %12s\n", "size", "first ms", "median ms", "min ms", "tensors MiB", "max RSS MiB");
+        int aw = 0, ah = 0;
+        if (std::sscanf(aspect.c_str(), "%d:%d", &aw, &ah) != 2 || aw < 1 || ah < 1 || aw > 100 || ah > 100)
+            throw Error("--aspect " + aspect + ": give width:height, e.g. 16:9");
         std::stringstream ss(sizes_s);
         std::string item;
         while (std::getline(ss, item, ',')) {
             const int side = std::stoi(item);
-            const int64_t W = side, H = (int64_t(side) * 3 + 2) / 4;
+            const int64_t W = side, H = (int64_t(side) * ah + aw / 2) / aw;
             const Tensor x = synthetic_photo(W, H).to(d);
             cpu_reset_peak();
             std::vector<double> ms;

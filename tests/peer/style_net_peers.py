@@ -19,8 +19,9 @@ import time
 import numpy as np
 
 
-def photo(side):
-    W, H = side, (side * 3 + 2) // 4
+def photo(side, aspect="4:3"):
+    aw, ah = (int(v) for v in aspect.split(":"))
+    W, H = side, (side * ah + aw // 2) // aw
     i = np.arange(H, dtype=np.float64)[:, None]
     j = np.arange(W, dtype=np.float64)[None, :]
     planes = [0.5 + 0.25 * np.sin(0.013 * i * (c + 1) + 0.007 * j) + 0.2 * np.cos(0.05 * (i + j * c)) for c in range(3)]
@@ -48,6 +49,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--style", type=int, default=0, help="multi-style ONNX networks: the style given weight 1")
     ap.add_argument("--save", help="peer torch: write the TransformerNet's weights here (safetensors)")
+    ap.add_argument("--aspect", default="4:3", help="width:height (1080p: --sizes 1920 --aspect 16:9)")
+    ap.add_argument("--device", default="cpu", help="peer torch: cpu or cuda")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     if a.peer == "onnx":
@@ -60,7 +63,7 @@ def main():
         print(f"onnxruntime {ort.__version__} (CPUExecutionProvider, {a.threads} intra-op threads): {os.path.basename(a.model)}")
         print(f"  {'size':<11} {'first ms':>9} {'median ms':>9} {'min ms':>9} {'tensors MiB':>12} {'max RSS MiB':>12}")
         for side in sizes:
-            x, W, H = photo(side)
+            x, W, H = photo(side, a.aspect)
             feeds = {inputs[0].name: x}
             if len(inputs) > 1:
                 sw = np.zeros(inputs[1].shape[0], np.float32)
@@ -83,16 +86,21 @@ def main():
         net = mtf.Net().eval()
         if a.save:
             write_safetensors(a.save, net.state_dict(), None)
-        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads): TransformerNet (32, 64, 128), random weights")
+        net = net.to(a.device)
+        sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
+        where = torch.cuda.get_device_name() if a.device.startswith("cuda") else f"{torch.get_num_threads()} threads"
+        print(f"torch {torch.__version__} ({where}): TransformerNet (32, 64, 128), random weights")
         print(f"  {'size':<11} {'first ms':>9} {'median ms':>9} {'min ms':>9} {'tensors MiB':>12} {'max RSS MiB':>12}")
         for side in sizes:
-            x, W, H = photo(side)
-            xt = torch.from_numpy(x) * 255
+            x, W, H = photo(side, a.aspect)
+            xt = (torch.from_numpy(x) * 255).to(a.device)
             times = []
             with torch.no_grad():
                 for _ in range(a.repeat + 1):
+                    sync()
                     t0 = time.perf_counter()
                     net(xt)
+                    sync()
                     times.append(time.perf_counter() - t0)
             report("torch", W, H, times)
 
