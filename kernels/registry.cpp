@@ -114,10 +114,13 @@ const VectorVariant kVectorCpu[] = {
      cpu::paste_window<float>},
 };
 const Blas1Variant kBlasCpu[] = {
+    {"threaded", false, cpu::threaded::dot, cpu::threaded::axpy, cpu::threaded::scal, cpu::threaded::nrm2},
     {"reference", false, cpu::dot<float>, cpu::axpy<float>, cpu::scal<float>, cpu::nrm2<float>},
 };
 
 const OptimVariant kOptimCpu[] = {
+    {"threaded", false, cpu::asum, cpu::scale_by_norm, cpu::threaded::axpy_s, cpu::threaded::scal_s, cpu::scalar_mul,
+     cpu::scalar_sub, cpu::lbfgs_pair, cpu::lbfgs_first_step, cpu::adam_step},
     {"reference", false, cpu::asum, cpu::scale_by_norm, cpu::axpy_s, cpu::scal_s, cpu::scalar_mul, cpu::scalar_sub,
      cpu::lbfgs_pair, cpu::lbfgs_first_step, cpu::adam_step},
 };

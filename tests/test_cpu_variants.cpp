@@ -13,6 +13,9 @@
 #include <iostream>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/parallel.h"
+#include <cmath>
+#include <vector>
 
 using namespace nst;
 
@@ -258,4 +261,56 @@ TEST_CASE("feed-forward ops: the fast CPU variant matches the reference, forward
         both([](const auto& in) { return sigmoid(in[0]); }, {{1, 3, 129, 257}}, 9);
     }
     CHECK(compared >= 1);
+}
+
+TEST_CASE("blas1 and optim: every CPU variant matches the reference; threaded sums do not depend on the thread count",
+          "[cpu]") {
+    // Lengths around the threaded variants' chunk (8192) and lane count (16), and an image's 3·256·170.
+    for (const int64_t n : {int64_t(1), int64_t(15), int64_t(17), int64_t(8191), int64_t(8193), int64_t(3 * 256 * 170)}) {
+        std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+        uint64_t state = 12345 + uint64_t(n);
+        for (size_t i = 0; i < x.size(); ++i) {  // a fixed pseudo-random fill, values of mixed sign and size
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[i] = float(int64_t(state >> 40) % 2001 - 1000) / 997.f;
+            y[i] = float(int64_t(state >> 20) % 2001 - 1000) / 1013.f;
+        }
+        double exact = 0, sq = 0;
+        for (int64_t i = 0; i < n; ++i) exact += double(x[size_t(i)]) * y[size_t(i)], sq += double(x[size_t(i)]) * x[size_t(i)];
+        const auto& ref = blas1_variants(DeviceKind::CPU).back();
+        REQUIRE(std::string(ref.name) == "reference");
+        for (const auto& v : blas1_variants(DeviceKind::CPU)) {
+            INFO("blas1 variant " << v.name << ", n " << n);
+            float d1 = 0, d2 = 0, r = 0;
+            const int threads = cpu::pool_threads();
+            cpu::set_pool_threads(1);
+            v.dot(x.data(), y.data(), n, &d1);
+            cpu::set_pool_threads(3);
+            v.dot(x.data(), y.data(), n, &d2);
+            cpu::set_pool_threads(threads);
+            CHECK(d1 == d2);  // bit for bit
+            CHECK(d1 == Approx(exact).epsilon(1e-6).margin(1e-6));
+            v.nrm2(x.data(), n, &r);
+            CHECK(r == Approx(std::sqrt(sq)).epsilon(1e-6));
+            std::vector<float> a = y, b = y;
+            v.axpy(n, -0.75f, x.data(), a.data());
+            ref.axpy(n, -0.75f, x.data(), b.data());
+            CHECK(a == b);
+            v.scal(n, 1.5f, a.data());
+            ref.scal(n, 1.5f, b.data());
+            CHECK(a == b);
+        }
+        const auto& oref = optim_variants(DeviceKind::CPU).back();
+        REQUIRE(std::string(oref.name) == "reference");
+        for (const auto& v : optim_variants(DeviceKind::CPU)) {
+            INFO("optim variant " << v.name << ", n " << n);
+            const float coef = -0.3f;
+            std::vector<float> a = y, b = y;
+            v.axpy_s(n, &coef, 2.f, x.data(), a.data());
+            oref.axpy_s(n, &coef, 2.f, x.data(), b.data());
+            CHECK(a == b);
+            v.scal_s(n, &coef, a.data());
+            oref.scal_s(n, &coef, b.data());
+            CHECK(a == b);
+        }
+    }
 }

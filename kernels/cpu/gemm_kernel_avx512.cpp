@@ -40,6 +40,9 @@ __attribute__((target("avx512f"))) void tile(int64_t kc, const float* a, int64_t
             // Masked loads cost what plain ones do here, and read nothing past column n of a B in place.
             const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = NV == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
             _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ldb), _MM_HINT_T0);
+            // A's group two ahead (196 floats, 13 lines; one line per step): groups of the transposed packing
+            // lie 14·kc floats apart, beyond what the hardware prefetcher follows.
+            if (r < 13) _mm_prefetch(reinterpret_cast<const char*>(a + 2 * a_group_stride + 16 * r), _MM_HINT_T0);
 #pragma GCC unroll 14
             for (int i = 0; i < M; ++i) {
                 const __m512 ai = _mm512_set1_ps(a[a_offset<AT>(i, r)]);
