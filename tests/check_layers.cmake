@@ -14,6 +14,7 @@
 #   preview      base (the live preview's server and page)
 #   nst          base, kernels, core, weights, layers, media (the style-transfer objectives)
 #   stylize      everything above but apps (the drivers: stylize, stylize_video, their checks)
+#   train        everything above but apps (train_style's driver: photos, the perceptual loss, the loop)
 #   apps         everything above
 # tests/ and fuzz/ may include anything. Only quoted includes of a layer's folder count: <...> headers
 # are other libraries (the CUDA-on-CPU layer's cuda_runtime.h is one, by design).
@@ -31,8 +32,9 @@ set(allowed_optim base kernels core)
 set(allowed_preview base)
 set(allowed_nst base kernels core weights layers media)
 set(allowed_stylize base kernels core weights layers media optim preview nst)
-set(allowed_apps base kernels core weights layers media optim preview nst stylize)
-set(layers base cuda_on_cpu kernels core weights layers media optim preview nst stylize apps)
+set(allowed_train base kernels core weights layers media optim preview nst stylize)
+set(allowed_apps base kernels core weights layers media optim preview nst stylize train)
+set(layers base cuda_on_cpu kernels core weights layers media optim preview nst stylize train apps)
 
 set(violations 0)
 set(checked 0)

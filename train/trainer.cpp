@@ -1,0 +1,267 @@
+// train_style's driver (contract in trainer.h).
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "base/file_io.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "layers/transformer_net.h"
+#include "media/image.h"
+#include "optim/flat_parameters.h"
+#include "optim/optim.h"
+#include "stylize/checkpoint.h"
+#include "stylize/stylize.h"
+#include "stylize/write_targets.h"
+#include "train/photo_loader.h"
+#include "weights/safetensors.h"
+#include "weights/vgg19_weights.h"
+
+namespace nst {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+}
+
+std::string num(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return b;
+}
+
+// Everything that changes the result, by the flag's name; files by content.
+RunFingerprint train_fingerprint(const TrainOptions& o, const std::vector<std::string>& photos) {
+    RunFingerprint f;
+    for (size_t i = 0; i < o.style_images.size(); ++i)
+        f["--style-image " + std::to_string(i + 1)] = file_fingerprint(o.style_images[i], "--style-image");
+    f["--weights"] = file_fingerprint(o.weights, "--weights");
+    std::string names;  // the photos by name and size (hashing 400 JPEGs would take longer than it is worth)
+    for (const auto& p : photos) {
+        std::error_code ec;
+        names += std::filesystem::path(p).filename().string() + ":" + std::to_string(std::filesystem::file_size(p, ec)) + "\n";
+    }
+    f["--content-dir"] = bytes_fingerprint(names);
+    f["--batch-size"] = std::to_string(o.batch_size);
+    f["--image-size"] = std::to_string(o.image_size);
+    f["--style-size"] = std::to_string(o.style_size);
+    f["--seed"] = std::to_string(o.seed);
+    f["--learning-rate"] = num(o.learning_rate);
+    f["--content-weight"] = num(o.loss.content_weight);
+    f["--style-weight"] = num(o.loss.style_weight);
+    f["--tv-weight"] = num(o.loss.tv_weight);
+    f["--content-layers"] = join(o.loss.content_layers);
+    f["--style-layers"] = join(o.loss.style_layers);
+    std::string w;
+    for (int64_t x : o.widths) w += (w.empty() ? "" : ",") + std::to_string(x);
+    f["--widths"] = w;
+    return f;
+}
+
+std::string fingerprint_json(const RunFingerprint& f) { return nlohmann::json(f).dump(); }
+
+weights::HostTensor host(const Tensor& t) {
+    weights::HostTensor h;
+    h.shape = t.shape();
+    h.values = t.cpu().to_vector<float>();
+    return h;
+}
+
+void save_train_checkpoint(const std::string& path, const RunFingerprint& fp, int steps, const FlatParameters& flat,
+                           const Optimizer& opt) {
+    weights::WeightFile f;
+    f.tensors["values"] = host(flat.values());
+    const OptimizerState st = opt.save();
+    for (const auto& [k, t] : st.tensors) f.tensors["optimizer." + k] = host(t.reshape({t.numel()}));
+    for (const auto& [k, v] : st.numbers) f.metadata["nst.optimizer." + k] = num(v);
+    f.metadata["nst.train.steps"] = std::to_string(steps);
+    f.metadata["nst.train.fingerprint"] = fingerprint_json(fp);
+    f.metadata["nst.train.optimizer"] = opt.name();
+    weights::write_safetensors(path, f);
+}
+
+// Returns the steps done; loads the parameters and the optimizer's state.
+int load_train_checkpoint(const std::string& path, const RunFingerprint& fp, FlatParameters& flat, Optimizer& opt) {
+    weights::WeightFile f;
+    try {
+        f = weights::read_any_weights(path);
+    } catch (const Error& e) {
+        throw Error(std::string("--resume: ") + e.what());
+    }
+    const auto meta = [&](const std::string& k) -> const std::string& {
+        auto it = f.metadata.find(k);
+        if (it == f.metadata.end()) throw Error("--resume " + path + ": not a train_style checkpoint (no " + k + ")");
+        return it->second;
+    };
+    const std::string diff = fingerprint_differences(meta("nst.train.fingerprint"), fp);
+    if (!diff.empty()) throw Error("--resume " + path + ": the checkpoint belongs to another run: " + diff);
+    const auto it = f.tensors.find("values");
+    if (it == f.tensors.end() || int64_t(it->second.values.size()) != flat.size())
+        throw Error("--resume " + path + ": its parameters do not fit this network");
+    flat.values().copy_(Tensor::from_vector(it->second.values, {flat.size()}, flat.values().device()));
+    flat.scatter_values();
+    OptimizerState st;
+    for (const auto& [k, t] : f.tensors)
+        if (k.rfind("optimizer.", 0) == 0) {
+            const std::string name = k.substr(10);
+            const Shape shape = name == "f" ? Shape{} : Shape{int64_t(t.values.size())};
+            st.tensors[name] = Tensor::from_vector(t.values, shape, flat.values().device());
+        }
+    for (const auto& [k, v] : f.metadata)
+        if (k.rfind("nst.optimizer.", 0) == 0) st.numbers[k.substr(14)] = std::stod(v);
+    opt.load(st);
+    return std::stoi(meta("nst.train.steps"));
+}
+
+Tensor load_style(const std::string& path, int size) {
+    Image img = load_image(path);
+    if (size > 0) img = resize_longest(img, size);
+    return image_to_tensor(img);
+}
+
+std::string model_metadata_styles(const TrainOptions& o) {
+    nlohmann::json s = nlohmann::json::array();
+    for (const auto& p : o.style_images) s.push_back(std::filesystem::path(p).filename().string());
+    return s.dump();
+}
+
+}  // namespace
+
+TrainResult train_style(const TrainOptions& o, std::ostream& log) {
+    using clock = std::chrono::steady_clock;
+    if (o.style_images.empty()) throw Error("--style-image: at least one style image is needed");
+    if (o.iterations < 1) throw Error("--iterations must be at least 1, got " + std::to_string(o.iterations));
+    if (o.learning_rate <= 0) throw Error("--learning-rate must be positive");
+    if (o.output_model.empty()) throw Error("--output-model: a file to write the trained network to is needed");
+    if (o.output_model.size() < 12 || o.output_model.compare(o.output_model.size() - 12, 12, ".safetensors") != 0)
+        throw Error("--output-model " + o.output_model + ": must end in .safetensors");
+    std::vector<PathFlag> inputs{{"--weights", o.weights, ""}, {"--resume", o.resume, ""}};
+    for (const auto& s : o.style_images) inputs.push_back({"--style-image", s, ""});
+    check_write_targets({{"--output-model", o.output_model, ""}, {"--checkpoint", o.checkpoint, "--resume"},
+                         {"--log-json", o.log_json, ""}},
+                        inputs);
+
+    PhotoLoader photos(o.content_dir, o.image_size, o.batch_size, o.seed, log);
+    std::vector<Tensor> styles;
+    for (const auto& s : o.style_images) styles.push_back(load_style(s, o.style_size));
+    const RunFingerprint fp = train_fingerprint(o, photos.files());
+
+    StylizeOptions so;
+    so.gpu = o.gpu;
+    const Device dev = open_device(so);
+    const weights::Vgg19Weights vgg = weights::load_vgg19_weights(o.weights);
+    PerceptualLoss loss(vgg, dev, o.loss, styles);
+
+    const int S = int(o.style_images.size());
+    TransformerNet net = TransformerNet::random(o.seed, S > 1 ? S : 0, dev, o.widths);
+    for (Tensor p : net.parameters()) p.requires_grad_();
+    FlatParameters flat(net.parameters());
+    std::unique_ptr<Optimizer> adam = make_adam(flat.size(), dev, {o.learning_rate, 0.9, 0.999, 1e-8});
+
+    int step = 0;  // the batch the next evaluation trains on
+    PerceptualTerms last;
+    const Objective_fn objective = [&](const Tensor& x, Tensor& g) {
+        (void)x;  // flat.values() itself
+        flat.scatter_values();
+        if (S > 1) {
+            std::vector<float> one(size_t(S), 0.f);
+            one[size_t(step % S)] = 1.f;
+            net.set_style_mix(Tensor::from_vector(one, {S}));
+        }
+        const Tensor batch = photos.batch(step).to(dev);
+        net.zero_grad();
+        last = loss(net.forward(batch), batch, S > 1 ? step % S : 0);
+        last.total.backward();
+        flat.gather_gradients();
+        g.copy_(flat.grads());
+        return last.total.detach();
+    };
+
+    log << "train_style: TransformerNet of widths " << o.widths[0] << "," << o.widths[1] << "," << o.widths[2] << ", "
+        << flat.size() << " parameters on " << dev.str()
+        << "; " << photos.photos() << " photos in " << o.content_dir << ", batch " << o.batch_size << " at "
+        << o.image_size << " px; " << S << " style" << (S > 1 ? "s" : "") << "\n";
+
+    int done = 0;
+    if (!o.resume.empty()) {
+        done = load_train_checkpoint(o.resume, fp, flat, *adam);
+        if (done > o.iterations)
+            throw Error("--resume " + o.resume + ": holds " + std::to_string(done) + " steps, more than --iterations " +
+                        std::to_string(o.iterations));
+        log << "resuming " << o.resume << " after step " << done << "\n";
+        step = done + 1;  // the checkpoint's gradient is batch `done`'s
+    } else {
+        adam->begin(flat.values(), objective);  // evaluation of batch 0
+        step = 1;
+    }
+
+    nlohmann::json records = nlohmann::json::array();
+    TrainResult r;
+    r.first_loss = adam->loss().item();
+    const auto t0 = clock::now();
+    auto t_warm = t0;
+    const int first_done = done;
+    int warm_step = o.iterations;  // the steps before it are warm-up, not timed
+    const auto write_log = [&] {
+        if (o.log_json.empty()) return;
+        write_file_atomic(o.log_json, nlohmann::json{{"steps", records}, {"styles", o.style_images}}.dump(1) + "\n");
+    };
+    // Steps done: `done` updates. Each update uses the gradient of the batch evaluated last; all but the
+    // final one evaluate the next batch.
+    while (done < o.iterations) {
+        const bool evaluate_next = done + 1 < o.iterations;
+        adam->step(flat.values(), objective, evaluate_next);
+        ++done;
+        if (evaluate_next) ++step;
+        if (done == first_done + std::min(3, o.iterations - first_done - 1)) t_warm = clock::now(), warm_step = done;
+        const bool report = (o.print_iter > 0 && done % o.print_iter == 0) || done == o.iterations;
+        if (report && evaluate_next) {
+            const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+            const double per = done > warm_step && warm_step < o.iterations ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0;
+            const double f = adam->loss().item();
+            char line[200];
+            std::snprintf(line, sizeof line, "step %d/%d  loss %.4g (content %.4g, style %.4g)  %.3f s/step  ETA %.0f s\n",
+                          done, o.iterations, f, last.content.item(), last.style.item(), per, per * (o.iterations - done));
+            log << line << std::flush;
+            records.push_back({{"step", done}, {"seconds", secs}, {"loss", f}, {"content", last.content.item()},
+                               {"style", last.style.item()}});
+        }
+        const bool stop = stop_requested();
+        if (!o.checkpoint.empty() && evaluate_next && ((o.save_iter > 0 && done % o.save_iter == 0) || stop)) {
+            save_train_checkpoint(o.checkpoint, fp, done, flat, *adam);
+            write_log();
+        }
+        if (stop && done < o.iterations) {
+            r.stopped = true;
+            log << "stopped after step " << done << (o.checkpoint.empty() ? "" : "; --resume " + o.checkpoint + " continues") << "\n";
+            break;
+        }
+    }
+    flat.scatter_values();
+    r.steps = done;
+    r.last_loss = adam->loss().item();
+    r.seconds_per_step = done > warm_step ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0;
+    write_log();
+    if (r.stopped) return r;
+
+    weights::WeightFile model = net.state_dict();
+    model.metadata["nst.model"] = "TransformerNet";
+    model.metadata["nst.styles"] = model_metadata_styles(o);
+    model.metadata["nst.input"] = "RGB 0..255";
+    model.metadata["nst.recipe"] = nlohmann::json(fp).dump();
+    model.metadata["nst.steps"] = std::to_string(done);
+    weights::write_safetensors(o.output_model, model);
+    log << "wrote " << o.output_model << " (" << done << " steps)\n";
+    return r;
+}
+
+}  // namespace nst
