@@ -170,7 +170,7 @@ TransformerNet TransformerNet::from_weights(const weights::WeightFile& file, Dev
     return net;
 }
 
-TransformerNet TransformerNet::random(uint64_t seed, int styles, Device device, std::vector<int64_t> widths) {
+TransformerNet TransformerNet::random(uint64_t seed, int styles, Device device, std::vector<int64_t> widths, DType dtype) {
     if (widths.size() != 3 || styles < 0) throw Error("TransformerNet::random: three widths and styles >= 0");
     Named params;
     uint64_t k = seed;
@@ -189,7 +189,7 @@ TransformerNet TransformerNet::random(uint64_t seed, int styles, Device device, 
             const double bound = 1.0 / std::sqrt(double(fan_in));
             t = Tensor::uniform(s.shape, -bound, bound, ++k);
         }
-        params.emplace_back(s.name, t.to(device));
+        params.emplace_back(s.name, (dtype == DType::F32 ? t : t.to(dtype)).to(device));
     }
     TransformerNet net;
     net.build(params, styles, device);

@@ -78,8 +78,9 @@ class TransformerNet : public Module {
     static TransformerNet from_weights(const weights::WeightFile& file, Device device, const std::string& source);
     // Freshly initialised as PyTorch would (conv weights and biases uniform in ±1/√fan_in, norm scale 1
     // and shift 0), from `seed`; styles 0 for instance norm, S for conditional instance norm with S rows.
+    // dtype F64 (CPU only) is for gradient checks of the whole network.
     static TransformerNet random(uint64_t seed, int styles = 0, Device device = Device::cpu(),
-                                 std::vector<int64_t> widths = {32, 64, 128});
+                                 std::vector<int64_t> widths = {32, 64, 128}, DType dtype = DType::F32);
 
     Tensor forward(const Tensor& x) const override;
     std::string describe() const override;

@@ -263,7 +263,7 @@ TEST_CASE("feed-forward ops: the fast CPU variant matches the reference, forward
     CHECK(compared >= 1);
 }
 
-TEST_CASE("blas1 and optim: every CPU variant matches the reference; threaded sums do not depend on the thread count",
+TEST_CASE("blas1 and optim: every CPU variant matches the reference, and threaded sums do not depend on the thread count",
           "[cpu]") {
     // Lengths around the threaded variants' chunk (8192) and lane count (16), and an image's 3·256·170.
     for (const int64_t n : {int64_t(1), int64_t(15), int64_t(17), int64_t(8191), int64_t(8193), int64_t(3 * 256 * 170)}) {

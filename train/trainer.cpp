@@ -123,7 +123,12 @@ int load_train_checkpoint(const std::string& path, const RunFingerprint& fp, Fla
 }
 
 Tensor load_style(const std::string& path, int size) {
-    Image img = load_image(path);
+    Image img;
+    try {
+        img = load_image(path);
+    } catch (const Error& e) {
+        throw Error(std::string("--style-image: ") + e.what());
+    }
     if (size > 0) img = resize_longest(img, size);
     return image_to_tensor(img);
 }
