@@ -45,23 +45,13 @@ std::string file_fingerprint(const std::string& path, const std::string& flag) {
 
 std::string bytes_fingerprint(const std::string& bytes) { return shown_hash(XXH3_64bits(bytes.data(), bytes.size())); }
 
-namespace {
-
-std::string number(double v) {
+std::string fingerprint_number(double v) {
     std::ostringstream s;
     s << std::setprecision(17) << v;
     return s.str();
 }
 
-template <class T> std::string joined(const std::vector<T>& v) {
-    std::ostringstream s;
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (i) s << ",";
-        if constexpr (std::is_floating_point_v<T>) s << number(v[i]);
-        else s << v[i];
-    }
-    return s.str();
-}
+namespace {
 
 // A fingerprint value as the user would read it: file hashes are not worth printing.
 std::string shown(const std::string& v) { return v.rfind("xxh3:", 0) == 0 ? "other file contents" : "'" + v + "'"; }
@@ -78,33 +68,33 @@ RunFingerprint options_fingerprint(const StylizeOptions& o) {
     RunFingerprint f;
     std::vector<std::string> styles;
     for (const std::string& s : o.style_images) styles.push_back(file_fingerprint(s, "--style-image"));
-    f["--style-image"] = joined(styles);
+    f["--style-image"] = fingerprint_list(styles);
     f["--weights"] = file_fingerprint(o.weights, "--weights");
     if (!o.style_masks.empty()) {
         std::vector<std::string> masks;
         for (const std::string& m : o.style_masks) masks.push_back(file_fingerprint(m, "--style-masks"));
-        f["--style-masks"] = joined(masks);
+        f["--style-masks"] = fingerprint_list(masks);
     }
     if (!o.coarse_style_image.empty()) {
         f["--coarse-style-image"] = file_fingerprint(o.coarse_style_image, "--coarse-style-image");
-        f["--coarse-style-layers"] = joined(o.coarse_style_layers);
+        f["--coarse-style-layers"] = fingerprint_list(o.coarse_style_layers);
     }
     f["--init"] = o.init;
     if (o.init == "image" && !o.init_image.empty()) f["--init-image"] = file_fingerprint(o.init_image, "--init-image");
     if (o.init == "random") f["--seed"] = std::to_string(o.seed);
-    f["--style-blend-weights"] = joined(o.style_blend_weights);
+    f["--style-blend-weights"] = fingerprint_list(o.style_blend_weights);
     f["--image-size"] = std::to_string(o.image_size);
-    f["--scales"] = joined(o.scales);
-    f["--style-scale"] = number(o.style_scale);
-    f["--content-layers"] = joined(o.objective.content_layers);
-    f["--style-layers"] = joined(o.objective.style_layers);
-    f["--content-weight"] = number(o.objective.content_weight);
-    f["--style-weight"] = number(o.objective.style_weight);
-    f["--tv-weight"] = number(o.objective.tv_weight);
+    f["--scales"] = fingerprint_list(o.scales);
+    f["--style-scale"] = fingerprint_number(o.style_scale);
+    f["--content-layers"] = fingerprint_list(o.objective.content_layers);
+    f["--style-layers"] = fingerprint_list(o.objective.style_layers);
+    f["--content-weight"] = fingerprint_number(o.objective.content_weight);
+    f["--style-weight"] = fingerprint_number(o.objective.style_weight);
+    f["--tv-weight"] = fingerprint_number(o.objective.tv_weight);
     f["--normalize-gradients"] = o.objective.normalize_gradients ? "on" : "off";
     f["--pooling"] = o.objective.pooling == Pooling::Avg ? "avg" : "max";
     f["--optimizer"] = o.optimizer;
-    if (o.optimizer == "adam") f["--learning-rate"] = number(o.learning_rate);
+    if (o.optimizer == "adam") f["--learning-rate"] = fingerprint_number(o.learning_rate);
     if (o.optimizer == "lbfgs") {
         f["--lbfgs-num-correction"] = std::to_string(o.lbfgs_num_correction);
         f["--lbfgs-line-search"] = o.lbfgs_line_search ? "on" : "off";
@@ -134,7 +124,7 @@ void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scal
     weights::WeightFile f = checkpoint_file(fp, opt.name(), scale_index, iteration, x);
     const OptimizerState st = opt.save();
     for (const auto& [k, t] : st.tensors) f.tensors["opt." + k] = {t.shape(), t.to_vector<float>()};
-    for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = number(v);
+    for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = fingerprint_number(v);
     weights::write_safetensors(path, f);
 }
 

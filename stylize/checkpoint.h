@@ -9,7 +9,10 @@
 #pragma once
 #include <map>
 #include <optional>
+#include <sstream>
+#include <type_traits>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "optim/optim.h"
@@ -33,6 +36,18 @@ std::string bytes_fingerprint(const std::string& bytes);
 // Each flag whose value differs between a stored fingerprint (JSON) and `now`, in the user's words;
 // empty when they match.
 std::string fingerprint_differences(const std::string& stored_json, const RunFingerprint& now);
+// A fingerprint's values as written: numbers with 17 significant digits (they read back to the same
+// double), lists comma-joined (floating-point items as numbers).
+std::string fingerprint_number(double v);
+template <class T> std::string fingerprint_list(const std::vector<T>& v) {
+    std::ostringstream s;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i) s << ",";
+        if constexpr (std::is_floating_point_v<T>) s << fingerprint_number(v[i]);
+        else s << v[i];
+    }
+    return s.str();
+}
 
 struct Checkpoint {
     int scale_index = 0, iteration = 0;  // iteration k: k evaluations done at that scale, step k next

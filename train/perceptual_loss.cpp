@@ -17,8 +17,6 @@ double torchvision_scale() { return 255.0 * std::cbrt(0.229 * 0.224 * 0.225); }
 
 }  // namespace
 
-Tensor normalised_gram(const Tensor& f) { return gram(f); }  // the op already divides by C·H·W
-
 PerceptualLoss::PerceptualLoss(const weights::Vgg19Weights& w, Device device, PerceptualOptions o,
                                const std::vector<Tensor>& styles)
     : net_(w, device, union_of(o.content_layers, o.style_layers)), o_(std::move(o)), device_(device) {
@@ -42,7 +40,7 @@ PerceptualLoss::PerceptualLoss(const weights::Vgg19Weights& w, Device device, Pe
     for (const Tensor& s : styles) {
         const auto taps = net_.forward(features_input(scale(s.to(device), 255.0)));
         std::vector<Tensor> grams;
-        for (const auto& l : o_.style_layers) grams.push_back(normalised_gram(tap(taps, l)).detach());
+        for (const auto& l : o_.style_layers) grams.push_back(gram(tap(taps, l)).detach());
         targets_.push_back(std::move(grams));
     }
 }
@@ -79,7 +77,7 @@ PerceptualTerms PerceptualLoss::operator()(const Tensor& y, const Tensor& x, int
         t.content = t.content.defined() ? add(t.content, term) : term;
     }
     for (size_t j = 0; j < o_.style_layers.size(); ++j) {
-        const Tensor term = mse(normalised_gram(tap(yt, o_.style_layers[j])), target(style, j, y.dim(0)));
+        const Tensor term = mse(gram(tap(yt, o_.style_layers[j])), target(style, j, y.dim(0)));
         t.style = t.style.defined() ? add(t.style, term) : term;
     }
     t.total = add(scale(t.content, o_.content_weight * content_scale_), scale(t.style, o_.style_weight * style_scale_));

@@ -1,6 +1,7 @@
 // Johnson et al.'s perceptual loss, as pytorch/examples' fast_neural_style computes it, through VGG-19:
 //   content = mean((φ_j(y) − φ_j(x))²) over the content layers j (default relu2_2),
-//   style   = Σ_j mean((G_j(y) − G_j(s))²), G_j(f) = f fᵀ / (C_j H_j W_j), over the style layers (default
+//   style   = Σ_j mean((G_j(y) − G_j(s))²), G_j(f) = f fᵀ / (C_j H_j W_j) (the gram op's own normalisation,
+//             pytorch/examples' gram_matrix), over the style layers (default
 //             relu1_2, relu2_2, relu3_4, relu4_4: VGG-19's counterparts of the examples' VGG-16 layers),
 //   tv      = Σ (neighbour differences of y)² (total_variation), off by default,
 //   total   = content_weight·content + style_weight·style + tv_weight·tv,
@@ -57,8 +58,5 @@ class PerceptualLoss {
     std::vector<std::vector<Tensor>> targets_;     // [style][style layer]: (1,C,C) on the device
     std::map<std::pair<int64_t, int64_t>, Tensor> repeated_;  // (style·layers + layer, n) -> (n,C,C)
 };
-
-// Gram matrix of each sample's features divided by C·H·W (pytorch/examples' gram_matrix).
-Tensor normalised_gram(const Tensor& f);
 
 }  // namespace nst

@@ -62,10 +62,14 @@ PhotoLoader::~PhotoLoader() {
 size_t PhotoLoader::item_photo(int64_t i) const {
     // Item i is position i mod n of epoch i / n's permutation (Fisher-Yates, drawn from (seed, epoch)).
     const uint64_t n = files_.size(), epoch = uint64_t(i) / n, pos = uint64_t(i) % n;
-    std::vector<size_t> perm(n);
-    for (size_t j = 0; j < n; ++j) perm[j] = j;
-    for (uint64_t j = n - 1; j > 0; --j) std::swap(perm[j], perm[below(draw(seed_, 1 + epoch, j), j + 1)]);
-    return perm[pos];
+    std::lock_guard<std::mutex> lock(perm_mu_);
+    if (perm_epoch_ != epoch) {
+        perm_.resize(n);
+        for (size_t j = 0; j < n; ++j) perm_[j] = j;
+        for (uint64_t j = n - 1; j > 0; --j) std::swap(perm_[j], perm_[below(draw(seed_, 1 + epoch, j), j + 1)]);
+        perm_epoch_ = epoch;
+    }
+    return perm_[pos];
 }
 
 bool PhotoLoader::crop_into(int64_t item, size_t photo, float* dst) {
@@ -104,8 +108,8 @@ Tensor PhotoLoader::decode_batch(int64_t k) {
         const int64_t item = k * batch_ + b;
         const size_t first = item_photo(item);
         bool done = false;
-        // A photo that cannot be decoded gives its slot to the next one of the same epoch's order (and
-        // wraps), so the batch is still a function of k alone.
+        // A photo that cannot be decoded gives its slot to the next file by name (wrapping), so the batch
+        // is still a function of k alone.
         for (size_t step = 0; step < files_.size() && !done; ++step) {
             const size_t photo = (first + step) % files_.size();
             done = crop_into(item, photo, out.data<float>() + b * per);

@@ -54,6 +54,9 @@ class PhotoLoader {
     std::set<size_t> bad_;          // photos that failed to decode, warned about once
     std::future<Tensor> ahead_;     // batch ahead_k_, being decoded
     int64_t ahead_k_ = -1;
+    mutable std::mutex perm_mu_;    // the last epoch's permutation, drawn once (both threads ask for items)
+    mutable uint64_t perm_epoch_ = UINT64_MAX;
+    mutable std::vector<size_t> perm_;
 };
 
 // The sorted list of pictures under dir (what PhotoLoader serves); an Error naming `flag` when dir is

@@ -1,6 +1,7 @@
 // train_style's driver (contract in trainer.h).
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,18 +28,6 @@ namespace nst {
 
 namespace {
 
-std::string join(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-    return s;
-}
-
-std::string num(double v) {
-    char b[40];
-    std::snprintf(b, sizeof b, "%.17g", v);
-    return b;
-}
-
 // Everything that changes the result, by the flag's name; files by content.
 RunFingerprint train_fingerprint(const TrainOptions& o, const std::vector<std::string>& photos) {
     RunFingerprint f;
@@ -55,15 +44,13 @@ RunFingerprint train_fingerprint(const TrainOptions& o, const std::vector<std::s
     f["--image-size"] = std::to_string(o.image_size);
     f["--style-size"] = std::to_string(o.style_size);
     f["--seed"] = std::to_string(o.seed);
-    f["--learning-rate"] = num(o.learning_rate);
-    f["--content-weight"] = num(o.loss.content_weight);
-    f["--style-weight"] = num(o.loss.style_weight);
-    f["--tv-weight"] = num(o.loss.tv_weight);
-    f["--content-layers"] = join(o.loss.content_layers);
-    f["--style-layers"] = join(o.loss.style_layers);
-    std::string w;
-    for (int64_t x : o.widths) w += (w.empty() ? "" : ",") + std::to_string(x);
-    f["--widths"] = w;
+    f["--learning-rate"] = fingerprint_number(o.learning_rate);
+    f["--content-weight"] = fingerprint_number(o.loss.content_weight);
+    f["--style-weight"] = fingerprint_number(o.loss.style_weight);
+    f["--tv-weight"] = fingerprint_number(o.loss.tv_weight);
+    f["--content-layers"] = fingerprint_list(o.loss.content_layers);
+    f["--style-layers"] = fingerprint_list(o.loss.style_layers);
+    f["--widths"] = fingerprint_list(o.widths);
     return f;
 }
 
@@ -82,7 +69,7 @@ void save_train_checkpoint(const std::string& path, const RunFingerprint& fp, in
     f.tensors["values"] = host(flat.values());
     const OptimizerState st = opt.save();
     for (const auto& [k, t] : st.tensors) f.tensors["optimizer." + k] = host(t.reshape({t.numel()}));
-    for (const auto& [k, v] : st.numbers) f.metadata["nst.optimizer." + k] = num(v);
+    for (const auto& [k, v] : st.numbers) f.metadata["nst.optimizer." + k] = fingerprint_number(v);
     f.metadata["nst.train.steps"] = std::to_string(steps);
     f.metadata["nst.train.fingerprint"] = fingerprint_json(fp);
     f.metadata["nst.train.optimizer"] = opt.name();
@@ -213,9 +200,13 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     TrainResult r;
     r.first_loss = adam->loss().item();
     const auto t0 = clock::now();
+    // Seconds per step in the steady state: the first three steps of this run (or all but the last, in a
+    // shorter one) are warm-up and not timed.
+    const int warm_step = done + std::max(0, std::min(3, o.iterations - done - 1));
     auto t_warm = t0;
-    const int first_done = done;
-    int warm_step = o.iterations;  // the steps before it are warm-up, not timed
+    const auto per_step = [&] {
+        return done > warm_step ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0.0;
+    };
     const auto write_log = [&] {
         if (o.log_json.empty()) return;
         write_file_atomic(o.log_json, nlohmann::json{{"steps", records}, {"styles", o.style_images}}.dump(1) + "\n");
@@ -227,18 +218,17 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
         adam->step(flat.values(), objective, evaluate_next);
         ++done;
         if (evaluate_next) ++step;
-        if (done == first_done + std::min(3, o.iterations - first_done - 1)) t_warm = clock::now(), warm_step = done;
+        if (done == warm_step) t_warm = clock::now();
         const bool report = (o.print_iter > 0 && done % o.print_iter == 0) || done == o.iterations;
         if (report && evaluate_next) {
-            const double secs = std::chrono::duration<double>(clock::now() - t0).count();
-            const double per = done > warm_step && warm_step < o.iterations ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0;
-            const double f = adam->loss().item();
+            const double secs = std::chrono::duration<double>(clock::now() - t0).count(), per = per_step();
+            // Each read is a device sync on the GPU: once each.
+            const double f = adam->loss().item(), content = last.content.item(), style = last.style.item();
             char line[200];
             std::snprintf(line, sizeof line, "step %d/%d  loss %.4g (content %.4g, style %.4g)  %.3f s/step  ETA %.0f s\n",
-                          done, o.iterations, f, last.content.item(), last.style.item(), per, per * (o.iterations - done));
+                          done, o.iterations, f, content, style, per, per * (o.iterations - done));
             log << line << std::flush;
-            records.push_back({{"step", done}, {"seconds", secs}, {"loss", f}, {"content", last.content.item()},
-                               {"style", last.style.item()}});
+            records.push_back({{"step", done}, {"seconds", secs}, {"loss", f}, {"content", content}, {"style", style}});
         }
         const bool stop = stop_requested();
         if (!o.checkpoint.empty() && evaluate_next && ((o.save_iter > 0 && done % o.save_iter == 0) || stop)) {
@@ -254,7 +244,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     flat.scatter_values();
     r.steps = done;
     r.last_loss = adam->loss().item();
-    r.seconds_per_step = done > warm_step ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0;
+    r.seconds_per_step = per_step();
     write_log();
     if (r.stopped) return r;
 
