@@ -121,7 +121,8 @@ def main():
             x = x.flip(1)
         return (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
 
-    r = torchvision_scale = 255.0 * (0.229 * 0.224 * 0.225) ** (1 / 3)
+    # The file's feature scale over torchvision's (train/perceptual_loss.h): weights in the examples' units.
+    torchvision_scale = 255.0 * (0.229 * 0.224 * 0.225) ** (1 / 3)
     r = torchvision_scale / (255.0 / (scale / float(np.cbrt(np.prod(std.cpu().numpy())))))
     cw, sw = 1e5 / r**2, 1e10 / r**4
     content_layers, style_layers = ["relu2_2"], ["relu1_2", "relu2_2", "relu3_4", "relu4_4"]
