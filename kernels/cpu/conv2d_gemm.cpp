@@ -7,7 +7,9 @@
 // Output rows are processed in blocks so the col buffer stays near 16 MiB whatever the image size.
 // Threads (parallel.h): the forward runs its row blocks on the pool's threads (each with its own col
 // buffer); backward-data splits the input channels, so that col2im's overlapping adds never race;
-// backward-weight accumulates into one dW and stays on one thread.
+// backward-weight splits dW's columns by (channel, filter row) pairs: each thread builds only its rows
+// of col and owns its columns of dW, so nothing is reduced and nothing races (the first layer's three
+// channels still give 27 pairs to share).
 // The reference kernels (conv2d.cpp) remain the spec.
 #include <cstdint>
 #include <algorithm>
@@ -38,54 +40,64 @@ int rows_per_block(const ConvShape& s, bool spread = false) {
     return int(std::max<int64_t>(1, rows));
 }
 
-// col[(c,r,t), (p - p0)*Q + q] = x[c, p*sh - ph + r, q*sw - pw + t] (0 outside), for p in [p0, p1).
+// The columns q whose w = q*sw - pw + t falls inside [0, W): q in [lo, hi).
+struct QRange {
+    int lo, hi;
+};
+QRange inside_columns(const ConvShape& s, int t) {
+    const int Q = s.Q(), sw = s.stride_w, first = s.pad_w - t, last = s.W - 1 + s.pad_w - t;
+    const int lo = std::min(Q, first <= 0 ? 0 : (first + sw - 1) / sw);
+    return {lo, std::max(lo, last < 0 ? 0 : std::min(Q, last / sw + 1))};
+}
+
+// col[(u - u0, t), (p - p0)*Q + q] = x[c, p*sh - ph + r, q*sw - pw + t] (0 outside), for p in [p0, p1)
+// and the (channel, filter row) pairs u = c*R + r in [u0, u1) (all of them: [0, C*R)).
 // The columns q whose w falls inside the row are found once per (c, r, t), so that the row's inner loop
 // is a plain copy (stride 1: memcpy) or a strided gather, with the zeros of the padding set around it.
-void im2col(const float* x, float* col, const ConvShape& s, int p0, int p1) {
+void im2col(const float* x, float* col, const ConvShape& s, int p0, int p1, int u0, int u1) {
     const int Q = s.Q(), rows = p1 - p0, sw = s.stride_w;
-    for (int c = 0; c < s.C; ++c)
-        for (int r = 0; r < s.R; ++r)
-            for (int t = 0; t < s.S; ++t) {
-                float* dst = col + ((int64_t(c) * s.R + r) * s.S + t) * rows * Q;
-                const float* plane = x + int64_t(c) * s.H * s.W;
-                // w = q*sw - pw + t in [0, W)  <=>  q in [q_lo, q_hi)
-                const int first = s.pad_w - t, last = s.W - 1 + s.pad_w - t;
-                const int q_lo = std::min(Q, first <= 0 ? 0 : (first + sw - 1) / sw);
-                const int q_hi = std::max(q_lo, last < 0 ? 0 : std::min(Q, last / sw + 1));
-                for (int p = p0; p < p1; ++p, dst += Q) {
-                    const int h = p * s.stride_h - s.pad_h + r;
-                    if (h < 0 || h >= s.H) {
-                        std::memset(dst, 0, sizeof(float) * size_t(Q));
-                        continue;
-                    }
-                    if (q_lo > 0) std::memset(dst, 0, sizeof(float) * size_t(q_lo));
-                    if (q_hi < Q) std::memset(dst + q_hi, 0, sizeof(float) * size_t(Q - q_hi));
-                    const float* src = plane + int64_t(h) * s.W + (int64_t(q_lo) * sw - s.pad_w + t);
-                    if (sw == 1) {
-                        std::memcpy(dst + q_lo, src, sizeof(float) * size_t(q_hi - q_lo));
-                    } else {
-                        for (int q = q_lo; q < q_hi; ++q) dst[q] = src[int64_t(q - q_lo) * sw];
-                    }
+    for (int u = u0; u < u1; ++u)
+        for (int t = 0; t < s.S; ++t) {
+            const int c = u / s.R, r = u % s.R;
+            float* dst = col + (int64_t(u - u0) * s.S + t) * rows * Q;
+            const float* plane = x + int64_t(c) * s.H * s.W;
+            const auto [q_lo, q_hi] = inside_columns(s, t);
+            for (int p = p0; p < p1; ++p, dst += Q) {
+                const int h = p * s.stride_h - s.pad_h + r;
+                if (h < 0 || h >= s.H) {
+                    std::memset(dst, 0, sizeof(float) * size_t(Q));
+                    continue;
+                }
+                if (q_lo > 0) std::memset(dst, 0, sizeof(float) * size_t(q_lo));
+                if (q_hi < Q) std::memset(dst + q_hi, 0, sizeof(float) * size_t(Q - q_hi));
+                const float* src = plane + int64_t(h) * s.W + (int64_t(q_lo) * sw - s.pad_w + t);
+                if (sw == 1) {
+                    std::memcpy(dst + q_lo, src, sizeof(float) * size_t(q_hi - q_lo));
+                } else {
+                    for (int q = q_lo; q < q_hi; ++q) dst[q] = src[int64_t(q - q_lo) * sw];
                 }
             }
+        }
 }
 
 // The adjoint of im2col for channels [c0, c1): dx[c, h, w] += col[(c - c0, r, t), (p - p0)*Q + q].
+// Only the columns that land inside the row are visited (no test per element).
 void col2im_add(const float* col, float* dx, const ConvShape& s, int p0, int p1, int c0, int c1) {
-    const int Q = s.Q(), rows = p1 - p0;
+    const int Q = s.Q(), rows = p1 - p0, sw = s.stride_w;
     for (int c = c0; c < c1; ++c)
         for (int r = 0; r < s.R; ++r)
             for (int t = 0; t < s.S; ++t) {
                 const float* src = col + ((int64_t(c - c0) * s.R + r) * s.S + t) * rows * Q;
                 float* plane = dx + int64_t(c) * s.H * s.W;
+                const auto [q_lo, q_hi] = inside_columns(s, t);
                 for (int p = p0; p < p1; ++p, src += Q) {
                     const int h = p * s.stride_h - s.pad_h + r;
                     if (h < 0 || h >= s.H) continue;
-                    float* row = plane + int64_t(h) * s.W;
-                    for (int q = 0; q < Q; ++q) {
-                        const int w = q * s.stride_w - s.pad_w + t;
-                        if (w >= 0 && w < s.W) row[w] += src[q];
-                    }
+                    float* row = plane + int64_t(h) * s.W - s.pad_w + t;  // row[q*sw] is w = q*sw - pw + t
+                    if (sw == 1)
+                        for (int q = q_lo; q < q_hi; ++q) row[q] += src[q];
+                    else
+                        for (int q = q_lo; q < q_hi; ++q) row[int64_t(q) * sw] += src[q];
                 }
             }
 }
@@ -104,7 +116,7 @@ void forward(Gemm gemm, const float* x, const float* w, const float* b, float* y
             for (int64_t blk = blk0; blk < blk1; ++blk) {
                 const int p0 = int(blk) * step, p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
                 float* col = col_buffer(int64_t(CRS) * cols);
-                im2col(xn, col, s, p0, p1);
+                im2col(xn, col, s, p0, p1, 0, s.C * s.R);
                 // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ), + bias
                 gemm(Trans::No, Trans::No, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f, yn + int64_t(p0) * Q, PQ);
                 if (b)
@@ -141,19 +153,23 @@ void backward_data(Gemm gemm, const float* dy, const float* w, float* dx, const 
 void backward_weight(Gemm gemm, const float* x, const float* dy, float* dw, const ConvShape& s) {
     const int P = s.P(), Q = s.Q(), CRS = s.C * s.R * s.S, step = rows_per_block(s);
     const int64_t PQ = int64_t(P) * Q;
-    bool first = true;
-    for (int n = 0; n < s.N; ++n) {
-        const float* xn = x + int64_t(n) * s.C * s.H * s.W;
-        const float* dyn = dy + int64_t(n) * s.K * PQ;
-        for (int p0 = 0; p0 < P; p0 += step) {
-            const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
-            float* col = col_buffer(int64_t(CRS) * cols);
-            im2col(xn, col, s, p0, p1);
-            gemm(Trans::No, Trans::Yes, s.K, CRS, cols, 1.f, dyn + int64_t(p0) * Q, PQ, col, cols, first ? 0.f : 1.f, dw,
-                 CRS);
-            first = false;
+    parallel_for(int64_t(s.C) * s.R, 1, [&](int64_t u0, int64_t u1) {
+        const int rows_u = int(u1 - u0) * s.S;  // this thread's rows of col, and columns of dW
+        float* dw_u = dw + u0 * s.S;
+        for (int n = 0; n < s.N; ++n) {
+            const float* xn = x + int64_t(n) * s.C * s.H * s.W;
+            const float* dyn = dy + int64_t(n) * s.K * PQ;
+            for (int p0 = 0; p0 < P; p0 += step) {
+                const int p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
+                float* col = col_buffer(int64_t(rows_u) * cols);
+                im2col(xn, col, s, p0, p1, int(u0), int(u1));
+                // dW[:, u0*S : u1*S] (+)= dY[:, p0*Q : p1*Q] · colᵀ
+                const bool first = n == 0 && p0 == 0;
+                gemm(Trans::No, Trans::Yes, s.K, rows_u, cols, 1.f, dyn + int64_t(p0) * Q, PQ, col, cols,
+                     first ? 0.f : 1.f, dw_u, CRS);
+            }
         }
-    }
+    });
 }
 
 }  // namespace
