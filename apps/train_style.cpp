@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
                                      "\ntrain_style: quitting now; the files written so far are intact\n");
         const nst::TrainResult r = nst::train_style(o, std::cout);
         if (r.stopped) return 130;
-        std::printf("trained %d steps: loss %.4g -> %.4g, %.3f s per step\n", r.steps, r.first_loss, r.last_loss,
-                    r.seconds_per_step);
+        std::printf("trained %d steps: loss %.4g -> %.4g", r.steps, r.first_loss, r.last_loss);
+        if (r.seconds_per_step > 0) std::printf(", %.3f s per step after the first three", r.seconds_per_step);
+        std::printf("\n");
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "train_style: error: %s\n", e.what());

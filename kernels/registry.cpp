@@ -63,10 +63,11 @@ const Conv2dVariant kConvCpu[] = {
     // F(4x4,3x3) for 3x3 stride-1 layers (pad 1, or none), the direct kernel for unpadded thin or small 3x3 convs,
     // im2col+GEMM for the others, on the project's GEMM
     // (kernels/cpu/gemm.h; docs/performance.md).
-    {"winograd", false, cpu::conv2d_forward_winograd, cpu::conv2d_backward_data_winograd, cpu::conv2d_backward_weight_gemm,
+    {"winograd", false, cpu::conv2d_forward_winograd, cpu::conv2d_backward_data_winograd, cpu::conv2d_backward_weight_direct_or_gemm,
      cpu::conv2d_backward_bias<float>, cpu::conv2d_prepared_size_winograd, cpu::conv2d_prepare_winograd,
      cpu::conv2d_forward_winograd_prepared, cpu::conv2d_backward_data_winograd_prepared},
-    {"direct", false, cpu::conv2d_forward_direct_or_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
+    {"direct", false, cpu::conv2d_forward_direct_or_gemm, cpu::conv2d_backward_data_direct_or_gemm,
+     cpu::conv2d_backward_weight_direct_or_gemm,
      cpu::conv2d_backward_bias<float>, nullptr, nullptr, nullptr, nullptr},
     {"im2col_gemm", false, cpu::conv2d_forward_gemm, cpu::conv2d_backward_data_gemm, cpu::conv2d_backward_weight_gemm,
      cpu::conv2d_backward_bias<float>, nullptr, nullptr, nullptr, nullptr},

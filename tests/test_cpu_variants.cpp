@@ -27,7 +27,10 @@ TEST_CASE("conv2d: every CPU variant matches the reference, forward and all thre
                           // and 2, 3x3 up to 64 channels; rows of 33 and 70 columns cross its 32-column tiles) and
                           // Winograd's interior of the pad-1 conv (3x3, more than 64 channels)
                           {1, 3, 21, 41, 32, 9, 9, 1, 0}, {1, 4, 19, 40, 3, 9, 9, 1, 0}, {2, 5, 15, 70, 6, 3, 3, 2, 0},
-                          {1, 32, 17, 35, 32, 3, 3, 2, 0}, {1, 20, 11, 45, 24, 3, 3, 1, 0}, {1, 80, 9, 13, 70, 3, 3, 1, 0}};
+                          {1, 32, 17, 35, 32, 3, 3, 2, 0}, {1, 20, 11, 45, 24, 3, 3, 1, 0}, {1, 80, 9, 13, 70, 3, 3, 1, 0},
+                          // few filters, stride 1: the direct backward-weight's blocks of 3 filters (5 = 3 + 2,
+                          // 4 = 3 + 1) and 16-column tails, and backward-data as the flipped direct forward
+                          {2, 7, 12, 37, 5, 3, 3, 1, 0}, {3, 6, 20, 33, 4, 9, 9, 1, 0}};
     int variants = 0;
     for (const auto& v : conv2d_variants(DeviceKind::CPU)) {
         if (std::string(v.name) == "reference") continue;

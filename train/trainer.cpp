@@ -204,6 +204,9 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     // shorter one) are warm-up and not timed.
     const int warm_step = done + std::max(0, std::min(3, o.iterations - done - 1));
     auto t_warm = t0;
+    // The last update evaluates nothing after it, so it is cheaper than a step: the rate is read after
+    // each step that evaluates the next batch, and the summary keeps the last such reading.
+    double last_per_step = 0;
     const auto per_step = [&] {
         return done > warm_step ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0.0;
     };
@@ -219,9 +222,10 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
         ++done;
         if (evaluate_next) ++step;
         if (done == warm_step) t_warm = clock::now();
+        if (evaluate_next) last_per_step = per_step();
         const bool report = (o.print_iter > 0 && done % o.print_iter == 0) || done == o.iterations;
         if (report && evaluate_next) {
-            const double secs = std::chrono::duration<double>(clock::now() - t0).count(), per = per_step();
+            const double secs = std::chrono::duration<double>(clock::now() - t0).count(), per = last_per_step;
             // Each read is a device sync on the GPU: once each.
             const double f = adam->loss().item(), content = last.content.item(), style = last.style.item();
             char line[200];
@@ -244,7 +248,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     flat.scatter_values();
     r.steps = done;
     r.last_loss = adam->loss().item();
-    r.seconds_per_step = per_step();
+    r.seconds_per_step = last_per_step;
     write_log();
     if (r.stopped) return r;
 

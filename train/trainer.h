@@ -41,7 +41,7 @@ struct TrainResult {
     int steps = 0;            // steps done when the run ended (iterations unless stopped)
     bool stopped = false;     // ended by request_stop before the last step
     double first_loss = 0, last_loss = 0;
-    double seconds_per_step = 0;  // after the first steps (warm-up excluded)
+    double seconds_per_step = 0;  // after the first three steps (0 when the run is too short to time)
 };
 
 TrainResult train_style(const TrainOptions& o, std::ostream& log);

@@ -12,6 +12,7 @@
 // baseline x86-64): elsewhere conv2d_forward_direct returns false and the caller uses im2col+GEMM.
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/cpu_gemm_kernels.h"
 #include "kernels/cpu/parallel.h"
@@ -113,8 +114,116 @@ void direct_row(const float* x, const float* w, const float* b, float* y, const 
     }
 }
 
+// ---- backward-weight for few filters ----
+// dW[k, c, r, t] = Σ_{n,p,q} dy[n, k, p, q] · x[n, c, p + r, q + t]   (stride 1, no padding)
+// One (channel, filter row) pair per call, KB <= 3 filters: KB·SW accumulators of 16 columns each (27 of
+// the 32 zmm at KB 3, SW 9). Each 16 columns of a row load KB vectors of dy and SW of x for KB·SW FMAs.
+// The lanes are summed once at the end.
+template <int KB, int SW>
+__attribute__((target("avx512f"))) void dw_pair(const float* x, const float* dy, float* dw, const ConvShape& s, int k0,
+                                                int c, int r) {
+    const int P = s.P(), Q = s.Q();
+    const int64_t PQ = int64_t(P) * Q, HW = int64_t(s.H) * s.W;
+    __m512 acc[KB][SW];
+#pragma GCC unroll 3
+    for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 9
+        for (int t = 0; t < SW; ++t) acc[kk][t] = _mm512_setzero_ps();
+    for (int n = 0; n < s.N; ++n) {
+        const float* dyn = dy + (int64_t(n) * s.K + k0) * PQ;
+        const float* xc = x + (int64_t(n) * s.C + c) * HW;
+        for (int p = 0; p < P; ++p) {
+            const float* dyr = dyn + int64_t(p) * Q;
+            const float* xr = xc + int64_t(p + r) * s.W;
+            for (int q0 = 0; q0 < Q; q0 += 16) {
+                const int left = Q - q0;
+                const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+                __m512 g[KB];
+#pragma GCC unroll 3
+                for (int kk = 0; kk < KB; ++kk) g[kk] = _mm512_maskz_loadu_ps(m, dyr + kk * PQ + q0);
+#pragma GCC unroll 9
+                for (int t = 0; t < SW; ++t) {
+                    const __m512 xv = _mm512_maskz_loadu_ps(m, xr + q0 + t);  // columns q + t < W: inside
+#pragma GCC unroll 3
+                    for (int kk = 0; kk < KB; ++kk) acc[kk][t] = _mm512_fmadd_ps(g[kk], xv, acc[kk][t]);
+                }
+            }
+        }
+    }
+    const int64_t CRS = int64_t(s.C) * s.R * s.S;
+#pragma GCC unroll 3
+    for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 9
+        for (int t = 0; t < SW; ++t)
+        {
+            // (not _mm512_reduce_add_ps: GCC 12 warns on the undefined vector inside it)
+            alignas(64) float lanes[16];
+            _mm512_store_ps(lanes, acc[kk][t]);
+            float sum = 0.f;
+            for (float v : lanes) sum += v;
+            dw[(k0 + kk) * CRS + (int64_t(c) * s.R + r) * s.S + t] = sum;
+        }
+}
+
+using PairFn = void (*)(const float*, const float*, float*, const ConvShape&, int, int, int);
+template <int SW> PairFn pair_for(int kb) {
+    return kb == 1 ? dw_pair<1, SW> : kb == 2 ? dw_pair<2, SW> : dw_pair<3, SW>;
+}
+
 }  // namespace
 #endif
+
+// Few filters (the last conv, 32 -> 3): the GEMM's M side would be K = 3 rows of a 14-row tile.
+bool conv2d_backward_weight_direct(const float* x, const float* dy, float* dw, const ConvShape& s) {
+#ifdef NST_DIRECT_AVX512
+    const bool fits = s.K <= 8 && s.R == s.S && (s.S == 3 || s.S == 9) && s.stride_h == 1 && s.stride_w == 1 &&
+                      s.pad_h == 0 && s.pad_w == 0 && s.P() >= 1 && s.Q() >= 1;
+    if (!fits || !__builtin_cpu_supports("avx512f")) return false;
+    parallel_for(int64_t(s.C) * s.R, 1, [&](int64_t u0, int64_t u1) {
+        for (int64_t u = u0; u < u1; ++u)
+            for (int k0 = 0; k0 < s.K; k0 += 3) {
+                const int kb = std::min(3, s.K - k0);
+                (s.S == 9 ? pair_for<9>(kb) : pair_for<3>(kb))(x, dy, dw, s, k0, int(u / s.R), int(u % s.R));
+            }
+    });
+    return true;
+#else
+    (void)x, (void)dy, (void)dw, (void)s;
+    return false;
+#endif
+}
+
+// Stride 1: dx is the forward conv of dy, padded by R-1-pad, with the filters flipped and C, K swapped:
+//   dx[c, h, w] = Σ_{k,r,t} w[k, c, R-1-r, S-1-t] · dy_padded[k, h + r, w + t]
+// which is the direct kernel's where the swapped conv is thin (the last conv's 3 filters become 3 inputs).
+bool conv2d_backward_data_direct(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    ConvShape t;
+    t.N = s.N, t.C = s.K, t.K = s.C, t.R = s.R, t.S = s.S;
+    const int ah = s.R - 1 - s.pad_h, aw = s.S - 1 - s.pad_w, P = s.P(), Q = s.Q();
+    t.H = P + 2 * ah, t.W = Q + 2 * aw;
+    if (s.stride_h != 1 || s.stride_w != 1 || ah < 0 || aw < 0 || t.P() != s.H || t.Q() != s.W ||
+        !(s.K <= 4 || s.C <= 8) || !conv2d_direct_fits(t) || !__builtin_cpu_supports("avx512f"))
+        return false;
+    std::vector<float> padded(size_t(t.x_size()), 0.f), flipped(size_t(s.w_size()));
+    for (int64_t nk = 0; nk < int64_t(s.N) * s.K; ++nk)
+        for (int p = 0; p < P; ++p)
+            std::copy_n(dy + (nk * P + p) * Q, Q, padded.data() + (nk * t.H + p + ah) * t.W + aw);
+    for (int k = 0; k < s.K; ++k)
+        for (int c = 0; c < s.C; ++c)
+            for (int r = 0; r < s.R; ++r)
+                for (int q = 0; q < s.S; ++q)
+                    flipped[((int64_t(c) * s.K + k) * s.R + r) * s.S + q] =
+                        w[((int64_t(k) * s.C + c) * s.R + (s.R - 1 - r)) * s.S + (s.S - 1 - q)];
+    return conv2d_forward_direct(padded.data(), flipped.data(), nullptr, dx, t);
+}
+
+void conv2d_backward_data_direct_or_gemm(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    if (!conv2d_backward_data_direct(dy, w, dx, s)) conv2d_backward_data_gemm(dy, w, dx, s);
+}
+
+void conv2d_backward_weight_direct_or_gemm(const float* x, const float* dy, float* dw, const ConvShape& s) {
+    if (!conv2d_backward_weight_direct(x, dy, dw, s)) conv2d_backward_weight_gemm(x, dy, dw, s);
+}
 
 bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
 #ifdef NST_DIRECT_AVX512

@@ -560,7 +560,7 @@ void conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
 }
 
 void conv2d_backward_data_winograd(const float* dy, const float* w, float* dx, const ConvShape& s) {
-    if (!winograd_fits(s)) return conv2d_backward_data_gemm(dy, w, dx, s);
+    if (!winograd_fits(s)) return conv2d_backward_data_direct_or_gemm(dy, w, dx, s);
     std::vector<float> P(size_t(36 * packed_a_floats(s.K, s.C)));  // (not the prepared size: 0 where direct takes the forward)
     conv2d_prepare_winograd(w, P.data(), s);
     conv2d_backward_data_winograd_prepared(dy, P.data(), dx, s);

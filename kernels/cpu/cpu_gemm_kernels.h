@@ -36,8 +36,15 @@ int64_t set_winograd_buffer_floats(int64_t floats);
 bool conv2d_direct_fits(const ConvShape& s);
 bool conv2d_direct_takes(const ConvShape& s);  // the same on the weights' side alone (any input size)
 bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
-// The variant "direct": the direct kernel where it applies, else im2col+GEMM (backward: im2col+GEMM).
+// The backward passes of the thin convs, stride 1, no padding: backward-data as the direct forward of the
+// flipped, channel-swapped conv where that one is thin (few filters here: few inputs there); backward-
+// weight for at most 8 filters of 3x3 or 9x9. Both return false (nothing done) where they do not apply.
+bool conv2d_backward_data_direct(const float* dy, const float* w, float* dx, const ConvShape& s);
+bool conv2d_backward_weight_direct(const float* x, const float* dy, float* dw, const ConvShape& s);
+// The variant "direct": the direct kernels where they apply, else im2col+GEMM.
 void conv2d_forward_direct_or_gemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_direct_or_gemm(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_backward_weight_direct_or_gemm(const float* x, const float* dy, float* dw, const ConvShape& s);
 
 void gram_forward_gemm(const float* f, float* g, const GramShape& s);
 void gram_backward_gemm(const float* f, const float* dg, float* df, const GramShape& s);
