@@ -3,6 +3,7 @@
 //
 //   train_style --style-image starry_night.jpg --content-dir photos/ --output-model starry.safetensors
 //               [--iterations 2000] [--batch-size 4] [--image-size 256] [--gpu 0|-1] ...
+//   train_style --add-style new.jpg --from-model multi.safetensors --content-dir photos/ --output-model more.safetensors
 //
 // Errors are one line on stderr and a non-zero exit, before any work where they can be seen then.
 #include <CLI/CLI.hpp>
@@ -19,9 +20,13 @@
 int main(int argc, char** argv) {
     CLI::App app{"train_style: train a feed-forward style network (stylize --model runs it)"};
     nst::TrainOptions o;
-    std::string styles, content_layers = "relu2_2", style_layers = "relu1_2,relu2_2,relu3_4,relu4_4", widths = "32,64,128";
+    std::string styles, add_style, content_layers = "relu2_2", style_layers = "relu1_2,relu2_2,relu3_4,relu4_4", widths = "32,64,128";
     app.add_option("--style-image", styles, "the style painting; several, comma-separated, train one network of "
-                   "several styles (conditional instance norm)")->required();
+                   "several styles (conditional instance norm)");
+    app.add_option("--add-style", add_style, "a new style painting to add to the multi-style network of --from-model "
+                   "(only its norm rows train; Dumoulin et al.)");
+    app.add_option("--from-model", o.from_model, "the trained multi-style network --add-style adds to (it is read, "
+                   "never written)");
     app.add_option("--content-dir", o.content_dir, "a folder of photos to train on (JPEG, PNG, ...; searched recursively)")->required();
     app.add_option("--output-model", o.output_model, "the trained network (.safetensors, pytorch/examples' key names)")->required();
     app.add_option("--iterations", o.iterations, "training steps (one batch each)")->capture_default_str();
@@ -45,7 +50,14 @@ int main(int argc, char** argv) {
     app.add_option("--log-json", o.log_json, "write the printed steps' losses and times as JSON");
     CLI11_PARSE(app, argc, argv);
     try {
-        o.style_images = nst::apps::split(styles);
+        if (styles.empty() == add_style.empty())
+            throw nst::Error(styles.empty() ? "--style-image (or --add-style with --from-model) is required"
+                                            : "--style-image and --add-style: give one or the other");
+        if (add_style.empty() != o.from_model.empty())
+            throw nst::Error(add_style.empty() ? "--from-model: only with --add-style" : "--add-style needs --from-model");
+        if (!o.from_model.empty() && app.count("--widths"))
+            throw nst::Error("--widths: the network of --from-model has its own");
+        o.style_images = nst::apps::split(add_style.empty() ? styles : add_style);
         o.loss.content_layers = nst::apps::split(content_layers);
         o.loss.style_layers = nst::apps::split(style_layers);
         o.widths = nst::apps::split_numbers<int64_t>(widths, "--widths");

@@ -2,6 +2,7 @@
 // TransformerNet, and train_style's loop on tiny sizes (the committed vgg_tiny fixture as the loss network,
 // so nothing here needs ../shared): the loss falls, resume is bit-exact, two styles train two different
 // rows, bad options are refused before any work.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -189,6 +190,38 @@ TEST_CASE("train_style: the loss falls, resume gives the same bits, two styles t
     multi.set_style_mix(Tensor::from_vector(std::vector<float>{0, 1}, {2}));
     CHECK(test::rel_err(multi.forward(photo), y0) > 1e-4);
 
+    // A third style added to the two-style network (Dumoulin et al.): only the new rows move; every other
+    // weight and the two old rows come out bit for bit as they went in.
+    TrainOptions add = tiny_options(photos, out);
+    add.style_images = {test::fixture("tiny_rgb.png")};
+    add.from_model = two.output_model;
+    add.iterations = 4;
+    add.output_model = out + "/three.safetensors";
+    train_style(add, log);
+    const weights::WeightFile before = weights::read_safetensors(two.output_model);
+    const weights::WeightFile after = weights::read_safetensors(add.output_model);
+    CHECK(after.metadata.at("nst.styles") == "[\"kind_rgb.jpg\",\"tiny_rgb.png\",\"tiny_rgb.png\"]");
+    REQUIRE(after.tensors.size() == before.tensors.size());
+    int grown = 0;
+    for (const auto& [k, t] : before.tensors) {
+        INFO(k);
+        const weights::HostTensor& a = after.tensors.at(k);
+        if (t.shape.size() != 2) {
+            CHECK(a.values == t.values);
+            continue;
+        }
+        ++grown;
+        const size_t C = size_t(t.shape[1]);
+        REQUIRE(a.shape == std::vector<int64_t>{3, int64_t(C)});
+        CHECK(std::vector<float>(a.values.begin(), a.values.begin() + 2 * C) == t.values);
+        double moved = 0;  // the new row against its start, the mean of the two old ones
+        for (size_t c = 0; c < C; ++c) moved += std::abs(a.values[2 * C + c] - 0.5 * (t.values[c] + t.values[C + c]));
+        CHECK(moved > 1e-4);
+    }
+    CHECK(grown == 2 * 15);  // in1..in5 and the residual blocks' two norms each, weight and bias
+    TransformerNet three = TransformerNet::from_weights(after, Device::cpu(), "three");
+    CHECK(three.styles() == 3);
+
     // Refusals, each before any work (no file written).
     const auto refused = [&](TrainOptions bad, const std::string& says) {
         bad.output_model = out + "/refused.safetensors";
@@ -209,6 +242,9 @@ TEST_CASE("train_style: the loss falls, resume gives the same bits, two styles t
     t = tiny_options(photos, out);
     t.checkpoint = test::fixture("kind_rgb.jpg");
     refused(t, "--checkpoint");
+    t = tiny_options(photos, out);
+    t.from_model = o.output_model;  // a one-style network: nothing to add a row to
+    refused(t, "a one-style network");
     t = tiny_options(photos, out);
     t.output_model = out + "/model.pth";
     CHECK_THROWS_WITH(train_style(t, log), Catch::Contains("--output-model") && Catch::Contains(".safetensors"));

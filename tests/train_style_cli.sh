@@ -46,5 +46,9 @@ refuse "must end in .safetensors" "${common[@]}" --output-model refused.pth
 refuse "--widths: three numbers" "${base[@]}" --content-dir photos --widths 4,8 --output-model refused.safetensors
 refuse "--output-model" "${common[@]}" --output-model photos/a.jpg
 cmp photos/a.jpg "$ex/chelsea.jpg" || { echo "FAIL: an input was overwritten"; exit 1; }
+refuse "give one or the other" "${common[@]}" --add-style "$ex/chelsea.jpg" --from-model m.safetensors --output-model refused.safetensors
+refuse "--add-style needs --from-model" "${base[@]:2}" --content-dir photos --add-style "$ex/chelsea.jpg" --output-model refused.safetensors
+refuse "a one-style network" "${base[@]:2}" --content-dir photos --add-style "$ex/chelsea.jpg" --from-model m.safetensors \
+  --output-model refused.safetensors
 refuse "--content-dir is required" --style-image "$ex/starry_night.jpg" --output-model refused.safetensors
 echo "train_style_cli: trained, painted, resumed bit for bit, refused"

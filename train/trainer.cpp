@@ -50,7 +50,8 @@ RunFingerprint train_fingerprint(const TrainOptions& o, const std::vector<std::s
     f["--tv-weight"] = fingerprint_number(o.loss.tv_weight);
     f["--content-layers"] = fingerprint_list(o.loss.content_layers);
     f["--style-layers"] = fingerprint_list(o.loss.style_layers);
-    f["--widths"] = fingerprint_list(o.widths);
+    if (o.from_model.empty()) f["--widths"] = fingerprint_list(o.widths);
+    else f["--from-model"] = file_fingerprint(o.from_model, "--from-model");
     return f;
 }
 
@@ -109,21 +110,64 @@ int load_train_checkpoint(const std::string& path, const RunFingerprint& fp, Fla
     return std::stoi(meta("nst.train.steps"));
 }
 
-Tensor load_style(const std::string& path, int size) {
+Tensor load_style(const std::string& path, int size, const char* flag) {
     Image img;
     try {
         img = load_image(path);
     } catch (const Error& e) {
-        throw Error(std::string("--style-image: ") + e.what());
+        throw Error(std::string(flag) + ": " + e.what());
     }
     if (size > 0) img = resize_longest(img, size);
     return image_to_tensor(img);
 }
 
-std::string model_metadata_styles(const TrainOptions& o) {
+// The styles a model file names: those of --from-model (by its metadata, or numbered), then ours.
+std::string model_metadata_styles(const TrainOptions& o, const std::vector<std::string>& earlier) {
     nlohmann::json s = nlohmann::json::array();
+    for (const auto& e : earlier) s.push_back(e);
     for (const auto& p : o.style_images) s.push_back(std::filesystem::path(p).filename().string());
     return s.dump();
+}
+
+// --from-model's network with one more row in every conditional norm (its 2-D parameters), and the names
+// of its styles. The new row starts as the mean of the others: the blend of the styles the network
+// knows is already a picture, a nearer start than the plain scale 1, shift 0.
+TransformerNet grown_network(const std::string& path, Device dev, std::vector<std::string>& styles) {
+    weights::WeightFile f;
+    try {
+        f = weights::read_any_weights(path);
+    } catch (const Error& e) {
+        throw Error(std::string("--from-model: ") + e.what());
+    }
+    const auto n1 = f.tensors.find("in1.weight");
+    if (n1 == f.tensors.end()) throw Error("--from-model " + path + ": not a TransformerNet (no in1.weight)");
+    if (n1->second.shape.size() != 2)
+        throw Error("--from-model " + path + ": a one-style network (plain instance norm); --add-style adds a style to "
+                    "a multi-style one (trained with several --style-image)");
+    const int64_t S = n1->second.shape[0];
+    for (auto& [name, t] : f.tensors) {
+        if (t.shape.size() != 2) continue;
+        const int64_t C = t.shape[1];
+        if (t.shape[0] != S) throw Error("--from-model " + path + ": " + name + " has " + std::to_string(t.shape[0]) +
+                                         " style rows, in1.weight " + std::to_string(S));
+        for (int64_t c = 0; c < C; ++c) {
+            double sum = 0;
+            for (int64_t r = 0; r < S; ++r) sum += t.values[size_t(r * C + c)];
+            t.values.push_back(float(sum / double(S)));
+        }
+        t.shape[0] = S + 1;
+    }
+    styles.clear();
+    try {
+        for (const auto& v : nlohmann::json::parse(f.metadata.at("nst.styles"))) styles.push_back(v.get<std::string>());
+    } catch (const std::exception&) {
+        styles.clear();
+    }
+    if (int64_t(styles.size()) != S) {
+        styles.clear();
+        for (int64_t r = 0; r < S; ++r) styles.push_back("style " + std::to_string(r + 1));
+    }
+    return TransformerNet::from_weights(f, dev, path);
 }
 
 }  // namespace
@@ -136,15 +180,18 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     if (o.output_model.empty()) throw Error("--output-model: a file to write the trained network to is needed");
     if (o.output_model.size() < 12 || o.output_model.compare(o.output_model.size() - 12, 12, ".safetensors") != 0)
         throw Error("--output-model " + o.output_model + ": must end in .safetensors");
-    std::vector<PathFlag> inputs{{"--weights", o.weights, ""}, {"--resume", o.resume, ""}};
-    for (const auto& s : o.style_images) inputs.push_back({"--style-image", s, ""});
+    const bool adding = !o.from_model.empty();
+    if (adding && o.style_images.size() != 1)
+        throw Error("--add-style: one new style at a time, got " + std::to_string(o.style_images.size()));
+    std::vector<PathFlag> inputs{{"--weights", o.weights, ""}, {"--resume", o.resume, ""}, {"--from-model", o.from_model, ""}};
+    for (const auto& s : o.style_images) inputs.push_back({adding ? "--add-style" : "--style-image", s, ""});
     check_write_targets({{"--output-model", o.output_model, ""}, {"--checkpoint", o.checkpoint, "--resume"},
                          {"--log-json", o.log_json, ""}},
                         inputs);
 
     PhotoLoader photos(o.content_dir, o.image_size, o.batch_size, o.seed, log);
     std::vector<Tensor> styles;
-    for (const auto& s : o.style_images) styles.push_back(load_style(s, o.style_size));
+    for (const auto& s : o.style_images) styles.push_back(load_style(s, o.style_size, adding ? "--add-style" : "--style-image"));
     const RunFingerprint fp = train_fingerprint(o, photos.files());
 
     StylizeOptions so;
@@ -154,9 +201,17 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     PerceptualLoss loss(vgg, dev, o.loss, styles);
 
     const int S = int(o.style_images.size());
-    TransformerNet net = TransformerNet::random(o.seed, S > 1 ? S : 0, dev, o.widths);
-    for (Tensor p : net.parameters()) p.requires_grad_();
-    FlatParameters flat(net.parameters());
+    std::vector<std::string> earlier_styles;  // --from-model's
+    TransformerNet net = adding ? grown_network(o.from_model, dev, earlier_styles)
+                                : TransformerNet::random(o.seed, S > 1 ? S : 0, dev, o.widths);
+    std::vector<Tensor> trained;  // everything, or with --from-model the norms' rows (the 2-D parameters)
+    for (Tensor p : net.parameters())
+        if (!adding || p.ndim() == 2) trained.push_back(p.requires_grad_());
+    FlatParameters flat(trained);
+    const int rows = net.styles();  // 0: the plain network
+    // The row step k trains, and its style image.
+    const auto row_of = [&](int k) { return adding ? rows - 1 : k % std::max(S, 1); };
+    const auto style_of = [&](int k) { return adding ? 0 : k % S; };
     std::unique_ptr<Optimizer> adam = make_adam(flat.size(), dev, {o.learning_rate, 0.9, 0.999, 1e-8});
 
     int step = 0;  // the batch the next evaluation trains on
@@ -164,24 +219,30 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     const Objective_fn objective = [&](const Tensor& x, Tensor& g) {
         (void)x;  // flat.values() itself
         flat.scatter_values();
-        if (S > 1) {
-            std::vector<float> one(size_t(S), 0.f);
-            one[size_t(step % S)] = 1.f;
-            net.set_style_mix(Tensor::from_vector(one, {S}));
+        if (rows > 0) {
+            std::vector<float> one(size_t(rows), 0.f);
+            one[size_t(row_of(step))] = 1.f;
+            net.set_style_mix(Tensor::from_vector(one, {rows}));
         }
         const Tensor batch = photos.batch(step).to(dev);
         net.zero_grad();
-        last = loss(net.forward(batch), batch, S > 1 ? step % S : 0);
+        last = loss(net.forward(batch), batch, style_of(step));
         last.total.backward();
         flat.gather_gradients();
         g.copy_(flat.grads());
         return last.total.detach();
     };
 
-    log << "train_style: TransformerNet of widths " << o.widths[0] << "," << o.widths[1] << "," << o.widths[2] << ", "
-        << flat.size() << " parameters on " << dev.str()
-        << "; " << photos.photos() << " photos in " << o.content_dir << ", batch " << o.batch_size << " at "
-        << o.image_size << " px; " << S << " style" << (S > 1 ? "s" : "") << "\n";
+    if (adding)
+        log << "train_style: adding style " << rows << " to " << o.from_model << " (" << rows - 1
+            << " styles); training its norm rows only, " << flat.size() << " of its parameters, on " << dev.str();
+    else
+        log << "train_style: TransformerNet of widths " << o.widths[0] << "," << o.widths[1] << "," << o.widths[2] << ", "
+            << flat.size() << " parameters on " << dev.str();
+    log << "; " << photos.photos() << " photos in " << o.content_dir << ", batch " << o.batch_size << " at "
+        << o.image_size << " px";
+    if (!adding) log << "; " << S << " style" << (S > 1 ? "s" : "");
+    log << "\n";
 
     int done = 0;
     if (!o.resume.empty()) {
@@ -254,7 +315,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
 
     weights::WeightFile model = net.state_dict();
     model.metadata["nst.model"] = "TransformerNet";
-    model.metadata["nst.styles"] = model_metadata_styles(o);
+    model.metadata["nst.styles"] = model_metadata_styles(o, earlier_styles);
     model.metadata["nst.input"] = "RGB 0..255";
     model.metadata["nst.recipe"] = nlohmann::json(fp).dump();
     model.metadata["nst.steps"] = std::to_string(done);

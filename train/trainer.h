@@ -13,6 +13,9 @@
 //   - The model file has pytorch/examples' key names (TransformerNet loads it unchanged) and records in its
 //     metadata the styles, the recipe and the input convention (RGB 0..255), so stylize --model needs no
 //     flags beyond a style mix for a multi-style network.
+//   - With from_model, the new style's rows are the only parameters (the flat buffer and Adam hold
+//     nothing else) and every batch trains that style: its one-hot style weights make every other row's
+//     gradient exactly zero, but the rows are not even in the buffer.
 //   - Ctrl-C (request_stop) ends the run after the current step with a checkpoint when one was asked for.
 #pragma once
 #include <cstdint>
@@ -34,6 +37,10 @@ struct TrainOptions {
     PerceptualOptions loss;
     std::vector<int64_t> widths{32, 64, 128};
     std::string checkpoint, resume, log_json;
+    // Dumoulin et al.'s cheap new style: with a multi-style network here, style_images (one) is added to it
+    // as a new row of every conditional norm, and only those rows train; every other weight, and the old
+    // rows, come out bit for bit as they went in. The widths are the network's own.
+    std::string from_model;
     int save_iter = 500, print_iter = 50;
 };
 
