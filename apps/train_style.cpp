@@ -14,6 +14,7 @@
 #include "apps/flag_lists.h"
 #include "apps/stop_on_interrupt.h"
 #include "base/error.h"
+#include "train/photo_loader.h"
 #include "train/trainer.h"
 #include "weights/vgg19_weights.h"
 
@@ -48,6 +49,12 @@ int main(int argc, char** argv) {
     app.add_option("--resume", o.resume, "continue from a checkpoint of the same run (same inputs and options)");
     app.add_option("--print-iter", o.print_iter, "steps between progress lines")->capture_default_str();
     app.add_option("--log-json", o.log_json, "write the printed steps' losses and times as JSON");
+    app.add_option("--sample-image", o.sample_image, "a photo the network paints every --save-iter steps (default: "
+                   "the first picture of a val folder beside --content-dir, if there is one)");
+    app.add_option("--sample-dir", o.sample_dir, "write those samples here as step-NNNNNN.png");
+    app.add_option("--preview-port", o.preview_port, "serve a live preview page (the latest sample, the step, loss "
+                   "curves) on this port (0: any free port)");
+    app.add_option("--preview-host", o.preview_host, "the address the preview listens on")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         if (styles.empty() == add_style.empty())
@@ -65,6 +72,8 @@ int main(int argc, char** argv) {
         for (int64_t w : o.widths)
             if (w < 1 || w > 4096) throw nst::Error("--widths: each between 1 and 4096, got '" + widths + "'");
         if (o.weights.empty()) o.weights = nst::weights::find_default_weights();
+        if (o.sample_image.empty() && (!o.sample_dir.empty() || o.preview_port >= 0))
+            o.sample_image = nst::first_photo_beside(o.content_dir, "val");
         nst::apps::stop_on_interrupt("\ntrain_style: stopping after this step (a checkpoint is saved when --checkpoint "
                                      "is given); press Ctrl-C again to quit now\n",
                                      "\ntrain_style: quitting now; the files written so far are intact\n");

@@ -12,8 +12,10 @@ base=(--style-image "$ex/starry_night.jpg" --weights "$fx/vgg_tiny.safetensors" 
       --batch-size 2 --image-size 32 --style-size 64 --learning-rate 0.01)
 common=("${base[@]}" --content-dir photos --widths 4,8,8)
 
-"$train" "${common[@]}" --output-model m.safetensors --iterations 12 --print-iter 4 > train.log
-grep -q "^step 8/12  loss" train.log || { echo "FAIL: no progress line"; cat train.log; exit 1; }
+"$train" "${common[@]}" --output-model m.safetensors --iterations 12 --print-iter 4 --save-iter 6 --sample-dir samples \
+  --sample-image "$ex/chelsea.jpg" > train.log
+grep -q "^step 8/12  loss .*ETA .*  \[################........\]$" train.log || { echo "FAIL: no progress line"; cat train.log; exit 1; }
+[ -s samples/step-000006.png ] && [ -s samples/step-000012.png ] || { echo "FAIL: no samples"; ls samples; exit 1; }
 grep -q "^trained 12 steps" train.log || { echo "FAIL: no summary"; cat train.log; exit 1; }
 "$stylize" --model m.safetensors --content-image "$ex/chelsea.jpg" --image-size 64 --output-image painted.png --gpu -1 > st.log
 grep -q "TransformerNet (one style)" st.log || { echo "FAIL: stylize --model did not read the trained model"; cat st.log; exit 1; }

@@ -48,6 +48,20 @@ std::vector<std::string> list_photos(const std::string& dir, const std::string& 
     return files;
 }
 
+std::string first_photo_beside(const std::string& dir, const std::string& name) {
+    namespace fs = std::filesystem;
+    fs::path d = fs::path(dir).lexically_normal();
+    if (d.filename().empty()) d = d.parent_path();  // "photos/train/" names the folder train too
+    const fs::path beside = d.parent_path() / name;
+    std::error_code ec;
+    if (dir.empty() || !fs::is_directory(beside, ec)) return "";
+    try {
+        return list_photos(beside.string(), name).front();
+    } catch (const Error&) {
+        return "";
+    }
+}
+
 PhotoLoader::PhotoLoader(const std::string& dir, int image_size, int batch_size, uint64_t seed, std::ostream& warnings)
     : files_(list_photos(dir, "--content-dir")), dir_(dir), size_(image_size), batch_(batch_size), seed_(seed),
       warnings_(warnings) {

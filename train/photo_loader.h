@@ -62,5 +62,7 @@ class PhotoLoader {
 // The sorted list of pictures under dir (what PhotoLoader serves); an Error naming `flag` when dir is
 // missing, not a folder, or holds none.
 std::vector<std::string> list_photos(const std::string& dir, const std::string& flag);
+// The first picture of the folder `name` beside dir (photos/train -> photos/val), or "" when there is none.
+std::string first_photo_beside(const std::string& dir, const std::string& name);
 
 }  // namespace nst

@@ -17,6 +17,7 @@
 #include "media/image.h"
 #include "optim/flat_parameters.h"
 #include "optim/optim.h"
+#include "preview/preview_server.h"
 #include "stylize/checkpoint.h"
 #include "stylize/stylize.h"
 #include "stylize/write_targets.h"
@@ -170,6 +171,42 @@ TransformerNet grown_network(const std::string& path, Device dev, std::vector<st
     return TransformerNet::from_weights(f, dev, path);
 }
 
+// --sample-image as the network takes it: (1,3,H,W) in 0..255, longest side `size`, both sides cut down
+// to multiples of 4 (the network halves twice and doubles twice).
+Tensor load_sample(const std::string& path, int size) {
+    Image img;
+    try {
+        img = resize_longest(load_image(path), size);
+    } catch (const Error& e) {
+        throw Error(std::string("--sample-image: ") + e.what());
+    }
+    if (img.width < 4 || img.height < 4) throw Error("--sample-image " + path + ": too small to paint");
+    const int w = img.width / 4 * 4, h = img.height / 4 * 4;
+    Image cut;
+    cut.width = w, cut.height = h;
+    cut.rgb.resize(size_t(w) * h * 3);
+    for (int y = 0; y < h; ++y)
+        std::copy_n(img.rgb.begin() + (size_t(y) * img.width) * 3, size_t(w) * 3, cut.rgb.begin() + size_t(y) * w * 3);
+    return scale(image_to_tensor(cut), 255.0);
+}
+
+// "[#######.................]" for done of total.
+std::string progress_bar(int done, int total) {
+    constexpr int kWidth = 24;
+    const int fill = total > 0 ? int(int64_t(done) * kWidth / total) : kWidth;
+    return "[" + std::string(size_t(fill), '#') + std::string(size_t(kWidth - fill), '.') + "]";
+}
+
+// "42 s", "7 min 05 s", "3 h 02 min".
+std::string duration_text(double seconds) {
+    const int64_t s = std::llround(std::max(0.0, seconds));
+    char t[48];
+    if (s < 60) std::snprintf(t, sizeof t, "%lld s", (long long)s);
+    else if (s < 3600) std::snprintf(t, sizeof t, "%lld min %02lld s", (long long)(s / 60), (long long)(s % 60));
+    else std::snprintf(t, sizeof t, "%lld h %02lld min", (long long)(s / 3600), (long long)(s / 60 % 60));
+    return t;
+}
+
 }  // namespace
 
 TrainResult train_style(const TrainOptions& o, std::ostream& log) {
@@ -185,9 +222,23 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
         throw Error("--add-style: one new style at a time, got " + std::to_string(o.style_images.size()));
     std::vector<PathFlag> inputs{{"--weights", o.weights, ""}, {"--resume", o.resume, ""}, {"--from-model", o.from_model, ""}};
     for (const auto& s : o.style_images) inputs.push_back({adding ? "--add-style" : "--style-image", s, ""});
+    inputs.push_back({"--sample-image", o.sample_image, ""});
     check_write_targets({{"--output-model", o.output_model, ""}, {"--checkpoint", o.checkpoint, "--resume"},
                          {"--log-json", o.log_json, ""}},
                         inputs);
+    if (!o.sample_dir.empty()) {
+        if (o.sample_image.empty()) throw Error("--sample-dir: needs a photo to paint (--sample-image)");
+        std::error_code ec;
+        std::filesystem::create_directories(o.sample_dir, ec);
+        if (ec || !std::filesystem::is_directory(o.sample_dir))
+            throw Error("--sample-dir " + o.sample_dir + ": cannot make the folder (" + ec.message() + ")");
+    }
+    const Tensor sample_photo = o.sample_image.empty() ? Tensor() : load_sample(o.sample_image, o.image_size);
+    std::unique_ptr<PreviewServer> preview;
+    if (o.preview_port >= 0) {  // bound before any work: a port in use is refused at once
+        preview = std::make_unique<PreviewServer>(o.preview_host, o.preview_port);
+        log << "live preview: " << preview->url() << std::endl;
+    }
 
     PhotoLoader photos(o.content_dir, o.image_size, o.batch_size, o.seed, log);
     std::vector<Tensor> styles;
@@ -244,6 +295,40 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     if (!adding) log << "; " << S << " style" << (S > 1 ? "s" : "");
     log << "\n";
 
+    // The sample of the network as it stands after `k` steps (the row step k trained), to --sample-dir and
+    // the preview. Reads the parameters from the flat buffer; changes nothing the next step reads.
+    const auto paint_sample = [&](int k) {
+        if (!sample_photo.defined() || (o.sample_dir.empty() && !preview)) return;
+        NoGradGuard no_grad;
+        flat.scatter_values();
+        if (rows > 0) {
+            std::vector<float> one(size_t(rows), 0.f);
+            one[size_t(row_of(std::max(k - 1, 0)))] = 1.f;
+            net.set_style_mix(Tensor::from_vector(one, {rows}));
+        }
+        const Image img = tensor_to_image(scale(net.forward(sample_photo.to(dev)), 1.0 / 255.0));
+        if (!o.sample_dir.empty()) {
+            char name[32];
+            std::snprintf(name, sizeof name, "step-%06d.png", k);
+            save_image(img, (std::filesystem::path(o.sample_dir) / name).string());
+        }
+        if (preview) {
+            PreviewFrame f;
+            f.iteration = k, f.total = o.iterations, f.width = img.width, f.height = img.height;
+            f.rgb.resize(img.rgb.size());
+            for (size_t i = 0; i < img.rgb.size(); ++i) f.rgb[i] = uint8_t(std::lround(std::clamp(img.rgb[i], 0.f, 1.f) * 255.f));
+            preview->publish(std::move(f));
+        }
+    };
+    // The losses of the batch evaluated last (step k's), to the preview's curves.
+    const auto publish_terms = [&](int k, double total, double content, double style) {
+        if (!preview) return;
+        PreviewFrame f;
+        f.iteration = k, f.total = o.iterations;
+        f.terms = {{"content", content}, {"style", style}, {"total", total}};
+        preview->publish(std::move(f));
+    };
+
     int done = 0;
     if (!o.resume.empty()) {
         done = load_train_checkpoint(o.resume, fp, flat, *adam);
@@ -289,12 +374,15 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
             const double secs = std::chrono::duration<double>(clock::now() - t0).count(), per = last_per_step;
             // Each read is a device sync on the GPU: once each.
             const double f = adam->loss().item(), content = last.content.item(), style = last.style.item();
-            char line[200];
-            std::snprintf(line, sizeof line, "step %d/%d  loss %.4g (content %.4g, style %.4g)  %.3f s/step  ETA %.0f s\n",
-                          done, o.iterations, f, content, style, per, per * (o.iterations - done));
+            char line[240];
+            std::snprintf(line, sizeof line, "step %d/%d  loss %.4g (content %.4g, style %.4g)  %.3f s/step  ETA %s  %s\n",
+                          done, o.iterations, f, content, style, per, duration_text(per * (o.iterations - done)).c_str(),
+                          progress_bar(done, o.iterations).c_str());
             log << line << std::flush;
             records.push_back({{"step", done}, {"seconds", secs}, {"loss", f}, {"content", content}, {"style", style}});
+            publish_terms(done, f, content, style);
         }
+        if ((o.save_iter > 0 && done % o.save_iter == 0) || done == o.iterations) paint_sample(done);
         const bool stop = stop_requested();
         if (!o.checkpoint.empty() && evaluate_next && ((o.save_iter > 0 && done % o.save_iter == 0) || stop)) {
             save_train_checkpoint(o.checkpoint, fp, done, flat, *adam);
@@ -305,6 +393,11 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
             log << "stopped after step " << done << (o.checkpoint.empty() ? "" : "; --resume " + o.checkpoint + " continues") << "\n";
             break;
         }
+    }
+    if (preview) {
+        preview->finish(r.stopped ? "stopped after step " + std::to_string(done) : "trained " + std::to_string(done) + " steps",
+                        false);
+        preview->linger(3.0, [] { return stop_requested(); });  // an open page gets to show the end
     }
     flat.scatter_values();
     r.steps = done;

@@ -41,6 +41,12 @@ struct TrainOptions {
     // as a new row of every conditional norm, and only those rows train; every other weight, and the old
     // rows, come out bit for bit as they went in. The widths are the network's own.
     std::string from_model;
+    // Samples: every save_iter steps and at the end, the network paints sample_image (longest side
+    // image_size, cropped to a multiple of 4); written as sample_dir/step-NNNNNN.png when sample_dir is
+    // set, and shown by the live preview (preview_port >= 0: stylize's page, with the loss curves).
+    std::string sample_image, sample_dir;
+    int preview_port = -1;
+    std::string preview_host = "127.0.0.1";
     int save_iter = 500, print_iter = 50;
 };
 
