@@ -56,6 +56,8 @@ def main():
     rgb.convert("P").save(out("image", "palette.png"))
     Image.frombytes("I;16", (3, 2), bytes(range(12))).save(out("image", "grey16.png"))
     rgb.save(out("image", "rgb.jpg"), quality=90)
+    rgb.save(out("image", "rgb_lossless.webp"), lossless=True)
+    rgb.convert("RGBA").save(out("image", "rgba_lossy.webp"), quality=80)
     rgb.save(out("image", "progressive.jpg"), quality=90, progressive=True)
     rgb.save(out("image", "rgb.bmp"))
     rgb.save(out("image", "rgb.tga"))

@@ -15,6 +15,9 @@
 #include <type_traits>
 
 #include "base/file_io.h"
+#ifdef NST_HAVE_WEBP
+#include <webp/decode.h>
+#endif
 
 namespace nst {
 
@@ -135,6 +138,40 @@ void check_png_header_size(const std::string& head, const std::string& name, int
     if (w > 0 && h > 0 && w * h > max_pixels) throw Error(too_many_pixels(name, w, h, max_pixels));
 }
 
+// WebP (RIFF....WEBP), which stb does not read: libwebp, when the build has it.
+bool is_webp(const std::string& head) {
+    return head.size() >= 12 && head.compare(0, 4, "RIFF") == 0 && head.compare(8, 4, "WEBP") == 0;
+}
+
+// The picture's size from its header (the first few hundred bytes are enough); throws naming the file.
+std::pair<int, int> webp_size(const std::string& head, const std::string& name, int64_t max_pixels) {
+#ifdef NST_HAVE_WEBP
+    int w = 0, h = 0;
+    if (!WebPGetInfo(reinterpret_cast<const uint8_t*>(head.data()), head.size(), &w, &h))
+        throw Error(name + ": not a readable image (a WebP header libwebp cannot read)");
+    if (w < 1 || h < 1 || int64_t(w) * h > max_pixels) throw Error(too_many_pixels(name, w, h, max_pixels));
+    return {w, h};
+#else
+    (void)head, (void)max_pixels;
+    throw Error(name + ": a WebP picture, and this build reads none (install libwebp-dev and build again)");
+#endif
+}
+
+Image decode_webp(const std::string& bytes, const std::string& name, int64_t max_pixels) {
+    const auto [w, h] = webp_size(bytes, name, max_pixels);
+    Image img;
+#ifdef NST_HAVE_WEBP
+    int dw = 0, dh = 0;
+    std::unique_ptr<uint8_t, void (*)(void*)> px(WebPDecodeRGB(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &dw, &dh),
+                                                 WebPFree);
+    if (!px || dw != w || dh != h) throw Error(name + ": not a readable image (libwebp could not decode it)");
+    to_rgb(px.get(), w, h, 3, 255.f, img);
+#endif
+    img.width = w;
+    img.height = h;
+    return img;
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, int64_t max_pixels) {
@@ -142,6 +179,7 @@ Image decode_image(const std::string& bytes, const std::string& name, int64_t ma
         throw Error(name + ": " + std::to_string(bytes.size()) + " bytes is too large for an image file");
     const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
     const int len = int(bytes.size());
+    if (is_webp(bytes)) return decode_webp(bytes, name, max_pixels);
     for (const std::string& why : {jpeg_huffman_problem(bytes), png_chunk_problem(bytes), pnm_header_problem(bytes)})
         if (!why.empty()) throw Error(name + ": not a readable image (" + why + ")");
     int w = 0, h = 0, channels = 0;
@@ -185,6 +223,7 @@ std::pair<int, int> read_image_size(const std::string& path, int64_t max_pixels)
     std::string head(4096, '\0');  // a PNM header's numbers come first
     in.read(head.data(), std::streamsize(head.size()));
     head.resize(size_t(in.gcount()));
+    if (is_webp(head)) return webp_size(head, path, max_pixels);
     if (const std::string why = pnm_header_problem(head); !why.empty())
         throw Error(path + ": not a readable image (" + why + ")");
     check_png_header_size(head, path, max_pixels);

@@ -9,6 +9,7 @@ missing=()
 packages+=(curl ca-certificates)  # scripts/get-weights.sh downloads the VGG-19 weights over https
 packages+=(ffmpeg libopencv-video-dev)  # stylize_video: frames in and out, optical flow
 packages+=(libonnx-dev libprotobuf-dev)  # stylize --model FILE.onnx: the ONNX reader
+packages+=(libwebp-dev)  # WebP pictures (train_style's photos, any image flag)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -173,6 +173,7 @@ def main():
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
     Image.fromarray(pixels, "RGB").save(os.path.join(OUT, "tiny_rgb.png"))
+    Image.fromarray(pixels, "RGB").save(os.path.join(OUT, "tiny_rgb.webp"), lossless=True)  # the same pixels
     rgb = torch.from_numpy(pixels.astype(np.float32) / 255.0).permute(2, 0, 1)  # (3,H,W), 0..1
     bgr = rgb.flip(0) * 255.0 - torch.tensor([103.939, 116.779, 123.68]).view(3, 1, 1)
     write_safetensors(os.path.join(OUT, "tiny_rgb_preprocessed.safetensors"), {"bgr255": bgr.unsqueeze(0)}, {})

@@ -723,6 +723,27 @@ TEST_CASE("images: a PNG header claiming 20000x20000 gets the --max-pixels messa
     }
 }
 
+TEST_CASE("images: a lossless WebP gives the PNG's pixels, its size from the header; broken or huge ones are refused by name",
+          "[image]") {
+    // tiny_rgb.webp holds tiny_rgb.png's pixels, lossless (tests/make_fixtures.py).
+    const Image png = load_image(test::fixture("tiny_rgb.png"));
+    const std::string bytes = read_file_bytes(test::fixture("tiny_rgb.webp"));
+#ifdef NST_HAVE_WEBP
+    const Image webp = decode_image(bytes, "tiny.webp");
+    CHECK(webp.width == 7);
+    CHECK(webp.height == 5);
+    CHECK(webp.rgb == png.rgb);
+    CHECK(read_image_size(test::fixture("tiny_rgb.webp")) == std::pair<int, int>{7, 5});
+    CHECK_THROWS_WITH(decode_image(bytes, "tiny.webp", 20), Catch::Contains("tiny.webp: 7x5 pixels is more than"));
+    CHECK_THROWS_WITH(decode_image(bytes.substr(0, bytes.size() / 2), "cut.webp"), Catch::Contains("cut.webp: not a readable image"));
+    std::string lying = bytes;
+    lying[12] = 'X';  // the chunk after the RIFF header is no WebP chunk
+    CHECK_THROWS_WITH(decode_image(lying, "lying.webp"), Catch::Contains("lying.webp: not a readable image"));
+#else
+    CHECK_THROWS_WITH(decode_image(bytes, "tiny.webp"), Catch::Contains("libwebp-dev"));
+#endif
+}
+
 TEST_CASE("images: save is atomic and by extension and resize keeps the aspect ratio", "[image]") {
     TempDir d("images");
     const Image img = load_image(test::fixture("tiny_rgb.png"));

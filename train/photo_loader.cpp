@@ -25,7 +25,7 @@ uint64_t below(uint64_t r, uint64_t n) { return n ? r % n : 0; }  // bias < n / 
 bool is_picture(const std::filesystem::path& p) {
     std::string e = p.extension().string();
     std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    for (const char* ok : {".jpg", ".jpeg", ".png", ".bmp", ".tga", ".gif", ".ppm", ".pgm"})
+    for (const char* ok : {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tga", ".gif", ".ppm", ".pgm"})
         if (e == ok) return true;
     return false;
 }
@@ -43,7 +43,7 @@ std::vector<std::string> list_photos(const std::string& dir, const std::string& 
         if (it->is_regular_file(ec) && is_picture(it->path())) files.push_back(it->path().string());
     if (ec) throw Error(flag + " " + dir + ": cannot be read (" + ec.message() + ")");
     if (files.empty())
-        throw Error(flag + " " + dir + ": holds no pictures (.jpg .jpeg .png .bmp .tga .gif .ppm .pgm)");
+        throw Error(flag + " " + dir + ": holds no pictures (.jpg .jpeg .png .webp .bmp .tga .gif .ppm .pgm)");
     std::sort(files.begin(), files.end());
     return files;
 }
