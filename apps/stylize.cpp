@@ -36,7 +36,8 @@ using nst::apps::split_numbers;
 int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::string& model, const std::string& mix,
               double strength, bool sheet) {
     static const char* const kApply[] = {"--model", "--style-mix", "--content-image", "--output-image", "--image-size", "--gpu",
-                                         "--backend", "--original-colors", "--max-pixels", "--strength", "--contact-sheet"};
+                                         "--backend", "--original-colors", "--max-pixels", "--strength", "--contact-sheet",
+                                         "--tile-size"};
     try {
         if (model.empty())
             throw nst::Error(std::string(!mix.empty() ? "--style-mix" : sheet ? "--contact-sheet" : "--strength") + " applies with --model");
@@ -59,13 +60,14 @@ int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::stri
         m.max_pixels = o.max_pixels;
         m.strength = strength;
         m.contact_sheet = sheet;
+        m.tile_size = o.tile_size;
         if (std::filesystem::is_directory(m.content_image))  // a folder: stop between photos
             nst::apps::stop_on_interrupt("\nstylize: stopping after this photo (Ctrl-C again to quit now)\n",
                                          "\nstylize: quitting\n");
         const nst::ModelResult r = nst::stylize_with_model(m, std::cout);
         if (r.pictures == 1 && !sheet)
-            std::printf("wrote %s: %dx%d in one forward pass, %.2f s on %s\n", m.output_image.c_str(), r.width, r.height, r.seconds,
-                        r.device.c_str());
+            std::printf("wrote %s: %dx%d in %s, %.2f s on %s\n", m.output_image.c_str(), r.width, r.height,
+                        m.tile_size > 0 ? "tiles" : "one forward pass", r.seconds, r.device.c_str());
         else
             std::printf("wrote %s: %d pictures%s, %.2f s of forward passes on %s\n", m.output_image.c_str(), r.pictures,
                         sheet ? (" in a " + std::to_string(r.width) + "x" + std::to_string(r.height) + " contact sheet").c_str() : "",
@@ -132,7 +134,9 @@ int main(int argc, char** argv) {
     app.add_option("--scales", scales, "coarse-to-fine sizes, e.g. 256,512: each scale starts from the previous result");
     app.add_option("--tile-size", o.tile_size, "evaluate in tiles of N pixels (a multiple of 16, at least 64), for "
                    "images whose activations do not fit; the style statistics stay the whole image's. 0 (default): "
-                   "tile only when the image would not fit in the device's available memory");
+                   "tile only when the image would not fit in the device's available memory. With --model: tiles of N px "
+                   "(a multiple of 4, at least 64) with the whole picture's instance-norm statistics, the same picture "
+                   "in bounded memory (about K/2 + 1 passes for K norms); 0 (default): one pass");
     app.add_option("--preview-port", o.preview_port, "serve a live preview page (image, iteration, loss curves) on "
                    "this port, 0 for any free one; the URL is printed")
         ->check(CLI::Range(0, 65535).description(""))

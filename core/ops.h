@@ -55,7 +55,8 @@ void paste2d(Tensor& dst, const Tensor& src, int64_t y0, int64_t x0);
 // ---- the feed-forward style networks' ops (core/ops/feedforward.cpp; issue #23) ----
 // Instance normalisation (Ulyanov et al.): each (n, c) plane of x (N,C,H,W) to zero mean and unit variance
 // (biased, + eps), then · weight + bias: (C) each, (N,C) for a per-sample affine (conditional instance
-// norm), or undefined (none). Gradients for x, weight and bias.
+// norm), or undefined (none). Gradients for x, weight and bias. While a NormStatsPlan (core/norm_stats.h)
+// is installed on the thread, the statistics come from it or are collected for it (tiled stylization).
 Tensor instance_norm(const Tensor& x, const Tensor& weight = {}, const Tensor& bias = {}, double eps = 1e-5);
 // alpha (N,S) · rows (S,C) -> (N,C): each sample's style-weighted mix of parameter rows. alpha is a
 // constant (no gradient); rows get one.

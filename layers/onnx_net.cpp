@@ -470,6 +470,25 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
             if (what.rfind(file, 0) == 0) throw;
             throw Error(file + ": " + n.label() + ": " + what);
         }
+        if (reach_ && s.kind != Kind::Host && s.kind != Kind::Shape) {
+            // Reach in the value's own pixels: [0, R) and the last R are touched by a tile edge (edge_reach).
+            const Tensor& y = dev.at(s.out);
+            const Tensor& x = dev.at(s.in[0]);
+            double r = reach_->count(s.in[0]) ? reach_->at(s.in[0]) : 0;
+            if (s.kind == Kind::Conv) {  // output j reads s·j − pad ..: touched while s·j − pad < R
+                const double st = double(n.attr_ints("strides", {1, 1})[0]), pad = double(n.attr_ints("pads", {0, 0, 0, 0})[0]);
+                r = std::ceil((r + pad) / st);
+            } else if (s.kind == Kind::Pad) {  // each side's pad at most the growth
+                r += double(std::max(y.dim(2) - x.dim(2), y.dim(3) - x.dim(3)));
+            } else if (s.kind == Kind::Resize) {  // output i reads floor(i · in / out)
+                if (y.dim(2) < x.dim(2) || y.dim(3) < x.dim(3))
+                    throw Error("a Resize that shrinks the picture: tiles cannot be aligned to it");
+                r = std::ceil(r * std::max(double(y.dim(2)) / double(x.dim(2)), double(y.dim(3)) / double(x.dim(3))));
+            } else if (s.kind == Kind::Add || s.kind == Kind::Sub || s.kind == Kind::Mul) {
+                if (reach_->count(s.in[1])) r = std::max(r, reach_->at(s.in[1]));
+            }
+            (*reach_)[s.out] = r;
+        }
         for (const auto& name : free_after_[i]) dev.erase(name);
         if (profiling_) {
             cuda_synchronize();
@@ -487,6 +506,19 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
         }
     }
     return dev.at(model_.outputs[0].name);
+}
+
+double OnnxNet::edge_reach(const Tensor& probe, const std::map<std::string, OnnxTensor>& host_inputs) const {
+    std::map<std::string, double> reach;
+    struct Reset {
+        std::map<std::string, double>*& p;
+        ~Reset() { p = nullptr; }
+    } reset{reach_};
+    reach_ = &reach;
+    const Tensor y = forward(probe, host_inputs);
+    if (y.ndim() != 4 || y.dim(2) != probe.dim(2) || y.dim(3) != probe.dim(3))
+        throw Error(model_.file + ": the output " + shape_to_string(y.shape()) + " is not at the input's size " + shape_to_string(probe.shape()));
+    return reach.count(model_.outputs[0].name) ? reach.at(model_.outputs[0].name) : 0.0;
 }
 
 std::string OnnxNet::describe() const {

@@ -35,6 +35,13 @@ class OnnxNet {
     const std::string& image_input() const { return image_input_; }
     const std::vector<weights::OnnxValueInfo>& host_inputs() const { return host_inputs_; }
     int multiple() const { return multiple_; }  // the product of the image convs' strides
+    // How far, in input pixels, a tile's edge reaches into the output (a bound, exact for TransformerNet's
+    // layers): what a tile's halo must cover when tiles are aligned to multiple()
+    // (stylize/tiled_style_network.h). Found by a forward on `probe` that follows, per value, the pixels R
+    // at each end that an edge touches: a conv of stride s and pad p makes ceil((R + p) / s), a Pad adds its
+    // growth, a Resize scales R by its factor, pointwise steps keep it. An Error when a step defeats tiling
+    // (a Resize that shrinks; an output not at the input's size).
+    double edge_reach(const Tensor& probe, const std::map<std::string, OnnxTensor>& host_inputs = {}) const;
     Device device() const { return device_; }
     const weights::OnnxModel& model() const { return model_; }
     // "ONNX opset 17 from pytorch 2.4.1: 18 Conv, 18 InstanceNorm (fused), ..." in graph order of first use.
@@ -79,6 +86,7 @@ class OnnxNet {
     std::vector<std::unique_ptr<Conv2d>> convs_;
     int multiple_ = 1;
     mutable bool profiling_ = false;
+    mutable std::map<std::string, double>* reach_ = nullptr;  // edge_reach's per-value reach, while it runs
     mutable std::map<std::string, std::pair<double, int>> profile_;
 };
 

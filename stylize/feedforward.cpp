@@ -14,6 +14,7 @@
 #include "layers/transformer_net.h"
 #include "media/color.h"
 #include "stylize/stylize.h"
+#include "stylize/tiled_style_network.h"
 #include "stylize/write_targets.h"
 #include "weights/vgg19_weights.h"
 
@@ -95,12 +96,13 @@ Image load_photo(const std::string& path, const ModelOptions& o, const StyleNetw
 
 // The network's picture of `content` (1,3,H,W, 0..1, CPU), colours and --strength applied; adds the
 // forward pass's seconds to `seconds`.
-Tensor paint(const StyleNetwork& net, const Tensor& content, const ModelOptions& o, Device d, double& seconds) {
+Tensor paint(const StyleNetwork& net, const Tensor& content, const ModelOptions& o, Device d, double& seconds,
+             TiledRun* tiled = nullptr) {
     const auto t0 = std::chrono::steady_clock::now();
     Tensor out;
     {
         NoGradGuard no_grad;
-        out = net.apply(content.to(d)).cpu();
+        out = o.tile_size > 0 ? apply_tiled(net, content, o.tile_size, tiled) : net.apply(content.to(d)).cpu();
     }
     cuda_synchronize();
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -172,10 +174,18 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     } else if (!o.style_mix.empty()) {
         throw Error("--style-mix: --model " + o.model + " holds one style");
     }
+    if (o.tile_size < 0) throw Error("--tile-size " + std::to_string(o.tile_size) + ": must be >= 0 (0: no tiles)");
+    if (o.tile_size > 0) {
+        if (o.contact_sheet) net.set_style_mix(parse_style_mix("0", net.styles()));  // an ONNX graph's halo is measured with one
+        check_tile_size(net, o.tile_size);
+    }
     ModelResult r;
     r.styles = net.styles();
     r.device = d.str();
-    const std::string what = net.describe() + " (" + (net.styles() ? std::to_string(net.styles()) + " styles" : std::string("one style")) + ")";
+    std::string what = net.describe() + " (" + (net.styles() ? std::to_string(net.styles()) + " styles" : std::string("one style")) + ")";
+    if (o.tile_size > 0)
+        what += ", in tiles of " + std::to_string(o.tile_size) + " px + a " + std::to_string(tiled_halo(net)) +
+                " px halo with the whole picture's instance-norm statistics (about K/2 + 1 passes for K norms)";
     if (o.contact_sheet) {
         const Image photo = load_photo(o.content_image, o, net, o.image_size > 0 ? o.image_size : 256);
         log << "stylize --model --contact-sheet: " << what << ", cells of " << photo.width << "x" << photo.height << ", " << r.device << std::endl;
@@ -188,7 +198,12 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
         const Image photo = load_photo(o.content_image, o, net, o.image_size);
         r.width = photo.width, r.height = photo.height, r.pictures = 1;
         log << "stylize --model: " << what << " on " << photo.width << "x" << photo.height << ", " << r.device << std::endl;
-        save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds)), o.output_image);
+        TiledRun tiled;
+        save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds, &tiled)), o.output_image);
+        if (o.tile_size > 0)
+            log << "  " << tiled.tiles << " tiles of " << tiled.tile << " px (+" << tiled.halo << " px halo), " << tiled.norms
+                << " instance norms: " << tiled.passes << " passes over the tiles, about " << tiled.norms / 2 + 1
+                << " forward passes of work" << std::endl;
         return r;
     }
     log << "stylize --model: " << what << " on " << photos.size() << " photos in " << o.content_image << " -> " << o.output_image << ", "

@@ -28,6 +28,8 @@ struct ModelOptions {
     double strength = 1.0;      // the picture blended with the photo: 1 the network's alone, 0 the photo
     bool contact_sheet = false; // every style of a multi-style network in a grid (cells 256 px unless --image-size)
     int64_t max_pixels = kDefaultMaxPixels;
+    int tile_size = 0;          // > 0: tiles of this many pixels with the whole picture's norm statistics
+                                // (stylize/tiled_style_network.h); 0: one pass over the whole picture
 };
 
 struct ModelResult {

@@ -1,7 +1,10 @@
 // A feed-forward style network from any supported file (contract in style_network.h).
 #include "stylize/style_network.h"
 
+#include <algorithm>
+
 #include "base/error.h"
+#include "core/autograd.h"
 #include "core/ops.h"
 #include "media/image.h"
 #include "weights/onnx_model.h"
@@ -36,6 +39,7 @@ std::shared_ptr<OnnxNet> load_onnx(const std::string& path, Device device, const
 StyleNetwork StyleNetwork::load(const std::string& path, Device device, const std::string& flag) {
     const std::string label = flag + " " + path;
     StyleNetwork s;
+    s.device_ = device;
     try {
         if (extension_of(path) == "onnx") {
             s.onnx_ = load_onnx(path, device, label, s.style_input_, s.styles_);
@@ -51,6 +55,15 @@ StyleNetwork StyleNetwork::load(const std::string& path, Device device, const st
         if (what.rfind(path + ": ", 0) == 0) throw Error(flag + " " + what);  // the reader named the file already
         throw Error(label + ": " + what);
     }
+    return s;
+}
+
+StyleNetwork StyleNetwork::from_transformer(TransformerNet net, Device device) {
+    StyleNetwork s;
+    s.device_ = device;
+    s.torch_ = std::make_shared<TransformerNet>(std::move(net));
+    s.styles_ = s.torch_->styles();
+    s.multiple_ = 4;
     return s;
 }
 
@@ -71,25 +84,49 @@ Tensor StyleNetwork::apply(const Tensor& x) const {
     if (pad_h >= H || pad_w >= W)
         throw Error("the picture (" + std::to_string(W) + "x" + std::to_string(H) + ") is too small for the network (at least " +
                     std::to_string(m) + "x" + std::to_string(m) + ")");
-    Tensor in = torch_ ? scale(x, 255.0) : x;
+    Tensor in = x;
     if (pad_h || pad_w) in = reflection_pad2d(in, 0, pad_h, 0, pad_w);
-    Tensor y;
-    if (torch_) {
-        y = torch_->forward(in);
-    } else {
-        std::map<std::string, OnnxTensor> extra;
-        if (!style_input_.empty()) {
-            OnnxTensor w;
-            w.f = mix_;
-            w.shape = {int64_t(mix_.size())};
-            extra[style_input_] = w;
-        }
-        y = onnx_->forward(in, extra);
+    Tensor y = forward_padded(in);
+    if (pad_h || pad_w) y = crop2d(y, 0, 0, H, W);
+    return y;  // tensor_to_image clamps to 0..1
+}
+
+std::map<std::string, OnnxTensor> StyleNetwork::host_inputs() const {
+    std::map<std::string, OnnxTensor> extra;
+    if (!style_input_.empty()) {
+        OnnxTensor w;
+        w.f = mix_;
+        w.shape = {int64_t(mix_.size())};
+        extra[style_input_] = w;
     }
+    return extra;
+}
+
+double StyleNetwork::edge_reach() const {
+    if (reach_ >= 0) return reach_;
+    if (torch_) {
+        // pytorch/examples' TransformerNet, followed from a tile edge that is not the picture's, layer by layer
+        // (tiles aligned to 4, so the strided grids are the picture's): conv 9x9 -> 4 px; conv 3x3/2 (output j
+        // reads 2j-1..2j+1) -> 3 at 1/2 = 6; conv 3x3/2 -> 2 at 1/4 = 8; the residual blocks' ten 3x3 convs ->
+        // 12 at 1/4 = 48; x2 and conv 3x3 -> 25 at 1/2 = 50; x2 and conv 3x3 -> 51; conv 9x9 -> 55. Instance norm
+        // with given statistics, ReLU and the residual adds reach no further. (The tiling test fails at 52.)
+        reach_ = 55;
+    } else {
+        if (styles_ > 0 && mix_.empty()) throw Error("a multi-style network needs its style mix (--style-mix)");
+        const int64_t probe = (std::max<int64_t>(64, 8 * multiple_) + multiple_ - 1) / multiple_ * multiple_;
+        NoGradGuard no_grad;
+        reach_ = onnx_->edge_reach(Tensor::zeros({1, 3, probe, probe}, DType::F32, device_), host_inputs());
+    }
+    return reach_;
+}
+
+Tensor StyleNetwork::forward_padded(const Tensor& x) const {
+    if (styles_ > 0 && mix_.empty()) throw Error("a multi-style network needs its style mix (--style-mix)");
+    const Tensor in = torch_ ? scale(x, 255.0) : x;
+    const Tensor y = torch_ ? torch_->forward(in) : onnx_->forward(in, host_inputs());
     if (y.ndim() != 4 || y.dim(1) != 3 || y.dim(2) != in.dim(2) || y.dim(3) != in.dim(3))
         throw Error("the network made " + shape_str(y.shape()) + " from " + shape_str(in.shape()) + ": not a picture of the same size");
-    if (pad_h || pad_w) y = crop2d(y, 0, 0, H, W);
-    return torch_ ? scale(y, 1.0 / 255.0) : y;  // tensor_to_image clamps to 0..1
+    return torch_ ? scale(y, 1.0 / 255.0) : y;
 }
 
 }  // namespace nst

@@ -20,10 +20,20 @@ namespace nst {
 class StyleNetwork {
   public:
     static StyleNetwork load(const std::string& path, Device device, const std::string& flag = "--model");
+    // A TransformerNet already built (tests: TransformerNet::random), on `device`.
+    static StyleNetwork from_transformer(TransformerNet net, Device device);
 
     int styles() const { return styles_; }  // 0: a one-style network
     void set_style_mix(const std::vector<float>& weights);  // one per style, summing to 1 (parse_style_mix)
     Tensor apply(const Tensor& rgb) const;
+    // The network on a picture (1,3,H,W) RGB 0..1 on device() whose sides are multiples of multiple():
+    // no padding, no cropping (the tiler, stylize/tiled_style_network.h, runs its tiles through this).
+    Tensor forward_padded(const Tensor& rgb) const;
+    Device device() const { return device_; }
+    // How far, in input pixels, a tile edge reaches into the network's output (a bound; the tiler's halo):
+    // TransformerNet's worked out layer by layer, an ONNX graph's by OnnxNet::edge_reach on a 64 px zero
+    // probe (with the style mix set). Errors say why a graph cannot be tiled.
+    double edge_reach() const;
     int multiple() const { return multiple_; }
     std::string kind() const { return onnx_ ? "ONNX" : "TransformerNet"; }
     std::string describe() const;
@@ -35,6 +45,9 @@ class StyleNetwork {
     std::string style_input_;   // ONNX: the style-weights input, if any
     std::vector<float> mix_;
     int styles_ = 0, multiple_ = 4;
+    Device device_ = Device::cpu();
+    mutable double reach_ = -1;  // edge_reach(), once found
+    std::map<std::string, OnnxTensor> host_inputs() const;  // the ONNX style weights, if any
 };
 
 }  // namespace nst

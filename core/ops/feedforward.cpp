@@ -1,11 +1,12 @@
 // The feed-forward style networks' ops (contracts in core/ops.h): instance normalisation and its
 // conditional form's row mix, reflection padding, nearest-neighbour resizing, sigmoid. float32 runs the
 // variant dispatch picks (core/dispatch.h, op "feedforward"), float64 the CPU reference. Derivations:
-// docs/backprop.md ("Instance normalisation").
+// docs/backprop.md ("Instance normalisation"). Also the statistics plan of core/norm_stats.h.
 #include <string>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
+#include "core/norm_stats.h"
 #include "core/ops.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -31,9 +32,8 @@ void check_param(const Tensor& p, const Tensor& x, const char* arg, bool per_sam
 
 template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
-}  // namespace
-
-Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+// The op itself; `stats_out`, when given, receives its (2, N·C) mean and invstd.
+Tensor instance_norm_op(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* stats_out) {
     check_defined(x, "instance_norm", "x");
     check_float(x, "instance_norm");
     check_ndim(x, 4, "instance_norm", "x");
@@ -74,7 +74,108 @@ Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, 
                                                         grads[2].defined() ? grads[2].data<float>() : nullptr, s);
                          return grads;
                      });
+    if (stats_out) *stats_out = stats;
     return y;
+}
+
+thread_local NormStatsPlan* t_plan = nullptr;
+
+// x normalised with given per-plane statistics: the op run once for x's own (m_t, s_t), then again with
+// the per-sample affine w' = w·s/s_t, b' = b + (m_t − m)·s·w, which is (x − m)·s·w + b; so every device
+// and kernel variant serves, with no kernel of its own.
+Tensor normalise_with(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, const NormStats& given) {
+    const int64_t N = x.dim(0), C = x.dim(1), P = N * C;
+    if (int64_t(given.mean.size()) != P || int64_t(given.invstd.size()) != P)
+        throw Error("instance_norm: the statistics plan gives " + std::to_string(given.mean.size()) + " planes for input " + x.str());
+    Tensor stats;
+    {
+        NoGradGuard no_grad;
+        instance_norm_op(x, {}, {}, eps, &stats);
+    }
+    const std::vector<double> st = stats.to_vector<double>();
+    const auto host = [](const Tensor& t) { return t.defined() ? t.to_vector<double>() : std::vector<double>(); };
+    const std::vector<double> w = host(weight), b = host(bias);
+    const auto at = [&](const std::vector<double>& v, int64_t p, double none) {
+        return v.empty() ? none : int64_t(v.size()) == P ? v[size_t(p)] : v[size_t(p % C)];
+    };
+    std::vector<double> w2(static_cast<size_t>(P)), b2(static_cast<size_t>(P));
+    for (int64_t p = 0; p < P; ++p) {
+        const double m_t = st[size_t(p)], s_t = st[size_t(P + p)], m = given.mean[size_t(p)], s = given.invstd[size_t(p)];
+        const double wv = at(w, p, 1.0), bv = at(b, p, 0.0);
+        w2[size_t(p)] = wv * s / s_t;
+        b2[size_t(p)] = bv + (m_t - m) * s * wv;
+    }
+    const auto make = [&](const std::vector<double>& v) {
+        if (x.dtype() == DType::F64) return Tensor::from_vector(v, {N, C}, x.device());
+        return Tensor::from_vector(std::vector<float>(v.begin(), v.end()), {N, C}, x.device());
+    };
+    return instance_norm_op(x, make(w2), make(b2), eps, nullptr);
+}
+
+// Adds x's window (the plan's interior, at x's scale) into the plan's sums.
+void collect_sums(const Tensor& x, NormStatsPlan& plan, double eps) {
+    const NormStatsPlan::Window& win = plan.window();
+    const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+    const auto scaled = [](int64_t v, int64_t size, int64_t input, const char* what) {
+        if (input <= 0 || (v * size) % input != 0)
+            throw Error(std::string("instance_norm: the statistics window's ") + what + " " + std::to_string(v) + " of a " +
+                        std::to_string(input) + "-pixel tile is no whole pixel at this layer's " + std::to_string(size));
+        return v * size / input;
+    };
+    const int64_t y0 = scaled(win.y0, H, win.input_h, "row"), h = scaled(win.h, H, win.input_h, "height");
+    const int64_t x0 = scaled(win.x0, W, win.input_w, "column"), w = scaled(win.w, W, win.input_w, "width");
+    NormSums& sums = *plan.collect();
+    sums.eps = eps;
+    if (sums.sum.empty()) sums.sum.assign(size_t(N * C), 0.0), sums.sumsq.assign(size_t(N * C), 0.0);
+    if (int64_t(sums.sum.size()) != N * C) throw Error("instance_norm: the statistics sums have " + std::to_string(sums.sum.size()) +
+                                                       " planes for input " + x.str());
+    if (h <= 0 || w <= 0) return;
+    Tensor part;
+    {
+        NoGradGuard no_grad;
+        part = crop2d(x, y0, x0, h, w);
+    }
+    const std::vector<double> v = part.to_vector<double>();
+    const size_t plane = size_t(h * w);
+    for (size_t p = 0; p < size_t(N * C); ++p) {
+        double s = 0, q = 0;
+        for (size_t i = 0; i < plane; ++i) {
+            const double a = v[p * plane + i];
+            s += a, q += a * a;
+        }
+        sums.sum[p] += s, sums.sumsq[p] += q;
+    }
+    sums.count += double(plane);
+}
+
+}  // namespace
+
+NormStatsPlan::NormStatsPlan(const std::vector<NormStats>* fixed, NormSums* collect, Window window)
+    : fixed_(fixed), collect_(collect), window_(window) {
+    static const std::vector<NormStats> none;
+    if (!fixed_) fixed_ = &none;
+    if (t_plan) throw Error("NormStatsPlan: a plan is already installed on this thread");
+    t_plan = this;
+}
+
+NormStatsPlan::~NormStatsPlan() { t_plan = nullptr; }
+
+NormStatsPlan* NormStatsPlan::current() { return t_plan; }
+
+Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+    NormStatsPlan* plan = t_plan;
+    if (!plan) return instance_norm_op(x, weight, bias, eps, nullptr);
+    check_defined(x, "instance_norm", "x");
+    check_ndim(x, 4, "instance_norm", "x");
+    const int k = plan->take();
+    const int fixed = int(plan->fixed().size());
+    if (k < fixed) return normalise_with(x, weight, bias, eps, plan->fixed()[size_t(k)]);
+    if (k == fixed && plan->collect()) {
+        collect_sums(x, *plan, eps);
+        throw NormStatsPlan::Stop{};
+    }
+    throw Error("instance_norm: norm " + std::to_string(k) + " of this pass is beyond the statistics plan (" +
+                std::to_string(fixed) + " fixed)");
 }
 
 Tensor mix_rows(const Tensor& alpha, const Tensor& rows) {
