@@ -14,6 +14,7 @@
 #include "apps/flag_lists.h"
 #include "apps/stop_on_interrupt.h"
 #include "base/error.h"
+#include "dist/communicator.h"
 #include "train/photo_loader.h"
 #include "train/trainer.h"
 #include "weights/vgg19_weights.h"
@@ -79,12 +80,15 @@ int main(int argc, char** argv) {
                                      "\ntrain_style: quitting now; the files written so far are intact\n");
         const nst::TrainResult r = nst::train_style(o, std::cout);
         if (r.stopped) return 130;
+        if (!nst::dist::world().is_root()) return 0;  // rank 0 speaks for the job
         std::printf("trained %d steps: loss %.4g -> %.4g", r.steps, r.first_loss, r.last_loss);
         if (r.seconds_per_step > 0) std::printf(", %.3f s per step after the first three", r.seconds_per_step);
         std::printf("\n");
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "train_style: error: %s\n", e.what());
+        std::fflush(stderr);
+        nst::dist::end_job_if_ranks(1);  // under mpirun: the other ranks must not wait for this one
         return 1;
     }
 }

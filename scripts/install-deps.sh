@@ -10,6 +10,7 @@ packages+=(curl ca-certificates)  # scripts/get-weights.sh downloads the VGG-19 
 packages+=(ffmpeg libopencv-video-dev)  # stylize_video: frames in and out, optical flow
 packages+=(libonnx-dev libprotobuf-dev)  # stylize --model FILE.onnx: the ONNX reader
 packages+=(libwebp-dev)  # WebP pictures (train_style's photos, any image flag)
+packages+=(openmpi-bin libopenmpi-dev)  # several processes under mpirun (dist/)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -5,6 +5,7 @@
 # Each layer (a top-level folder) and the layers it may include, itself always allowed:
 #   base         nothing: Error, Device and the device runtime, file I/O
 #   cuda_on_cpu  base (test infrastructure standing in for the CUDA libraries)
+#   dist         base (the processes of one job: one, or MPI's ranks)
 #   kernels      base
 #   core         base, kernels
 #   weights      base (the parsers build and fuzz alone: standard library and nlohmann-json besides)
@@ -23,6 +24,7 @@ if(NOT ROOT)
 endif()
 set(allowed_base "")
 set(allowed_cuda_on_cpu base)
+set(allowed_dist base)
 set(allowed_kernels base)
 set(allowed_core base kernels)
 set(allowed_weights base)
@@ -30,11 +32,11 @@ set(allowed_layers base kernels core weights)
 set(allowed_media base kernels core)
 set(allowed_optim base kernels core)
 set(allowed_preview base)
-set(allowed_nst base kernels core weights layers media)
-set(allowed_stylize base kernels core weights layers media optim preview nst)
-set(allowed_train base kernels core weights layers media optim preview nst stylize)
-set(allowed_apps base kernels core weights layers media optim preview nst stylize train)
-set(layers base cuda_on_cpu kernels core weights layers media optim preview nst stylize train apps)
+set(allowed_nst base dist kernels core weights layers media)
+set(allowed_stylize base dist kernels core weights layers media optim preview nst)
+set(allowed_train base dist kernels core weights layers media optim preview nst stylize)
+set(allowed_apps base dist kernels core weights layers media optim preview nst stylize train)
+set(layers base cuda_on_cpu dist kernels core weights layers media optim preview nst stylize train apps)
 
 set(violations 0)
 set(checked 0)

@@ -63,7 +63,7 @@ std::string first_photo_beside(const std::string& dir, const std::string& name) 
 }
 
 PhotoLoader::PhotoLoader(const std::string& dir, int image_size, int batch_size, uint64_t seed, std::ostream& warnings)
-    : files_(list_photos(dir, "--content-dir")), dir_(dir), size_(image_size), batch_(batch_size), seed_(seed),
+    : files_(list_photos(dir, "--content-dir")), dir_(dir), size_(image_size), batch_(batch_size), slice_count_(batch_size), seed_(seed),
       warnings_(warnings) {
     if (image_size < 16) throw Error("--image-size must be at least 16, got " + std::to_string(image_size));
     if (batch_size < 1) throw Error("--batch-size must be at least 1, got " + std::to_string(batch_size));
@@ -116,10 +116,10 @@ bool PhotoLoader::crop_into(int64_t item, size_t photo, float* dst) {
 }
 
 Tensor PhotoLoader::decode_batch(int64_t k) {
-    Tensor out = Tensor::empty({batch_, 3, size_, size_});
+    Tensor out = Tensor::empty({slice_count_, 3, size_, size_});
     const int64_t per = 3 * int64_t(size_) * size_;
-    for (int b = 0; b < batch_; ++b) {
-        const int64_t item = k * batch_ + b;
+    for (int b = 0; b < slice_count_; ++b) {
+        const int64_t item = k * batch_ + slice_begin_ + b;
         const size_t first = item_photo(item);
         bool done = false;
         // A photo that cannot be decoded gives its slot to the next file by name (wrapping), so the batch
@@ -131,6 +131,15 @@ Tensor PhotoLoader::decode_batch(int64_t k) {
         if (!done) throw Error("--content-dir " + dir_ + ": none of its " + std::to_string(files_.size()) + " pictures could be decoded");
     }
     return out;
+}
+
+void PhotoLoader::set_slice(int begin, int count) {
+    if (begin < 0 || count < 1 || begin + count > batch_)
+        throw Error("PhotoLoader: slice [" + std::to_string(begin) + ", " + std::to_string(begin + count) +
+                    ") of a batch of " + std::to_string(batch_));
+    if (ahead_.valid()) ahead_.wait();
+    ahead_ = {};
+    slice_begin_ = begin, slice_count_ = count;
 }
 
 Tensor PhotoLoader::batch(int64_t k) {

@@ -34,6 +34,9 @@ class PhotoLoader {
 
     // Batch k; starts decoding batch k + 1 in the background before returning.
     Tensor batch(int64_t k);
+    // From now on, batch k is only its items [begin, begin + count) (count, 3, S, S): one rank's share of
+    // a batch spread over processes (dist/). Call before the first batch().
+    void set_slice(int begin, int count);
 
     size_t photos() const { return files_.size(); }
     const std::vector<std::string>& files() const { return files_; }
@@ -47,7 +50,7 @@ class PhotoLoader {
 
     std::vector<std::string> files_;
     std::string dir_;
-    int size_, batch_;
+    int size_, batch_, slice_begin_ = 0, slice_count_;
     uint64_t seed_;
     std::ostream& warnings_;
     std::mutex mu_;                 // guards bad_ (the decoding thread and the caller both skip)

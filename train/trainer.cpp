@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <ostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "base/file_io.h"
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "dist/communicator.h"
 #include "layers/transformer_net.h"
 #include "media/image.h"
 #include "optim/flat_parameters.h"
@@ -207,10 +209,23 @@ std::string duration_text(double seconds) {
     return t;
 }
 
+// t summed over every rank, staged through the host (Debian's Open MPI is not CUDA-aware).
+Tensor sum_over_ranks(dist::Communicator& comm, const Tensor& t) {
+    std::vector<float> h = t.cpu().to_vector<float>();
+    comm.all_reduce_sum(h.data(), int64_t(h.size()));
+    return Tensor::from_vector(h, t.shape(), t.device());
+}
+
 }  // namespace
 
-TrainResult train_style(const TrainOptions& o, std::ostream& log) {
+TrainResult train_style(const TrainOptions& o, std::ostream& out) {
     using clock = std::chrono::steady_clock;
+    // Several processes (mpirun, dist/): each takes its share of every batch, one all-reduce sums the
+    // flat gradient, and every rank runs the same Adam on the same numbers. Rank 0 alone prints and writes.
+    dist::Communicator& comm = dist::world();
+    const bool root = comm.is_root();
+    std::ostringstream elsewhere;  // the other ranks' log, dropped
+    std::ostream& log = root ? out : elsewhere;
     if (o.style_images.empty()) throw Error("--style-image: at least one style image is needed");
     if (o.iterations < 1) throw Error("--iterations must be at least 1, got " + std::to_string(o.iterations));
     if (o.learning_rate <= 0) throw Error("--learning-rate must be positive");
@@ -226,7 +241,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     check_write_targets({{"--output-model", o.output_model, ""}, {"--checkpoint", o.checkpoint, "--resume"},
                          {"--log-json", o.log_json, ""}},
                         inputs);
-    if (!o.sample_dir.empty()) {
+    if (!o.sample_dir.empty() && root) {
         if (o.sample_image.empty()) throw Error("--sample-dir: needs a photo to paint (--sample-image)");
         std::error_code ec;
         std::filesystem::create_directories(o.sample_dir, ec);
@@ -235,12 +250,20 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     }
     const Tensor sample_photo = o.sample_image.empty() ? Tensor() : load_sample(o.sample_image, o.image_size);
     std::unique_ptr<PreviewServer> preview;
-    if (o.preview_port >= 0) {  // bound before any work: a port in use is refused at once
+    if (o.preview_port >= 0 && root) {  // bound before any work: a port in use is refused at once
         preview = std::make_unique<PreviewServer>(o.preview_host, o.preview_port);
         log << "live preview: " << preview->url() << std::endl;
     }
 
     PhotoLoader photos(o.content_dir, o.image_size, o.batch_size, o.seed, log);
+    const dist::Share mine = dist::share_of(o.batch_size, comm.rank(), comm.size());
+    if (o.batch_size < comm.size())  // (the same test on every rank: they all refuse together)
+        throw Error("--batch-size " + std::to_string(o.batch_size) + ": fewer photos per step than processes (" +
+                    std::to_string(comm.size()) + "); each needs at least one");
+    photos.set_slice(int(mine.begin), int(mine.end - mine.begin));
+    // This rank's part of the batch mean: the losses are means over the batch, so the global one is the
+    // sum of each rank's loss times its share.
+    const double part = double(mine.end - mine.begin) / o.batch_size;
     std::vector<Tensor> styles;
     for (const auto& s : o.style_images) styles.push_back(load_style(s, o.style_size, adding ? "--add-style" : "--style-image"));
     const RunFingerprint fp = train_fingerprint(o, photos.files());
@@ -278,10 +301,21 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
         const Tensor batch = photos.batch(step).to(dev);
         net.zero_grad();
         last = loss(net.forward(batch), batch, style_of(step));
-        last.total.backward();
+        if (comm.size() == 1) {
+            last.total.backward();
+            flat.gather_gradients();
+            g.copy_(flat.grads());
+            return last.total.detach();
+        }
+        scale(last.total, part).backward();
         flat.gather_gradients();
-        g.copy_(flat.grads());
-        return last.total.detach();
+        g.copy_(sum_over_ranks(comm, flat.grads()));
+        // The terms as one process would print them: each rank's share of the batch mean, summed.
+        double terms[3] = {part * last.total.item(), part * last.content.item(), part * last.style.item()};
+        comm.all_reduce_sum(terms, 3);
+        last.content = Tensor::scalar(terms[1], DType::F32, dev);
+        last.style = Tensor::scalar(terms[2], DType::F32, dev);
+        return Tensor::scalar(terms[0], DType::F32, dev);
     };
 
     if (adding)
@@ -293,12 +327,13 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     log << "; " << photos.photos() << " photos in " << o.content_dir << ", batch " << o.batch_size << " at "
         << o.image_size << " px";
     if (!adding) log << "; " << S << " style" << (S > 1 ? "s" : "");
+    if (comm.size() > 1) log << "; " << comm.describe() << ", rank 0 taking " << mine.end - mine.begin << " photos of each batch";
     log << "\n";
 
     // The sample of the network as it stands after `k` steps (the row step k trained), to --sample-dir and
     // the preview. Reads the parameters from the flat buffer; changes nothing the next step reads.
     const auto paint_sample = [&](int k) {
-        if (!sample_photo.defined() || (o.sample_dir.empty() && !preview)) return;
+        if (!root || !sample_photo.defined() || (o.sample_dir.empty() && !preview)) return;
         NoGradGuard no_grad;
         flat.scatter_values();
         if (rows > 0) {
@@ -357,7 +392,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
         return done > warm_step ? std::chrono::duration<double>(clock::now() - t_warm).count() / (done - warm_step) : 0.0;
     };
     const auto write_log = [&] {
-        if (o.log_json.empty()) return;
+        if (o.log_json.empty() || !root) return;
         write_file_atomic(o.log_json, nlohmann::json{{"steps", records}, {"styles", o.style_images}}.dump(1) + "\n");
     };
     // Steps done: `done` updates. Each update uses the gradient of the batch evaluated last; all but the
@@ -383,8 +418,12 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
             publish_terms(done, f, content, style);
         }
         if ((o.save_iter > 0 && done % o.save_iter == 0) || done == o.iterations) paint_sample(done);
-        const bool stop = stop_requested();
-        if (!o.checkpoint.empty() && evaluate_next && ((o.save_iter > 0 && done % o.save_iter == 0) || stop)) {
+        // Ranks stop together (one of them seeing Ctrl-C is enough), or the others would wait in the
+        // next step's all-reduce.
+        double stop_votes = stop_requested() ? 1 : 0;
+        if (comm.size() > 1) comm.all_reduce_sum(&stop_votes, 1);
+        const bool stop = stop_votes > 0;
+        if (!o.checkpoint.empty() && evaluate_next && ((o.save_iter > 0 && done % o.save_iter == 0) || stop) && root) {
             save_train_checkpoint(o.checkpoint, fp, done, flat, *adam);
             write_log();
         }
@@ -406,6 +445,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& log) {
     write_log();
     if (r.stopped) return r;
 
+    if (!root) return r;
     weights::WeightFile model = net.state_dict();
     model.metadata["nst.model"] = "TransformerNet";
     model.metadata["nst.styles"] = model_metadata_styles(o, earlier_styles);
