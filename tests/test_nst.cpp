@@ -723,7 +723,7 @@ TEST_CASE("images: a PNG header claiming 20000x20000 gets the --max-pixels messa
     }
 }
 
-TEST_CASE("images: a lossless WebP gives the PNG's pixels, its size from the header; broken or huge ones are refused by name",
+TEST_CASE("images: a lossless WebP gives the PNG's pixels and its size from the header, and broken or huge ones are refused by name",
           "[image]") {
     // tiny_rgb.webp holds tiny_rgb.png's pixels, lossless (tests/make_fixtures.py).
     const Image png = load_image(test::fixture("tiny_rgb.png"));
