@@ -10,8 +10,11 @@
 // The weights are in pytorch/examples' units (features of torchvision's input convention: RGB in 0..1
 // normalised by ImageNet's mean and std), whatever convention the VGG-19 file uses: features scale with
 // the input's range, so content and style are divided by r² and r⁴, r = the file's feature scale over
-// torchvision's (nst/objective.h, weight_scale_of). The examples' 1e5 and 1e10 then mean what they mean
-// there.
+// torchvision's (nst/objective.h, weight_scale_of). That evens out the input range only: the Oxford
+// VGG-19 of ../shared/weights is another training than torchvision's VGG-16, and its Gram terms at these
+// layers come out about three orders of magnitude larger. With the examples' 1e10 the style swamps the
+// photo (nothing of it is left after 460 steps); the default 1e7 is where a sweep on ../shared/photos
+// (docs/fast.md, "Loss weights") kept the photo and took on the style.
 //
 // The input conversion (0..255 RGB to the file's convention) is a 1x1 convolution, so that gradients flow
 // through it on any device.
@@ -28,7 +31,7 @@ namespace nst {
 struct PerceptualOptions {
     std::vector<std::string> content_layers{"relu2_2"};
     std::vector<std::string> style_layers{"relu1_2", "relu2_2", "relu3_4", "relu4_4"};
-    double content_weight = 1e5, style_weight = 1e10, tv_weight = 0;
+    double content_weight = 1e5, style_weight = 1e7, tv_weight = 0;  // the style weight: see above
 };
 
 struct PerceptualTerms {
