@@ -21,6 +21,7 @@
 #include "optim/optim.h"
 #include "preview/preview_server.h"
 #include "stylize/checkpoint.h"
+#include "stylize/progress.h"
 #include "stylize/stylize.h"
 #include "stylize/write_targets.h"
 #include "train/photo_loader.h"
@@ -199,16 +200,6 @@ std::string progress_bar(int done, int total) {
     return "[" + std::string(size_t(fill), '#') + std::string(size_t(kWidth - fill), '.') + "]";
 }
 
-// "42 s", "7 min 05 s", "3 h 02 min".
-std::string duration_text(double seconds) {
-    const int64_t s = std::llround(std::max(0.0, seconds));
-    char t[48];
-    if (s < 60) std::snprintf(t, sizeof t, "%lld s", (long long)s);
-    else if (s < 3600) std::snprintf(t, sizeof t, "%lld min %02lld s", (long long)(s / 60), (long long)(s % 60));
-    else std::snprintf(t, sizeof t, "%lld h %02lld min", (long long)(s / 3600), (long long)(s / 60 % 60));
-    return t;
-}
-
 // t summed over every rank, staged through the host (Debian's Open MPI is not CUDA-aware).
 Tensor sum_over_ranks(dist::Communicator& comm, const Tensor& t) {
     std::vector<float> h = t.cpu().to_vector<float>();
@@ -286,6 +277,13 @@ TrainResult train_style(const TrainOptions& o, std::ostream& out) {
     // The row step k trains, and its style image.
     const auto row_of = [&](int k) { return adding ? rows - 1 : k % std::max(S, 1); };
     const auto style_of = [&](int k) { return adding ? 0 : k % S; };
+    // A conditional network's style weights: all on row r (nothing to set on a plain one).
+    const auto train_row = [&](int r) {
+        if (rows == 0) return;
+        std::vector<float> one(size_t(rows), 0.f);
+        one[size_t(r)] = 1.f;
+        net.set_style_mix(Tensor::from_vector(one, {rows}));
+    };
     std::unique_ptr<Optimizer> adam = make_adam(flat.size(), dev, {o.learning_rate, 0.9, 0.999, 1e-8});
 
     int step = 0;  // the batch the next evaluation trains on
@@ -293,11 +291,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& out) {
     const Objective_fn objective = [&](const Tensor& x, Tensor& g) {
         (void)x;  // flat.values() itself
         flat.scatter_values();
-        if (rows > 0) {
-            std::vector<float> one(size_t(rows), 0.f);
-            one[size_t(row_of(step))] = 1.f;
-            net.set_style_mix(Tensor::from_vector(one, {rows}));
-        }
+        train_row(row_of(step));
         const Tensor batch = photos.batch(step).to(dev);
         net.zero_grad();
         last = loss(net.forward(batch), batch, style_of(step));
@@ -336,11 +330,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& out) {
         if (!root || !sample_photo.defined() || (o.sample_dir.empty() && !preview)) return;
         NoGradGuard no_grad;
         flat.scatter_values();
-        if (rows > 0) {
-            std::vector<float> one(size_t(rows), 0.f);
-            one[size_t(row_of(std::max(k - 1, 0)))] = 1.f;
-            net.set_style_mix(Tensor::from_vector(one, {rows}));
-        }
+        train_row(row_of(std::max(k - 1, 0)));
         const Image img = tensor_to_image(scale(net.forward(sample_photo.to(dev)), 1.0 / 255.0));
         if (!o.sample_dir.empty()) {
             char name[32];
@@ -411,7 +401,7 @@ TrainResult train_style(const TrainOptions& o, std::ostream& out) {
             const double f = adam->loss().item(), content = last.content.item(), style = last.style.item();
             char line[240];
             std::snprintf(line, sizeof line, "step %d/%d  loss %.4g (content %.4g, style %.4g)  %.3f s/step  ETA %s  %s\n",
-                          done, o.iterations, f, content, style, per, duration_text(per * (o.iterations - done)).c_str(),
+                          done, o.iterations, f, content, style, per, Progress::human_seconds(per * (o.iterations - done)).c_str(),
                           progress_bar(done, o.iterations).c_str());
             log << line << std::flush;
             records.push_back({{"step", done}, {"seconds", secs}, {"loss", f}, {"content", content}, {"style", style}});
