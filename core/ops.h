@@ -72,6 +72,17 @@ Tensor reflection_pad2d(const Tensor& x, int top, int bottom, int left, int righ
 Tensor resize_nearest(const Tensor& x, int64_t height, int64_t width);
 Tensor upsample_nearest2d(const Tensor& x, int factor);
 Tensor sigmoid(const Tensor& x);  // 1 / (1 + e^−x)
+// The ONNX graphs' per-channel arithmetic: y = x · a + b per (n, c) plane of x (N,C,H,W), a and b (C) or
+// (N,C) or undefined (1, 0). Gradients for x, a and b.
+Tensor channel_affine(const Tensor& x, const Tensor& a, const Tensor& b);
+// GlobalAveragePool: (N,C,H,W) -> (N,C,1,1), the mean of each plane.
+Tensor spatial_mean(const Tensor& x);
+// ONNX QuantizeLinear and DequantizeLinear with one scale and zero point (per tensor): quantize gives the
+// integer values as floats, clamp(round_half_even(x / scale) + zero_point, qmin, qmax) (int8: −128, 127);
+// its gradient is the straight-through estimator (kernels/shapes.h QuantShape). dequantize gives
+// (q − zero_point) · scale.
+Tensor quantize_linear(const Tensor& x, double scale, double zero_point, double qmin = -128, double qmax = 127);
+Tensor dequantize_linear(const Tensor& q, double scale, double zero_point);
 
 // y += g, in place, not recorded (used by the engine to accumulate leaf gradients).
 void add_into(Tensor& y, const Tensor& g);

@@ -130,11 +130,15 @@ const FeedForwardVariant kFeedForwardCpu[] = {
     {"fast", false, cpu::fast::instance_norm_forward, cpu::fast::instance_norm_backward, cpu::mix_rows<float>,
      cpu::mix_rows_backward<float>, cpu::fast::reflection_pad_forward, cpu::fast::reflection_pad_backward,
      cpu::fast::resize_nearest_forward, cpu::fast::resize_nearest_backward, cpu::fast::sigmoid_forward,
-     cpu::fast::sigmoid_backward},
+     cpu::fast::sigmoid_backward, cpu::fast::channel_affine_forward, cpu::fast::channel_affine_backward,
+     cpu::fast::plane_mean_forward, cpu::fast::plane_mean_backward, cpu::fast::quantize_forward,
+     cpu::fast::quantize_backward},
     {"reference", false, cpu::instance_norm_forward<float>, cpu::instance_norm_backward<float>, cpu::mix_rows<float>,
      cpu::mix_rows_backward<float>, cpu::reflection_pad_forward<float>, cpu::reflection_pad_backward<float>,
      cpu::resize_nearest_forward<float>, cpu::resize_nearest_backward<float>, cpu::sigmoid_forward<float>,
-     cpu::sigmoid_backward<float>},
+     cpu::sigmoid_backward<float>, cpu::channel_affine_forward<float>, cpu::channel_affine_backward<float>,
+     cpu::plane_mean_forward<float>, cpu::plane_mean_backward<float>, cpu::quantize_forward<float>,
+     cpu::quantize_backward<float>},
 };
 
 #ifdef NST_HAVE_CUDA
@@ -202,7 +206,9 @@ const Blas1Variant kBlasCuda[] = {
 const FeedForwardVariant kFeedForwardCuda[] = {
     {"naive", false, cuda::instance_norm_forward, cuda::instance_norm_backward, cuda::mix_rows, cuda::mix_rows_backward,
      cuda::reflection_pad_forward, cuda::reflection_pad_backward, cuda::resize_nearest_forward,
-     cuda::resize_nearest_backward, cuda::sigmoid_forward, cuda::sigmoid_backward},
+     cuda::resize_nearest_backward, cuda::sigmoid_forward, cuda::sigmoid_backward, cuda::channel_affine_forward,
+     cuda::channel_affine_backward, cuda::plane_mean_forward, cuda::plane_mean_backward, cuda::quantize_forward,
+     cuda::quantize_backward},
 };
 const OptimVariant kOptimCuda[] = {
     {"naive", false, cuda::asum, cuda::scale_by_norm, cuda::axpy_s, cuda::scal_s, cuda::scalar_mul, cuda::scalar_sub,

@@ -122,7 +122,8 @@ struct OptimVariant {
 };
 
 // The feed-forward style networks' ops (issue #23): instance normalisation (with conditional instance
-// norm's row mix), reflection padding, nearest-neighbour resizing, sigmoid. Contracts: kernels/cpu/cpu_kernels.h.
+// norm's row mix), reflection padding, nearest-neighbour resizing, sigmoid, and the ONNX graphs' per-channel
+// affine, plane means and quantisation. Contracts: kernels/cpu/cpu_kernels.h.
 struct FeedForwardVariant {
     const char* name;
     bool library;
@@ -138,6 +139,14 @@ struct FeedForwardVariant {
     void (*resize_nearest_backward)(const float* dy, float* dx, const ResizeShape& s);
     void (*sigmoid_forward)(const float* x, float* y, int64_t n);
     void (*sigmoid_backward)(const float* y, const float* dy, float* dx, int64_t n);
+    // The ONNX graphs' per-channel arithmetic, GlobalAveragePool and QuantizeLinear.
+    void (*channel_affine_forward)(const float* x, const float* a, const float* b, float* y, const InstanceNormShape& s);
+    void (*channel_affine_backward)(const float* x, const float* a, const float* dy, float* dx, float* da, float* db,
+                                    const InstanceNormShape& s);
+    void (*plane_mean_forward)(const float* x, float* out, int64_t planes, int64_t HW);
+    void (*plane_mean_backward)(const float* dout, float* dx, int64_t planes, int64_t HW);
+    void (*quantize_forward)(const float* x, float* y, const QuantShape& s);
+    void (*quantize_backward)(const float* x, const float* dy, float* dx, const QuantShape& s);
 };
 
 // Variant tables per device. An empty span means the device has no implementation (e.g. CUDA in a

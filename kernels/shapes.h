@@ -135,6 +135,20 @@ struct ResizeShape {
     NST_HD int64_t cols_from(int64_t w) const { return (w * Wo + W - 1) / W; }
 };
 
+// ONNX QuantizeLinear on floats: q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax), kept as
+// a float holding a whole number (the int8 or uint8 value); DequantizeLinear is (q − zero_point) · scale
+// (core's dequantize_linear, a channel_affine). The backward is the straight-through estimator of
+// quantisation-aware training: dx = dy / scale where x / scale + zero_point lies within [qmin − ½, qmax + ½],
+// else 0 (the true derivative of the rounding is 0 almost everywhere, which teaches nothing).
+struct QuantShape {
+    int64_t n = 0;
+    float scale = 1, zero_point = 0, qmin = -128, qmax = 127;
+    NST_HD bool passes(float x) const {
+        const float v = x / scale + zero_point;
+        return v >= qmin - 0.5f && v <= qmax + 0.5f;
+    }
+};
+
 // Total variation over x of (N,C,H,W): sum of squared differences of horizontal and vertical neighbours.
 struct ImageShape {
     int N = 1, C = 1, H = 1, W = 1;

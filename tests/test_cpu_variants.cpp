@@ -262,6 +262,14 @@ TEST_CASE("feed-forward ops: the fast CPU variant matches the reference, forward
         both([](const auto& in) { return resize_nearest(in[0], 22, 34); }, {{1, 5, 11, 17}}, 7);  // x2
         both([](const auto& in) { return resize_nearest(in[0], 17, 9); }, {{2, 3, 11, 13}}, 8);   // odd factors
         both([](const auto& in) { return sigmoid(in[0]); }, {{1, 3, 129, 257}}, 9);
+        // The ONNX graphs' per-channel affine (shared parameters over N = 2: the reference's backward; per
+        // sample), plane means and quantisation, on odd shapes and the arbitrary-style network's.
+        both([](const auto& in) { return channel_affine(in[0], in[1], in[2]); }, {{2, 3, 33, 17}, {3}, {3}}, 12);
+        both([](const auto& in) { return channel_affine(in[0], in[1], in[2]); }, {{2, 4, 9, 70}, {2, 4}, {2, 4}}, 13);
+        both([](const auto& in) { return channel_affine(in[0], in[1], in[2]); }, {{1, 32, 96, 96}, {32}, {32}}, 14);
+        both([](const auto& in) { return spatial_mean(in[0]); }, {{1, 8, 384, 384}}, 15);
+        both([](const auto& in) { return spatial_mean(in[0]); }, {{2, 5, 7, 3}}, 16);
+        both([](const auto& in) { return quantize_linear(in[0], 0.0123, -7); }, {{1, 3, 129, 257}}, 17);
     }
     CHECK(compared >= 1);
 }

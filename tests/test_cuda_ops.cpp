@@ -278,6 +278,24 @@ TEST_CASE("feed-forward ops (instance norm, its row mix, reflection pad, nearest
     }
 }
 
+TEST_CASE("the ONNX graphs' ops (channel_affine, spatial_mean, quantize_linear, dequantize_linear): CUDA matches the "
+          "CPU reference on odd shapes and the arbitrary-style network's", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    // The arbitrary-style transform at 384 px: 8 channels at 384, 16 at 192, 32 at 96; odd ones besides.
+    const Shape shapes[] = {{1, 3, 7, 5}, {2, 5, 1, 1}, {2, 3, 33, 17}, {1, 32, 96, 96}, {1, 8, 384, 384}};
+    for (const auto& v : names(feedforward_variants(DeviceKind::CUDA), false)) {
+        for (const Shape& s : shapes) {
+            compare("feedforward", v, [](const auto& in) { return channel_affine(in[0], in[1], in[2]); }, {s, {s[1]}, {s[1]}}, 6100);
+            compare("feedforward", v, [](const auto& in) { return channel_affine(in[0], in[1], in[2]); },
+                    {s, {s[0], s[1]}, {s[0], s[1]}}, 6110);
+            compare("feedforward", v, [](const auto& in) { return channel_affine(in[0], {}, in[1]); }, {s, {s[1]}}, 6120);
+            compare("feedforward", v, [](const auto& in) { return spatial_mean(in[0]); }, {s}, 6130);
+            compare("feedforward", v, [](const auto& in) { return quantize_linear(in[0], 0.0123, -7); }, {s}, 6140);
+            compare("feedforward", v, [](const auto& in) { return dequantize_linear(in[0], 0.0123, -7); }, {s}, 6150);
+        }
+    }
+}
+
 TEST_CASE("TransformerNet on the GPU follows the CPU, plain and conditional, forward and backward", "[cuda]") {
     NST_REQUIRE_CUDA();
     for (const char* file : {"transformer_tiny.safetensors", "transformer_tiny_cond.safetensors"}) {

@@ -201,3 +201,40 @@ TEST_CASE("gradcheck sigmoid", "[gradcheck]") {
     CHECK(y[1] == Approx(1 / (1 + std::exp(-2.0))).epsilon(1e-15));
     CHECK(y[2] > 0);
 }
+
+TEST_CASE("gradcheck channel_affine (per channel, per sample, scale or shift alone), spatial_mean, dequantize_linear",
+          "[gradcheck]") {
+    expect_ok(gradcheck([](const auto& in) { return channel_affine(in[0], in[1], in[2]); },
+                        {rand64({2, 3, 4, 5}, 120), rand64({3}, 121), rand64({3}, 122)}));
+    expect_ok(gradcheck([](const auto& in) { return channel_affine(in[0], in[1], in[2]); },
+                        {rand64({2, 3, 3, 2}, 123), rand64({2, 3}, 124), rand64({2, 3}, 125)}));
+    expect_ok(gradcheck([](const auto& in) { return channel_affine(in[0], in[1], {}); }, {rand64({1, 4, 3, 3}, 126), rand64({4}, 127)}));
+    expect_ok(gradcheck([](const auto& in) { return channel_affine(in[0], {}, in[1]); }, {rand64({1, 4, 3, 3}, 128), rand64({4}, 129)}));
+    expect_ok(gradcheck([](const auto& in) { return spatial_mean(in[0]); }, {rand64({2, 3, 5, 4}, 130)}));
+    expect_ok(gradcheck([](const auto& in) { return dequantize_linear(in[0], 0.37, -3); }, {rand64({1, 2, 3, 4}, 131)}));
+    // x·a + b per plane, and the mean of each plane.
+    const Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 2, 2});
+    const Tensor a = Tensor::from_vector(std::vector<double>{2, -1}, {2}), b = Tensor::from_vector(std::vector<double>{0.5, 10}, {2});
+    CHECK(channel_affine(x, a, b).to_vector<double>() == std::vector<double>{2.5, 4.5, 6.5, 8.5, 5, 4, 3, 2});
+    CHECK(spatial_mean(x).to_vector<double>() == std::vector<double>{2.5, 6.5});
+    CHECK(spatial_mean(x).shape() == Shape{1, 2, 1, 1});
+    CHECK_THROWS_WITH(channel_affine(x, Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}), {}), Catch::Contains("must have shape [2]"));
+}
+
+TEST_CASE("quantize_linear rounds half to even and saturates as ONNX QuantizeLinear; its gradient is straight-through",
+          "[gradcheck]") {
+    // scale 0.5, zero point 3: x / 0.5 = −1.5, −0.5, 0.5, 1.5, 2.5 round to −2, −0, 0, 2, 2; then + 3; far
+    // values clamp to the int8 range.
+    const Tensor x = Tensor::from_vector(std::vector<double>{-0.75, -0.25, 0.25, 0.75, 1.25, 500, -500}, {7});
+    CHECK(quantize_linear(x, 0.5, 3).to_vector<double>() == std::vector<double>{1, 3, 3, 5, 5, 127, -128});
+    CHECK(quantize_linear(x, 0.5, 3, 0, 255).to_vector<double>() == std::vector<double>{1, 3, 3, 5, 5, 255, 0});
+    CHECK(dequantize_linear(quantize_linear(x, 0.5, 3), 0.5, 3).to_vector<double>() ==
+          std::vector<double>{-1, 0, 0, 1, 1, 62, -65.5});
+    // The straight-through estimator: d/dx of x / scale + zero point inside the range (1 / 0.5 = 2), 0 outside.
+    Tensor xs = x.detach();
+    xs.requires_grad_();
+    sum(quantize_linear(xs, 0.5, 3)).backward();
+    CHECK(xs.grad().to_vector<double>() == std::vector<double>{2, 2, 2, 2, 2, 0, 0});
+    CHECK_THROWS_WITH(quantize_linear(x, 0.0, 0), Catch::Contains("scale must be positive"));
+    CHECK_THROWS_WITH(quantize_linear(x, 1.0, 300), Catch::Contains("outside [-128"));
+}

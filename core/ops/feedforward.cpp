@@ -1,7 +1,9 @@
 // The feed-forward style networks' ops (contracts in core/ops.h): instance normalisation and its
-// conditional form's row mix, reflection padding, nearest-neighbour resizing, sigmoid. float32 runs the
+// conditional form's row mix, reflection padding, nearest-neighbour resizing, sigmoid, and the ONNX
+// graphs' per-channel affine, spatial mean and quantisation. float32 runs the
 // variant dispatch picks (core/dispatch.h, op "feedforward"), float64 the CPU reference. Derivations:
 // docs/backprop.md ("Instance normalisation"). Also the statistics plan of core/norm_stats.h.
+#include <cmath>
 #include <string>
 
 #include "core/autograd.h"
@@ -281,6 +283,103 @@ Tensor sigmoid(const Tensor& x) {
         return std::vector<Tensor>{dx};
     });
     return y;
+}
+
+// An optional (C) or (N,C) parameter of channel_affine, on x's device and dtype.
+void check_affine_param(const Tensor& p, const Tensor& x, const char* arg, bool per_sample) {
+    if (!p.defined()) return;
+    check_same_device(x, p, "channel_affine");
+    check_same_dtype(x, p, "channel_affine");
+    const Shape want = per_sample ? Shape{x.dim(0), x.dim(1)} : Shape{x.dim(1)};
+    if (p.shape() != want)
+        throw Error(std::string("channel_affine: ") + arg + " " + p.str() + " must have shape " + shape_str(want) + " for input " + x.str());
+}
+
+Tensor channel_affine(const Tensor& x, const Tensor& a, const Tensor& b) {
+    check_defined(x, "channel_affine", "x");
+    check_float(x, "channel_affine");
+    check_ndim(x, 4, "channel_affine", "x");
+    const Tensor& shaped = a.defined() ? a : b;
+    const bool per_sample = shaped.defined() && shaped.ndim() == 2;
+    check_affine_param(a, x, "a", per_sample);
+    check_affine_param(b, x, "b", per_sample);
+    const InstanceNormShape s{x.dim(0), x.dim(1), x.dim(2) * x.dim(3), per_sample};
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv) cpu::channel_affine_forward<double>(x.data<double>(), data_or_null<double>(a), data_or_null<double>(b), y.data<double>(), s);
+    else kv->channel_affine_forward(x.data<float>(), data_or_null<float>(a), data_or_null<float>(b), y.data<float>(), s);
+    autograd::record(y, "channel_affine", {&x, &a, &b},
+                     [xs = x.detach(), as = a.defined() ? a.detach() : Tensor(), s, kv](const Tensor& g, const Node& self) {
+                         std::vector<Tensor> grads(3);
+                         const Shape pshape = s.per_sample ? Shape{s.N, s.C} : Shape{s.C};
+                         if (self.needs_grad(0)) grads[0] = Tensor::empty(xs.shape(), g.dtype(), g.device());
+                         if (self.needs_grad(1)) grads[1] = Tensor::empty(pshape, g.dtype(), g.device());
+                         if (self.needs_grad(2)) grads[2] = Tensor::empty(pshape, g.dtype(), g.device());
+                         auto ptr = [](Tensor& t) -> void* { return t.defined() ? t.raw_data() : nullptr; };
+                         if (!kv)
+                             cpu::channel_affine_backward<double>(xs.data<double>(), data_or_null<double>(as), g.data<double>(),
+                                                                  static_cast<double*>(ptr(grads[0])), static_cast<double*>(ptr(grads[1])),
+                                                                  static_cast<double*>(ptr(grads[2])), s);
+                         else
+                             kv->channel_affine_backward(xs.data<float>(), data_or_null<float>(as), g.data<float>(),
+                                                         static_cast<float*>(ptr(grads[0])), static_cast<float*>(ptr(grads[1])),
+                                                         static_cast<float*>(ptr(grads[2])), s);
+                         return grads;
+                     });
+    return y;
+}
+
+Tensor spatial_mean(const Tensor& x) {
+    check_defined(x, "spatial_mean", "x");
+    check_float(x, "spatial_mean");
+    check_ndim(x, 4, "spatial_mean", "x");
+    if (x.numel() == 0) throw Error("spatial_mean: empty input " + x.str());
+    const int64_t planes = x.dim(0) * x.dim(1), HW = x.dim(2) * x.dim(3);
+    Tensor y = Tensor::empty({x.dim(0), x.dim(1), 1, 1}, x.dtype(), x.device());
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv) cpu::plane_mean_forward<double>(x.data<double>(), y.data<double>(), planes, HW);
+    else kv->plane_mean_forward(x.data<float>(), y.data<float>(), planes, HW);
+    autograd::record(y, "spatial_mean", {&x}, [xshape = x.shape(), planes, HW, kv](const Tensor& g, const Node&) {
+        Tensor dx = Tensor::empty(xshape, g.dtype(), g.device());
+        if (!kv) cpu::plane_mean_backward<double>(g.data<double>(), dx.data<double>(), planes, HW);
+        else kv->plane_mean_backward(g.data<float>(), dx.data<float>(), planes, HW);
+        return std::vector<Tensor>{dx};
+    });
+    return y;
+}
+
+Tensor quantize_linear(const Tensor& x, double scale, double zero_point, double qmin, double qmax) {
+    check_defined(x, "quantize_linear", "x");
+    check_float(x, "quantize_linear");
+    if (!(scale > 0) || !std::isfinite(scale)) throw Error("quantize_linear: scale must be positive and finite, got " + std::to_string(scale));
+    if (!(qmin <= zero_point && zero_point <= qmax))
+        throw Error("quantize_linear: zero point " + std::to_string(zero_point) + " is outside [" + std::to_string(qmin) + ", " +
+                    std::to_string(qmax) + "]");
+    const QuantShape s{x.numel(), float(scale), float(zero_point), float(qmin), float(qmax)};
+    Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    const FeedForwardVariant* kv = kernels_for(x);
+    if (!kv) cpu::quantize_forward<double>(x.data<double>(), y.data<double>(), s);
+    else kv->quantize_forward(x.data<float>(), y.data<float>(), s);
+    autograd::record(y, "quantize_linear", {&x}, [xs = x.detach(), s, kv](const Tensor& g, const Node&) {
+        Tensor dx = Tensor::empty(xs.shape(), g.dtype(), g.device());
+        if (!kv) cpu::quantize_backward<double>(xs.data<double>(), g.data<double>(), dx.data<double>(), s);
+        else kv->quantize_backward(xs.data<float>(), g.data<float>(), dx.data<float>(), s);
+        return std::vector<Tensor>{dx};
+    });
+    return y;
+}
+
+Tensor dequantize_linear(const Tensor& q, double scale, double zero_point) {
+    check_defined(q, "dequantize_linear", "q");
+    check_float(q, "dequantize_linear");
+    // (q − zp)·s as one multiply-add per element: q·s + (−zp·s), a channel_affine with every channel alike
+    // (q viewed as (1,1,numel,1)).
+    const Tensor flat = q.reshape({1, 1, q.numel(), 1});
+    auto filled = [&](double v) {
+        return q.dtype() == DType::F64 ? Tensor::from_vector(std::vector<double>{v}, {1}, q.device())
+                                       : Tensor::from_vector(std::vector<float>{float(v)}, {1}, q.device());
+    };
+    return channel_affine(flat, filled(scale), filled(-zero_point * scale)).reshape(q.shape());
 }
 
 }  // namespace nst

@@ -42,6 +42,19 @@ template <class T> void resize_nearest_forward(const T* x, T* y, const ResizeSha
 template <class T> void resize_nearest_backward(const T* dy, T* dx, const ResizeShape& s);  // dx overwritten
 template <class T> void sigmoid_forward(const T* x, T* y, int64_t n);
 template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t n);  // dy · y (1 − y)
+// The ONNX graphs' per-channel arithmetic (Add, Sub, Mul of a picture and a per-channel value) and their
+// GlobalAveragePool. channel_affine: y = x · a[k] + b[k] per (n, c) plane, k = s.param(plane); a or b may
+// be null (1, 0). Its backward: dx = dy · a (dx may be null); da[k] = Σ dy·x, db[k] = Σ dy over the
+// planes of parameter k (each may be null; overwritten).
+template <class T> void channel_affine_forward(const T* x, const T* a, const T* b, T* y, const InstanceNormShape& s);
+template <class T>
+void channel_affine_backward(const T* x, const T* a, const T* dy, T* dx, T* da, T* db, const InstanceNormShape& s);
+// plane_mean: out[p] = Σ x[p, :] / HW for each of `planes` planes; its backward dx[p, i] = dout[p] / HW.
+template <class T> void plane_mean_forward(const T* x, T* out, int64_t planes, int64_t HW);
+template <class T> void plane_mean_backward(const T* dout, T* dx, int64_t planes, int64_t HW);
+// ONNX QuantizeLinear (kernels/shapes.h QuantShape: the rounding, the range, the straight-through backward).
+template <class T> void quantize_forward(const T* x, T* y, const QuantShape& s);
+template <class T> void quantize_backward(const T* x, const T* dy, T* dx, const QuantShape& s);
 
 // ---- relu (pointwise.cpp) ----
 template <class T> void relu_forward(const T* x, T* y, int64_t n);

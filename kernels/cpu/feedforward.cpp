@@ -1,5 +1,6 @@
 // CPU reference kernels of the feed-forward style networks' ops (contracts in cpu_kernels.h; the
 // instance-norm backward is derived in docs/backprop.md): plain loops, float and double.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -112,6 +113,61 @@ template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t
     for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (T(1) - y[i]);
 }
 
+template <class T> void channel_affine_forward(const T* x, const T* a, const T* b, T* y, const InstanceNormShape& s) {
+    for (int64_t p = 0; p < s.planes(); ++p) {
+        const T scale = a ? a[s.param(p)] : T(1), shift = b ? b[s.param(p)] : T(0);
+        for (int64_t i = 0; i < s.HW; ++i) y[p * s.HW + i] = x[p * s.HW + i] * scale + shift;
+    }
+}
+
+template <class T>
+void channel_affine_backward(const T* x, const T* a, const T* dy, T* dx, T* da, T* db, const InstanceNormShape& s) {
+    const int64_t params = s.per_sample ? s.planes() : s.C;
+    for (int64_t k = 0; k < params; ++k) {
+        if (da) da[k] = T(0);
+        if (db) db[k] = T(0);
+    }
+    for (int64_t p = 0; p < s.planes(); ++p) {
+        const int64_t k = s.param(p);
+        double sa = 0, sb = 0;
+        for (int64_t i = 0; i < s.HW; ++i) {
+            const T g = dy[p * s.HW + i];
+            if (dx) dx[p * s.HW + i] = g * (a ? a[k] : T(1));
+            sa += double(g) * double(x[p * s.HW + i]);
+            sb += double(g);
+        }
+        if (da) da[k] += T(sa);
+        if (db) db[k] += T(sb);
+    }
+}
+
+template <class T> void plane_mean_forward(const T* x, T* out, int64_t planes, int64_t HW) {
+    for (int64_t p = 0; p < planes; ++p) {
+        double acc = 0;
+        for (int64_t i = 0; i < HW; ++i) acc += double(x[p * HW + i]);
+        out[p] = T(acc / double(HW));
+    }
+}
+
+template <class T> void plane_mean_backward(const T* dout, T* dx, int64_t planes, int64_t HW) {
+    for (int64_t p = 0; p < planes; ++p)
+        for (int64_t i = 0; i < HW; ++i) dx[p * HW + i] = dout[p] / T(HW);
+}
+
+template <class T> void quantize_forward(const T* x, T* y, const QuantShape& s) {
+    for (int64_t i = 0; i < s.n; ++i) {
+        const T v = std::nearbyint(x[i] / T(s.scale)) + T(s.zero_point);  // the default rounding: half to even
+        y[i] = std::min(T(s.qmax), std::max(T(s.qmin), v));
+    }
+}
+
+template <class T> void quantize_backward(const T* x, const T* dy, T* dx, const QuantShape& s) {
+    for (int64_t i = 0; i < s.n; ++i) {
+        const T v = x[i] / T(s.scale) + T(s.zero_point);
+        dx[i] = v >= T(s.qmin) - T(0.5) && v <= T(s.qmax) + T(0.5) ? dy[i] / T(s.scale) : T(0);
+    }
+}
+
 #define NST_INSTANTIATE(T)                                                                                           \
     template void instance_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, const InstanceNormShape&, double); \
     template void instance_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,            \
@@ -123,7 +179,13 @@ template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t
     template void resize_nearest_forward<T>(const T*, T*, const ResizeShape&);                                       \
     template void resize_nearest_backward<T>(const T*, T*, const ResizeShape&);                                      \
     template void sigmoid_forward<T>(const T*, T*, int64_t);                                                          \
-    template void sigmoid_backward<T>(const T*, const T*, T*, int64_t);
+    template void sigmoid_backward<T>(const T*, const T*, T*, int64_t);                                               \
+    template void channel_affine_forward<T>(const T*, const T*, const T*, T*, const InstanceNormShape&);             \
+    template void channel_affine_backward<T>(const T*, const T*, const T*, T*, T*, T*, const InstanceNormShape&);    \
+    template void plane_mean_forward<T>(const T*, T*, int64_t, int64_t);                                              \
+    template void plane_mean_backward<T>(const T*, T*, int64_t, int64_t);                                             \
+    template void quantize_forward<T>(const T*, T*, const QuantShape&);                                               \
+    template void quantize_backward<T>(const T*, const T*, T*, const QuantShape&);
 NST_INSTANTIATE(float)
 NST_INSTANTIATE(double)
 

@@ -10,6 +10,9 @@
 //  - nearest resize: rows in parallel; an output row equal to the one before is copied; x2 columns
 //    written in pairs.
 //  - sigmoid and the backward gathers: element or plane ranges in parallel, each running the reference.
+//  - the ONNX graphs' per-channel affine, plane means and quantisation: planes or element ranges in
+//    parallel, each running the reference (the affine's backward as the instance norm's: split only where
+//    no two planes share a parameter); plane means in float lanes as the instance norm's.
 #include "kernels/cpu/feedforward_fast.h"
 
 #include <algorithm>
@@ -133,6 +136,56 @@ void sigmoid_forward(const float* x, float* y, int64_t n) {
 
 void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) {
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { cpu::sigmoid_backward<float>(y + b, dy + b, dx + b, e - b); });
+}
+
+void channel_affine_forward(const float* x, const float* a, const float* b, float* y, const InstanceNormShape& s) {
+    parallel_for(s.planes(), std::max<int64_t>(1, kGrain / std::max<int64_t>(s.HW, 1)), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+            const float scale = a ? a[s.param(p)] : 1.f, shift = b ? b[s.param(p)] : 0.f;
+            const float* xp = x + p * s.HW;
+            float* yp = y + p * s.HW;
+            for (int64_t i = 0; i < s.HW; ++i) yp[i] = xp[i] * scale + shift;
+        }
+    });
+}
+
+void channel_affine_backward(const float* x, const float* a, const float* dy, float* dx, float* da, float* db,
+                             const InstanceNormShape& s) {
+    if (!(s.N == 1 || s.per_sample)) return cpu::channel_affine_backward<float>(x, a, dy, dx, da, db, s);
+    parallel_for(s.planes(), std::max<int64_t>(1, kGrain / std::max<int64_t>(s.HW, 1)), [&](int64_t p0, int64_t p1) {
+        InstanceNormShape t{1, p1 - p0, s.HW, false};
+        const int64_t off = p0 * s.HW;
+        cpu::channel_affine_backward<float>(x + off, a ? a + p0 : nullptr, dy + off, dx ? dx + off : nullptr,
+                                            da ? da + p0 : nullptr, db ? db + p0 : nullptr, t);
+    });
+}
+
+void plane_mean_forward(const float* x, float* out, int64_t planes, int64_t HW) {
+    parallel_for(planes, std::max<int64_t>(1, kGrain / std::max<int64_t>(HW, 1)), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) out[p] = float(lane_sum(x + p * HW, HW, [](float v) { return v; }) / double(HW));
+    });
+}
+
+void plane_mean_backward(const float* dout, float* dx, int64_t planes, int64_t HW) {
+    parallel_for(planes, std::max<int64_t>(1, kGrain / std::max<int64_t>(HW, 1)), [&](int64_t p0, int64_t p1) {
+        cpu::plane_mean_backward<float>(dout + p0, dx + p0 * HW, p1 - p0, HW);
+    });
+}
+
+void quantize_forward(const float* x, float* y, const QuantShape& s) {
+    parallel_for(s.n, kGrain, [&](int64_t b, int64_t e) {
+        QuantShape t = s;
+        t.n = e - b;
+        cpu::quantize_forward<float>(x + b, y + b, t);
+    });
+}
+
+void quantize_backward(const float* x, const float* dy, float* dx, const QuantShape& s) {
+    parallel_for(s.n, kGrain, [&](int64_t b, int64_t e) {
+        QuantShape t = s;
+        t.n = e - b;
+        cpu::quantize_backward<float>(x + b, dy + b, dx + b, t);
+    });
 }
 
 }  // namespace nst::cpu::fast

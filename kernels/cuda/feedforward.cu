@@ -3,6 +3,8 @@
 // one block per (n, c) plane, block sums in fp32 (two passes: mean, then the centred variance); the
 // parameters' gradients a second kernel, one block per parameter, so no atomics and the same sums on
 // every run. Padding and resizing backward as gathers (each input element sums its own preimages).
+// The ONNX graphs' per-channel affine and quantisation are elementwise; plane means one block per plane;
+// the affine's parameter gradients one block per parameter, as the instance norm's.
 #include <cstdint>
 
 #include "kernels/cuda/block_reduce.cuh"
@@ -151,6 +153,62 @@ struct SigmoidBackF {
     __device__ void operator()(long long i) const { dx[i] = dy[i] * y[i] * (1.f - y[i]); }
 };
 
+struct ChannelAffineF {
+    const float *x, *a, *b; float* y; InstanceNormShape s;
+    __device__ void operator()(long long i) const {
+        const int64_t k = s.param(i / s.HW);
+        y[i] = x[i] * (a ? a[k] : 1.f) + (b ? b[k] : 0.f);
+    }
+};
+struct ChannelAffineBackF {
+    const float *a, *dy; float* dx; InstanceNormShape s;
+    __device__ void operator()(long long i) const { dx[i] = dy[i] * (a ? a[s.param(i / s.HW)] : 1.f); }
+};
+
+// One block per parameter k: Σ dy·x and Σ dy over the planes it scales.
+__global__ void channel_affine_params_kernel(const float* x, const float* dy, float* da, float* db, InstanceNormShape s) {
+    const int64_t k = blockIdx.x;
+    const int64_t count = s.per_sample ? 1 : s.N, step = s.C;
+    float sa = 0.f, sb = 0.f;
+    for (int64_t j = 0; j < count; ++j) {
+        const int64_t p = k + j * step;
+        const float *xp = x + p * s.HW, *gp = dy + p * s.HW;
+        for (int64_t i = threadIdx.x; i < s.HW; i += blockDim.x) {
+            sa += gp[i] * xp[i];
+            sb += gp[i];
+        }
+    }
+    sa = block_sum(sa);
+    sb = block_sum(sb);
+    if (threadIdx.x == 0) {
+        if (da) da[k] = sa;
+        if (db) db[k] = sb;
+    }
+}
+
+__global__ void plane_mean_kernel(const float* x, float* out, int64_t HW) {
+    const int64_t p = blockIdx.x;
+    float acc = 0.f;
+    for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) acc += x[p * HW + i];
+    acc = block_sum(acc);
+    if (threadIdx.x == 0) out[p] = acc / float(HW);
+}
+struct PlaneMeanBackF {
+    const float* dout; float* dx; int64_t HW;
+    __device__ void operator()(long long i) const { dx[i] = dout[i / HW] / float(HW); }
+};
+struct QuantizeF {
+    const float* x; float* y; QuantShape s;
+    __device__ void operator()(long long i) const {
+        const float v = rintf(x[i] / s.scale) + s.zero_point;  // rintf: half to even, as std::nearbyint
+        y[i] = fminf(s.qmax, fmaxf(s.qmin, v));
+    }
+};
+struct QuantizeBackF {
+    const float *x, *dy; float* dx; QuantShape s;
+    __device__ void operator()(long long i) const { dx[i] = s.passes(x[i]) ? dy[i] / s.scale : 0.f; }
+};
+
 }  // namespace
 
 void instance_norm_forward(const float* x, const float* w, const float* b, float* y, float* mean, float* invstd,
@@ -190,5 +248,29 @@ void resize_nearest_backward(const float* dy, float* dx, const ResizeShape& s) {
 }
 void sigmoid_forward(const float* x, float* y, int64_t n) { for_each(n, SigmoidF{x, y}); }
 void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) { for_each(n, SigmoidBackF{y, dy, dx}); }
+
+void channel_affine_forward(const float* x, const float* a, const float* b, float* y, const InstanceNormShape& s) {
+    for_each(s.planes() * s.HW, ChannelAffineF{x, a, b, y, s});
+}
+void channel_affine_backward(const float* x, const float* a, const float* dy, float* dx, float* da, float* db,
+                             const InstanceNormShape& s) {
+    if (dx) for_each(s.planes() * s.HW, ChannelAffineBackF{a, dy, dx, s});
+    if ((!da && !db) || s.planes() <= 0 || s.HW <= 0) return;
+    const int64_t params = s.per_sample ? s.planes() : s.C;
+    NST_LAUNCH(channel_affine_params_kernel, unsigned(params), kThreads, 0, stream())(x, dy, da, db, s);
+    NST_CUDA_CHECK_LAUNCH();
+}
+void plane_mean_forward(const float* x, float* out, int64_t planes, int64_t HW) {
+    if (planes <= 0 || HW <= 0) return;
+    NST_LAUNCH(plane_mean_kernel, unsigned(planes), kThreads, 0, stream())(x, out, HW);
+    NST_CUDA_CHECK_LAUNCH();
+}
+void plane_mean_backward(const float* dout, float* dx, int64_t planes, int64_t HW) {
+    for_each(planes * HW, PlaneMeanBackF{dout, dx, HW});
+}
+void quantize_forward(const float* x, float* y, const QuantShape& s) { for_each(s.n, QuantizeF{x, y, s}); }
+void quantize_backward(const float* x, const float* dy, float* dx, const QuantShape& s) {
+    for_each(s.n, QuantizeBackF{x, dy, dx, s});
+}
 
 }  // namespace nst::cuda
