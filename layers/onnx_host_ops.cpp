@@ -444,7 +444,8 @@ OnnxTensor quantize(const OnnxNode& n, const std::vector<const OnnxTensor*>& in)
     if (t != OnnxType::Int8 && t != OnnxType::UInt8) fail(n, "only int8 and uint8 quantization is supported");
     OnnxTensor y = make(t, x.shape, n);
     for (int64_t k = 0; k < x.numel(); ++k)
-        y.i[size_t(k)] = int64_t(std::clamp(std::nearbyint(x.at(k) / q.scale_at(k)) + q.zero_at(k), lo, hi));
+        // In float, as onnxruntime and the device's quantize_linear divide: the same ties round alike.
+        y.i[size_t(k)] = int64_t(std::clamp(double(std::nearbyint(float(x.at(k)) / float(q.scale_at(k)))) + q.zero_at(k), lo, hi));
     return y;
 }
 
@@ -469,10 +470,81 @@ OnnxTensor gather(const OnnxNode& n, const OnnxTensor& x, const OnnxTensor& idx)
     return y;
 }
 
+// Conv on the host (a style vector through 1x1 convolutions; the arbitrary-style predictor, a MobileNet
+// with depthwise convolutions, run once per style picture): NCHW, weights (K, C/group, R, S), optional bias
+// (K), strides, dilations, pads (top, left, bottom, right) or auto_pad VALID; sums in double.
+OnnxTensor conv(const OnnxNode& n, const std::vector<const OnnxTensor*>& in) {
+    const OnnxTensor &x = need(n, in, 0), &w = need(n, in, 1);
+    const OnnxTensor* b = in.size() > 2 ? in[2] : nullptr;
+    if (x.shape.size() != 4 || w.shape.size() != 4 || !x.floating() || !w.floating())
+        fail(n, "input " + shape_to_string(x.shape) + " and weights " + shape_to_string(w.shape) + " must be 4-D float");
+    const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+    const int64_t K = w.shape[0], Cg = w.shape[1], R = w.shape[2], S = w.shape[3];
+    const int64_t group = n.attr_int("group", 1);
+    if (group < 1 || C % group != 0 || K % group != 0 || Cg != C / group)
+        fail(n, "weights " + shape_to_string(w.shape) + " with group " + std::to_string(group) + " do not fit input " + shape_to_string(x.shape));
+    if (b && (b->numel() != K || !b->floating())) fail(n, "bias " + shape_to_string(b->shape) + " is not " + std::to_string(K) + " floats");
+    const auto st = n.attr_ints("strides", {1, 1}), dl = n.attr_ints("dilations", {1, 1});
+    std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+    const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+    if (auto_pad != "NOTSET" && auto_pad != "VALID") fail(n, "auto_pad " + auto_pad + " is not supported (give pads)");
+    if (auto_pad == "VALID") pads = {0, 0, 0, 0};
+    if (st.size() != 2 || dl.size() != 2 || pads.size() != 4) fail(n, "strides, dilations or pads are not for a 2-D convolution");
+    for (int64_t v : {st[0], st[1], dl[0], dl[1]})
+        if (v < 1 || v > 64) fail(n, "a stride or dilation of " + std::to_string(v));
+    for (int64_t v : pads)
+        if (v < 0 || v > 1024) fail(n, "a pad of " + std::to_string(v));
+    const int64_t P = (H + pads[0] + pads[2] - dl[0] * (R - 1) - 1) / st[0] + 1;
+    const int64_t Q = (W + pads[1] + pads[3] - dl[1] * (S - 1) - 1) / st[1] + 1;
+    if (P < 1 || Q < 1) fail(n, "the output of input " + shape_to_string(x.shape) + " would be empty");
+    numel_of(w.shape, n);
+    OnnxTensor y = make(OnnxType::Float, {N, K, P, Q}, n);
+    if (double(y.numel()) * double(Cg) * double(R) * double(S) > 4.3e9)  // a small file must not ask for hours
+        fail(n, "more than 4 G multiply-adds on the host");
+    const int64_t Kg = K / group;
+    for (int64_t nn = 0; nn < N; ++nn)
+        for (int64_t k = 0; k < K; ++k) {
+            const int64_t c0 = (k / Kg) * Cg;
+            for (int64_t p = 0; p < P; ++p)
+                for (int64_t q = 0; q < Q; ++q) {
+                    double acc = b ? double(b->f[size_t(k)]) : 0.0;
+                    for (int64_t c = 0; c < Cg; ++c)
+                        for (int64_t r = 0; r < R; ++r) {
+                            const int64_t h = p * st[0] - pads[0] + r * dl[0];
+                            if (h < 0 || h >= H) continue;
+                            for (int64_t s2 = 0; s2 < S; ++s2) {
+                                const int64_t v = q * st[1] - pads[1] + s2 * dl[1];
+                                if (v < 0 || v >= W) continue;
+                                acc += double(x.f[size_t(((nn * C + c0 + c) * H + h) * W + v)]) *
+                                       double(w.f[size_t(((k * Cg + c) * R + r) * S + s2)]);
+                            }
+                        }
+                    y.f[size_t(((nn * K + k) * P + p) * Q + q)] = float(acc);
+                }
+        }
+    return y;
+}
+
+// GlobalAveragePool: (N, C, d...) -> (N, C, 1...), the mean over the spatial dims.
+OnnxTensor global_average_pool(const OnnxNode& n, const OnnxTensor& x) {
+    if (x.shape.size() < 3 || !x.floating()) fail(n, "input " + shape_to_string(x.shape) + " is not a float (N, C, spatial...) tensor");
+    std::vector<int64_t> out(x.shape.size(), 1);
+    out[0] = x.shape[0], out[1] = x.shape[1];
+    OnnxTensor y = make(OnnxType::Float, out, n);
+    const int64_t planes = out[0] * out[1], inner = planes ? x.numel() / planes : 0;
+    if (inner == 0) fail(n, "an empty spatial extent");
+    for (int64_t p = 0; p < planes; ++p) {
+        double acc = 0;
+        for (int64_t k = 0; k < inner; ++k) acc += double(x.f[size_t(p * inner + k)]);
+        y.f[size_t(p)] = float(acc / double(inner));
+    }
+    return y;
+}
+
 const std::vector<std::string> kHostOps = {
     "Identity", "Constant", "ConstantOfShape", "Shape", "Concat", "Reshape", "Slice", "Transpose", "Cast",
     "Unsqueeze", "Squeeze", "Gather", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Reciprocal", "Neg", "Relu",
-    "Sigmoid", "Clip", "ReduceSum", "ReduceMean", "DequantizeLinear", "QuantizeLinear"};
+    "Sigmoid", "Clip", "ReduceSum", "ReduceMean", "DequantizeLinear", "QuantizeLinear", "Conv", "GlobalAveragePool"};
 
 }  // namespace
 
@@ -548,7 +620,49 @@ std::vector<OnnxTensor> eval_host_node(const OnnxNode& n, const std::vector<cons
     if (op == "ReduceMean") return {reduce(n, need(n, in, 0), reduce_axes(n, in, opset, opset >= 18), true)};
     if (op == "DequantizeLinear") return {dequantize(n, in)};
     if (op == "QuantizeLinear") return {quantize(n, in)};
+    if (op == "Conv") return {conv(n, in)};
+    if (op == "GlobalAveragePool") return {global_average_pool(n, need(n, in, 0))};
     fail(n, "this operator is not supported");
+}
+
+std::map<std::string, OnnxTensor> eval_host_graph(const weights::OnnxModel& model, const std::map<std::string, OnnxTensor>& inputs) {
+    std::map<std::string, OnnxTensor> values = model.initializers;
+    for (const auto& v : model.inputs) {
+        auto it = inputs.find(v.name);
+        if (it == inputs.end()) throw Error(model.file + ": input '" + v.name + "' was not given");
+        const OnnxTensor& t = it->second;
+        bool fits = t.shape.size() == v.dims.size() && t.floating() == weights::is_float(v.type);
+        for (size_t d = 0; fits && d < v.dims.size(); ++d) fits = v.dims[d] < 0 || v.dims[d] == t.shape[d];
+        if (!fits) throw Error(model.file + ": input '" + v.name + "' must be " + shape_to_string(v.dims) + ", got " + shape_to_string(t.shape));
+        values[v.name] = t;
+    }
+    for (const OnnxNode& n : model.nodes) {
+        std::vector<const OnnxTensor*> in;
+        for (const auto& name : n.inputs) {
+            if (name.empty()) {
+                in.push_back(nullptr);
+                continue;
+            }
+            auto it = values.find(name);
+            if (it == values.end()) throw Error(model.file + ": " + n.label() + ": input '" + name + "' is never made");
+            in.push_back(&it->second);
+        }
+        std::vector<OnnxTensor> out;
+        try {
+            out = eval_host_node(n, in, model.opset);
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            throw Error(what.rfind(model.file, 0) == 0 ? what : model.file + ": " + what);
+        }
+        for (size_t j = 0; j < n.outputs.size() && j < out.size(); ++j) values[n.outputs[j]] = std::move(out[j]);
+    }
+    std::map<std::string, OnnxTensor> outputs;
+    for (const auto& o : model.outputs) {
+        auto it = values.find(o.name);
+        if (it == values.end()) throw Error(model.file + ": output '" + o.name + "' is never made");
+        outputs[o.name] = it->second;
+    }
+    return outputs;
 }
 
 }  // namespace nst

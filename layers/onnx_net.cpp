@@ -42,8 +42,9 @@ Tensor device_tensor(const OnnxTensor& t, const Shape& shape, Device d) {
 OnnxNet::OnnxNet(OnnxModel model, Device device, const std::string& image_input)
     : model_(std::move(model)), device_(device), image_input_(image_input) {
     if (image_input_.empty()) {
+        // A 4-D input whose middle dimensions are both 1 is a vector (an arbitrary-style network's style), not a picture.
         for (const auto& v : model_.inputs)
-            if (v.type == OnnxType::Float && v.dims.size() == 4) {
+            if (v.type == OnnxType::Float && v.dims.size() == 4 && !(v.dims[1] == 1 && v.dims[2] == 1)) {
                 if (!image_input_.empty())
                     throw Error(model_.file + ": two 4-D inputs ('" + image_input_ + "', '" + v.name + "'); name the picture's");
                 image_input_ = v.name;
@@ -56,6 +57,8 @@ OnnxNet::OnnxNet(OnnxModel model, Device device, const std::string& image_input)
         else host_inputs_.push_back(v);
     }
     if (!found) throw Error(model_.file + ": no input named '" + image_input_ + "'");
+    for (const auto& v : model_.inputs)
+        if (v.name == image_input_ && v.dims.size() == 4 && v.dims[3] == 3 && v.dims[1] != 3) nhwc_[image_input_] = true;
     compile();
 }
 
@@ -87,8 +90,9 @@ void OnnxNet::compile() {
             image = image || is_image_[in];
             constant = constant && folded_.count(in);
         }
-        const bool shape_of_image = n.op == "Shape" && image;
-        for (const auto& out : n.outputs) is_image_[out] = image && !shape_of_image;
+        // Shape and GlobalAveragePool of an image value are small host values (computed per forward).
+        const bool to_host = image && (n.op == "Shape" || n.op == "GlobalAveragePool");
+        for (const auto& out : n.outputs) is_image_[out] = image && !to_host;
         if (image) continue;
         if (!onnx_host_op_known(n.op)) fail(model_, n, "this operator is not supported");
         if (!constant) continue;
@@ -125,7 +129,13 @@ void OnnxNet::compile() {
             continue;
         }
         if (n.op == "Shape") {
+            if (nhwc_[n.input(0)]) fail(model_, n, "the shape of a channels-last value is not supported");
             steps_.push_back({Kind::Shape, k, n.inputs, n.outputs[0]});
+            continue;
+        }
+        if (n.op == "GlobalAveragePool") {
+            if (nhwc_[n.input(0)]) fail(model_, n, "pooling a channels-last value is not supported");
+            steps_.push_back({Kind::GlobalMean, k, {n.input(0)}, n.outputs[0]});
             continue;
         }
         if (n.op == "ReduceMean" && match_instance_norm(k)) continue;
@@ -169,6 +179,7 @@ bool OnnxNet::match_instance_norm(size_t r) {
     if (!is_spatial_mean(r)) return false;
     const OnnxNode& mean = nodes[r];
     const std::string x = mean.input(0);
+    if (nhwc_[x]) return false;  // its axes would be the wrong ones
     const OnnxNode* sub = sole_user(mean.outputs[0]);
     if (!sub || sub->op != "Sub" || sub->input(0) != x || sub->input(1) != mean.outputs[0]) return false;
     const std::string d = sub->outputs[0];
@@ -285,9 +296,26 @@ void OnnxNet::lower_image_node(size_t k) {
     } else if (op == "Relu" || op == "Sigmoid") {
         s.kind = op == "Relu" ? Kind::Relu : Kind::Sigmoid;
     } else if (op == "Add" || op == "Sub" || op == "Mul") {
-        if (!image_in(0) || !image_in(1))
-            fail(model_, n, "with one operand a host array, only the instance-norm pattern is supported on the image");
-        s.kind = op == "Add" ? Kind::Add : op == "Sub" ? Kind::Sub : Kind::Mul;
+        if (image_in(0) && image_in(1)) {
+            if (nhwc_[n.input(0)] != nhwc_[n.input(1)]) fail(model_, n, "one operand is channels-last and the other is not");
+            s.kind = op == "Add" ? Kind::Add : op == "Sub" ? Kind::Sub : Kind::Mul;
+        } else {  // a picture and a per-channel host value (checked at run time, when its shape is known)
+            s.kind = Kind::Affine;
+            s.host_operand = image_in(0) ? 1 : 0;
+            s.in = {n.input(1 - s.host_operand)};
+            if (nhwc_[s.in[0]]) fail(model_, n, "per-channel arithmetic on a channels-last value is not supported");
+        }
+    } else if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+        if (image_in(1) || image_in(2)) fail(model_, n, "its scale and zero point must not depend on the image");
+        s.kind = op == "QuantizeLinear" ? Kind::Quantize : Kind::Dequantize;
+        s.in = {n.input(0)};
+    } else if (op == "Transpose") {
+        const auto perm = n.attr_ints("perm", {});
+        const bool to_first = perm == std::vector<int64_t>{0, 3, 1, 2}, to_last = perm == std::vector<int64_t>{0, 2, 3, 1};
+        if (!(to_first && nhwc_[n.input(0)]) && !(to_last && !nhwc_[n.input(0)]))
+            fail(model_, n, "perm " + shape_to_string(perm) + ": on the image only channels-last <-> channels-first of a 4-D value is supported");
+        s.kind = Kind::Transpose;
+        s.in = {n.input(0)};
     } else if (op == "InstanceNormalization") {
         if (image_in(1) || image_in(2)) fail(model_, n, "scale and bias must not depend on the image");
         s.kind = Kind::InstanceNorm, s.in = {n.input(0)}, s.gamma = n.input(1), s.beta = n.input(2);
@@ -297,8 +325,18 @@ void OnnxNet::lower_image_node(size_t k) {
         s.kind = Kind::Clamp0;  // checked at run time: min 0, no max (a ReLU)
     } else {
         fail(model_, n, "this operator is not supported on the image (supported: Conv, Pad, Resize, Relu, Sigmoid, Add, Sub, Mul, "
-                        "InstanceNormalization and the written-out instance norm)");
+                        "InstanceNormalization and the written-out instance norm, QuantizeLinear, DequantizeLinear, "
+                        "GlobalAveragePool, Transpose between channels-last and channels-first)");
     }
+    // The layout the output is held in: pointwise steps and Pad keep their input's; Transpose switches it;
+    // the rest need channels-first.
+    const bool in_last = !s.in.empty() && nhwc_[s.in[0]];
+    const bool layout_free = s.kind == Kind::Relu || s.kind == Kind::Sigmoid || s.kind == Kind::Clamp0 || s.kind == Kind::Pad ||
+                             s.kind == Kind::Quantize || s.kind == Kind::Dequantize || s.kind == Kind::Add || s.kind == Kind::Sub ||
+                             s.kind == Kind::Mul;
+    if (s.kind == Kind::Transpose) nhwc_[s.out] = !in_last;
+    else if (layout_free) nhwc_[s.out] = in_last;
+    else if (in_last) fail(model_, n, "a channels-last input is not supported here (a Transpose (0,3,1,2) must come first)");
     steps_.push_back(s);
 }
 
@@ -369,6 +407,54 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                     dev[s.out] = s.kind == Kind::Add ? add(a, b) : s.kind == Kind::Sub ? sub(a, b) : mul(a, b);
                     break;
                 }
+                case Kind::Transpose: dev[s.out] = at(s.in[0]); break;  // the layout tag changed at load
+                case Kind::Quantize:
+                case Kind::Dequantize: {
+                    const OnnxTensor& sc = host_value(n.input(1), runtime);
+                    if (sc.numel() != 1) throw Error("a scale of " + std::to_string(sc.numel()) + " values on the image (only one per tensor is supported)");
+                    const OnnxTensor* zp = n.input(2).empty() ? nullptr : &host_value(n.input(2), runtime);
+                    if (zp && zp->numel() != 1) throw Error("a zero point of " + std::to_string(zp->numel()) + " values on the image");
+                    const double scale = sc.at(0), zero = zp ? zp->at(0) : 0.0;
+                    if (s.kind == Kind::Dequantize) {
+                        dev[s.out] = dequantize_linear(at(s.in[0]), scale, zero);
+                    } else {
+                        const OnnxType t = zp ? zp->type : OnnxType::UInt8;
+                        if (t != OnnxType::Int8 && t != OnnxType::UInt8) throw Error("only int8 and uint8 quantization is supported");
+                        const bool int8 = t == OnnxType::Int8;
+                        dev[s.out] = quantize_linear(at(s.in[0]), scale, zero, int8 ? -128 : 0, int8 ? 127 : 255);
+                    }
+                    break;
+                }
+                case Kind::GlobalMean: {
+                    const Tensor m = spatial_mean(at(s.in[0]));
+                    OnnxTensor h;
+                    h.shape = {m.dim(0), m.dim(1), 1, 1};
+                    h.f = m.to(Device::cpu()).to_vector<float>();
+                    runtime[s.out] = std::move(h);
+                    break;
+                }
+                case Kind::Affine: {
+                    const Tensor& x = at(s.in[0]);
+                    const OnnxTensor& h = host_value(n.input(size_t(s.host_operand)), runtime);
+                    const int64_t N = x.dim(0), C = x.dim(1);
+                    if (!h.floating()) throw Error("the host operand is not float");
+                    // Per channel: one value, or [C], [1,C,1,1], [N,C,1,1] (leading ones dropped).
+                    std::vector<int64_t> sh = h.shape;
+                    while (!sh.empty() && sh.front() == 1 && sh.size() > 3) sh.erase(sh.begin());
+                    Shape pshape;
+                    if (h.numel() == 1) pshape = {1};
+                    else if (sh == std::vector<int64_t>{C, 1, 1}) pshape = {C};  // ([C] alone would broadcast along W)
+                    else if (sh == std::vector<int64_t>{N, C, 1, 1}) pshape = {N, C};
+                    else throw Error("the host operand " + shape_to_string(h.shape) + " is not one value per channel of " + shape_to_string(x.shape()));
+                    Tensor v = device_tensor(h, pshape, device_);
+                    if (h.numel() == 1 && C != 1) v = Tensor::full({C}, h.at(0), DType::F32, device_);
+                    const bool host_first = s.host_operand == 0;
+                    if (n.op == "Mul") dev[s.out] = channel_affine(x, v, {});
+                    else if (n.op == "Add") dev[s.out] = channel_affine(x, {}, v);
+                    else if (!host_first) dev[s.out] = channel_affine(x, {}, scale(v, -1.0));  // x − h
+                    else dev[s.out] = channel_affine(x, Tensor::full(v.shape(), -1.0, DType::F32, device_), v);  // h − x
+                    break;
+                }
                 case Kind::Clamp0: {
                     const bool relu_like = !n.input(1).empty() && host_value(n.input(1), runtime).numel() == 1 &&
                                            host_value(n.input(1), runtime).at(0) == 0.0;
@@ -391,6 +477,8 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
                         }
                         if (!n.input(3).empty()) throw Error("the axes input is not supported");
                     }
+                    if (pads.size() == 8 && nhwc_.count(s.in[0]) && nhwc_.at(s.in[0]))  // (N,H,W,C) begins, ends -> (N,C,H,W)
+                        pads = {pads[0], pads[3], pads[1], pads[2], pads[4], pads[7], pads[5], pads[6]};
                     if (pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
                         throw Error("pads " + shape_to_string(pads) + ": only the height and width of a 4-D tensor may be padded");
                     for (int64_t p : pads)
@@ -470,8 +558,10 @@ Tensor OnnxNet::forward(const Tensor& image, const std::map<std::string, OnnxTen
             if (what.rfind(file, 0) == 0) throw;
             throw Error(file + ": " + n.label() + ": " + what);
         }
-        if (reach_ && s.kind != Kind::Host && s.kind != Kind::Shape) {
+        if (reach_ && s.kind != Kind::Host && s.kind != Kind::Shape) {  // GlobalMean refused below
             // Reach in the value's own pixels: [0, R) and the last R are touched by a tile edge (edge_reach).
+            if (s.kind == Kind::GlobalMean)
+                throw Error("GlobalAveragePool takes its statistics over the whole picture: tiles would each see their own");
             const Tensor& y = dev.at(s.out);
             const Tensor& x = dev.at(s.in[0]);
             double r = reach_->count(s.in[0]) ? reach_->at(s.in[0]) : 0;
@@ -531,6 +621,7 @@ std::string OnnxNet::describe() const {
     for (const Step& s : steps_) {
         const std::string& op = model_.nodes[s.node].op;
         if (s.kind == Kind::Host || s.kind == Kind::Shape) continue;
+        if (s.kind == Kind::Transpose) continue;  // a layout tag, no work
         bump(s.kind == Kind::InstanceNorm && op != "InstanceNormalization" ? std::string("InstanceNorm (fused)") : op);
     }
     std::ostringstream o;

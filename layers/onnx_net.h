@@ -9,6 +9,11 @@
 //    image tensors of one shape, InstanceNormalization -> instance_norm; and the instance norm an exporter
 //    spells out (ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div or Reciprocal, Mul, then an optional
 //    per-channel scale and shift) is recognised and run as one instance_norm with a per-sample affine.
+//    Int8 QDQ graphs (tf2onnx's conversions of TFLite networks): QuantizeLinear and DequantizeLinear of an
+//    image value with one scale and zero point -> quantize_linear / dequantize_linear (the integers held as
+//    floats, so the picture is computed as the int8 network computes it); GlobalAveragePool -> spatial_mean,
+//    brought to the host (a (N,C,1,1) value: the statistics arithmetic after it runs there, and carries no
+//    gradient); Add, Sub, Mul of an image and a per-channel host value -> channel_affine.
 // Any other op, or an attribute outside what these ops do, is an nst::Error naming the node and the op.
 // Device tensors are freed after their last use, so memory follows the widest point of the graph.
 #pragma once
@@ -26,7 +31,11 @@ namespace nst {
 
 class OnnxNet {
   public:
-    // `image_input`: the graph input that carries the picture (N,C,H,W); empty picks the one 4-D float input.
+    // `image_input`: the graph input that carries the picture; empty picks the one 4-D float input that is
+    // not a (1,1,1,K) vector. A graph
+    // whose picture is channels-last (declared (N,H,W,3), as TensorFlow's converted networks are) still takes
+    // and returns (N,C,H,W) here: its values are tracked as channels-last until a Transpose (0,3,1,2) makes
+    // them channels-first, which costs nothing, and a Transpose (0,2,3,1) before the output likewise.
     OnnxNet(weights::OnnxModel model, Device device, const std::string& image_input = "");
 
     // The graph's first output for `image` (on device()) and the other graph inputs as host arrays.
@@ -53,7 +62,8 @@ class OnnxNet {
     const std::map<std::string, std::pair<double, int>>& profile() const { return profile_; }  // kind -> (seconds, steps)
 
   private:
-    enum class Kind { Host, Shape, Conv, Pad, Resize, Relu, Sigmoid, Add, Sub, Mul, InstanceNorm, Clamp0 };
+    enum class Kind { Host, Shape, Conv, Pad, Resize, Relu, Sigmoid, Add, Sub, Mul, InstanceNorm, Clamp0,
+                      Quantize, Dequantize, Transpose, GlobalMean, Affine };
     struct Step {
         Step(Kind k, size_t nd, std::vector<std::string> i, std::string o) : kind(k), node(nd), in(std::move(i)), out(std::move(o)) {}
         Kind kind;
@@ -64,6 +74,7 @@ class OnnxNet {
         double factor = 1.0;            // InstanceNorm: a constant the exporter multiplied in
         double eps_value = 0;           // InstanceNorm: epsilon when it is an attribute (eps empty)
         int conv = -1;                  // Conv: index into convs_
+        int host_operand = -1;          // Affine: which input of the Add/Sub/Mul is the host value
     };
 
     void compile();
@@ -78,6 +89,7 @@ class OnnxNet {
     std::vector<weights::OnnxValueInfo> host_inputs_;
     std::map<std::string, OnnxTensor> folded_;           // constants: initializers and folded nodes
     std::map<std::string, bool> is_image_;                // values that depend on the image
+    std::map<std::string, bool> nhwc_;                    // image values the graph holds channels-last (stored NCHW)
     std::map<std::string, std::vector<size_t>> users_;    // value -> nodes reading it
     std::vector<bool> done_;                              // nodes folded or fused away
     std::vector<Step> steps_;

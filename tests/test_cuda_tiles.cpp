@@ -8,6 +8,11 @@
 #include "core/norm_stats.h"
 #include "core/ops.h"
 #include "layers/transformer_net.h"
+#ifdef NST_HAVE_ONNX
+#include "layers/onnx_net.h"
+#include "weights/onnx_model.h"
+#endif
+#include <cmath>
 #include "stylize/tiled_style_network.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
@@ -47,3 +52,28 @@ TEST_CASE("tiled TransformerNet and ONNX network on the GPU equal the untiled pi
         CHECK(NormStatsPlan::current() == nullptr);
     }
 }
+
+#ifdef NST_HAVE_ONNX
+TEST_CASE("an int8 channels-last ONNX network (quantize, per-channel affine, plane means) on the GPU gives the CPU's picture",
+          "[cuda]") {
+    NST_REQUIRE_CUDA();
+    const auto model = weights::read_onnx(std::string(NST_FIXTURES_DIR) + "/onnx_tiny_qdq_nhwc.onnx");
+    const Tensor x = Tensor::uniform({1, 3, 20, 28}, 0, 1, 31);
+    weights::OnnxTensor style;
+    style.shape = {1, 1, 1, 6};
+    style.f = {0.5f, -1.0f, 0.25f, 1.5f, -0.75f, 0.1f};
+    NoGradGuard no_grad;
+    const Tensor cpu = OnnxNet(model, Device::cpu()).forward(x, {{"style", style}});
+    const Tensor gpu = OnnxNet(model, Device::cuda()).forward(x.to(Device::cuda()), {{"style", style}}).cpu();
+    REQUIRE(gpu.shape() == cpu.shape());
+    const auto a = cpu.to_vector<double>(), b = gpu.to_vector<double>();
+    int differ = 0;
+    for (size_t i = 0; i < a.size(); ++i) differ += std::fabs(a[i] - b[i]) > 1e-6;
+    INFO(differ << " of " << a.size() << " values differ");
+    // Quantized values: equal, except where a sum's order moves a value across a rounding boundary.
+    CHECK(differ <= int(a.size() / 100));
+    double spread = 0;
+    for (double v : a) spread = std::max(spread, std::fabs(v - a[0]));
+    CHECK(spread > 0.05);  // a picture, not a constant
+}
+#endif

@@ -241,12 +241,18 @@ TEST_CASE("onnx: unknown ops and unsupported attributes are refused at load, nam
         b.output("y");
         CHECK_THROWS_WITH(OnnxNet(b.parsed(), Device::cpu()), Catch::Contains("(ConstantOfShape): result: shape"));
     }
-    {  // a broadcast Mul of the image by a host array outside the instance-norm pattern
+    {  // a Mul of the image by a host array: per channel it is a channel_affine; any other broadcast is refused
+        const Tensor x = Tensor::uniform({1, 3, 8, 8}, -1, 1, 5);
         Builder b;
         b.weight("s", {1, 3, 1, 1}, 3);
         b.node("Mul", {"x", "s"}, "y");
         b.output("y");
-        CHECK_THROWS_WITH(OnnxNet(b.parsed(), Device::cpu()), Catch::Contains("(Mul): with one operand a host array"));
+        CHECK(OnnxNet(b.parsed(), Device::cpu()).forward(x).shape() == x.shape());
+        Builder c;
+        c.weight("s", {1, 1, 1, 8}, 8);
+        c.node("Mul", {"x", "s"}, "y");
+        c.output("y");
+        CHECK_THROWS_WITH(OnnxNet(c.parsed(), Device::cpu()).forward(x), Catch::Contains("(Mul): the host operand [1,1,1,8] is not one value per channel"));
     }
 }
 
