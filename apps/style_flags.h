@@ -22,7 +22,7 @@ struct StyleFlagLists {
 
 inline void add_style_flags(CLI::App& app, StylizeOptions& o, StyleFlagLists& s) {
     // Required for the optimisation (validate() says so), not for stylize --model.
-    app.add_option("--style-image", s.styles, "style image(s), comma-separated (required, but not with --model)");
+    app.add_option("--style-image", s.styles, "style image(s), comma-separated (required, but not with --model; with an arbitrary-style --model, its one painting)");
     app.add_option("--style-blend-weights", s.blend, "weights of the style images, comma-separated (default: equal)");
     app.add_option("--coarse-style-image", o.coarse_style_image, "a second painting for the large forms: the "
                    "--coarse-style-layers take their style from it, the others from --style-image");

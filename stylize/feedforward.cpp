@@ -8,11 +8,13 @@
 #include <ostream>
 #include <sstream>
 
+#include "base/device.h"
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 #include "layers/transformer_net.h"
 #include "media/color.h"
+#include "stylize/arbitrary_style.h"
 #include "stylize/stylize.h"
 #include "stylize/tiled_style_network.h"
 #include "stylize/write_targets.h"
@@ -80,6 +82,51 @@ std::vector<fs::path> photos_in(const std::string& dir) {
     return out;
 }
 
+// An arbitrary-style network's style vector from --style-image, by --style-predictor (or the predictor
+// beside --model); for any other network --style-image and --style-predictor are refused by name.
+void set_style_picture(StyleNetwork& net, const ModelOptions& o, std::ostream& log) {
+    if (net.style_vector_input().empty()) {
+        if (!o.style_image.empty() || !o.style_predictor.empty())
+            throw Error(std::string(o.style_image.empty() ? "--style-predictor" : "--style-image") + ": --model " + o.model +
+                        " holds its styles; a style picture applies to an arbitrary-style network (e.g. arbitrary_transform.onnx)");
+        return;
+    }
+    if (o.style_image.empty())
+        throw Error("--model " + o.model + " paints in the style of any picture: give one with --style-image");
+    std::string predictor = o.style_predictor;
+    if (predictor.empty()) {
+        predictor = predictor_beside(o.model);
+        if (predictor.empty() || !std::filesystem::exists(predictor))
+            throw Error("--style-predictor: none given and " + (predictor.empty() ? std::string("--model's name has no 'transform' to find it by")
+                                                                                 : "no " + predictor + " beside --model"));
+    }
+    Image painting;
+    try {
+        painting = load_image(o.style_image, o.max_pixels);
+    } catch (const Error& e) {
+        throw Error(std::string("--style-image: ") + e.what());
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const OnnxTensor v = predict_style_vector(predictor, painting, "--style-predictor");
+    try {
+        net.set_style_vector(v);
+    } catch (const Error& e) {
+        throw Error("--style-predictor " + predictor + ": " + e.what());
+    }
+    log << "stylize --model: the style of " << o.style_image << " by " << predictor << " (" << v.numel() << " numbers, "
+        << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s on the host)" << std::endl;
+}
+
+// The tiles for a photo: --tile-size, else automatic (0: one pass) against --memory-budget or 70% of the
+// device's available memory; `bytes_per_pixel` is measured on the first call (< 0 until then).
+int64_t tile_for(const StyleNetwork& net, const Image& photo, const ModelOptions& o, double& bytes_per_pixel) {
+    if (o.tile_size > 0) return o.tile_size;
+    const size_t budget = o.memory_budget ? o.memory_budget : available_memory(net.device()) / 10 * 7;
+    if (budget == 0) return 0;  // unknown: one pass, as before
+    if (bytes_per_pixel < 0) bytes_per_pixel = forward_bytes_per_pixel(net);
+    return automatic_tile_size(net, photo.width, photo.height, budget, bytes_per_pixel);
+}
+
 Image load_photo(const std::string& path, const ModelOptions& o, const StyleNetwork& net, int image_size) {
     Image photo;
     try {
@@ -96,13 +143,13 @@ Image load_photo(const std::string& path, const ModelOptions& o, const StyleNetw
 
 // The network's picture of `content` (1,3,H,W, 0..1, CPU), colours and --strength applied; adds the
 // forward pass's seconds to `seconds`.
-Tensor paint(const StyleNetwork& net, const Tensor& content, const ModelOptions& o, Device d, double& seconds,
+Tensor paint(const StyleNetwork& net, const Tensor& content, const ModelOptions& o, Device d, double& seconds, int64_t tile = 0,
              TiledRun* tiled = nullptr) {
     const auto t0 = std::chrono::steady_clock::now();
     Tensor out;
     {
         NoGradGuard no_grad;
-        out = o.tile_size > 0 ? apply_tiled(net, content, o.tile_size, tiled) : net.apply(content.to(d)).cpu();
+        out = tile > 0 ? apply_tiled(net, content, tile, tiled) : net.apply(content.to(d)).cpu();
     }
     cuda_synchronize();
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -143,6 +190,9 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     if (!(o.strength >= 0 && o.strength <= 1)) throw Error("--strength must be between 0 (the photo) and 1 (the network's picture)");
     std::error_code ec;
     const bool folder = fs::is_directory(o.content_image, ec);
+    std::vector<PathFlag> inputs{{"--model", o.model, ""}};  // what the output must never overwrite
+    if (!o.style_image.empty()) inputs.push_back({"--style-image", o.style_image, ""});
+    if (!o.style_predictor.empty()) inputs.push_back({"--style-predictor", o.style_predictor, ""});
     if (folder && o.contact_sheet) throw Error("--contact-sheet takes one --content-image, not a folder");
     std::vector<fs::path> photos;
     if (folder) {
@@ -153,17 +203,29 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
             throw Error("--output-image " + o.output_image + ": the same folder as --content-image; the pictures would overwrite the photos");
         fs::create_directories(o.output_image, ec);
         if (ec) throw Error("--output-image " + o.output_image + ": cannot create the folder (" + ec.message() + ")");
-        for (const auto& p : photos)
-            check_write_targets({{"--output-image", (fs::path(o.output_image) / p.filename()).replace_extension(".png").string(), ""}},
-                                {{"--model", o.model, ""}, {"--content-image", p.string(), ""}});
+        for (const auto& p : photos) {
+            std::vector<PathFlag> in = inputs;
+            in.push_back({"--content-image", p.string(), ""});
+            check_write_targets({{"--output-image", (fs::path(o.output_image) / p.filename()).replace_extension(".png").string(), ""}}, in);
+        }
     } else {
-        check_write_targets({{"--output-image", o.output_image, ""}},
-                            {{"--model", o.model, ""}, {"--content-image", o.content_image, ""}});
+        std::vector<PathFlag> in = inputs;
+        in.push_back({"--content-image", o.content_image, ""});
+        check_write_targets({{"--output-image", o.output_image, ""}}, in);
         if (const std::string ext = extension_of(o.output_image); ext != "png" && ext != "jpg" && ext != "jpeg")
             throw Error("--output-image " + o.output_image + ": must end in .png, .jpg or .jpeg");
     }
+    if (!o.style_image.empty()) {  // a bad painting fails before any work
+        try {
+            (void)read_image_size(o.style_image, o.max_pixels);
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            throw Error(what.rfind(o.style_image, 0) == 0 ? "--style-image " + what : "--style-image " + o.style_image + ": " + what);
+        }
+    }
     const Device d = open_model_device(o);
     StyleNetwork net = load_style_network(o, d);
+    set_style_picture(net, o, log);
     if (o.contact_sheet) {
         if (net.styles() == 0) throw Error("--contact-sheet: --model " + o.model + " holds one style; the sheet shows a multi-style network's");
         if (!o.style_mix.empty()) throw Error("--style-mix and --contact-sheet: the sheet shows every style, one per cell");
@@ -174,7 +236,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     } else if (!o.style_mix.empty()) {
         throw Error("--style-mix: --model " + o.model + " holds one style");
     }
-    if (o.tile_size < 0) throw Error("--tile-size " + std::to_string(o.tile_size) + ": must be >= 0 (0: no tiles)");
+    if (o.tile_size < 0) throw Error("--tile-size " + std::to_string(o.tile_size) + ": must be >= 0 (0: automatic)");
     if (o.tile_size > 0) {
         if (o.contact_sheet) net.set_style_mix(parse_style_mix("0", net.styles()));  // an ONNX graph's halo is measured with one
         check_tile_size(net, o.tile_size);
@@ -199,8 +261,14 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
         r.width = photo.width, r.height = photo.height, r.pictures = 1;
         log << "stylize --model: " << what << " on " << photo.width << "x" << photo.height << ", " << r.device << std::endl;
         TiledRun tiled;
-        save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds, &tiled)), o.output_image);
-        if (o.tile_size > 0)
+        double per_pixel = -1;
+        const int64_t tile = tile_for(net, photo, o, per_pixel);
+        if (tile > 0 && o.tile_size == 0)
+            log << "  one pass would take about " << int64_t(per_pixel * double(photo.width) * double(photo.height) / double(1 << 20))
+                << " MiB, more than the memory at hand: tiles of " << tile << " px with the whole picture's statistics" << std::endl;
+        save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds, tile, &tiled)), o.output_image);
+        r.tile = tile;
+        if (tile > 0)
             log << "  " << tiled.tiles << " tiles of " << tiled.tile << " px (+" << tiled.halo << " px halo), " << tiled.norms
                 << " instance norms: " << tiled.passes << " passes over the tiles, about " << tiled.norms / 2 + 1
                 << " forward passes of work" << std::endl;
@@ -209,12 +277,14 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     log << "stylize --model: " << what << " on " << photos.size() << " photos in " << o.content_image << " -> " << o.output_image << ", "
         << r.device << std::endl;
     std::vector<std::string> failed;
+    double per_pixel = -1;
     for (const auto& p : photos) {
         if (stop_requested()) throw Interrupted("stopped after " + std::to_string(r.pictures) + " of " + std::to_string(photos.size()) + " photos");
         const std::string out = (fs::path(o.output_image) / p.filename()).replace_extension(".png").string();
         try {
             const Image photo = load_photo(p.string(), o, net, o.image_size);
-            save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds)), out);
+            const int64_t tile = tile_for(net, photo, o, per_pixel);
+            save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds, tile)), out);
             ++r.pictures;
             log << "  " << p.filename().string() << " -> " << out << " (" << photo.width << "x" << photo.height << ")" << std::endl;
         } catch (const Interrupted&) {

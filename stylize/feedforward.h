@@ -28,14 +28,20 @@ struct ModelOptions {
     double strength = 1.0;      // the picture blended with the photo: 1 the network's alone, 0 the photo
     bool contact_sheet = false; // every style of a multi-style network in a grid (cells 256 px unless --image-size)
     int64_t max_pixels = kDefaultMaxPixels;
+    std::string style_image;    // an arbitrary-style network's painting (any picture)
+    std::string style_predictor;  // the predictor that makes its style vector; "" the one beside --model
+                                  // (stylize/arbitrary_style.h)
     int tile_size = 0;          // > 0: tiles of this many pixels with the whole picture's norm statistics
-                                // (stylize/tiled_style_network.h); 0: one pass over the whole picture
+                                // (stylize/tiled_style_network.h); 0: tiles only where one pass over the
+                                // whole picture would take more than memory_budget
+    size_t memory_budget = 0;   // bytes one pass may take; 0: 70% of the device's available memory
 };
 
 struct ModelResult {
     double seconds = 0;  // the forward pass, padding and cropping included (not loading, not writing)
     int width = 0, height = 0, styles = 0;
     int pictures = 0;    // written (a folder: one per photo; a contact sheet: one per style)
+    int64_t tile = 0;    // one photo: the tile size used (given or automatic), 0 for one pass
     std::string device;
 };
 

@@ -14,20 +14,34 @@ namespace nst {
 
 namespace {
 
+// A second input of 1..4 dims, all 1 but the last: an arbitrary-style network's style vector.
+bool is_style_vector(const weights::OnnxValueInfo& v) {
+    if (v.type != weights::OnnxType::Float || v.dims.size() < 2 || v.dims.back() < 1) return false;
+    return std::all_of(v.dims.begin(), v.dims.end() - 1, [](int64_t d) { return d == 1; });
+}
+
 std::shared_ptr<OnnxNet> load_onnx(const std::string& path, Device device, const std::string& label, std::string& style_input,
-                                   int& styles) {
+                                   int& styles, std::string& vector_input, std::vector<int64_t>& vector_dims) {
     auto net = std::make_shared<OnnxNet>(weights::read_onnx(path), device);
-    for (const auto& in : net->model().inputs)
-        if (in.name == net->image_input() && in.dims.size() == 4 && in.dims[1] != 3 && in.dims[1] != -1)
+    for (const auto& in : net->model().inputs) {
+        const bool first = in.dims.size() == 4 && (in.dims[1] == 3 || in.dims[1] == -1);
+        const bool last = in.dims.size() == 4 && in.dims[3] == 3;
+        if (in.name == net->image_input() && !first && !last)
             throw Error(label + ": input '" + in.name + "' is " + weights::shape_to_string(in.dims) +
-                        ", not a picture (1,3,H,W); channels-last networks are not run by stylize yet");
+                        ", not a picture (1,3,H,W) or (1,H,W,3)");
+    }
     if (net->host_inputs().size() > 1) throw Error(label + ": the network wants " + std::to_string(net->host_inputs().size() + 1) +
-                                                   " inputs; stylize gives a picture and, at most, style weights");
+                                                   " inputs; stylize gives a picture and, at most, style weights or a style vector");
     if (net->host_inputs().size() == 1) {
         const auto& v = net->host_inputs()[0];
+        if (is_style_vector(v)) {
+            vector_input = v.name;
+            vector_dims = v.dims;
+            return net;
+        }
         if (v.type != weights::OnnxType::Float || v.dims.size() != 1 || v.dims[0] < 1)
             throw Error(label + ": input '" + v.name + "' is " + weights::onnx_type_name(v.type) + " " + weights::shape_to_string(v.dims) +
-                        "; stylize takes a second input only as style weights (float, one per style)");
+                        "; stylize takes a second input only as style weights (float, one per style) or a style vector (1,1,1,K)");
         style_input = v.name;
         styles = int(v.dims[0]);
     }
@@ -42,7 +56,7 @@ StyleNetwork StyleNetwork::load(const std::string& path, Device device, const st
     s.device_ = device;
     try {
         if (extension_of(path) == "onnx") {
-            s.onnx_ = load_onnx(path, device, label, s.style_input_, s.styles_);
+            s.onnx_ = load_onnx(path, device, label, s.style_input_, s.styles_, s.vector_input_, s.vector_dims_);
             s.multiple_ = std::max(1, s.onnx_->multiple());
         } else {
             s.torch_ = std::make_shared<TransformerNet>(TransformerNet::from_weights(weights::read_any_weights(path), device, label));
@@ -73,6 +87,17 @@ void StyleNetwork::set_style_mix(const std::vector<float>& weights) {
     if (torch_) torch_->set_style_mix(Tensor::from_vector(weights, {int64_t(weights.size())}));
 }
 
+void StyleNetwork::set_style_vector(const OnnxTensor& v) {
+    if (vector_input_.empty()) throw Error("the network takes no style vector");
+    int64_t want = 1;
+    for (int64_t d : vector_dims_) want *= d;
+    if (!v.floating() || v.numel() != want)
+        throw Error("a style vector of " + std::to_string(v.numel()) + " values for input '" + vector_input_ + "' " +
+                    weights::shape_to_string(vector_dims_));
+    vector_ = v;
+    vector_.shape = vector_dims_;
+}
+
 std::string StyleNetwork::describe() const {
     return onnx_ ? onnx_->describe() : torch_->describe().substr(0, torch_->describe().find(' '));
 }
@@ -98,6 +123,10 @@ std::map<std::string, OnnxTensor> StyleNetwork::host_inputs() const {
         w.f = mix_;
         w.shape = {int64_t(mix_.size())};
         extra[style_input_] = w;
+    }
+    if (!vector_input_.empty()) {
+        if (vector_.f.empty()) throw Error("an arbitrary-style network needs a style picture (--style-image)");
+        extra[vector_input_] = vector_;
     }
     return extra;
 }

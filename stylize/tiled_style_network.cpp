@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/device.h"
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/norm_stats.h"
 #include "core/ops.h"
@@ -35,6 +37,44 @@ void check_tile_size(const StyleNetwork& net, int64_t tile) {
         throw Error("--tile-size " + std::to_string(tile) + ": with --model, use a multiple of " + std::to_string(net.multiple()) +
                     " (the network's), at least 64 (each tile also carries a halo of " + std::to_string(tiled_halo(net)) + " px a side)");
     tiled_halo(net);
+}
+
+double forward_bytes_per_pixel(const StyleNetwork& net) {
+    const Device d = net.device();
+    const int64_t side = round_up(128, net.multiple());
+    const Tensor probe = Tensor::zeros({1, 3, side, side}, DType::F32, d);
+    const bool cuda = d.kind == DeviceKind::CUDA;
+    cuda_synchronize();
+    const size_t before = cuda ? cuda_memory_stats().bytes_in_use : cpu_memory_stats().bytes_in_use;
+    if (cuda) cuda_reset_peak();
+    else cpu_reset_peak();
+    {
+        NoGradGuard no_grad;
+        (void)net.forward_padded(probe);
+    }
+    cuda_synchronize();
+    const size_t peak = cuda ? cuda_memory_stats().peak_bytes_in_use : cpu_memory_stats().peak_bytes_in_use;
+    return double(peak > before ? peak - before : 0) / double(side * side);
+}
+
+int64_t automatic_tile_size(const StyleNetwork& net, int64_t W, int64_t H, size_t budget, double bytes_per_pixel) {
+    const auto mib = [](double b) { return std::to_string(int64_t(b / double(1 << 20))) + " MiB"; };
+    const int64_t m = net.multiple();
+    const double whole = bytes_per_pixel * double(round_up(W, m)) * double(round_up(H, m));
+    if (whole <= double(budget)) return 0;
+    const std::string sizes = "at " + std::to_string(W) + "x" + std::to_string(H) + " one pass takes about " + mib(whole) + " of the " +
+                              mib(double(budget)) + " it may use";
+    int64_t halo = 0;
+    try {
+        halo = tiled_halo(net);
+    } catch (const Error& e) {
+        throw Error(sizes + ", and " + e.what() + ": use a smaller --image-size");
+    }
+    int64_t best = 0;
+    for (int64_t t = round_up(64, m); t < std::max(W, H) + m; t += m)
+        if (bytes_per_pixel * double(t + 2 * halo) * double(t + 2 * halo) <= double(budget)) best = t;
+    if (best == 0) throw Error(sizes + ", and not even 64 px tiles (+" + std::to_string(halo) + " px halo) fit: use a smaller --image-size");
+    return best;
 }
 
 Tensor apply_tiled(const StyleNetwork& net, const Tensor& x, int64_t tile, TiledRun* run) {

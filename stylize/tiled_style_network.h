@@ -36,6 +36,15 @@ int64_t tiled_halo(const StyleNetwork& net);
 // takes any positive multiple (the tests use small tiles).
 void check_tile_size(const StyleNetwork& net, int64_t tile);
 
+// Automatic tiles (stylize --model without --tile-size): the memory of one untiled forward pass per input
+// pixel on net.device(), measured by a pass over a probe of about 128 x 128 (the allocator's peak beyond
+// what was in use before; kernels' own scratch is not counted, hence the 70% budget below).
+double forward_bytes_per_pixel(const StyleNetwork& net);
+// 0 when one pass over a W x H picture takes at most `budget` bytes at `bytes_per_pixel`; else the largest
+// tile (a multiple of net.multiple(), at least 64) whose tile plus halo fits the budget. Errors say when
+// even 64 px tiles would not fit, or why the network cannot be tiled (with the sizes, and what to do).
+int64_t automatic_tile_size(const StyleNetwork& net, int64_t W, int64_t H, size_t budget, double bytes_per_pixel);
+
 // net.apply(x) in tiles of `tile` pixels; x (1,3,H,W) RGB 0..1 on any device (kept on the host, each
 // tile moved to net.device()); the result is on the host. `run`, if given, says what was done.
 Tensor apply_tiled(const StyleNetwork& net, const Tensor& x, int64_t tile, TiledRun* run = nullptr);

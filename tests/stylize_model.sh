@@ -60,4 +60,23 @@ refuse "--strength must be between 0" --model "$fx/transformer_tiny.pth" --stren
 refuse "--strength applies with --model" --strength 0.5 --output-image refused.png --style-image "$ex/starry_night.jpg"
 "$stylize" --model "$fx/transformer_tiny.pth" --strength 0.25 --image-size 64 --content-image "$ex/chelsea.jpg" --output-image soft.png --gpu -1 > soft.log
 [ "$(png_size soft.png)" = 64x43 ] || { echo "FAIL: soft.png"; exit 1; }
-echo "stylize_model: 451x300, 99x66 and 101x67 pictures from one- and three-style networks (.pth, safetensors, ONNX); a folder; a contact sheet; 13 refusals"
+# An arbitrary-style network (int8, channels-last; tests/make_qdq_fixtures.py): any painting as the style,
+# by the predictor given with --style-predictor; without a painting, or a painting for a network that holds
+# its styles, refused by name.
+"$stylize" --model "$fx/onnx_tiny_qdq_nhwc.onnx" --style-predictor "$fx/onnx_tiny_qdq_predict.onnx" --style-image "$ex/starry_night.jpg" \
+  --image-size 90 --content-image "$ex/chelsea.jpg" --output-image any.png --gpu -1 > any.log
+[ "$(png_size any.png)" = 90x60 ] || { echo "FAIL: any.png is $(png_size any.png), not 90x60"; exit 1; }
+grep -q "the style of .*starry_night.jpg by .*onnx_tiny_qdq_predict.onnx (6 numbers" any.log || { echo "FAIL: no style line"; cat any.log; exit 1; }
+"$stylize" --model "$fx/onnx_tiny_qdq_nhwc.onnx" --style-predictor "$fx/onnx_tiny_qdq_predict.onnx" --style-image "$ex/chelsea.jpg" \
+  --image-size 90 --content-image "$ex/chelsea.jpg" --output-image any2.png --gpu -1 > any2.log
+! cmp -s any.png any2.png || { echo "FAIL: two paintings gave the same picture"; exit 1; }
+refuse "paints in the style of any picture: give one with --style-image" --model "$fx/onnx_tiny_qdq_nhwc.onnx" --output-image refused.png
+refuse "--style-predictor: none given and --model's name has no 'transform'" --model "$fx/onnx_tiny_qdq_nhwc.onnx" \
+  --style-image "$ex/starry_night.jpg" --output-image refused.png
+refuse "--style-image: --model .* holds its styles" --model "$fx/onnx_tiny_multistyle.onnx" --style-mix 1 \
+  --style-image "$ex/starry_night.jpg" --output-image refused.png
+refuse "--style-predictor .*onnx_tiny_multistyle.onnx" --model "$fx/onnx_tiny_qdq_nhwc.onnx" --style-predictor "$fx/onnx_tiny_multistyle.onnx" \
+  --style-image "$ex/starry_night.jpg" --output-image refused.png
+refuse "--style-image missing.jpg" --model "$fx/onnx_tiny_qdq_nhwc.onnx" --style-predictor "$fx/onnx_tiny_qdq_predict.onnx" \
+  --style-image missing.jpg --output-image refused.png
+echo "stylize_model: 451x300, 99x66, 101x67 and 90x60 pictures from one- and three-style networks (.pth, safetensors, ONNX) and an arbitrary-style one; a folder; a contact sheet; 18 refusals"

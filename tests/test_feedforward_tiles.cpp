@@ -148,6 +148,44 @@ TEST_CASE("stylize --model --tile-size: the tiled picture, and a bad size refuse
     }
 }
 
+TEST_CASE("stylize --model tiles by itself when one pass would not fit its memory, and gives the untiled picture", "[tiles]") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("nst_autotiles_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    struct Cleanup {
+        std::filesystem::path p;
+        ~Cleanup() { std::filesystem::remove_all(p); }
+    } cleanup{dir};
+    save_image(tensor_to_image(Tensor::uniform({1, 3, 180, 300}, 0, 1, 8)), (dir / "photo.png").string());
+    ModelOptions o;
+    o.model = std::string(NST_FIXTURES_DIR) + "/transformer_tiny.safetensors";
+    o.content_image = (dir / "photo.png").string();
+    o.gpu = -1;
+    std::ostringstream log;
+    o.output_image = (dir / "whole.png").string();
+    const ModelResult whole = stylize_with_model(o, log);
+    CHECK(whole.tile == 0);  // the machine's memory holds a 300x180 pass
+    // The measured cost per pixel scales with the picture: a budget of three quarters of the whole pass's bytes
+    // must bring tiles, each (tile + 2 halo)² within it.
+    const StyleNetwork net = StyleNetwork::load(o.model, Device::cpu());
+    const double per_pixel = forward_bytes_per_pixel(net);
+    REQUIRE(per_pixel > 3 * 4);  // at least the 3 input channels' floats
+    o.memory_budget = size_t(per_pixel * 300 * 180 * 3 / 4);
+    o.output_image = (dir / "auto.png").string();
+    const ModelResult tiled = stylize_with_model(o, log);
+    INFO(log.str());
+    REQUIRE(tiled.tile > 0);
+    CHECK(tiled.tile % 4 == 0);
+    CHECK(per_pixel * double(tiled.tile + 2 * 56) * double(tiled.tile + 2 * 56) <= double(o.memory_budget));
+    CHECK(log.str().find("more than the memory at hand: tiles of " + std::to_string(tiled.tile) + " px") != std::string::npos);
+    const Image a = load_image((dir / "whole.png").string()), b = load_image((dir / "auto.png").string());
+    REQUIRE(a.rgb.size() == b.rgb.size());
+    for (size_t i = 0; i < a.rgb.size(); ++i) REQUIRE(std::abs(a.rgb[i] - b.rgb[i]) <= 1.0f / 255 + 1e-6f);
+    // A budget below even 64 px tiles is refused with the sizes.
+    o.memory_budget = size_t(per_pixel * 100 * 100);
+    o.output_image = (dir / "none.png").string();
+    CHECK_THROWS_WITH(stylize_with_model(o, log), Catch::Contains("not even 64 px tiles"));
+}
+
 #ifdef NST_HAVE_ONNX
 TEST_CASE("tiled ONNX network (the written-out norm mixed by style weights) equals the untiled picture",
           "[tiles][onnx]") {
