@@ -221,7 +221,7 @@ TEST_CASE("gradcheck channel_affine (per channel, per sample, scale or shift alo
     CHECK_THROWS_WITH(channel_affine(x, Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}), {}), Catch::Contains("must have shape [2]"));
 }
 
-TEST_CASE("quantize_linear rounds half to even and saturates as ONNX QuantizeLinear; its gradient is straight-through",
+TEST_CASE("quantize_linear rounds half to even and saturates as ONNX QuantizeLinear, with a straight-through gradient",
           "[gradcheck]") {
     // scale 0.5, zero point 3: x / 0.5 = −1.5, −0.5, 0.5, 1.5, 2.5 round to −2, −0, 0, 2, 2; then + 3; far
     // values clamp to the int8 range.

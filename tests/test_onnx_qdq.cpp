@@ -78,7 +78,7 @@ TEST_CASE("onnx qdq: a narrow int8 channels-last network gives onnxruntime's out
     CHECK(d.fraction < 0.03);
 }
 
-TEST_CASE("onnx host ops: Conv (strided, padded, depthwise) equals conv2d; GlobalAveragePool is the mean", "[onnx]") {
+TEST_CASE("onnx host ops: Conv (strided, padded, depthwise) equals conv2d and GlobalAveragePool is the mean", "[onnx]") {
     weights::OnnxNode n;
     n.op = "Conv";
     n.name = "c";
