@@ -20,7 +20,15 @@ cd "$(dirname "$0")/.."
 
 build_dir=${NST_BUILD_DIR:-build}
 t0=$SECONDS
-took() { echo "== $1 took $((SECONDS - t0)) s"; t0=$SECONDS; }  # CI's 90 minutes: each pass's share
+summary=""
+# CI's 90 minutes: each pass's share and its slowest tests, repeated at the end (CI shows the log's tail).
+took() {
+  local line="== $1 took $((SECONDS - t0)) s" cost="$2/Testing/Temporary/CTestCostData.txt"
+  echo "$line"; summary+="$line"$'\n'; t0=$SECONDS
+  [ -f "$cost" ] && summary+=$(grep -v -- '^---' "$cost" | awk '{c=$NF; NF-=2; printf "   %7.1f s  %.90s\n", c, $0}' |
+                                sort -g -r | head -n 4)$'\n'
+}
+trap 'printf "%s" "$summary"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
@@ -40,7 +48,7 @@ fi
 cmake -S . -B "$build_dir" -G Ninja ${NST_CMAKE_ARGS:-}
 cmake --build "$build_dir" -j "$jobs"
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs")
-took "pass 1 (install, build, every test)"
+took "pass 1 (install, build, every test)" "$build_dir"
 
 # ---- the same suite under ASan + UBSan, CPU-only (CUDA's runtime and ASan do not mix) ----
 if [ "${NST_SANITIZERS:-1}" != 0 ]; then
@@ -50,7 +58,7 @@ if [ "${NST_SANITIZERS:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd "$build_dir-asan" && ctest --output-on-failure -j "$jobs")
-  took "pass 2 (ASan+UBSan)"
+  took "pass 2 (ASan+UBSan)" "$build_dir-asan"
 fi
 
 # ---- CUDA on the CPU: every CUDA test runs, with no GPU ----
@@ -59,18 +67,19 @@ if [ "${NST_EMULATION:-1}" != 0 ]; then
   cmake -S . -B "$build_dir-emu" -G Ninja -DNST_CUDA_EMULATION=ON
   cmake --build "$build_dir-emu" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests stylize bench_kernels
   (cd "$build_dir-emu" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu)')
-  took "pass 3 (CUDA on the CPU)"
+  took "pass 3 (CUDA on the CPU)" "$build_dir-emu"
 
   if [ "${NST_SANITIZERS:-1}" != 0 ]; then
     # The kernel tests on their odd shapes (TSan runs them 10-50x slower; not VGG-19's shapes, not the
-    # end-to-end runs): every rung forward and backward, reductions, optimizers, graphs; the layer's
-    # fault tests; and the barrier mutant, which must be reported as a race.
+    # end-to-end runs: stylize, train_style, whole networks, the tiled controls, whose kernels the kernel
+    # tests cover): every rung forward and backward, reductions, optimizers, graphs; the layer's fault
+    # tests; and the barrier mutant, which must be reported as a race.
     echo "== ThreadSanitizer pass: the CUDA kernels on the CUDA-on-CPU layer, races fail"
     cmake -S . -B "$build_dir-tsan" -G Ninja -DNST_CUDA_EMULATION=ON -DNST_TSAN=ON
     cmake --build "$build_dir-tsan" -j "$jobs" --target nst_cuda_tests nst_cuda_on_cpu_tests
     export TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1
     (cd "$build_dir-tsan" && ctest --output-on-failure -j "$jobs" -R '^(cuda\.|cuda_on_cpu|tsan\.)' \
-       -E "${NST_TSAN_EXCLUDE:-VGG-19|5 iterations|cuDNN|shuffled|stylize|bench_kernels}")
-    took "pass 4 (ThreadSanitizer)"
+       -E "${NST_TSAN_EXCLUDE:-VGG-19|5 iterations|cuDNN|shuffled|stylize|bench_kernels|train_style|tiled TransformerNet|multi-style network|controls and tiles}")
+    took "pass 4 (ThreadSanitizer)" "$build_dir-tsan"
   fi
 fi
