@@ -23,12 +23,15 @@ t0=$SECONDS
 summary=""
 # CI's 90 minutes: each pass's share and its slowest tests, repeated at the end (CI shows the log's tail).
 took() {
-  local line="== $1 took $((SECONDS - t0)) s" cost="$2/Testing/Temporary/CTestCostData.txt"
+  local line="== $1 took $((SECONDS - t0)) s" cost="$2/Testing/Temporary/CTestCostData.txt" top=""
   echo "$line"; summary+="$line"$'\n'; t0=$SECONDS
-  [ -f "$cost" ] && summary+=$(grep -v -- '^---' "$cost" | awk '{c=$NF; NF-=2; printf "   %7.1f s  %.90s\n", c, $0}' |
-                                sort -g -r | head -n 4)$'\n'
+  if [ -f "$cost" ]; then
+    top=$(grep -v -- '^---' "$cost" | awk '{c=$NF; NF-=2; printf "   %7.1f s  %.90s\n", c, $0}' | sort -g -r | head -n 4) || true
+    summary+="$top"$'\n'
+  fi
+  return 0
 }
-trap 'printf "%s" "$summary"' EXIT
+trap '[ "$BASHPID" = "$$" ] && printf "%s" "$summary"' EXIT  # (not in the ( ... ) subshells)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
