@@ -23,6 +23,7 @@
 #include "apps/flag_lists.h"
 #include "apps/stop_on_interrupt.h"
 #include "apps/style_flags.h"
+#include "dist/communicator.h"
 #include "stylize/neural_style_flags.h"
 #include "stylize/feedforward.h"
 #include "stylize/stylize.h"
@@ -70,6 +71,7 @@ int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::stri
             nst::apps::stop_on_interrupt("\nstylize: stopping after this photo (Ctrl-C again to quit now)\n",
                                          "\nstylize: quitting\n");
         const nst::ModelResult r = nst::stylize_with_model(m, std::cout);
+        if (!nst::dist::world().is_root()) return 0;  // rank 0 speaks for the job
         if (r.pictures == 1 && !sheet)
             std::printf("wrote %s: %dx%d in %s, %.2f s on %s\n", m.output_image.c_str(), r.width, r.height,
                         m.tile_size > 0 ? "tiles" : "one forward pass", r.seconds, r.device.c_str());
@@ -78,11 +80,19 @@ int run_model(const CLI::App& app, const nst::StylizeOptions& o, const std::stri
                         sheet ? (" in a " + std::to_string(r.width) + "x" + std::to_string(r.height) + " contact sheet").c_str() : "",
                         r.seconds, r.device.c_str());
         return 0;
-    } catch (const nst::Interrupted& e) {
-        std::fprintf(stderr, "stylize: %s\n", e.what());
+    } catch (const nst::Interrupted& e) {  // (under mpirun every rank stops together; rank 0 says so)
+        if (nst::dist::world().is_root()) std::fprintf(stderr, "stylize: %s\n", e.what());
         return 130;
+    } catch (const nst::dist::EndsTogether& e) {  // every rank ends here; rank 0 says why
+        if (e.speaks) std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        return 1;
+    } catch (const nst::SomePhotosFailed& e) {  // (rank 0 only, after every rank has finished)
+        std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        std::fflush(stderr);
+        nst::dist::end_job_if_ranks(1);  // under mpirun: the other ranks must not wait for this one
         return 1;
     }
 }

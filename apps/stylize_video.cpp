@@ -27,6 +27,7 @@
 #include "base/device.h"
 #include "base/error.h"
 #include "kernels/registry.h"
+#include "dist/communicator.h"
 #include "stylize/feedforward_video.h"
 #include "stylize/stylize_video.h"
 
@@ -123,14 +124,25 @@ int run_model(const CLI::App& app, const nst::VideoOptions& v, const std::string
         nst::apps::stop_on_interrupt("\nstylize_video: stopping after this frame; press Ctrl-C again to quit now\n",
                                      "\nstylize_video: quitting now; the frames written so far are intact\n");
         const nst::ModelVideoResult r = nst::stylize_video_with_model(o, std::cout);
-        std::printf("stylized %lld frames in %.2f s on %s (%.1f frames per second)\n", static_cast<long long>(r.frames),
-                    r.seconds, r.device.c_str(), r.seconds > 0 ? double(r.frames) / r.seconds : 0.0);
+        if (!nst::dist::world().is_root()) return 0;  // rank 0 speaks for the job
+        if (nst::dist::world().size() > 1)
+            std::printf("stylized %lld frames in %.2f s on %s, %d ranks (%.1f frames per second)\n", static_cast<long long>(r.frames),
+                        r.wall_seconds, r.device.c_str(), nst::dist::world().size(),
+                        r.wall_seconds > 0 ? double(r.frames) / r.wall_seconds : 0.0);
+        else
+            std::printf("stylized %lld frames in %.2f s on %s (%.1f frames per second)\n", static_cast<long long>(r.frames),
+                        r.seconds, r.device.c_str(), r.seconds > 0 ? double(r.frames) / r.seconds : 0.0);
         return 0;
-    } catch (const nst::Interrupted& e) {
-        std::fprintf(stderr, "stylize_video: %s\n", e.what());
+    } catch (const nst::Interrupted& e) {  // (under mpirun every rank stops together; rank 0 says so)
+        if (nst::dist::world().is_root()) std::fprintf(stderr, "stylize_video: %s\n", e.what());
         return 130;
+    } catch (const nst::dist::EndsTogether& e) {  // every rank ends here; rank 0 says why
+        if (e.speaks) std::fprintf(stderr, "%s: error: %s\n", "stylize_video", e.what());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize_video: error: %s\n", e.what());
+        std::fflush(stderr);
+        nst::dist::end_job_if_ranks(1);  // under mpirun: the other ranks must not wait for this one
         return 1;
     }
 }

@@ -56,6 +56,21 @@ void end_job_if_ranks(int code) {
     if (w.size() > 1) w.abort(code);
 }
 
+void refuse_together(const std::string& why) {
+    Communicator& w = world();
+    if (w.size() == 1) throw Error(why);
+    throw EndsTogether(why, w.is_root());
+}
+
+bool same_on_every_rank(Communicator& c, uint64_t fingerprint) {
+    if (c.size() == 1) return true;
+    uint64_t root = fingerprint;
+    c.broadcast(&root, sizeof root, 0);
+    double differ = root == fingerprint ? 0.0 : 1.0;
+    c.all_reduce_sum(&differ, 1);
+    return differ == 0;
+}
+
 Share share_of(int64_t n, int rank, int size) {
     if (size < 1 || rank < 0 || rank >= size) throw Error("share_of: rank " + std::to_string(rank) + " of " + std::to_string(size));
     const int64_t base = n / size, extra = n % size;

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace nst::dist {
@@ -45,6 +46,23 @@ bool launched_as_ranks();
 // For a program's last catch: when this process is one of several ranks, ends the whole job with
 // `code` (the others would wait for it); otherwise returns, and the caller exits as usual.
 void end_job_if_ranks(int code);
+
+// A failure every rank knows of at the same point (rank 0 checked something alone and told the others by
+// a collective): each rank ends with a non-zero status and no MPI_Abort is needed; the rank that `speaks`
+// (rank 0) prints what(), the others say nothing more.
+struct EndsTogether : std::runtime_error {
+    EndsTogether(const std::string& what, bool speaks) : std::runtime_error(what), speaks(speaks) {}
+    bool speaks;
+};
+
+// A refusal every rank reaches alike (the same flags, the same collective check): one process throws
+// nst::Error(why); several ranks throw EndsTogether, spoken by rank 0 alone.
+[[noreturn]] void refuse_together(const std::string& why);
+
+// Whether `fingerprint` (a hash of what a rank read for itself: a folder's listing, a file's bytes) is
+// rank 0's on every rank: a collective (a broadcast and a sum), so every rank must call it, and every rank
+// gets the same answer and can refuse together, rather than computing on inputs that differ.
+bool same_on_every_rank(Communicator& c, uint64_t fingerprint);
 
 // The rank's share of n items: [begin, end), the first n % size ranks taking one more.
 struct Share {

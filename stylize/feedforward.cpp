@@ -5,6 +5,8 @@
 #include <chrono>
 #include <filesystem>
 #include <cmath>
+#include <functional>
+#include <iostream>
 #include <ostream>
 #include <sstream>
 
@@ -12,6 +14,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "dist/communicator.h"
 #include "layers/transformer_net.h"
 #include "media/color.h"
 #include "stylize/arbitrary_style.h"
@@ -181,6 +184,79 @@ Image contact_sheet(StyleNetwork& net, const Image& photo, const ModelOptions& o
     return sheet;
 }
 
+// What a folder's listing is, for the ranks to compare: the names and sizes of its photos.
+uint64_t listing_fingerprint(const std::vector<fs::path>& photos) {
+    std::string all;
+    std::error_code ec;
+    for (const auto& p : photos) all += p.filename().string() + "\n" + std::to_string(fs::file_size(p, ec)) + "\n";
+    return std::hash<std::string>{}(all);
+}
+
+// A folder, over the job's ranks (issue #25; one process is the case of one rank). Round k, rank q paints
+// photo k·N + q: photos of a folder cost about the same, and rank 0 can print each round in the photos'
+// order. After each round one all-reduce of every rank's {painted or failed, width, height, seconds} and
+// its stop vote: rank 0 prints the round, and all ranks stop together on a Ctrl-C. A photo that fails is
+// reported by its rank (on stderr) and counted; the run's Error counting them is thrown on rank 0 only,
+// the others returning their count, so the job ends non-zero with one message.
+ModelResult paint_folder(StyleNetwork& net, const std::vector<fs::path>& photos, const ModelOptions& o, Device d,
+                         const std::string& what, ModelResult r, std::ostream& log) {
+    dist::Communicator& comm = dist::world();
+    const int N = comm.size(), me = comm.rank();
+    if (!dist::same_on_every_rank(comm, listing_fingerprint(photos)))
+        dist::refuse_together("--content-image " + o.content_image + ": the ranks see different photos in the folder (give every rank the same folder, "
+                    "on a file system they share)");
+    if (comm.is_root())
+        log << "stylize --model: " << what << " on " << photos.size() << " photos in " << o.content_image << " -> " << o.output_image
+            << ", " << r.device << (N > 1 ? ", " + comm.describe() : std::string()) << std::endl;
+    std::vector<std::string> failed;
+    int painted = 0;
+    double per_pixel = -1;
+    const size_t rounds = (photos.size() + size_t(N) - 1) / size_t(N);
+    for (size_t k = 0; k < rounds; ++k) {
+        std::vector<double> round(size_t(4 * N + 1), 0.0);  // per rank: state (1 painted, 2 failed), w, h; then stop votes
+        double* mine = &round[size_t(4 * me)];
+        if (stop_requested()) round.back() = 1;
+        const size_t i = k * size_t(N) + size_t(me);
+        if (i < photos.size() && round.back() == 0) {
+            const fs::path& p = photos[i];
+            const std::string out = (fs::path(o.output_image) / p.filename()).replace_extension(".png").string();
+            try {
+                const Image photo = load_photo(p.string(), o, net, o.image_size);
+                const int64_t tile = tile_for(net, photo, o, per_pixel);
+                double seconds = 0;
+                save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, seconds, tile)), out);
+                mine[0] = 1, mine[1] = photo.width, mine[2] = photo.height, mine[3] = seconds;
+            } catch (const Error& e) {
+                mine[0] = 2;
+                (comm.is_root() ? log : std::cerr) << "  warning: " << e.what() << " (skipped" << (N > 1 ? ", on rank " + std::to_string(me) : "")
+                                                   << ")" << std::endl;
+            }
+        }
+        if (N > 1) comm.all_reduce_sum(round.data(), int64_t(round.size()));
+        if (round.back() > 0)
+            throw Interrupted("stopped after " + std::to_string(painted) + " of " + std::to_string(photos.size()) + " photos");
+        for (int q = 0; q < N && k * size_t(N) + size_t(q) < photos.size(); ++q) {
+            const double* st = &round[size_t(4 * q)];
+            const fs::path& p = photos[k * size_t(N) + size_t(q)];
+            r.seconds += st[3];
+            if (st[0] == 2) {
+                failed.push_back(p.filename().string());
+                continue;
+            }
+            ++painted;
+            if (comm.is_root())
+                log << "  " << p.filename().string() << " -> " << (fs::path(o.output_image) / p.filename()).replace_extension(".png").string()
+                    << " (" << int(st[1]) << "x" << int(st[2]) << (N > 1 ? ", rank " + std::to_string(q) : "") << ")" << std::endl;
+        }
+    }
+    r.pictures = painted;
+    if (!failed.empty() && comm.is_root())
+        throw SomePhotosFailed("--content-image " + o.content_image + ": " + std::to_string(failed.size()) + " of " + std::to_string(photos.size()) +
+                    " photos could not be painted (" + failed.front() + (failed.size() > 1 ? ", ..." : "") + "); the other " +
+                    std::to_string(painted) + " are in " + o.output_image);
+    return r;
+}
+
 }  // namespace
 
 ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
@@ -194,6 +270,9 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     if (!o.style_image.empty()) inputs.push_back({"--style-image", o.style_image, ""});
     if (!o.style_predictor.empty()) inputs.push_back({"--style-predictor", o.style_predictor, ""});
     if (folder && o.contact_sheet) throw Error("--contact-sheet takes one --content-image, not a folder");
+    if (!folder && dist::world().size() > 1)  // (every rank refuses alike)
+        dist::refuse_together("--content-image " + o.content_image + ": one photo is painted by one process; under mpirun give a folder, "
+                    "whose photos the " + std::to_string(dist::world().size()) + " ranks share");
     std::vector<fs::path> photos;
     if (folder) {
         photos = photos_in(o.content_image);
@@ -274,31 +353,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
                 << " forward passes of work" << std::endl;
         return r;
     }
-    log << "stylize --model: " << what << " on " << photos.size() << " photos in " << o.content_image << " -> " << o.output_image << ", "
-        << r.device << std::endl;
-    std::vector<std::string> failed;
-    double per_pixel = -1;
-    for (const auto& p : photos) {
-        if (stop_requested()) throw Interrupted("stopped after " + std::to_string(r.pictures) + " of " + std::to_string(photos.size()) + " photos");
-        const std::string out = (fs::path(o.output_image) / p.filename()).replace_extension(".png").string();
-        try {
-            const Image photo = load_photo(p.string(), o, net, o.image_size);
-            const int64_t tile = tile_for(net, photo, o, per_pixel);
-            save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, r.seconds, tile)), out);
-            ++r.pictures;
-            log << "  " << p.filename().string() << " -> " << out << " (" << photo.width << "x" << photo.height << ")" << std::endl;
-        } catch (const Interrupted&) {
-            throw;
-        } catch (const Error& e) {
-            failed.push_back(p.filename().string());
-            log << "  warning: " << e.what() << " (skipped)" << std::endl;
-        }
-    }
-    if (!failed.empty())
-        throw Error("--content-image " + o.content_image + ": " + std::to_string(failed.size()) + " of " + std::to_string(photos.size()) +
-                    " photos could not be painted (" + failed.front() + (failed.size() > 1 ? ", ..." : "") + "); the other " +
-                    std::to_string(r.pictures) + " are in " + o.output_image);
-    return r;
+    return paint_folder(net, photos, o, d, what, r, log);
 }
 
 }  // namespace nst

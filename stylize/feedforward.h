@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "core/tensor.h"
 #include "stylize/style_network.h"
 #include "media/image.h"
@@ -45,10 +46,18 @@ struct ModelResult {
     std::string device;
 };
 
+// A folder's run that painted some photos and not others (each reported as it failed). Under mpirun it is
+// thrown on rank 0 alone, after the ranks have finished together: the job ends non-zero with one message.
+struct SomePhotosFailed : Error {
+    using Error::Error;
+};
+
 // content_image a file: one picture. A folder: every .png/.jpg/.bmp/.tga in it (sorted), each written to
 // output_image (a folder, made if missing; not the photos' own) as NAME.png; a photo that cannot be read is
-// skipped with a warning and the run ends with an Error counting them. contact_sheet: one picture with every
-// style. Ctrl-C (request_stop) between photos: nst::Interrupted.
+// skipped with a warning and the run ends with SomePhotosFailed counting them. contact_sheet: one picture
+// with every style. Ctrl-C (request_stop) between photos: nst::Interrupted. Under mpirun (dist::world() of
+// several ranks) only a folder is taken: its photos are shared out round by round, rank 0 prints, and
+// ModelResult counts the whole job's pictures on every rank.
 ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log);
 
 // The parts stylize_video --model shares: --model read onto d (its style mix not yet set) and the device.

@@ -31,7 +31,9 @@ struct ModelVideoOptions {
 
 struct ModelVideoResult {
     int64_t frames = 0;
-    double seconds = 0;          // the forward passes and any steadying (frames per second = frames / seconds)
+    double seconds = 0;          // the forward passes and any steadying (frames per second = frames / seconds),
+                                 // summed over the ranks under mpirun
+    double wall_seconds = 0;     // the frame loop from its start to its end, decoding and writing included
     std::string device, frames_dir;
     // With steady > 0: the mean warping error (media/optical_flow.h) between consecutive pictures over the
     // clip, of the network's own pictures and of the steadied ones (frames 2.. against the picture before).

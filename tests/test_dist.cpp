@@ -1,5 +1,6 @@
-// dist/ (issue #25): the shares of a batch, the one-process communicator, and train_style under mpirun
-// (data-parallel: each rank its share of the batch, one all-reduce of the flat gradient per step).
+// dist/ (issue #25): the shares of a batch, the one-process communicator, train_style under mpirun
+// (data-parallel: each rank its share of the batch, one all-reduce of the flat gradient per step), and
+// stylize --model / stylize_video --model sharing a folder's photos or a clip's frames out by turns.
 //
 // Why the MPI test compares Adam's moments and not the weights: Adam's first step moves every parameter
 // by ±lr whatever its gradient's size, so a gradient that is zero up to rounding (the conv biases ahead of
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -66,14 +68,12 @@ double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return std::sqrt(d / std::max(n, 1e-300));
 }
 
-}  // namespace
-
-TEST_CASE("dist: mpirun -np 2 and 3 train_style sum one process's gradient, resume across rank counts, refuse too many ranks",
-          "[dist][mpi]") {
+// mpirun's path with the environment set for the tests, or "" (and a skip message) without MPI.
+std::string mpirun_or_skip() {
     const std::string mpirun = find_program("mpirun");
     if (!dist::built_with_mpi() || mpirun.empty()) {
         std::cout << "NST_SKIPPED: " << (mpirun.empty() ? "no mpirun on PATH" : "this build has no MPI") << "\n";
-        return;
+        return "";
     }
     // Every byte on the loopback; root in containers; more ranks than the machine's cores.
     setenv("OMPI_MCA_btl", "self,vader", 1);
@@ -83,18 +83,106 @@ TEST_CASE("dist: mpirun -np 2 and 3 train_style sum one process's gradient, resu
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("ASAN_OPTIONS", "detect_leaks=0", 1);  // Open MPI keeps its memory until exit, by design
-    const fs::path dir = fs::temp_directory_path() / ("nst_test_dist_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir / "photos");
-    for (int i = 0; i < 5; ++i) {
+    return mpirun;
+}
+
+// n photos p0.png.. in `folder` (made): of growing sizes, or all 32x24 (a clip's frames).
+void write_photos(const fs::path& folder, int n, bool same_size) {
+    fs::create_directories(folder);
+    for (int i = 0; i < n; ++i) {
         Image img;
-        img.width = 24 + 5 * i, img.height = 20 + 3 * i;
+        img.width = same_size ? 32 : 24 + 5 * i, img.height = same_size ? 24 : 20 + 3 * i;
         img.rgb.resize(size_t(img.width) * img.height * 3);
         for (size_t j = 0; j < img.rgb.size(); ++j) img.rgb[j] = float((j * (3 + 2 * i) + 29 * i) % 253) / 252.f;
         char name[16];  // (not "p" + std::to_string(i): GCC 12 warns on that concatenation, wrongly)
         std::snprintf(name, sizeof name, "p%d.png", i);
-        save_image(img, (dir / "photos" / name).string());
+        save_image(img, (folder / name).string());
     }
+}
+
+std::string bytes_of(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("dist: mpirun -np 2 and 3 stylize --model over a folder and stylize_video --model over a clip write one "
+          "process's pictures, rank 0 printing, and refuse what one process must do",
+          "[dist][mpi]") {
+    const std::string mpirun = mpirun_or_skip();
+    if (mpirun.empty()) return;
+    const fs::path dir = fs::temp_directory_path() / ("nst_test_dist_model_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    write_photos(dir / "photos", 5, false);
+    write_photos(dir / "clip", 7, true);
+    const std::string model = test::fixture("transformer_tiny.safetensors");
+    const auto run = [&](int ranks, std::vector<std::string> args) {
+        std::vector<std::string> argv;
+        if (ranks > 0) argv = {mpirun, "-np", std::to_string(ranks)};
+        argv.insert(argv.end(), args.begin(), args.end());
+        for (const char* a : {"--model", "", "--gpu", "-1"}) argv.push_back(*a ? a : model.c_str());
+        return run_process(argv);
+    };
+    for (int ranks : {0, 2, 3}) {  // (0: no mpirun, the reference)
+        const std::string n = std::to_string(ranks);
+        INFO(ranks << " ranks");
+        const ProcessResult p = run(ranks, {NST_STYLIZE_BIN, "--content-image", (dir / "photos").string(), "--output-image",
+                                            (dir / ("pictures" + n)).string()});
+        INFO(p.out << p.err);
+        REQUIRE(p.exit_code == 0);
+        CHECK(count_of(p.out, "wrote ") == 1);  // rank 0 speaks for the job
+        CHECK(count_of(p.out, ".png -> ") == 5);  // each photo once
+        for (int i = 0; i < 5; ++i) {
+            char name[16];  // (snprintf: see write_photos)
+            std::snprintf(name, sizeof name, "p%d.png", i);
+            if (ranks > 0) CHECK(bytes_of(dir / ("pictures" + n) / name) == bytes_of(dir / "pictures0" / name));
+        }
+        if (ranks > 0) CHECK(p.out.find("rank " + std::to_string(ranks - 1) + ")") != std::string::npos);  // every rank painted
+        const ProcessResult v = run(ranks, {NST_STYLIZE_VIDEO_BIN, "--content-video", (dir / "clip").string(), "--output-frames",
+                                            (dir / ("frames" + n)).string()});
+        INFO(v.out << v.err);
+        REQUIRE(v.exit_code == 0);
+        CHECK(count_of(v.out, "stylized 7 frames in") == 1);
+        for (int t = 1; t <= 7; ++t) {
+            char name[32];
+            std::snprintf(name, sizeof name, "frame_%05d.png", t);
+            REQUIRE(fs::exists(dir / ("frames" + n) / name));
+            if (ranks > 0) CHECK(bytes_of(dir / ("frames" + n) / name) == bytes_of(dir / "frames0" / name));
+        }
+    }
+    // What one process must do is refused, once, by rank 0, and the job ends non-zero with nothing written.
+    const ProcessResult one = run(2, {NST_STYLIZE_BIN, "--content-image", (dir / "photos" / "p1.png").string(), "--output-image",
+                                      (dir / "one.png").string()});
+    CHECK(one.exit_code != 0);
+    CHECK(count_of(one.err, "one photo is painted by one process") == 1);
+    CHECK_FALSE(fs::exists(dir / "one.png"));
+    const ProcessResult steady = run(3, {NST_STYLIZE_VIDEO_BIN, "--content-video", (dir / "clip").string(), "--output-frames",
+                                         (dir / "steady").string(), "--steady", "0.5"});
+    CHECK(steady.exit_code != 0);
+    CHECK(count_of(steady.err, "--steady blends each picture with the one before") == 1);
+    CHECK_FALSE(fs::exists(dir / "steady"));
+    // The frames folder is checked by rank 0 alone: the input folder is refused once.
+    const ProcessResult over = run(2, {NST_STYLIZE_VIDEO_BIN, "--content-video", (dir / "clip").string(), "--output-frames",
+                                       (dir / "clip").string()});
+    CHECK(over.exit_code != 0);
+    CHECK(count_of(over.err, "the input frames would be overwritten") == 1);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("dist: mpirun -np 2 and 3 train_style sum one process's gradient, resume across rank counts, refuse too many ranks",
+          "[dist][mpi]") {
+    const std::string mpirun = mpirun_or_skip();
+    if (mpirun.empty()) return;
+    const fs::path dir = fs::temp_directory_path() / ("nst_test_dist_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    write_photos(dir / "photos", 5, false);
     const auto train = [&](int ranks, const std::string& name, std::vector<std::string> extra) {
         std::vector<std::string> argv;
         if (ranks > 0) argv = {mpirun, "-np", std::to_string(ranks)};
