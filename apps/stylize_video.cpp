@@ -137,7 +137,7 @@ int run_model(const CLI::App& app, const nst::VideoOptions& v, const std::string
         if (nst::dist::world().is_root()) std::fprintf(stderr, "stylize_video: %s\n", e.what());
         return 130;
     } catch (const nst::dist::EndsTogether& e) {  // every rank ends here; rank 0 says why
-        if (e.speaks) std::fprintf(stderr, "%s: error: %s\n", "stylize_video", e.what());
+        if (e.speaks) std::fprintf(stderr, "stylize_video: error: %s\n", e.what());
         return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize_video: error: %s\n", e.what());

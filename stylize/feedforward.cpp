@@ -184,6 +184,11 @@ Image contact_sheet(StyleNetwork& net, const Image& photo, const ModelOptions& o
     return sheet;
 }
 
+// Where a folder's photo `p` is painted: output_image/NAME.png.
+std::string picture_path(const ModelOptions& o, const fs::path& p) {
+    return (fs::path(o.output_image) / p.filename()).replace_extension(".png").string();
+}
+
 // What a folder's listing is, for the ranks to compare: the names and sizes of its photos.
 uint64_t listing_fingerprint(const std::vector<fs::path>& photos) {
     std::string all;
@@ -219,12 +224,11 @@ ModelResult paint_folder(StyleNetwork& net, const std::vector<fs::path>& photos,
         const size_t i = k * size_t(N) + size_t(me);
         if (i < photos.size() && round.back() == 0) {
             const fs::path& p = photos[i];
-            const std::string out = (fs::path(o.output_image) / p.filename()).replace_extension(".png").string();
             try {
                 const Image photo = load_photo(p.string(), o, net, o.image_size);
                 const int64_t tile = tile_for(net, photo, o, per_pixel);
                 double seconds = 0;
-                save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, seconds, tile)), out);
+                save_image(tensor_to_image(paint(net, image_to_tensor(photo), o, d, seconds, tile)), picture_path(o, p));
                 mine[0] = 1, mine[1] = photo.width, mine[2] = photo.height, mine[3] = seconds;
             } catch (const Error& e) {
                 mine[0] = 2;
@@ -245,8 +249,7 @@ ModelResult paint_folder(StyleNetwork& net, const std::vector<fs::path>& photos,
             }
             ++painted;
             if (comm.is_root())
-                log << "  " << p.filename().string() << " -> " << (fs::path(o.output_image) / p.filename()).replace_extension(".png").string()
-                    << " (" << int(st[1]) << "x" << int(st[2]) << (N > 1 ? ", rank " + std::to_string(q) : "") << ")" << std::endl;
+                log << "  " << p.filename().string() << " -> " << picture_path(o, p) << " (" << int(st[1]) << "x" << int(st[2]) << (N > 1 ? ", rank " + std::to_string(q) : "") << ")" << std::endl;
         }
     }
     r.pictures = painted;
@@ -285,7 +288,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
         for (const auto& p : photos) {
             std::vector<PathFlag> in = inputs;
             in.push_back({"--content-image", p.string(), ""});
-            check_write_targets({{"--output-image", (fs::path(o.output_image) / p.filename()).replace_extension(".png").string(), ""}}, in);
+            check_write_targets({{"--output-image", picture_path(o, p), ""}}, in);
         }
     } else {
         std::vector<PathFlag> in = inputs;

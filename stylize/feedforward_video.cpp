@@ -34,9 +34,12 @@ std::string run_identity(const ModelVideoOptions& o) {
 }
 
 // The frames folder: made when missing; one holding frames of anything but this same run is refused.
+// Where the frames go: --output-frames, else the folder made beside --output-video.
+std::string frames_dir_of(const ModelVideoOptions& o) { return o.output_frames.empty() ? o.output_video + ".frames" : o.output_frames; }
+
 std::string prepare_frames(const ModelVideoOptions& o) {
     const bool implicit = o.output_frames.empty();
-    const std::string dir = implicit ? o.output_video + ".frames" : o.output_frames;
+    const std::string dir = frames_dir_of(o);
     const std::string flag = implicit ? "--output-video (its frames folder, OUTPUT.frames)" : "--output-frames";
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw Error(flag + " " + dir + ": exists and is not a folder");
@@ -74,7 +77,7 @@ std::string prepare_frames_on_root(const ModelVideoOptions& o, dist::Communicato
     }
     if (comm.size() > 1) comm.broadcast(&ok, sizeof ok, 0);
     if (!ok) throw dist::EndsTogether("the frames folder was refused on rank 0", false);
-    return comm.is_root() ? dir : (o.output_frames.empty() ? o.output_video + ".frames" : o.output_frames);
+    return comm.is_root() ? dir : frames_dir_of(o);
 }
 
 // Frame t's picture: the network's, colours kept if asked; with --steady, the previous picture blended in

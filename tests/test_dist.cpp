@@ -100,6 +100,14 @@ void write_photos(const fs::path& folder, int n, bool same_size) {
     }
 }
 
+// argv run as it is (ranks 0) or under `mpirun -np ranks`.
+ProcessResult run_ranks(const std::string& mpirun, int ranks, const std::vector<std::string>& argv) {
+    std::vector<std::string> all;
+    if (ranks > 0) all = {mpirun, "-np", std::to_string(ranks)};
+    all.insert(all.end(), argv.begin(), argv.end());
+    return run_process(all);
+}
+
 std::string bytes_of(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -124,11 +132,8 @@ TEST_CASE("dist: mpirun -np 2 and 3 stylize --model over a folder and stylize_vi
     write_photos(dir / "clip", 7, true);
     const std::string model = test::fixture("transformer_tiny.safetensors");
     const auto run = [&](int ranks, std::vector<std::string> args) {
-        std::vector<std::string> argv;
-        if (ranks > 0) argv = {mpirun, "-np", std::to_string(ranks)};
-        argv.insert(argv.end(), args.begin(), args.end());
-        for (const char* a : {"--model", "", "--gpu", "-1"}) argv.push_back(*a ? a : model.c_str());
-        return run_process(argv);
+        for (const char* a : {"--model", "", "--gpu", "-1"}) args.push_back(*a ? a : model.c_str());
+        return run_ranks(mpirun, ranks, args);
     };
     for (int ranks : {0, 2, 3}) {  // (0: no mpirun, the reference)
         const std::string n = std::to_string(ranks);
@@ -185,7 +190,6 @@ TEST_CASE("dist: mpirun -np 2 and 3 train_style sum one process's gradient, resu
     write_photos(dir / "photos", 5, false);
     const auto train = [&](int ranks, const std::string& name, std::vector<std::string> extra) {
         std::vector<std::string> argv;
-        if (ranks > 0) argv = {mpirun, "-np", std::to_string(ranks)};
         for (const std::string& a :
              {std::string(NST_TRAIN_STYLE_BIN), std::string("--gpu"), std::string("-1"), std::string("--weights"),
               test::fixture("vgg_tiny.safetensors"), std::string("--style-image"), test::fixture("kind_rgb.jpg"),
@@ -195,7 +199,7 @@ TEST_CASE("dist: mpirun -np 2 and 3 train_style sum one process's gradient, resu
               std::string("--output-model"), (dir / (name + ".safetensors")).string()})
             argv.push_back(a);
         argv.insert(argv.end(), extra.begin(), extra.end());
-        return run_process(argv);
+        return run_ranks(mpirun, ranks, argv);
     };
     // Two steps each, checkpointed after the first: Adam's moments there hold the first batch's gradient.
     const auto ckpt = [&](const std::string& name) { return (dir / (name + ".ckpt")).string(); };
