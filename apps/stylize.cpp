@@ -216,23 +216,30 @@ int main(int argc, char** argv) {
                                      "saved); press Ctrl-C again to quit now\n",
                                      "\nstylize: quitting now; the files written so far are intact\n");
         const nst::StylizeResult r = nst::stylize(o, std::cout);
+        if (!nst::dist::world().is_root()) return 0;  // rank 0 speaks for the job
         if (r.from_finished_checkpoint) {  // kept when the image could not be written
             std::printf("wrote %s from the finished checkpoint, without iterating\n", o.output_image.c_str());
             return 0;
         }
-        std::printf("wrote %s: %d evaluations in %.1f s (%.3f s each) on %s, loss %.4g -> %.4g, peak memory %.0f MiB\n",
+        std::printf("wrote %s: %d evaluations in %.1f s (%.3f s each) on %s, loss %.4g -> %.4g, peak memory %.0f MiB%s\n",
                     o.output_image.c_str(), r.evaluations, r.seconds, r.seconds_per_evaluation, r.device.c_str(),
-                    r.initial_loss, r.final_loss, double(r.peak_memory_bytes) / (1 << 20));
+                    r.initial_loss, r.final_loss, double(r.peak_memory_bytes) / (1 << 20),
+                    nst::dist::world().size() > 1 ? " (the largest rank's)" : "");
         return 0;
     } catch (const nst::ResultNotWritten& e) {
         std::fprintf(stderr, "stylize: error: %s\nstylize: to write the image: %s\n", e.what(),
                      command_resuming(argc, argv, e.checkpoint).c_str());
         return 1;
-    } catch (const nst::Interrupted& e) {
-        std::fprintf(stderr, "stylize: %s\n", e.what());
+    } catch (const nst::Interrupted& e) {  // (under mpirun every rank stops together; rank 0 says so)
+        if (nst::dist::world().is_root()) std::fprintf(stderr, "stylize: %s\n", e.what());
         return 130;  // the shell's code for "ended by SIGINT"
+    } catch (const nst::dist::EndsTogether& e) {  // every rank ends here; rank 0 says why
+        if (e.speaks) std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "stylize: error: %s\n", e.what());
+        std::fflush(stderr);
+        nst::dist::end_job_if_ranks(1);  // under mpirun: the other ranks must not wait for this one
         return 1;
     }
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "base/error.h"
 #include "dist/mpi_communicator.h"
@@ -21,6 +22,7 @@ class SingleProcess final : public Communicator {
     void broadcast(void*, size_t, int root) override {
         if (root != 0) throw Error("broadcast: root " + std::to_string(root) + " in a job of one process");
     }
+    void all_gather(float*, int64_t) override {}
     void barrier() override {}
     [[noreturn]] void abort(int code) override { std::exit(code); }
     std::string describe() const override { return "1 process"; }
@@ -69,6 +71,27 @@ bool same_on_every_rank(Communicator& c, uint64_t fingerprint) {
     double differ = root == fingerprint ? 0.0 : 1.0;
     c.all_reduce_sum(&differ, 1);
     return differ == 0;
+}
+
+int local_rank() {
+    for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+        if (const int v = env_int(name); v >= 0) return v;
+    return 0;
+}
+
+int device_for_rank(int first, int local, int visible) {
+    if (visible <= 0) return first;  // (opening it then says why there is no device)
+    return (first + local) % visible;
+}
+
+double sum_in_rank_order(Communicator& c, double v) {
+    if (c.size() == 1) return v;
+    std::vector<double> each(size_t(c.size()), 0.0);
+    each[size_t(c.rank())] = v;  // x + 0 is exact: the sum delivers every rank's value unchanged
+    c.all_reduce_sum(each.data(), int64_t(each.size()));
+    double total = 0;
+    for (double e : each) total += e;
+    return total;
 }
 
 Share share_of(int64_t n, int rank, int size) {

@@ -26,6 +26,9 @@ class Communicator {
     virtual void all_reduce_sum(double* data, int64_t n) = 0;
     // bytes from rank `root` into every other rank's data.
     virtual void broadcast(void* data, size_t bytes, int root) = 0;
+    // data holds n floats of which this rank wrote its share_of(n, rank, size); on return every rank's
+    // share is in every rank's data (in place; the sharded image before each evaluation).
+    virtual void all_gather(float* data, int64_t n) = 0;
     virtual void barrier() = 0;
     // Ends the whole job now with `code` (MPI_Abort): what a rank that failed must do, since the others
     // would otherwise wait for it in their next collective. One process: std::exit(code).
@@ -63,6 +66,18 @@ struct EndsTogether : std::runtime_error {
 // rank 0's on every rank: a collective (a broadcast and a sum), so every rank must call it, and every rank
 // gets the same answer and can refuse together, rather than computing on inputs that differ.
 bool same_on_every_rank(Communicator& c, uint64_t fingerprint);
+
+// Σ over ranks of v, added in rank order on every rank: the same bits everywhere and on every run, whatever
+// MPI's reduction order (an optimiser that decides on such sums must decide alike on every rank).
+double sum_in_rank_order(Communicator& c, double v);
+
+// This process's rank among the ranks on its machine (Open MPI's OMPI_COMM_WORLD_LOCAL_RANK, Slurm's
+// SLURM_LOCALID, MPICH's MPI_LOCALRANKID), 0 when none says.
+int local_rank();
+// The GPU a rank uses: --gpu `first` for local rank 0, the next for local rank 1, ..., round the
+// `visible` devices (one GPU per rank on a machine with as many; several ranks on one where fewer are
+// visible, and device 0 on each where a launcher shows every rank only its own: srun --gpus-per-task=1).
+int device_for_rank(int first, int local, int visible);
 
 // The rank's share of n items: [begin, end), the first n % size ranks taking one more.
 struct Share {

@@ -7,7 +7,9 @@
 #include "dist/mpi_communicator.h"
 
 #include <cstdlib>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -54,6 +56,16 @@ class Mpi final : public Communicator {
         auto* p = static_cast<char*>(data);
         for (size_t done = 0; done < bytes; done += size_t(kChunk))
             MPI_Bcast(p + done, int(std::min<size_t>(size_t(kChunk), bytes - done)), MPI_BYTE, root, MPI_COMM_WORLD);
+    }
+    void all_gather(float* data, int64_t n) override {
+        if (n > std::numeric_limits<int>::max())
+            throw Error("all_gather: " + std::to_string(n) + " floats is more than MPI's int counts address");
+        std::vector<int> counts(static_cast<size_t>(size_)), starts(static_cast<size_t>(size_));
+        for (int r = 0; r < size_; ++r) {
+            const Share s = share_of(n, r, size_);
+            starts[size_t(r)] = int(s.begin), counts[size_t(r)] = int(s.end - s.begin);
+        }
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), starts.data(), MPI_FLOAT, MPI_COMM_WORLD);
     }
     void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
     [[noreturn]] void abort(int code) override {

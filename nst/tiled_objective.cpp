@@ -68,8 +68,9 @@ int64_t halo_for_layers(const std::vector<std::string>& layers) {
 
 TiledObjective::TiledObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg,
                                const Tensor& content, const std::vector<Tensor>& styles, std::vector<double> blend,
-                               const StyleControls& controls, int64_t tile)
-    : net_(w, device, union_of(cfg.content_layers, cfg.style_layers), cfg.pooling), device_(device), cfg_(cfg) {
+                               const StyleControls& controls, int64_t tile, dist::Communicator* ranks)
+    : net_(w, device, union_of(cfg.content_layers, cfg.style_layers), cfg.pooling), device_(device), cfg_(cfg),
+      ranks_(ranks && ranks->size() > 1 ? ranks : nullptr) {
     if (!controls.masks.empty()) throw Error("--style-masks cannot be combined with --tile-size (not supported tiled yet)");
     if (cfg.normalize_gradients)
         throw Error("--normalize-gradients cannot be combined with --tile-size: it normalises by a whole layer's gradient");
@@ -81,6 +82,11 @@ TiledObjective::TiledObjective(const weights::Vgg19Weights& w, Device device, co
     scale_ = weight_scale_of(net_);
     const int64_t halo = halo_for_layers(union_of(cfg.content_layers, cfg.style_layers));
     grid_ = make_tile_grid(content.shape()[2], content.shape()[3], tile, halo);
+    if (ranks_ && grid_.tiles.size() < size_t(ranks_->size()))
+        dist::refuse_together("--tile-size " + std::to_string(tile) + " makes " + std::to_string(grid_.tiles.size()) +
+                              " tile(s) of the " + std::to_string(grid_.width) + "x" + std::to_string(grid_.height) +
+                              " image, fewer than the " + std::to_string(ranks_->size()) +
+                              " ranks: use a smaller --tile-size or fewer ranks");
 
     NoGradGuard ng;
     for (size_t s = 0; s < styles.size(); ++s) {
@@ -99,9 +105,14 @@ TiledObjective::TiledObjective(const weights::Vgg19Weights& w, Device device, co
                 style_targets_[i] = g[i];
     }
     const Tensor x = net_.preprocess(content).to(device);
-    for (const TileGrid::Tile& t : grid_.tiles) {
-        const auto out = net_.forward(crop2d(x, t.iy0, t.ix0, t.ih, t.iw));
+    for (size_t k = 0; k < grid_.tiles.size(); ++k) {
+        const TileGrid::Tile& t = grid_.tiles[k];
         std::vector<Tensor> targets;
+        if (!mine(k)) {  // another rank's tile: its targets live there
+            content_targets_.push_back(std::move(targets));
+            continue;
+        }
+        const auto out = net_.forward(crop2d(x, t.iy0, t.ix0, t.ih, t.iw));
         for (const std::string& l : cfg.content_layers) targets.push_back(owned(tap(out, l), t, layer_geometry(l).stride));
         content_targets_.push_back(std::move(targets));
     }
@@ -181,10 +192,12 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     // Pass 1: every tile's Gram sums, then each layer's global Gram, its term and dE/dG.
     std::vector<Tensor> sums(cfg_.style_layers.size());
     for (size_t t = 0; t < grid_.tiles.size(); ++t) {
+        if (!mine(t)) continue;
         const std::vector<Tensor> part = tile_gram_sums(x, t);
         for (size_t i = 0; i < part.size(); ++i)
             if (part[i].defined()) sums[i] = sums[i].defined() ? add(sums[i], part[i]) : part[i];
     }
+    if (ranks_) sum_gram_sums(sums);
     std::vector<Tensor> dE_dG;
     {
         NoGradGuard ng;
@@ -203,6 +216,7 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     Tensor grad = Tensor::zeros(x.shape(), x.dtype(), x.device());
     std::vector<Tensor> content(cfg_.content_layers.size());
     for (size_t t = 0; t < grid_.tiles.size(); ++t) {
+        if (!mine(t)) continue;
         const Tensor gt = tile_gradient(x, t, dE_dG, content);
         NoGradGuard ng;
         const TileGrid::Tile& tile = grid_.tiles[t];
@@ -210,7 +224,7 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     }
     // TV on the whole image (no network: its memory is the image's).
     Tensor xv = x.detach().requires_grad_();
-    if (cfg_.tv_weight != 0) {
+    if (cfg_.tv_weight != 0 && (!ranks_ || ranks_->is_root())) {  // (under ranks, rank 0's share)
         Tensor tv = scale(total_variation(xv), 0.5 * cfg_.tv_weight * s2);
         tv.backward();
         terms.tv = tv.detach();
@@ -219,6 +233,7 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     }
     NoGradGuard ng;
     if (xv.grad().defined()) grad = add(grad, xv.grad());
+    if (ranks_) sum_gradient_and_terms(grad, content, terms);
     Tensor total = terms.tv;
     for (const Tensor& c : content) {
         terms.content.push_back(c.defined() ? c : Tensor::zeros({}, DType::F32, device_));
@@ -229,6 +244,53 @@ Tensor TiledObjective::evaluate(const Tensor& x_in, Tensor& g) {
     g.copy_(grad.reshape(g.shape()));
     last_ = terms;
     return terms.total;
+}
+
+namespace {
+
+// The floats of a tensor (on any device) appended to v.
+void append(std::vector<float>& v, const Tensor& t) {
+    const Tensor c = t.cpu();
+    v.insert(v.end(), c.data<float>(), c.data<float>() + c.numel());
+}
+
+}  // namespace
+
+void TiledObjective::sum_gram_sums(std::vector<Tensor>& sums) const {
+    std::vector<float> all;
+    for (size_t i = 0; i < sums.size(); ++i)  // a rank that owned no position of a layer sends zeros
+        append(all, sums[i].defined() ? sums[i] : Tensor::zeros(style_targets_[i].shape(), DType::F32, device_));
+    ranks_->all_reduce_sum(all.data(), int64_t(all.size()));
+    size_t at = 0;
+    for (size_t i = 0; i < sums.size(); ++i) {
+        const Shape& s = style_targets_[i].shape();
+        const size_t n = size_t(style_targets_[i].numel());
+        sums[i] = Tensor::from_vector(std::vector<float>(all.begin() + long(at), all.begin() + long(at + n)), s, device_);
+        at += n;
+    }
+}
+
+void TiledObjective::sum_gradient_and_terms(Tensor& grad, std::vector<Tensor>& content, LossTerms& terms) const {
+    // One all-reduce: the gradient, then each content term, then TV.
+    std::vector<float> all;
+    all.reserve(size_t(grad.numel()) + content.size() + 1);
+    append(all, grad);
+    for (const Tensor& c : content) all.push_back(c.defined() ? float(c.item()) : 0.f);
+    all.push_back(float(terms.tv.item()));
+    ranks_->all_reduce_sum(all.data(), int64_t(all.size()));
+    const size_t n = size_t(grad.numel());
+    grad = Tensor::from_vector(std::vector<float>(all.begin(), all.begin() + long(n)), grad.shape(), device_);
+    for (size_t i = 0; i < content.size(); ++i) content[i] = Tensor::full({}, all[n + i], DType::F32, device_);
+    // The terms as rank 0 has them (its Gram sums may differ from another rank's in the last bit: MPI does
+    // not promise one summation order), so that every rank's loss, and what it decides on it, is the same.
+    std::vector<float> values{all[n + content.size()]};
+    for (const Tensor& c : content) values.push_back(float(c.item()));
+    for (const Tensor& s : terms.style) values.push_back(float(s.item()));
+    ranks_->broadcast(values.data(), values.size() * sizeof(float), 0);
+    terms.tv = Tensor::full({}, values[0], DType::F32, device_);
+    for (size_t i = 0; i < content.size(); ++i) content[i] = Tensor::full({}, values[1 + i], DType::F32, device_);
+    for (size_t i = 0; i < terms.style.size(); ++i)
+        terms.style[i] = Tensor::full({}, values[1 + content.size() + i], DType::F32, device_);
 }
 
 }  // namespace nst

@@ -12,12 +12,16 @@
 // halo) plus the image-sized vectors (x, its gradient, the optimiser's state).
 //
 // The two halves of a tile's work take only the tile's pixels and the exchanged Gram data, so a tile
-// could run on another GPU or process: tile_gram_sums (pass 1, its Gram sums go to the sum) and
-// tile_gradient (pass 2, given dE/dG).
+// can run on another GPU or process: tile_gram_sums (pass 1, its Gram sums go to the sum) and
+// tile_gradient (pass 2, given dE/dG). Given a communicator of several ranks (mpirun stylize, issue #25),
+// rank q evaluates tiles q, q + N, q + 2N, ...: each evaluation all-reduces the Gram sums once (Σ_l C_l²
+// floats) between the passes and the image's gradient once after them; every rank then holds the whole
+// gradient, and the loss terms are rank 0's, broadcast, so every rank decides alike on them.
 #pragma once
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "nst/objective.h"
 
 namespace nst {
@@ -52,10 +56,12 @@ int64_t choose_tile_size(int64_t halo, size_t budget);
 class TiledObjective : public Objective {
   public:
     // As StyleObjective (content and styles RGB 0..1 on the CPU), with the coarse style of `controls`;
-    // masks are not supported tiled (refused). tile: the core size in pixels, a multiple of 16.
+    // masks are not supported tiled (refused). tile: the core size in pixels, a multiple of 16. ranks: the
+    // processes sharing the tiles (collective: every rank constructs and evaluates alike); more ranks than
+    // tiles is refused, on every rank.
     TiledObjective(const weights::Vgg19Weights& w, Device device, const ObjectiveConfig& cfg, const Tensor& content,
                    const std::vector<Tensor>& styles, std::vector<double> blend_weights, const StyleControls& controls,
-                   int64_t tile);
+                   int64_t tile, dist::Communicator* ranks = nullptr);
 
     Tensor evaluate(const Tensor& x, Tensor& g) override;
     const LossTerms& last() const override { return last_; }
@@ -77,10 +83,16 @@ class TiledObjective : public Objective {
     ObjectiveConfig cfg_;
     double scale_ = 1;
     TileGrid grid_;
+    dist::Communicator* ranks_ = nullptr;  // null: one process
     std::vector<Tensor> style_targets_;                   // per style layer: the blended Gram A_l
     std::vector<std::vector<Tensor>> content_targets_;    // per tile, per content layer: the content's owned features
     LossTerms last_;
 
+    bool mine(size_t t) const { return !ranks_ || int(t % size_t(ranks_->size())) == ranks_->rank(); }
+    // Under several ranks: every rank's Gram sums (C×C per layer; undefined where it owned no position)
+    // summed; the gradients, content terms and TV term summed, then the terms made rank 0's.
+    void sum_gram_sums(std::vector<Tensor>& sums) const;
+    void sum_gradient_and_terms(Tensor& grad, std::vector<Tensor>& content, LossTerms& terms) const;
     // An image's Gram per style layer, accumulated over its own tile grid.
     std::vector<Tensor> tiled_grams(const Tensor& rgb) const;
 };

@@ -64,6 +64,7 @@ class Lbfgs : public Optimizer {
             dir_.copy_(g_);
             b_.scal(n_, -1.f, p(dir_));
             k_.asum(p(g_), n_, p(tmp_));
+            over_shards(tmp_);
             k_.lbfgs_first_step(p(tmp_), float(o_.learning_rate), p(t_));
         } else {
             // New pair: y = g - g_old, s = t d (the step just taken); slot = oldest.
@@ -75,7 +76,9 @@ class Lbfgs : public Optimizer {
             s.copy_(dir_);
             k_.scal_s(n_, p(t_), p(s));
             b_.dot(p(y), p(s), n_, p(tmp_));   // ys
+            over_shards(tmp_);
             b_.dot(p(y), p(y), n_, p(tmp2_));  // yy
+            over_shards(tmp2_);
             k_.lbfgs_pair(p(tmp_), p(tmp2_), p(ro_[size_t(slot)]), p(hdiag_));
             pairs_ = std::min(pairs_ + 1, o_.history);
             // Two-loop recursion, newest pair first: q = -g; q -= al_i y_i; r = hdiag q; r += (al_i - be_i) s_i.
@@ -84,6 +87,7 @@ class Lbfgs : public Optimizer {
             for (int j = 0; j < pairs_; ++j) {
                 const size_t i = size_t((slot - j + o_.history) % o_.history);
                 b_.dot(p(s_[i]), p(q_), n_, p(tmp_));
+                over_shards(tmp_);
                 k_.scalar_mul(p(tmp_), p(ro_[i]), p(al_[i]));
                 k_.axpy_s(n_, p(al_[i]), -1.f, p(y_[i]), p(q_));
             }
@@ -91,6 +95,7 @@ class Lbfgs : public Optimizer {
             for (int j = pairs_ - 1; j >= 0; --j) {
                 const size_t i = size_t((slot - j + o_.history) % o_.history);
                 b_.dot(p(y_[i]), p(q_), n_, p(tmp_));
+                over_shards(tmp_);
                 k_.scalar_mul(p(tmp_), p(ro_[i]), p(tmp2_));          // be_i
                 k_.scalar_sub(p(al_[i]), p(tmp2_), p(tmp_));          // al_i - be_i
                 k_.axpy_s(n_, p(tmp_), 1.f, p(s_[i]), p(q_));
@@ -160,6 +165,11 @@ class Lbfgs : public Optimizer {
     }
 
   private:
+    // A device scalar summed over the shards (a read to the host and back: MPI has the host's memory).
+    void over_shards(Tensor& s) const {
+        if (o_.sum_over_shards) s.fill_(o_.sum_over_shards(s.item()));
+    }
+
     // Strong Wolfe conditions by bracketing and zooming with safeguarded cubic interpolation
     // (Nocedal & Wright, algorithms 3.5 and 3.6). Reads f and gᵀd on the host at every trial point.
     void line_search(Tensor& x, const Objective_fn& f) {
@@ -167,11 +177,13 @@ class Lbfgs : public Optimizer {
         const Tensor x0 = x.clone();
         const double f0 = f_.item();
         b_.dot(p(g_), p(dir_), n_, p(tmp_));
+        over_shards(tmp_);
         const double d0 = tmp_.item();
         if (!(d0 < 0)) {  // not a descent direction: restart from steepest descent
             dir_.copy_(g_);
             b_.scal(n_, -1.f, p(dir_));
             b_.dot(p(g_), p(dir_), n_, p(tmp_));
+        over_shards(tmp_);
         }
         const double gtd0 = tmp_.item();
         auto phi = [&](double a, double& fa, double& da) {
@@ -180,6 +192,7 @@ class Lbfgs : public Optimizer {
             evaluate(x, f);
             fa = f_.item();
             b_.dot(p(g_), p(dir_), n_, p(tmp_));
+        over_shards(tmp_);
             da = tmp_.item();
         };
         auto cubic = [](double a, double fa, double da, double b, double fb, double db) {

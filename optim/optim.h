@@ -53,6 +53,11 @@ struct LbfgsOptions {
     int history = 100;             // --lbfgs-num-correction
     double learning_rate = 1.0;    // neural-style's fixed step
     bool line_search = false;      // strong Wolfe (c1 = 1e-4, c2 = 0.9)
+    // When x is one shard of a vector spread over processes (mpirun stylize): each of the optimiser's
+    // sums over x (the dot products and the first step's |g|_1) goes through this, which must return the
+    // sum over every shard, the same bits on every process (dist::sum_in_rank_order). Every other
+    // operation is element-wise, so the shards then step exactly as the whole vector would.
+    std::function<double(double)> sum_over_shards;
 };
 std::unique_ptr<Optimizer> make_lbfgs(int64_t n, Device device, const LbfgsOptions& o);
 

@@ -121,8 +121,12 @@ weights::WeightFile checkpoint_file(const RunFingerprint& fp, const std::string&
 
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
                      const Optimizer& opt) {
-    weights::WeightFile f = checkpoint_file(fp, opt.name(), scale_index, iteration, x);
-    const OptimizerState st = opt.save();
+    save_checkpoint(path, fp, scale_index, iteration, x, opt.name(), opt.save());
+}
+
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const std::string& optimizer, const OptimizerState& st) {
+    weights::WeightFile f = checkpoint_file(fp, optimizer, scale_index, iteration, x);
     for (const auto& [k, t] : st.tensors) f.tensors["opt." + k] = {t.shape(), t.to_vector<float>()};
     for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = fingerprint_number(v);
     weights::write_safetensors(path, f);

@@ -58,6 +58,10 @@ struct Checkpoint {
 
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
                      const Optimizer& opt);
+// The same with the optimiser's state already taken (under mpirun, opt.save() is a collective of every
+// rank, and rank 0 alone writes).
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const std::string& optimizer, const OptimizerState& state);
 // A finished run's result, kept when its image could not be written (a full disk): x after the last scale's
 // `iterations` steps, without the optimizer's state (it is never continued, so it stays small). Resumed
 // with the same --num-iterations, it writes the image without iterating.

@@ -21,6 +21,7 @@
 
 #include "core/allocator.h"
 #include "core/dispatch.h"
+#include "dist/communicator.h"
 #include "base/device.h"
 #include "layers/vgg19.h"
 #include "stylize/checkpoint.h"
@@ -30,6 +31,7 @@
 #include "optim/optim.h"
 #include "preview/preview_server.h"
 #include "stylize/progress.h"
+#include "stylize/sharded_optimizer.h"
 #include "stylize/stylize_checks.h"
 #include "nst/tiled_objective.h"
 #include "weights/vgg19_weights.h"
@@ -155,6 +157,10 @@ struct Run {
     std::set<std::string> warned_writes{};  // flags whose write failed once (a full disk): said once
     PreviewServer* preview = nullptr;  // --preview-port; owned by stylize()
     std::chrono::steady_clock::time_point preview_terms_at{}, preview_image_at{};
+    // mpirun stylize (issue #25): every rank runs this driver alike (the same collectives in the same
+    // order); rank 0 alone prints and writes files.
+    dist::Communicator& ranks = dist::world();
+    bool speaks() const { return ranks.is_root(); }
 };
 
 // One scale's state.
@@ -258,7 +264,7 @@ void set_up_scale(Run& r, Scale& sc) {
     const int64_t tile = tile_size_for(r, sc);
     if (tile > 0) {
         sc.objective = std::make_unique<TiledObjective>(r.in.w, r.dev, o.objective, content, styles, o.style_blend_weights,
-                                                        controls, tile);
+                                                        controls, tile, &r.ranks);
         const TileGrid& g = static_cast<const TiledObjective&>(*sc.objective).grid();
         r.log << "scale " << sc.size << ": " << g.tiles.size() << (g.tiles.size() == 1 ? " tile of " : " tiles of ") << g.tile
               << " pixels, each with a "
@@ -268,7 +274,7 @@ void set_up_scale(Run& r, Scale& sc) {
                                                         o.style_blend_weights, controls);
     }
     sc.x = start_point(r, sc);
-    sc.opt = make_optimizer(o, sc.x.numel(), r.dev, sc.objective->weight_scale());
+    sc.opt = make_optimizer(o, sc.x.numel(), r.dev, sc.objective->weight_scale(), &r.ranks);
 }
 
 // --preview-port: the terms at most 4 times a second and the image at most once a second (each image is
@@ -302,6 +308,7 @@ void publish_preview(Run& r, const Scale& sc, int k, TermValues terms = {}, cons
 // and the run goes on with what it has. Returns whether it was written.
 // A flag's first failure is said, its repeats (every --save-iter) are not.
 bool write_or_warn(Run& r, const std::string& flag, const std::string& what, const std::function<void()>& write) {
+    if (!r.speaks()) return true;  // rank 0 writes
     try {
         write();
         return true;
@@ -314,8 +321,9 @@ bool write_or_warn(Run& r, const std::string& flag, const std::string& what, con
 }
 
 void save_checkpoint_now(Run& r, const Scale& sc, int k) {
+    const OptimizerState st = sc.opt->save();  // (under ranks a collective: every rank's share to rank 0)
     if (write_or_warn(r, "--checkpoint", "the checkpoint " + r.ckpt_path,
-                      [&] { save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, *sc.opt); }))
+                      [&] { save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, sc.opt->name(), st); }))
         r.wrote_checkpoint = true;
 }
 
@@ -328,6 +336,7 @@ void write_log_or_warn(Run& r) {
 // under a new name in the system's temporary folder. Returns where, or "" with each failure in `why`.
 std::string keep_checkpoint_somewhere(Run& r, const std::function<void(const std::string&)>& save, std::string& why) {
     namespace fs = std::filesystem;
+    if (!r.speaks()) return r.ckpt_path;  // rank 0 writes, and says where
     std::vector<std::string> places{r.ckpt_path};
     std::error_code ec;
     const fs::path tmp = fs::temp_directory_path(ec);
@@ -361,7 +370,7 @@ void after_evaluation(Run& r, Scale& sc, int k) {
             const bool saved = write_or_warn(r, "--output-image", "the last good image " + o.output_image, [&] {
                 save_image(tensor_to_image(postprocess(r, sc, sc.last_good)), o.output_image);
             });
-            throw Error("the loss became " + std::string(std::isnan(total) ? "NaN" : "infinite") + " at iteration " +
+            dist::refuse_together("the loss became " + std::string(std::isnan(total) ? "NaN" : "infinite") + " at iteration " +
                         std::to_string(k) + "; the last good image (iteration " + std::to_string(sc.last_good_it) + ")" +
                         (saved ? " was saved to " + o.output_image : " could not be saved") +
                         ". Try lower weights or --optimizer lbfgs.");
@@ -390,8 +399,9 @@ void after_evaluation(Run& r, Scale& sc, int k) {
     const bool image = write_or_warn(r, "--output-image", "the current image " + r.o.output_image,
                                      [&] { save_image(tensor_to_image(postprocess(r, sc, sc.x)), r.o.output_image); });
     std::string why;
+    const OptimizerState st = sc.opt->save();
     const std::string ckpt = keep_checkpoint_somewhere(
-        r, [&](const std::string& path) { save_checkpoint(path, r.fp, int(sc.index), k, sc.x, *sc.opt); }, why);
+        r, [&](const std::string& path) { save_checkpoint(path, r.fp, int(sc.index), k, sc.x, sc.opt->name(), st); }, why);
     write_log_or_warn(r);
     const std::string where = "interrupted at iteration " + std::to_string(k) + " of scale " + std::to_string(sc.size) + ": ";
     if (ckpt.empty())
@@ -399,6 +409,14 @@ void after_evaluation(Run& r, Scale& sc, int k) {
                           (image ? "the current image is in " + r.o.output_image : "nothing was saved"));
     throw Interrupted(where + (image ? "the current image is in " + r.o.output_image + " and a" : "a") + " checkpoint in " +
                       ckpt + "; continue with --resume " + ckpt);
+}
+
+// Ctrl-C, on any rank: every rank stops after the same iteration (the request is summed over them).
+bool stop_voted(Run& r) {
+    if (r.ranks.size() == 1) return g_stop.load();
+    double asked = g_stop.load() ? 1 : 0;
+    r.ranks.all_reduce_sum(&asked, 1);
+    return asked > 0;
 }
 
 // The loop: evaluation k is "iteration k"; step k moves x and (but for the last) evaluates k + 1.
@@ -430,7 +448,7 @@ void optimise(Run& r, Scale& sc) {
     for (; it <= N; ++it) {
         sc.opt->step(sc.x, f, it < N);
         if (it < N) after_evaluation(r, sc, it + 1);
-        if (g_stop.load() && it < N) stop_now(r, sc, it + 1);
+        if (stop_voted(r) && it < N) stop_now(r, sc, it + 1);
     }
     cuda_synchronize();
     r.result.evaluations += sc.opt->evaluations() - evals_at_start;
@@ -441,6 +459,7 @@ void optimise(Run& r, Scale& sc) {
 // without iterating; the error names the file, the flag and that checkpoint.
 void write_result(Run& r, const Scale& sc) {
     const std::string& out = r.o.output_image;
+    if (!r.speaks()) return;
     try {
         save_image(tensor_to_image(r.previous_rgb), out);
         return;
@@ -477,6 +496,17 @@ void run_scale(Run& r, size_t si) {
     if (si + 1 == r.scales.size()) write_result(r, sc);
 }
 
+// mpirun stylize shares out the tiles of one image (every rank decides alike on the same flags).
+void check_ranks_can_share(const StylizeOptions& o) {
+    const std::string n = std::to_string(dist::world().size());
+    if (o.tile_size <= 0)
+        dist::refuse_together("under " + n + " ranks stylize shares the image's tiles out among them: give --tile-size "
+                              "(a multiple of 16, e.g. 256; each rank evaluates every " + n + "th tile)");
+    if (!o.style_masks.empty()) dist::refuse_together("--style-masks cannot be used under several ranks (not supported tiled)");
+    if (o.objective.normalize_gradients)
+        dist::refuse_together("--normalize-gradients cannot be used under several ranks (it needs a whole layer's gradient)");
+}
+
 // The options as the run uses them: checked, weights found, every write target checked before any work.
 StylizeOptions checked_options(const StylizeOptions& o_in, std::ostream& log) {
     StylizeOptions o = o_in;
@@ -492,7 +522,8 @@ StylizeOptions checked_options(const StylizeOptions& o_in, std::ostream& log) {
         throw Error("--resume " + o.resume + ": no such checkpoint file");
     if (o.weights.empty()) o.weights = weights::find_default_weights();
     if (o.weights.empty()) throw Error("no VGG-19 weights: pass --weights, set NST_WEIGHTS, or run scripts/get-weights.sh");
-    check_stylize_write_targets(o);
+    if (dist::world().size() > 1) check_ranks_can_share(o);
+    if (dist::world().is_root()) check_stylize_write_targets(o);  // (rank 0 writes; a refusal there ends the job)
     return o;
 }
 
@@ -542,31 +573,57 @@ void clear_stop_request() { g_stop.store(false); }
 Device open_device(const StylizeOptions& o) {
     set_backend(parse_backend(o.backend));
     if (o.gpu < 0) return Device::cpu();
-    set_cuda_device(o.gpu);
+    // Under mpirun or srun, one GPU per rank of a machine: --gpu is local rank 0's.
+    const int gpu = dist::world().size() > 1
+                        ? dist::device_for_rank(o.gpu, dist::local_rank(), cuda_availability().device_count)
+                        : o.gpu;
+    set_cuda_device(gpu);
     if (o.precision == "tf32") {  // the libraries' TF32 math, and the own TF32 rungs unless NST_KERNELS pins others
         set_allow_tf32(true);
         if (pinned_variant("conv2d").empty()) set_variant("conv2d", "igemm_mma_tf32");
         if (pinned_variant("gram").empty()) set_variant("gram", "syrk_mma_tf32");
     }
-    return Device::cuda(o.gpu);
+    return Device::cuda(gpu);
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, Device d, double weight_scale) {
-    if (o.optimizer == "lbfgs") return make_lbfgs(n, d, {o.lbfgs_num_correction, 1.0, o.lbfgs_line_search});
-    return make_adam(n, d, {o.learning_rate / weight_scale});
+// Under several ranks each keeps its share of the image's vectors (stylize/sharded_optimizer.h), and
+// L-BFGS's sums over them are summed over the ranks in rank order.
+std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, Device d, double weight_scale,
+                                          dist::Communicator* ranks) {
+    auto make = [&](int64_t n_share) {
+        if (o.optimizer != "lbfgs") return make_adam(n_share, d, {o.learning_rate / weight_scale});
+        LbfgsOptions lo{o.lbfgs_num_correction, 1.0, o.lbfgs_line_search, {}};
+        if (ranks && ranks->size() > 1) lo.sum_over_shards = [ranks](double v) { return dist::sum_in_rank_order(*ranks, v); };
+        return make_lbfgs(n_share, d, lo);
+    };
+    if (!ranks || ranks->size() == 1) return make(n);
+    return make_sharded(*ranks, n, d, make);
 }
 
 Tensor noise_start(int64_t height, int64_t width, uint64_t seed, double weight_scale, Device d) {
     return scale(Tensor::randn({1, 3, height, width}, seed), 0.001 / weight_scale).to(d);
 }
 
+// Under several ranks: each rank's peak memory (what bounds the image a job can paint is its largest), and
+// the result's figure is the largest.
+void report_ranks_memory(Run& r) {
+    std::vector<double> peaks(size_t(r.ranks.size()), 0.0);
+    peaks[size_t(r.ranks.rank())] = double(r.result.peak_memory_bytes);
+    r.ranks.all_reduce_sum(peaks.data(), int64_t(peaks.size()));
+    r.log << "peak memory per rank (MiB):";
+    for (double p : peaks) r.log << " " << int64_t(p / double(1 << 20));
+    r.log << std::endl;
+    r.result.peak_memory_bytes = size_t(*std::max_element(peaks.begin(), peaks.end()));
+}
+
 // The run after its checks and its preview's bind: devices, inputs, every scale, the summary.
 StylizeResult run_all(const StylizeOptions& o, std::ostream& log, PreviewServer* preview) {
     const Device dev = open_device(o);
     if (o.precision == "tf32" && !dev.is_cuda()) log << "note: --precision tf32 applies on the GPU; the CPU computes in fp32\n";
-    const std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name +
-                                                         (o.precision == "tf32" ? ", TF32" : "") + ")"
-                                                   : "");
+    std::string device = dev.str() + (dev.is_cuda() ? " (" + cuda_availability().device_name +
+                                                   (o.precision == "tf32" ? ", TF32" : "") + ")"
+                                             : "");
+    if (dist::world().size() > 1) device += ", " + std::to_string(dist::world().size()) + " ranks";
     Run r{o, log, dev, load_inputs(o, log), fingerprint_of(o), o.scales.empty() ? std::vector<int>{o.image_size} : o.scales,
           checkpoint_path(o), std::nullopt, Progress(o, log, device), StylizeResult{}};
     r.result.device = device;
@@ -585,6 +642,8 @@ StylizeResult run_all(const StylizeOptions& o, std::ostream& log, PreviewServer*
     r.result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     r.result.seconds_per_evaluation = r.result.evaluations ? r.result.seconds / r.result.evaluations : 0;
     r.result.peak_memory_bytes = peak_memory(dev);
+    if (r.ranks.size() > 1) report_ranks_memory(r);
+    if (!r.speaks()) return r.result;
     try {
         r.progress.write_json(&r.result);
     } catch (const Error& e) {
@@ -606,11 +665,14 @@ void finish_preview(PreviewServer* preview, const StylizeOptions& o, std::ostrea
     preview->linger(o.preview_linger, [] { return g_stop.load(); });
 }
 
-StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log) {
+StylizeResult stylize(const StylizeOptions& o_in, std::ostream& log_in) {
     g_stop.store(false);
+    std::ostream quiet(nullptr);  // under mpirun the other ranks say nothing
+    std::ostream& log = dist::world().is_root() ? log_in : quiet;
     const StylizeOptions o = checked_options(o_in, log);
     std::unique_ptr<PreviewServer> preview;
-    if (o.preview_port >= 0) {  // bound before any work: a port in use is refused at once
+    // Bound before any work: a port in use is refused at once. Under mpirun rank 0 serves it.
+    if (o.preview_port >= 0 && dist::world().is_root()) {
         preview = std::make_unique<PreviewServer>(o.preview_host, o.preview_port);
         log << "live preview: " << preview->url() << std::endl;
     }

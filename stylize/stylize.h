@@ -40,9 +40,12 @@ StylizeResult stylize(const StylizeOptions& o, std::ostream& log);
 // Parts of a run that stylize_video (stylize/stylize_video.cpp) shares:
 // the backend set and --gpu's device opened (or the CPU);
 Device open_device(const StylizeOptions& o);
-// the --optimizer for n values on d (Adam's learning rate divided by the weights' range factor);
+// the --optimizer for n values on d (Adam's learning rate divided by the weights' range factor; under
+// several `ranks`, each keeps its share of the vector: stylize/sharded_optimizer.h);
 class Optimizer;
-std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, Device d, double weight_scale);
+namespace dist { class Communicator; }
+std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, Device d, double weight_scale,
+                                          dist::Communicator* ranks = nullptr);
 // neural-style's --init random start: randn · 0.001 around the mean colour, on a 0..255 scale.
 Tensor noise_start(int64_t height, int64_t width, uint64_t seed, double weight_scale, Device d);
 

@@ -52,6 +52,23 @@ TEST_CASE("dist: a process not started by mpirun is one rank of one, and its col
     CHECK(w.describe() == "1 process");
 }
 
+TEST_CASE("dist: one GPU per rank of a machine, from the launcher's local rank, round the visible devices", "[dist]") {
+    CHECK(dist::device_for_rank(0, 0, 4) == 0);
+    CHECK(dist::device_for_rank(0, 3, 4) == 3);
+    CHECK(dist::device_for_rank(1, 3, 4) == 0);  // --gpu 1: local rank 0 on device 1, rank 3 wraps round
+    CHECK(dist::device_for_rank(0, 5, 2) == 1);  // more ranks than devices: they share
+    CHECK(dist::device_for_rank(0, 2, 1) == 0);  // srun --gpus-per-task=1: each rank sees its own as device 0
+    CHECK(dist::device_for_rank(2, 1, 0) == 2);  // no device: --gpu as given, opening it says why
+    const char* names[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
+    for (const char* n : names) unsetenv(n);
+    CHECK(dist::local_rank() == 0);
+    setenv("SLURM_LOCALID", "2", 1);
+    CHECK(dist::local_rank() == 2);
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", "5", 1);  // Open MPI's, where both are set (mpirun inside sbatch)
+    CHECK(dist::local_rank() == 5);
+    for (const char* n : names) unsetenv(n);
+}
+
 namespace {
 
 std::vector<float> tensor_of(const std::string& file, const std::string& name) {
@@ -235,5 +252,93 @@ TEST_CASE("dist: mpirun -np 2 and 3 train_style sum one process's gradient, resu
     CHECK(many.exit_code != 0);
     CHECK(many.err.find("--batch-size 4: fewer photos per step than processes (5)") != std::string::npos);
     CHECK_FALSE(fs::exists(dir / "many.safetensors"));
+    fs::remove_all(dir);
+}
+
+namespace {
+
+// The number after "final_loss": in a --log-json file.
+double final_loss_in(const fs::path& json) {
+    const std::string text = bytes_of(json);
+    const size_t at = text.find("\"final_loss\":");
+    REQUIRE(at != std::string::npos);
+    return std::stod(text.substr(at + 13));
+}
+
+// The largest difference of two 8-bit pictures of one size, in levels.
+int max_level_difference(const fs::path& a, const fs::path& b) {
+    const Image x = load_image(a.string()), y = load_image(b.string());
+    REQUIRE(x.rgb.size() == y.rgb.size());
+    float worst = 0;
+    for (size_t i = 0; i < x.rgb.size(); ++i) worst = std::max(worst, std::abs(x.rgb[i] - y.rgb[i]));
+    return int(std::lround(worst * 255));
+}
+
+}  // namespace
+
+// Ten iterations: L-BFGS amplifies rounding (its fixed step jumps the loss up at some iterations), so
+// two correct runs that sum in different orders part slowly; at ten they agree to about 1e-7.
+TEST_CASE("dist: mpirun -np 2 and 3 stylize --tile-size share one image's tiles and L-BFGS state: one process's loss "
+          "and picture, checkpoints resume across rank counts, too many ranks refused",
+          "[dist][mpi]") {
+    const std::string mpirun = mpirun_or_skip();
+    if (mpirun.empty()) return;
+    const fs::path dir = fs::temp_directory_path() / ("nst_test_dist_tiles_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    write_photos(dir / "content", 1, false);
+    Image photo = load_image((dir / "content" / "p0.png").string());
+    save_image(resize(photo, 160, 120), (dir / "content.png").string());
+    const auto run = [&](int ranks, const std::string& name, std::vector<std::string> extra) {
+        std::vector<std::string> argv{NST_STYLIZE_BIN, "--content-image", (dir / "content.png").string(), "--style-image",
+                                      test::fixture("kind_rgb.jpg"), "--weights", test::fixture("vgg_tiny.safetensors"),
+                                      "--gpu", "-1", "--image-size", "160", "--print-iter", "0", "--save-iter", "0",
+                                      "--output-image", (dir / (name + ".png")).string(), "--log-json",
+                                      (dir / (name + ".json")).string()};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run_ranks(mpirun, ranks, argv);
+    };
+    const std::vector<std::string> tiles{"--tile-size", "64", "--num-iterations", "10"};  // 3 x 2 tiles of 64 px
+    for (int ranks : {0, 2, 3}) {
+        INFO(ranks << " ranks");
+        const std::string name = "np" + std::to_string(ranks);
+        const ProcessResult p = run(ranks, name, tiles);
+        INFO(p.out << p.err);
+        REQUIRE(p.exit_code == 0);
+        CHECK(count_of(p.out, "wrote ") == 1);  // rank 0 speaks for the job
+        if (ranks == 0) continue;
+        CHECK(count_of(p.out, std::to_string(ranks) + " ranks") == 1);
+        CHECK(count_of(p.out, "peak memory per rank (MiB):") == 1);
+        CHECK(std::abs(final_loss_in(dir / (name + ".json")) - final_loss_in(dir / "np0.json")) <=
+              1e-5 * final_loss_in(dir / "np0.json"));
+        CHECK(max_level_difference(dir / (name + ".png"), dir / "np0.png") <= 2);
+    }
+    // A checkpoint holds the whole state whatever wrote it: 3 ranks' resumes on one process, and one
+    // process's on 2 ranks; both end where 10 iterations on one process do.
+    const auto ckpt = [&](const std::string& name) { return (dir / (name + ".ckpt")).string(); };
+    for (auto [writer, reader] : {std::pair{3, 0}, std::pair{0, 2}}) {
+        INFO(writer << " ranks write, " << reader << " resume");
+        const std::string name = "ckpt" + std::to_string(writer);
+        const ProcessResult w = run(writer, name, {"--tile-size", "64", "--num-iterations", "6", "--keep-checkpoint",
+                                                   "--checkpoint", ckpt(name)});
+        INFO(w.out << w.err);
+        REQUIRE(w.exit_code == 0);
+        REQUIRE(fs::exists(ckpt(name)));
+        const ProcessResult r = run(reader, name, {"--tile-size", "64", "--num-iterations", "10", "--checkpoint", ckpt(name),
+                                                   "--resume", ckpt(name)});
+        INFO(r.out << r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(std::abs(final_loss_in(dir / (name + ".json")) - final_loss_in(dir / "np0.json")) <=
+              1e-5 * final_loss_in(dir / "np0.json"));
+        CHECK(max_level_difference(dir / (name + ".png"), dir / "np0.png") <= 2);
+    }
+    // Refused once, by rank 0, with nothing written: no tiles to share, fewer tiles than ranks.
+    const ProcessResult untiled = run(2, "untiled", {"--num-iterations", "2"});
+    CHECK(untiled.exit_code != 0);
+    CHECK(count_of(untiled.err, "give --tile-size") == 1);
+    const ProcessResult few = run(3, "few", {"--tile-size", "128", "--num-iterations", "2"});  // 2 x 1 tiles
+    CHECK(few.exit_code != 0);
+    CHECK(count_of(few.err, "makes 2 tile(s) of the 160x120 image, fewer than the 3 ranks") == 1);
+    CHECK_FALSE(fs::exists(dir / "untiled.png"));
+    CHECK_FALSE(fs::exists(dir / "few.png"));
     fs::remove_all(dir);
 }

@@ -114,7 +114,7 @@ template <class F> void expect_error(F&& f, const std::string& fragment) {
 TEST_CASE("L-BFGS (fixed step, as neural-style) reaches the minimum of an ill-conditioned quadratic", "[optim]") {
     Quadratic q{{1, 10, 100, 0.5f, 3}, {1, -2, 0.5f, 3, -1}};
     Tensor x = Tensor::zeros({5});
-    auto opt = make_lbfgs(5, Device::cpu(), {10, 1.0, false});
+    auto opt = make_lbfgs(5, Device::cpu(), {10, 1.0, false, {}});
     run(*opt, x, q, 40);
     const auto v = x.to_vector<float>();
     for (size_t i = 0; i < v.size(); ++i) CHECK(v[i] == Approx(q.c[i]).margin(1e-4));
@@ -123,7 +123,7 @@ TEST_CASE("L-BFGS (fixed step, as neural-style) reaches the minimum of an ill-co
 
 TEST_CASE("L-BFGS with a strong-Wolfe line search solves Rosenbrock", "[optim]") {
     Tensor x = Tensor::from_vector(std::vector<float>{-1.2f, 1.f}, {2});
-    auto opt = make_lbfgs(2, Device::cpu(), {10, 1.0, true});
+    auto opt = make_lbfgs(2, Device::cpu(), {10, 1.0, true, {}});
     run(*opt, x, rosenbrock, 100);
     const auto v = x.to_vector<float>();
     CHECK(v[0] == Approx(1).margin(1e-3));
@@ -149,7 +149,7 @@ TEST_CASE("optimizer state round-trips: save, load, continue equals an uninterru
     Quadratic q{{1, 10, 100}, {1, -2, 0.5f}};
     for (const char* kind : {"lbfgs", "adam"}) {
         INFO(kind);
-        auto make = [&] { return std::string(kind) == "lbfgs" ? make_lbfgs(3, Device::cpu(), {4, 1.0, false}) : make_adam(3, Device::cpu(), {0.1}); };
+        auto make = [&] { return std::string(kind) == "lbfgs" ? make_lbfgs(3, Device::cpu(), {4, 1.0, false, {}}) : make_adam(3, Device::cpu(), {0.1}); };
         Tensor a = Tensor::zeros({3});
         auto full = make();
         run(*full, a, q, 12);

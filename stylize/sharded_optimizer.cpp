@@ -1,0 +1,111 @@
+// The optimiser over one rank's share of the image (contract in sharded_optimizer.h).
+#include "stylize/sharded_optimizer.h"
+
+#include <cstring>
+
+#include "base/error.h"
+
+namespace nst {
+
+namespace {
+
+class Sharded final : public Optimizer {
+  public:
+    Sharded(dist::Communicator& ranks, int64_t n, Device device, std::unique_ptr<Optimizer> inner)
+        : ranks_(ranks), n_(n), share_(dist::share_of(n, ranks.rank(), ranks.size())), dev_(device),
+          inner_(std::move(inner)), host_(Tensor::empty({n})) {
+        // Which saved tensors are shares is told by their length (not one element): every rank must
+        // decide alike, so no share may be a single element.
+        if (n < 2 * int64_t(ranks.size())) throw Error("an image of " + std::to_string(n) + " values is too small for " +
+                                                       std::to_string(ranks.size()) + " ranks");
+        x_local_ = Tensor::zeros({local()}, DType::F32, device);
+        g_ = Tensor::zeros({n}, DType::F32, device);
+    }
+    std::string name() const override { return inner_->name(); }
+
+    void begin(Tensor& x, const Objective_fn& f) override {
+        take_share(x);
+        inner_->begin(x_local_, on_share(x, f));
+        sync();
+    }
+
+    void step(Tensor& x, const Objective_fn& f, bool evaluate_after) override {
+        take_share(x);  // (x is the gathered shares: this is the share the inner optimiser left)
+        inner_->step(x_local_, on_share(x, f), evaluate_after);
+        gather(x_local_, x);  // the last step evaluates nothing, and a line search may end between points
+        sync();
+    }
+
+    OptimizerState save() const override {
+        OptimizerState st = inner_->save();
+        for (auto& [key, t] : st.tensors) {  // std::map: the same keys in the same order on every rank
+            if (t.numel() == 1) continue;
+            Tensor whole = Tensor::empty({n_}, DType::F32, dev_);
+            gather(t, whole);
+            if (ranks_.is_root()) t = whole;
+            else t = Tensor();  // (only rank 0 writes the checkpoint)
+        }
+        return st;
+    }
+
+    void load(const OptimizerState& whole) override {
+        OptimizerState st = whole;
+        for (auto& [key, t] : st.tensors)
+            if (t.numel() == n_) t = share_of(t);
+        inner_->load(st);
+        f_ = inner_->loss();
+        evals_ = inner_->evaluations();
+    }
+
+  private:
+    int64_t local() const { return share_.end - share_.begin; }
+
+    // The objective as the inner optimiser sees it: x's share in, the gradient's share out.
+    Objective_fn on_share(Tensor& x, const Objective_fn& f) {
+        return [this, &x, &f](const Tensor& x_local, Tensor& g_local) {
+            gather(x_local, x);
+            Tensor loss = f(x, g_);
+            g_local.copy_(share_of(g_));
+            return loss;
+        };
+    }
+
+    // local (this rank's share) into whole, on every rank: one all-gather through host memory.
+    void gather(const Tensor& local, Tensor& whole) const {
+        const Tensor l = local.cpu();
+        std::memcpy(host_.data<float>() + share_.begin, l.data<float>(), size_t(local.numel()) * sizeof(float));
+        ranks_.all_gather(host_.data<float>(), n_);
+        whole.copy_(host_.reshape(whole.shape()));
+    }
+
+    // This rank's share of a whole vector (any shape of n_ elements), on the device.
+    Tensor share_of(const Tensor& whole) const {
+        const Tensor w = whole.cpu();
+        std::vector<float> part(w.data<float>() + share_.begin, w.data<float>() + share_.end);
+        return Tensor::from_vector(part, {local()}, dev_);
+    }
+
+    void take_share(const Tensor& x) { x_local_.copy_(share_of(x)); }
+    void sync() {
+        f_ = inner_->loss();
+        evals_ = inner_->evaluations();
+    }
+
+    dist::Communicator& ranks_;
+    int64_t n_;
+    dist::Share share_;
+    Device dev_;
+    std::unique_ptr<Optimizer> inner_;
+    Tensor host_;  // n_ floats on the host: the all-gather's buffer
+    Tensor x_local_;
+};
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_sharded(dist::Communicator& ranks, int64_t n, Device device,
+                                        const std::function<std::unique_ptr<Optimizer>(int64_t)>& make) {
+    const dist::Share s = dist::share_of(n, ranks.rank(), ranks.size());
+    return std::make_unique<Sharded>(ranks, n, device, make(s.end - s.begin));
+}
+
+}  // namespace nst
