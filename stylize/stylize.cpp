@@ -604,6 +604,16 @@ Tensor noise_start(int64_t height, int64_t width, uint64_t seed, double weight_s
     return scale(Tensor::randn({1, 3, height, width}, seed), 0.001 / weight_scale).to(d);
 }
 
+// Under several ranks every rank reads the inputs itself: they must be the same files (by content: the
+// run's fingerprint hashes every input) and the same options, or the ranks would optimise different images.
+void check_ranks_read_alike(Run& r) {
+    std::string all;
+    for (const auto& [flag, value] : r.fp) all.append(flag).append("=").append(value).append("\n");
+    if (!dist::same_on_every_rank(r.ranks, std::hash<std::string>{}(all)))
+        dist::refuse_together("the ranks read different inputs or options (a file that differs between machines, "
+                              "or a path that is not shared): every rank must see the same files as rank 0");
+}
+
 // Under several ranks: each rank's peak memory (what bounds the image a job can paint is its largest), and
 // the result's figure is the largest.
 void report_ranks_memory(Run& r) {
@@ -628,6 +638,7 @@ StylizeResult run_all(const StylizeOptions& o, std::ostream& log, PreviewServer*
           checkpoint_path(o), std::nullopt, Progress(o, log, device), StylizeResult{}};
     r.result.device = device;
     r.preview = preview;
+    if (r.ranks.size() > 1) check_ranks_read_alike(r);
     check_scales_fit_vgg(r.in.content, r.scales, o);
     resume_in_place(r);
     if (!o.resume.empty()) {
