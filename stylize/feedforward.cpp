@@ -274,7 +274,7 @@ ModelResult stylize_with_model(const ModelOptions& o, std::ostream& log) {
     if (!o.style_predictor.empty()) inputs.push_back({"--style-predictor", o.style_predictor, ""});
     if (folder && o.contact_sheet) throw Error("--contact-sheet takes one --content-image, not a folder");
     if (!folder && dist::world().size() > 1)  // (every rank refuses alike)
-        dist::refuse_together("--content-image " + o.content_image + ": one photo is painted by one process; under mpirun give a folder, "
+        dist::refuse_together("--content-image " + o.content_image + ": one photo is painted by one process; with several ranks (mpirun, srun) give a folder, "
                     "whose photos the " + std::to_string(dist::world().size()) + " ranks share");
     std::vector<fs::path> photos;
     if (folder) {
