@@ -183,7 +183,7 @@ class Lbfgs : public Optimizer {
             dir_.copy_(g_);
             b_.scal(n_, -1.f, p(dir_));
             b_.dot(p(g_), p(dir_), n_, p(tmp_));
-        over_shards(tmp_);
+            over_shards(tmp_);
         }
         const double gtd0 = tmp_.item();
         auto phi = [&](double a, double& fa, double& da) {
@@ -192,7 +192,7 @@ class Lbfgs : public Optimizer {
             evaluate(x, f);
             fa = f_.item();
             b_.dot(p(g_), p(dir_), n_, p(tmp_));
-        over_shards(tmp_);
+            over_shards(tmp_);
             da = tmp_.item();
         };
         auto cubic = [](double a, double fa, double da, double b, double fb, double db) {

@@ -38,12 +38,12 @@ class Sharded final : public Optimizer {
 
     OptimizerState save() const override {
         OptimizerState st = inner_->save();
-        for (auto& [key, t] : st.tensors) {  // std::map: the same keys in the same order on every rank
+        // std::map: the same keys in the same order on every rank. The whole vectors are kept in rank 0's
+        // host memory (its device holds only its share), the others drop them: only rank 0 writes.
+        for (auto& [key, t] : st.tensors) {
             if (t.numel() == 1) continue;
-            Tensor whole = Tensor::empty({n_}, DType::F32, dev_);
-            gather(t, whole);
-            if (ranks_.is_root()) t = whole;
-            else t = Tensor();  // (only rank 0 writes the checkpoint)
+            gather_to_host(t);
+            t = ranks_.is_root() ? host_.clone() : Tensor();
         }
         return st;
     }
@@ -70,11 +70,15 @@ class Sharded final : public Optimizer {
         };
     }
 
-    // local (this rank's share) into whole, on every rank: one all-gather through host memory.
-    void gather(const Tensor& local, Tensor& whole) const {
+    // Every rank's share (this rank's: local) into host_, on every rank: one all-gather.
+    void gather_to_host(const Tensor& local) const {
         const Tensor l = local.cpu();
         std::memcpy(host_.data<float>() + share_.begin, l.data<float>(), size_t(local.numel()) * sizeof(float));
         ranks_.all_gather(host_.data<float>(), n_);
+    }
+    // The same into whole (any shape of n_ elements, on any device).
+    void gather(const Tensor& local, Tensor& whole) const {
+        gather_to_host(local);
         whole.copy_(host_.reshape(whole.shape()));
     }
 

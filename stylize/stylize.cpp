@@ -194,7 +194,7 @@ Tensor start_point(Run& r, const Scale& sc) {
     if (r.resume && int(sc.index) == r.resume->scale_index) {
         if (r.resume->x.shape() != Shape{1, 3, h, w})
             throw Error("--resume: the checkpoint's image size does not match this scale");
-        return r.resume->x;
+        return r.resume->x.to(r.dev);  // (under ranks a checkpoint is read to the host)
     }
     if (r.previous_rgb.defined()) return network_input(r, sc, resize(tensor_to_image(r.previous_rgb), w, h));
     if (r.o.init == "image") return network_input(r, sc, r.in.init.width ? resize(r.in.init, w, h) : sc.content_img);
@@ -457,9 +457,8 @@ void optimise(Run& r, Scale& sc) {
 // The last scale's result to --output-image. When that fails (a full disk), the result is kept as a
 // finished checkpoint, small (the image only), which the same command with --resume turns into the image
 // without iterating; the error names the file, the flag and that checkpoint.
-void write_result(Run& r, const Scale& sc) {
+void write_result_here(Run& r, const Scale& sc) {
     const std::string& out = r.o.output_image;
-    if (!r.speaks()) return;
     try {
         save_image(tensor_to_image(r.previous_rgb), out);
         return;
@@ -477,6 +476,25 @@ void write_result(Run& r, const Scale& sc) {
                                    "--resume " + ckpt + ", which writes the image without iterating again",
                                ckpt);
     }
+}
+
+// Under several ranks rank 0 writes and tells the others how it went, so that all end alike (a rank
+// left waiting in a later collective would hang the job).
+void write_result(Run& r, const Scale& sc) {
+    if (r.ranks.size() == 1) return write_result_here(r, sc);
+    int failed = 0;
+    std::exception_ptr error;
+    if (r.speaks()) {
+        try {
+            write_result_here(r, sc);
+        } catch (...) {
+            failed = 1;
+            error = std::current_exception();
+        }
+    }
+    r.ranks.broadcast(&failed, sizeof failed, 0);
+    if (error) std::rethrow_exception(error);
+    if (failed) throw dist::EndsTogether("rank 0 could not write the result", false);
 }
 
 void run_scale(Run& r, size_t si) {
@@ -537,6 +555,10 @@ void remove_spent_checkpoint(const Run& r) {
     if (r.wrote_checkpoint || resumed_from_it) fs::remove(r.ckpt_path, ec);
 }
 
+// Where a checkpoint's tensors are read to: the run's device, or under several ranks the host (each rank
+// keeps its share of the optimiser's state; the whole of it on every device would undo the sharding).
+Device checkpoint_device(const Run& r) { return r.ranks.size() > 1 ? Device::cpu() : r.dev; }
+
 // Without --resume, a file already at the checkpoint's path: this run's checkpoint is continued (the same
 // command after a kill goes on where it stopped), another run's is refused with both ways out, and a file
 // that is no checkpoint is refused whatever the flags, so it is never overwritten. --restart starts afresh
@@ -546,7 +568,7 @@ void resume_in_place(Run& r) {
     if (!o.resume.empty() || !std::filesystem::exists(r.ckpt_path)) return;
     const std::string flag = o.checkpoint.empty() ? "the checkpoint " + r.ckpt_path + " (--output-image + .ckpt.safetensors)"
                                                   : "--checkpoint " + r.ckpt_path;
-    CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o, r.dev);
+    CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o, checkpoint_device(r));
     if (p.kind == CheckpointProbe::NotACheckpoint)
         throw Error(flag + " exists and is not a stylize checkpoint; it is left as it is: name another file with --checkpoint");
     if (o.restart) {
@@ -614,6 +636,19 @@ void check_ranks_read_alike(Run& r) {
                               "or a path that is not shared): every rank must see the same files as rank 0");
 }
 
+// Under several ranks each rank looks for the checkpoint itself: all must start from the same point (a
+// checkpoint on a disk only rank 0's machine sees would otherwise set the ranks' collectives out of step).
+void check_ranks_resume_alike(Run& r) {
+    const std::string where = !r.resume ? std::string("starts afresh")
+                                        : "resumes at iteration " + std::to_string(r.resume->iteration) + " of scale " +
+                                              std::to_string(r.scales[size_t(r.resume->scale_index)]) +
+                                              (r.resume->finished ? " (finished)" : "");
+    if (!dist::same_on_every_rank(r.ranks, std::hash<std::string>{}(where)))
+        dist::refuse_together("the ranks do not all see the same checkpoint " + r.ckpt_path + " (rank 0 " + where +
+                              "): put it where every rank reads the same file (a shared folder), or start afresh "
+                              "with --restart");
+}
+
 // Under several ranks: each rank's peak memory (what bounds the image a job can paint is its largest), and
 // the result's figure is the largest.
 void report_ranks_memory(Run& r) {
@@ -642,10 +677,11 @@ StylizeResult run_all(const StylizeOptions& o, std::ostream& log, PreviewServer*
     check_scales_fit_vgg(r.in.content, r.scales, o);
     resume_in_place(r);
     if (!o.resume.empty()) {
-        r.resume = load_checkpoint(o.resume, r.fp, o, dev);
+        r.resume = load_checkpoint(o.resume, r.fp, o, checkpoint_device(r));
         log << "resuming " << o.resume << " at scale " << r.scales[size_t(r.resume->scale_index)] << ", iteration "
             << r.resume->iteration << "\n";
     }
+    if (r.ranks.size() > 1) check_ranks_resume_alike(r);
     const auto t_start = std::chrono::steady_clock::now();
     for (size_t si = 0; si < r.scales.size(); ++si)
         if (!r.resume || int(si) >= r.resume->scale_index) run_scale(r, si);

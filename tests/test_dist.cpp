@@ -341,23 +341,39 @@ TEST_CASE("dist: mpirun -np 2 and 3 stylize --tile-size share one image's tiles 
     CHECK_FALSE(fs::exists(dir / "untiled.png"));
     CHECK_FALSE(fs::exists(dir / "few.png"));
     // Ranks that read different inputs (here: two programs of one job, MPMD, each its own photo, as two
-    // machines without a shared folder would) are refused before any work.
+    // machines without a shared folder would) are refused before any work; so are ranks that do not all
+    // find the checkpoint (rank 0 would resume, rank 1 start afresh).
     save_image(resize(photo, 120, 160), (dir / "other.png").string());
-    std::vector<std::string> mpmd{mpirun};
-    for (const char* content : {"content.png", "other.png"}) {
-        for (const std::string& a :
-             {std::string(":"), std::string("-np"), std::string("1"), std::string(NST_STYLIZE_BIN), std::string("--content-image"),
-              (dir / content).string(), std::string("--style-image"), test::fixture("kind_rgb.jpg"), std::string("--weights"),
-              test::fixture("vgg_tiny.safetensors"), std::string("--gpu"), std::string("-1"), std::string("--image-size"),
-              std::string("160"), std::string("--tile-size"), std::string("64"), std::string("--output-image"),
-              (dir / "differ.png").string()})
-            mpmd.push_back(a);
-    }
-    mpmd.erase(mpmd.begin() + 1);  // (the first ':' separates nothing)
-    const ProcessResult differ = run_process(mpmd);
+    const auto mpmd = [&](const std::vector<std::vector<std::string>>& each) {
+        std::vector<std::string> argv{mpirun};
+        for (const std::vector<std::string>& extra : each) {
+            if (argv.size() > 1) argv.push_back(":");
+            for (const std::string& a :
+                 {std::string("-np"), std::string("1"), std::string(NST_STYLIZE_BIN), std::string("--style-image"),
+                  test::fixture("kind_rgb.jpg"), std::string("--weights"), test::fixture("vgg_tiny.safetensors"),
+                  std::string("--gpu"), std::string("-1"), std::string("--image-size"), std::string("160"),
+                  std::string("--tile-size"), std::string("64"), std::string("--save-iter"), std::string("0"),
+                  std::string("--output-image"), (dir / "differ.png").string()})
+                argv.push_back(a);
+            argv.insert(argv.end(), extra.begin(), extra.end());
+        }
+        return run_process(argv);
+    };
+    const std::string content = (dir / "content.png").string();
+    const ProcessResult differ = mpmd({{"--content-image", content}, {"--content-image", (dir / "other.png").string()}});
     INFO(differ.out << differ.err);
     CHECK(differ.exit_code != 0);
     CHECK(count_of(differ.err, "the ranks read different inputs or options") == 1);
+    CHECK_FALSE(fs::exists(dir / "differ.png"));
+    const ProcessResult kept = run(0, "kept", {"--tile-size", "64", "--num-iterations", "3", "--keep-checkpoint",
+                                               "--checkpoint", ckpt("kept")});
+    REQUIRE(kept.exit_code == 0);
+    const ProcessResult unseen = mpmd({{"--content-image", content, "--checkpoint", ckpt("kept"), "--num-iterations", "5"},
+                                       {"--content-image", content, "--checkpoint", ckpt("absent"), "--num-iterations", "5"}});
+    INFO(unseen.out << unseen.err);
+    CHECK(unseen.exit_code != 0);
+    CHECK(count_of(unseen.err, "the ranks do not all see the same checkpoint") == 1);
+    CHECK(count_of(unseen.err, "rank 0 resumes at iteration 3 of scale 160") == 1);
     CHECK_FALSE(fs::exists(dir / "differ.png"));
     fs::remove_all(dir);
 }
