@@ -60,7 +60,10 @@ if [ "${NST_SANITIZERS:-1}" != 0 ]; then
   cmake --build "$build_dir-asan" -j "$jobs"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd "$build_dir-asan" && ctest --output-on-failure -j "$jobs")
+  # Left out: the video quality run (16 frames of stylize at 96x64, 55 s in pass 1 and 1200 s under ASan,
+  # the largest test of any pass); the temporal term, the flow and the warping run under ASan in the other
+  # video tests (the temporal gradient check, frames in and out with SIGKILL and resume, the MP4 run).
+  (cd "$build_dir-asan" && ctest --output-on-failure -j "$jobs" -E "${NST_ASAN_EXCLUDE:-warping error is at most}")
   took "pass 2 (ASan+UBSan)" "$build_dir-asan"
 fi
 
