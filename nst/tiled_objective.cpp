@@ -280,11 +280,11 @@ void TiledObjective::sum_gradient_and_terms(Tensor& grad, std::vector<Tensor>& c
     ranks_->all_reduce_sum(all.data(), int64_t(all.size()));
     const size_t n = size_t(grad.numel());
     grad = Tensor::from_vector(std::vector<float>(all.begin(), all.begin() + long(n)), grad.shape(), device_);
-    for (size_t i = 0; i < content.size(); ++i) content[i] = Tensor::full({}, all[n + i], DType::F32, device_);
     // The terms as rank 0 has them (its Gram sums may differ from another rank's in the last bit: MPI does
-    // not promise one summation order), so that every rank's loss, and what it decides on it, is the same.
+    // not promise one summation order), so that every rank's loss, and what it decides on it, is the same:
+    // TV, the content terms (summed above), the style terms.
     std::vector<float> values{all[n + content.size()]};
-    for (const Tensor& c : content) values.push_back(float(c.item()));
+    values.insert(values.end(), all.begin() + long(n), all.begin() + long(n + content.size()));
     for (const Tensor& s : terms.style) values.push_back(float(s.item()));
     ranks_->broadcast(values.data(), values.size() * sizeof(float), 0);
     terms.tv = Tensor::full({}, values[0], DType::F32, device_);

@@ -30,9 +30,12 @@ class Sharded final : public Optimizer {
     }
 
     void step(Tensor& x, const Objective_fn& f, bool evaluate_after) override {
-        take_share(x);  // (x is the gathered shares: this is the share the inner optimiser left)
+        if (!has_share_) take_share(x);  // after load(): the checkpoint's x; else x_local_ is x's share already
+        const int evaluations = inner_->evaluations();
         inner_->step(x_local_, on_share(x, f), evaluate_after);
-        gather(x_local_, x);  // the last step evaluates nothing, and a line search may end between points
+        // A step that evaluated ended at its new point (optim.h), where on_share has gathered x already;
+        // one that did not (the last) gathers it here.
+        if (inner_->evaluations() == evaluations) gather(x_local_, x);
         sync();
     }
 
@@ -53,8 +56,8 @@ class Sharded final : public Optimizer {
         for (auto& [key, t] : st.tensors)
             if (t.numel() == n_) t = share_of(t);
         inner_->load(st);
-        f_ = inner_->loss();
-        evals_ = inner_->evaluations();
+        has_share_ = false;  // x is the checkpoint's, given at the next step
+        sync();
     }
 
   private:
@@ -89,7 +92,10 @@ class Sharded final : public Optimizer {
         return Tensor::from_vector(part, {local()}, dev_);
     }
 
-    void take_share(const Tensor& x) { x_local_.copy_(share_of(x)); }
+    void take_share(const Tensor& x) {
+        x_local_.copy_(share_of(x));
+        has_share_ = true;
+    }
     void sync() {
         f_ = inner_->loss();
         evals_ = inner_->evaluations();
@@ -102,6 +108,7 @@ class Sharded final : public Optimizer {
     std::unique_ptr<Optimizer> inner_;
     Tensor host_;  // n_ floats on the host: the all-gather's buffer
     Tensor x_local_;
+    bool has_share_ = false;  // whether x_local_ holds x's share (not before begin, nor after load)
 };
 
 }  // namespace

@@ -288,12 +288,15 @@ TEST_CASE("dist: mpirun -np 2 and 3 stylize --tile-size share one image's tiles 
     write_photos(dir / "content", 1, false);
     Image photo = load_image((dir / "content" / "p0.png").string());
     save_image(resize(photo, 160, 120), (dir / "content.png").string());
+    // stylize and the flags every run here has; then a run's own.
+    const std::vector<std::string> common{NST_STYLIZE_BIN, "--style-image", test::fixture("kind_rgb.jpg"), "--weights",
+                                          test::fixture("vgg_tiny.safetensors"), "--gpu", "-1", "--image-size", "160",
+                                          "--print-iter", "0", "--save-iter", "0"};
     const auto run = [&](int ranks, const std::string& name, std::vector<std::string> extra) {
-        std::vector<std::string> argv{NST_STYLIZE_BIN, "--content-image", (dir / "content.png").string(), "--style-image",
-                                      test::fixture("kind_rgb.jpg"), "--weights", test::fixture("vgg_tiny.safetensors"),
-                                      "--gpu", "-1", "--image-size", "160", "--print-iter", "0", "--save-iter", "0",
-                                      "--output-image", (dir / (name + ".png")).string(), "--log-json",
-                                      (dir / (name + ".json")).string()};
+        std::vector<std::string> argv = common;
+        for (const std::string& a : {std::string("--content-image"), (dir / "content.png").string(), std::string("--output-image"),
+                                     (dir / (name + ".png")).string(), std::string("--log-json"), (dir / (name + ".json")).string()})
+            argv.push_back(a);
         argv.insert(argv.end(), extra.begin(), extra.end());
         return run_ranks(mpirun, ranks, argv);
     };
@@ -348,13 +351,9 @@ TEST_CASE("dist: mpirun -np 2 and 3 stylize --tile-size share one image's tiles 
         std::vector<std::string> argv{mpirun};
         for (const std::vector<std::string>& extra : each) {
             if (argv.size() > 1) argv.push_back(":");
-            for (const std::string& a :
-                 {std::string("-np"), std::string("1"), std::string(NST_STYLIZE_BIN), std::string("--style-image"),
-                  test::fixture("kind_rgb.jpg"), std::string("--weights"), test::fixture("vgg_tiny.safetensors"),
-                  std::string("--gpu"), std::string("-1"), std::string("--image-size"), std::string("160"),
-                  std::string("--tile-size"), std::string("64"), std::string("--save-iter"), std::string("0"),
-                  std::string("--output-image"), (dir / "differ.png").string()})
-                argv.push_back(a);
+            argv.insert(argv.end(), {"-np", "1"});
+            argv.insert(argv.end(), common.begin(), common.end());
+            argv.insert(argv.end(), {"--tile-size", "64", "--output-image", (dir / "differ.png").string()});
             argv.insert(argv.end(), extra.begin(), extra.end());
         }
         return run_process(argv);
