@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <string>
 #include <sstream>
 
 #include <unistd.h>
@@ -23,21 +24,45 @@ std::string read_file_bytes(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
-        out.write(bytes.data(), std::streamsize(bytes.size()));
-        out.flush();
-        if (!out) {
-            std::remove(tmp.c_str());
-            throw Error(path + ": write failed (disk full?)");
-        }
+    AtomicFileWriter w(path);
+    w.append(bytes.data(), bytes.size());
+    w.commit();
+}
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path), tmp_(path + ".tmp-" + std::to_string(::getpid())) {
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (!f_) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+    if (!f_) return;
+    std::fclose(f_);
+    std::remove(tmp_.c_str());
+}
+
+void AtomicFileWriter::append(const char* bytes, size_t n) {
+    if (!f_) throw Error(path_ + ": written after it was finished");
+    if (n > 0 && std::fwrite(bytes, 1, n, f_) != n) {
+        std::fclose(f_), f_ = nullptr;
+        std::remove(tmp_.c_str());
+        throw Error(path_ + ": write failed (disk full?)");
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+}
+
+void AtomicFileWriter::commit() {
+    if (!f_) throw Error(path_ + ": written after it was finished");
+    // fclose flushes: a full disk can show only here.
+    const bool flushed = std::fflush(f_) == 0;
+    const bool closed = std::fclose(f_) == 0;
+    f_ = nullptr;
+    if (!flushed || !closed) {
+        std::remove(tmp_.c_str());
+        throw Error(path_ + ": write failed (disk full?)");
+    }
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
         const std::string why = std::strerror(errno);
-        std::remove(tmp.c_str());
-        throw Error(path + ": cannot rename the finished file into place (" + why + ")");
+        std::remove(tmp_.c_str());
+        throw Error(path_ + ": cannot rename the finished file into place (" + why + ")");
     }
 }
 

@@ -73,6 +73,15 @@ bool same_on_every_rank(Communicator& c, uint64_t fingerprint) {
     return differ == 0;
 }
 
+std::string broadcast_string(Communicator& c, const std::string& s, int root) {
+    if (c.size() == 1) return s;
+    uint64_t n = s.size();
+    c.broadcast(&n, sizeof n, root);
+    std::string out = c.rank() == root ? s : std::string(size_t(n), '\0');
+    if (n > 0) c.broadcast(out.data(), size_t(n), root);
+    return out;
+}
+
 int local_rank() {
     for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
         if (const int v = env_int(name); v >= 0) return v;

@@ -67,6 +67,8 @@ struct EndsTogether : std::runtime_error {
 // gets the same answer and can refuse together, rather than computing on inputs that differ.
 bool same_on_every_rank(Communicator& c, uint64_t fingerprint);
 
+// Rank `root`'s text on every rank (a collective: its length, then its bytes).
+std::string broadcast_string(Communicator& c, const std::string& s, int root);
 // Σ over ranks of v, added in rank order on every rank: the same bits everywhere and on every run, whatever
 // MPI's reduction order (an optimiser that decides on such sums must decide alike on every rank).
 double sum_in_rank_order(Communicator& c, double v);

@@ -28,6 +28,13 @@ using Objective_fn = std::function<Tensor(const Tensor& x, Tensor& g)>;
 struct OptimizerState {
     std::map<std::string, Tensor> tensors;  // on the optimizer's device
     std::map<std::string, double> numbers;
+    // Set when the state is one rank's of several (stylize/sharded_optimizer.h): every tensor of more than
+    // one element is then this rank's share of a vector of `whole_length` values, and gather_whole(share), a
+    // collective (every rank calls it for the same tensors in the same order), returns the whole vector in
+    // host memory, valid until the next call. A checkpoint is written through it a tensor at a time, so no
+    // rank ever holds the whole state.
+    std::function<const float*(const Tensor& share)> gather_whole;
+    int64_t whole_length = 0;
 };
 
 class Optimizer {

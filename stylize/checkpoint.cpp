@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <iomanip>
 #include <sstream>
 #include <vector>
@@ -105,16 +107,27 @@ RunFingerprint options_fingerprint(const StylizeOptions& o) {
 
 namespace {
 
+std::map<std::string, std::string> checkpoint_metadata(const RunFingerprint& fp, const std::string& optimizer, int scale_index,
+                                                       int iteration) {
+    return {{"nst_checkpoint", "2"},  // 1: fingerprint by path strings (not resumable any more)
+            {"optimizer", optimizer},
+            {"scale_index", std::to_string(scale_index)},
+            {"iteration", std::to_string(iteration)},
+            {"fingerprint", nlohmann::json(fp).dump()}};
+}
+
 weights::WeightFile checkpoint_file(const RunFingerprint& fp, const std::string& optimizer, int scale_index, int iteration,
                                     const Tensor& x) {
     weights::WeightFile f;
     f.tensors["x"] = {x.shape(), x.to_vector<float>()};
-    f.metadata["nst_checkpoint"] = "2";  // 1: fingerprint by path strings (not resumable any more)
-    f.metadata["optimizer"] = optimizer;
-    f.metadata["scale_index"] = std::to_string(scale_index);
-    f.metadata["iteration"] = std::to_string(iteration);
-    f.metadata["fingerprint"] = nlohmann::json(fp).dump();
+    f.metadata = checkpoint_metadata(fp, optimizer, scale_index, iteration);
     return f;
+}
+
+// A tensor's values into the file: read in place on the host, copied there first from a device.
+void write_values(weights::SafetensorsWriter& w, const Tensor& t) {
+    const Tensor h = t.cpu();
+    w.write(h.data<float>(), size_t(h.numel()));
 }
 
 }  // namespace
@@ -125,11 +138,42 @@ void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scal
 }
 
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
-                     const std::string& optimizer, const OptimizerState& st) {
-    weights::WeightFile f = checkpoint_file(fp, optimizer, scale_index, iteration, x);
-    for (const auto& [k, t] : st.tensors) f.tensors["opt." + k] = {t.shape(), t.to_vector<float>()};
-    for (const auto& [k, v] : st.numbers) f.metadata["opt." + k] = fingerprint_number(v);
-    weights::write_safetensors(path, f);
+                     const std::string& optimizer, const OptimizerState& st, dist::Communicator* ranks) {
+    const bool sharded = bool(st.gather_whole);
+    if (sharded && !ranks) throw Error("internal: a sharded optimiser state is written by its ranks together");
+    auto is_share = [&](const Tensor& t) { return sharded && t.numel() > 1; };
+    std::vector<weights::SafetensorsWriter::Entry> entries{{"x", x.shape()}};
+    for (const auto& [k, t] : st.tensors) entries.push_back({"opt." + k, is_share(t) ? std::vector<int64_t>{st.whole_length} : t.shape()});
+    std::map<std::string, std::string> metadata = checkpoint_metadata(fp, optimizer, scale_index, iteration);
+    for (const auto& [k, v] : st.numbers) metadata["opt." + k] = fingerprint_number(v);
+
+    // Rank 0 writes; after its first error it stops writing but goes on gathering, so no rank is left
+    // waiting in a collective.
+    const bool writes = !ranks || ranks->is_root();
+    std::optional<weights::SafetensorsWriter> w;
+    std::string failed;
+    auto on_writer = [&](const std::function<void()>& write) {
+        if (!writes || !failed.empty()) return;
+        try {
+            write();
+        } catch (const Error& e) {
+            failed = e.what();
+            w.reset();  // removes the temporary file
+        }
+    };
+    on_writer([&] { w.emplace(path, entries, metadata); });
+    on_writer([&] { write_values(*w, x); });
+    for (const auto& [k, t] : st.tensors) {
+        if (is_share(t)) {
+            const float* whole = st.gather_whole(t);
+            on_writer([&] { w->write(whole, size_t(st.whole_length)); });
+        } else {
+            on_writer([&] { write_values(*w, t); });
+        }
+    }
+    on_writer([&] { w->commit(); });
+    if (ranks) failed = dist::broadcast_string(*ranks, failed, 0);
+    if (!failed.empty()) throw Error(failed);
 }
 
 void save_finished_checkpoint(const std::string& path, const RunFingerprint& fp, const std::string& optimizer,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "dist/communicator.h"
 #include "optim/optim.h"
 #include "stylize/options.h"
 
@@ -58,10 +59,12 @@ struct Checkpoint {
 
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
                      const Optimizer& opt);
-// The same with the optimiser's state already taken (under mpirun, opt.save() is a collective of every
-// rank, and rank 0 alone writes).
+// The same with the optimiser's state already taken. Written a tensor at a time (the file is never whole in
+// memory). A state of one rank of several (state.gather_whole set, stylize/sharded_optimizer.h) makes this
+// a collective of every rank in `ranks`: each tensor's shares are gathered and rank 0 writes it, so no rank
+// holds more than one whole vector; rank 0's outcome is every rank's (each throws the same Error).
 void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
-                     const std::string& optimizer, const OptimizerState& state);
+                     const std::string& optimizer, const OptimizerState& state, dist::Communicator* ranks = nullptr);
 // A finished run's result, kept when its image could not be written (a full disk): x after the last scale's
 // `iterations` steps, without the optimizer's state (it is never continued, so it stays small). Resumed
 // with the same --num-iterations, it writes the image without iterating.

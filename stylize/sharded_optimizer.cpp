@@ -39,15 +39,15 @@ class Sharded final : public Optimizer {
         sync();
     }
 
+    // The shares as they are: the checkpoint writer gathers them a tensor at a time (optim.h), so no rank
+    // holds the whole state.
     OptimizerState save() const override {
         OptimizerState st = inner_->save();
-        // std::map: the same keys in the same order on every rank. The whole vectors are kept in rank 0's
-        // host memory (its device holds only its share), the others drop them: only rank 0 writes.
-        for (auto& [key, t] : st.tensors) {
-            if (t.numel() == 1) continue;
-            gather_to_host(t);
-            t = ranks_.is_root() ? host_.clone() : Tensor();
-        }
+        st.whole_length = n_;
+        st.gather_whole = [this](const Tensor& share) -> const float* {
+            gather_to_host(share);
+            return host_.data<float>();
+        };
         return st;
     }
 

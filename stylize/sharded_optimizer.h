@@ -8,8 +8,10 @@
 // whole on every rank after each of them: the objective needs every pixel of its tiles' windows, and
 // rank 0 writes the pictures. Each evaluation gathers the image's shares into x (one all-gather), and the
 // objective must return the whole gradient on every rank (the tiled objective's all-reduce); each rank
-// keeps its share of it. save() returns the one-process state (shares gathered, rank 0 keeps them), so a
-// checkpoint resumes on any number of ranks; load() takes a one-process state and keeps its share.
+// keeps its share of it. save() returns the shares with a collective that gathers one of them
+// (OptimizerState::gather_whole): save_checkpoint writes the one-process state through it a tensor at a
+// time, so a checkpoint resumes on any number of ranks and no rank ever holds the whole state; load()
+// takes a one-process state and keeps its share.
 #pragma once
 #include <functional>
 #include <memory>

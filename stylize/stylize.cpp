@@ -307,13 +307,16 @@ void publish_preview(Run& r, const Scale& sc, int k, TermValues terms = {}, cons
 // periodic checkpoint or the JSON log that cannot be written is a warning naming the file and its flag,
 // and the run goes on with what it has. Returns whether it was written.
 // A flag's first failure is said, its repeats (every --save-iter) are not.
-bool write_or_warn(Run& r, const std::string& flag, const std::string& what, const std::function<void()>& write) {
-    if (!r.speaks()) return true;  // rank 0 writes
+// Under ranks rank 0 writes, the others return at once; a `collective` write (a checkpoint, whose shares
+// every rank gathers) is called on every rank and ends alike on each (save_checkpoint).
+bool write_or_warn(Run& r, const std::string& flag, const std::string& what, const std::function<void()>& write,
+                   bool collective = false) {
+    if (!r.speaks() && !collective) return true;
     try {
         write();
         return true;
     } catch (const Error& e) {
-        if (r.warned_writes.insert(flag).second)
+        if (r.speaks() && r.warned_writes.insert(flag).second)
             r.log << "warning: " << what << " (" << flag << ") was not written; the run goes on (" << e.what()
                   << "); further failures of " << flag << " are not reported" << std::endl;
         return false;
@@ -321,9 +324,10 @@ bool write_or_warn(Run& r, const std::string& flag, const std::string& what, con
 }
 
 void save_checkpoint_now(Run& r, const Scale& sc, int k) {
-    const OptimizerState st = sc.opt->save();  // (under ranks a collective: every rank's share to rank 0)
+    const OptimizerState st = sc.opt->save();  // under ranks each rank's shares, gathered as they are written
     if (write_or_warn(r, "--checkpoint", "the checkpoint " + r.ckpt_path,
-                      [&] { save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, sc.opt->name(), st); }))
+                      [&] { save_checkpoint(r.ckpt_path, r.fp, int(sc.index), k, sc.x, sc.opt->name(), st, &r.ranks); },
+                      true))
         r.wrote_checkpoint = true;
 }
 
@@ -334,15 +338,25 @@ void write_log_or_warn(Run& r) {
 // When the work would otherwise be lost (the result or the Ctrl-C state cannot be written): a checkpoint
 // written by `save` at the checkpoint's path or, when that fails too (it is often on the same full disk),
 // under a new name in the system's temporary folder. Returns where, or "" with each failure in `why`.
-std::string keep_checkpoint_somewhere(Run& r, const std::function<void(const std::string&)>& save, std::string& why) {
+// Under ranks rank 0 writes and says where; a `collective` save (every rank gathering the shares, rank 0's
+// outcome on each) is made by every rank for as many places as rank 0 tries.
+std::string keep_checkpoint_somewhere(Run& r, const std::function<void(const std::string&)>& save, std::string& why,
+                                      bool collective = false) {
     namespace fs = std::filesystem;
-    if (!r.speaks()) return r.ckpt_path;  // rank 0 writes, and says where
+    if (!r.speaks() && !collective) return r.ckpt_path;
     std::vector<std::string> places{r.ckpt_path};
-    std::error_code ec;
-    const fs::path tmp = fs::temp_directory_path(ec);
-    if (!ec) {
-        const fs::path other = tmp / ("stylize-" + std::to_string(::getpid()) + "-" + fs::path(r.ckpt_path).filename().string());
-        if (!fs::exists(other, ec)) places.push_back(other.string());
+    if (r.speaks()) {
+        std::error_code ec;
+        const fs::path tmp = fs::temp_directory_path(ec);
+        if (!ec) {
+            const fs::path other = tmp / ("stylize-" + std::to_string(::getpid()) + "-" + fs::path(r.ckpt_path).filename().string());
+            if (!fs::exists(other, ec)) places.push_back(other.string());
+        }
+    }
+    if (collective) {  // the others try as often (their places are never written: rank 0 writes)
+        int tries = int(places.size());
+        r.ranks.broadcast(&tries, sizeof tries, 0);
+        places.resize(size_t(tries), r.ckpt_path);
     }
     for (const std::string& place : places) {
         try {
@@ -401,7 +415,8 @@ void after_evaluation(Run& r, Scale& sc, int k) {
     std::string why;
     const OptimizerState st = sc.opt->save();
     const std::string ckpt = keep_checkpoint_somewhere(
-        r, [&](const std::string& path) { save_checkpoint(path, r.fp, int(sc.index), k, sc.x, sc.opt->name(), st); }, why);
+        r, [&](const std::string& path) { save_checkpoint(path, r.fp, int(sc.index), k, sc.x, sc.opt->name(), st, &r.ranks); },
+        why, true);
     write_log_or_warn(r);
     const std::string where = "interrupted at iteration " + std::to_string(k) + " of scale " + std::to_string(sc.size) + ": ";
     if (ckpt.empty())

@@ -59,15 +59,7 @@ void run(Optimizer& opt, Tensor& x, const Objective_fn& f, int iterations) {
     for (int k = 1; k <= iterations; ++k) opt.step(x, f, k < iterations);
 }
 
-// A temporary folder for one test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("nst_test_" + name + "_" + std::to_string(::getpid()))) {
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& f) const { return (path / f).string(); }
-};
+using test::TempDir;
 
 // Random smooth-ish test images (a colour gradient plus noise), written as PNGs.
 void write_test_image(const std::string& path, int w, int h, uint64_t seed) {

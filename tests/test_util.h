@@ -1,8 +1,12 @@
 // Helpers shared by the tests: relative error, a float64 finite-difference gradient checker with kink
 // skipping, and the CUDA skip macro.
 #pragma once
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdint>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -14,6 +18,23 @@
 #include "kernels/registry.h"
 
 namespace nst::test {
+
+// A folder of its own for one test (several in one test stay apart), removed afterwards.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& name = "frames") {
+        static std::atomic<int> counter{0};
+        path = std::filesystem::temp_directory_path() /
+               ("nst_test_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::string operator/(const std::string& n) const { return (path / n).string(); }
+};
 
 // ‖a − b‖ / ‖b‖ (b is the reference); absolute when the reference is all zeros.
 inline double rel_err(const std::vector<double>& a, const std::vector<double>& b) {

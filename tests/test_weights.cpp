@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/autograd.h"
 #include "layers/vgg19.h"
@@ -228,4 +229,48 @@ TEST_CASE("real VGG-19 from ../shared: every shape, and finite non-trivial activ
         CHECK(positive > v.size() / 50);  // a ReLU layer of a real network on a real photo is far from all-zero
         CHECK(sum / double(v.size()) > 1e-3);
     }
+}
+
+TEST_CASE("a safetensors file written a tensor at a time reads back as the whole-file writer's, and is never left half-written", "[weights]") {
+    const test::TempDir tmp("safetensors_writer");
+    const std::string dir = tmp.path.string();
+    WeightFile w;
+    w.metadata = {{"kind", "test"}, {"n", "3"}};
+    w.tensors["a"] = {{2, 3}, {1, 2, 3, 4, 5, 6}};
+    w.tensors["b"] = {{5}, {-1, -2, -3, -4, -5}};
+    w.tensors["c"] = {{}, {7}};
+    const std::string path = dir + "/streamed.safetensors";
+    {
+        SafetensorsWriter s(path, {{"a", {2, 3}}, {"b", {5}}, {"c", {}}}, w.metadata);
+        const std::vector<float>& a = w.tensors["a"].values;
+        s.write(a.data(), 4);  // pieces that cross the tensors' bounds
+        std::vector<float> rest{5, 6, -1, -2};
+        s.write(rest.data(), rest.size());
+        std::vector<float> tail{-3, -4, -5, 7};
+        s.write(tail.data(), tail.size());
+        s.commit();
+    }
+    CHECK(read_file_bytes(path) == serialize_safetensors(w));  // the same order: the same bytes
+    const WeightFile back = read_safetensors(path);
+    CHECK(back.metadata == w.metadata);
+    CHECK(max_abs_diff(back, w) == 0);
+
+    // Too few values, or too many: an error naming the file, and nothing at the path.
+    const std::string bad = dir + "/bad.safetensors";
+    {
+        SafetensorsWriter s(bad, {{"a", {2, 3}}}, {});
+        s.write(w.tensors["a"].values.data(), 5);
+        CHECK_THROWS_WITH(s.commit(), Catch::Contains(bad) && Catch::Contains("5 of its 6"));
+    }
+    {
+        SafetensorsWriter s(bad, {{"b", {5}}}, {});
+        CHECK_THROWS_WITH(s.write(w.tensors["a"].values.data(), 6), Catch::Contains("more values"));
+    }  // destroyed uncommitted
+    CHECK_FALSE(std::filesystem::exists(bad));
+    for (const auto& e : std::filesystem::directory_iterator(dir))  // no temporary file left behind
+        CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
+    CHECK_THROWS_WITH(SafetensorsWriter(dir + "/dup.safetensors", {{"a", {1}}, {"a", {1}}}, {}),
+                      Catch::Contains("named twice"));
+    CHECK_THROWS_WITH(SafetensorsWriter(dir + "/no/such/dir/x.safetensors", {{"a", {1}}}, {}),
+                      Catch::Contains("no/such/dir/x.safetensors: cannot write"));
 }

@@ -10,24 +10,10 @@
 #include <vector>
 
 #include "media/image.h"
+#include "tests/test_util.h"
 
 namespace nst::test {
 
-struct TempDir {
-    std::filesystem::path path;
-    explicit TempDir(const std::string& name = "frames") {
-        static std::atomic<int> counter{0};  // several in one test stay apart
-        path = std::filesystem::temp_directory_path() /
-               ("nst_video_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        std::filesystem::remove_all(path);
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& n) const { return (path / n).string(); }
-};
 
 
 // A w x h window of `img` whose left edge is at x0 (the camera pans right by dx per frame: the content

@@ -125,27 +125,46 @@ WeightFile parse_safetensors(const std::string& b, const std::string& name) {
 
 WeightFile read_safetensors(const std::string& path) { return parse_safetensors(read_file_bytes(path), path); }
 
-std::string serialize_safetensors(const WeightFile& w) {
+namespace {
+
+struct HeaderEntry {
+    std::string name, dtype;
+    const std::vector<int64_t>& shape;
+    uint64_t bytes;
+};
+
+// The 8-byte length and the JSON header (padded to 8 bytes), the data laid out in the entries' order.
+std::string header_bytes(const std::vector<HeaderEntry>& entries, const std::map<std::string, std::string>& metadata) {
     nlohmann::ordered_json h;
-    if (!w.metadata.empty()) {
+    if (!metadata.empty()) {
         nlohmann::ordered_json m = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : w.metadata) m[k] = v;
+        for (const auto& [k, v] : metadata) m[k] = v;
         h["__metadata__"] = m;
     }
     uint64_t offset = 0;
-    for (const auto& [name, t] : w.tensors) {
-        if (t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16")
-            throw Error("safetensors: cannot write tensor '" + name + "' as " + t.dtype + " (F32, F16 or BF16)");
-        const uint64_t bytes = uint64_t(t.values.size()) * (t.dtype == "F32" ? 4 : 2);
-        h[name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
+    for (const HeaderEntry& e : entries) {
+        if (h.contains(e.name)) throw Error("safetensors: tensor '" + e.name + "' named twice");
+        h[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes}}};
+        offset += e.bytes;
     }
     std::string header = h.dump();
     while (header.size() % 8) header += ' ';
     std::string out(8, '\0');
     const uint64_t n = header.size();
     for (int i = 0; i < 8; ++i) out[size_t(i)] = char((n >> (8 * i)) & 0xff);
-    out += header;
+    return out + header;
+}
+
+}  // namespace
+
+std::string serialize_safetensors(const WeightFile& w) {
+    std::vector<HeaderEntry> entries;
+    for (const auto& [name, t] : w.tensors) {
+        if (t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16")
+            throw Error("safetensors: cannot write tensor '" + name + "' as " + t.dtype + " (F32, F16 or BF16)");
+        entries.push_back({name, t.dtype, t.shape, uint64_t(t.values.size()) * (t.dtype == "F32" ? 4 : 2)});
+    }
+    std::string out = header_bytes(entries, w.metadata);
     for (const auto& [name, t] : w.tensors) {
         if (t.dtype == "F32") {
             out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
@@ -160,5 +179,30 @@ std::string serialize_safetensors(const WeightFile& w) {
 }
 
 void write_safetensors(const std::string& path, const WeightFile& w) { write_file_atomic(path, serialize_safetensors(w)); }
+
+SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<Entry>& entries,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(path), file_(path) {
+    std::vector<HeaderEntry> h;
+    for (const Entry& e : entries) {
+        const int64_t n = checked_numel(e.shape, "safetensors: tensor '" + e.name + "'", INT64_MAX / 4);
+        h.push_back({e.name, "F32", e.shape, uint64_t(n) * 4});
+        expected_ += uint64_t(n);
+    }
+    const std::string header = header_bytes(h, metadata);
+    file_.append(header.data(), header.size());
+}
+
+void SafetensorsWriter::write(const float* values, size_t n) {
+    if (written_ + n > expected_) throw Error(path_ + ": more values written than its tensors hold");
+    file_.append(reinterpret_cast<const char*>(values), n * sizeof(float));
+    written_ += n;
+}
+
+void SafetensorsWriter::commit() {
+    if (written_ != expected_)
+        throw Error(path_ + ": " + std::to_string(written_) + " of its " + std::to_string(expected_) + " values written");
+    file_.commit();
+}
 
 }  // namespace nst::weights

@@ -5,7 +5,9 @@
 // file is checked against the file before anything is allocated; a bad file gives an nst::Error naming
 // the file and what is wrong with it, never a crash.
 #pragma once
+#include <map>
 #include <string>
+#include <vector>
 
 #include "weights/weight_file.h"
 
@@ -17,6 +19,27 @@ WeightFile parse_safetensors(const std::string& bytes, const std::string& name);
 // Serialises float32 tensors (sorted by name) and metadata; header padded to 8 bytes.
 std::string serialize_safetensors(const WeightFile& w);
 void write_safetensors(const std::string& path, const WeightFile& w);  // atomic
+
+// A file of float32 tensors written one after another, never whole in memory (a checkpoint of a print's
+// optimiser state can be gigabytes): the header (each name and shape, in the order given, and the
+// metadata) first, then each tensor's values in that order, in pieces of any size; commit() checks that
+// every value came and renames the file into place (AtomicFileWriter: nothing half-written remains).
+class SafetensorsWriter {
+  public:
+    struct Entry {
+        std::string name;
+        std::vector<int64_t> shape;
+    };
+    SafetensorsWriter(const std::string& path, const std::vector<Entry>& entries,
+                      const std::map<std::string, std::string>& metadata);
+    void write(const float* values, size_t n);
+    void commit();
+
+  private:
+    std::string path_;
+    AtomicFileWriter file_;
+    uint64_t expected_ = 0, written_ = 0;  // values
+};
 
 bool looks_like_safetensors(const std::string& bytes);
 
