@@ -59,6 +59,10 @@ inline void add_style_flags(CLI::App& app, StylizeOptions& o, StyleFlagLists& s)
     app.add_flag("--lbfgs-line-search", o.lbfgs_line_search, "strong-Wolfe line search instead of neural-style's fixed "
                  "step; without it the loss jumps up for one iteration (the third) before it falls, so very short runs "
                  "(under about 10 iterations) end better with it");
+    app.add_flag("--lbfgs-reserve-history", o.lbfgs_reserve_history, "take the memory of the whole L-BFGS history at "
+                 "the start (on the CPU it is otherwise taken as the history fills): a print that cannot hold it fails in "
+                 "its first seconds rather than hours in, and a short run shows the memory a long one needs (a GPU "
+                 "always takes it at the start)");
     app.add_flag("--original-colors", o.original_colors, "keep the content's colours (luminance transfer)");
     app.add_option("--seed", o.seed, "random seed of --init random (default 0)")
         ->check(CLI::Validator(  // else CLI11 reads -1 as 2^64 - 1 without a word

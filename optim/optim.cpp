@@ -40,10 +40,11 @@ class Lbfgs : public Optimizer {
         // The pairs are allocated up front (no allocation in the loop, on any device) but not written: on
         // the CPU their pages are untouched until a pair is stored, so a run's resident memory grows with
         // the pairs it has (as PyTorch's list does) instead of holding 2 x history images from the start
-        // (400 MiB at 512 px). Only the first pairs_ slots are ever read.
+        // (400 MiB at 512 px). Only the first pairs_ slots are ever read. `reserve` writes them all now: the
+        // memory a full history needs is then taken (or refused) at the start, not hours into a run.
         for (int i = 0; i < o.history; ++i) {
-            s_.push_back(Tensor::empty({n}, DType::F32, d));
-            y_.push_back(Tensor::empty({n}, DType::F32, d));
+            s_.push_back(o.reserve ? Tensor::zeros({n}, DType::F32, d) : Tensor::empty({n}, DType::F32, d));
+            y_.push_back(o.reserve ? Tensor::zeros({n}, DType::F32, d) : Tensor::empty({n}, DType::F32, d));
             ro_.push_back(scalar(d));
             al_.push_back(scalar(d));
         }

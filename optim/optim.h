@@ -60,6 +60,7 @@ struct LbfgsOptions {
     int history = 100;             // --lbfgs-num-correction
     double learning_rate = 1.0;    // neural-style's fixed step
     bool line_search = false;      // strong Wolfe (c1 = 1e-4, c2 = 0.9)
+    bool reserve = false;          // write every history slot at the start (see the constructor)
     // When x is one shard of a vector spread over processes (mpirun stylize): each of the optimiser's
     // sums over x (the dot products and the first step's |g|_1) goes through this, which must return the
     // sum over every shard, the same bits on every process (dist::sum_in_rank_order). Every other

@@ -1,7 +1,9 @@
 // stylize's checkpoints (contract in checkpoint.h).
 #include "stylize/checkpoint.h"
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -215,27 +217,38 @@ struct Mismatch {
     std::string text;
     bool in_fingerprint = false;
 };
-Mismatch checkpoint_mismatch(weights::WeightFile& f, const RunFingerprint& fp, const StylizeOptions& o) {
-    if (f.metadata["nst_checkpoint"] != "2")
+Mismatch checkpoint_mismatch(std::map<std::string, std::string>& meta, const RunFingerprint& fp, const StylizeOptions& o) {
+    if (meta["nst_checkpoint"] != "2")
         return {"made by an older stylize that recorded paths rather than contents; it cannot be resumed, start the run again"};
-    if (std::string diff = fingerprint_differences(f.metadata["fingerprint"], fp); !diff.empty()) return {diff, true};
-    if (f.metadata["optimizer"] != o.optimizer) return {"made with --optimizer " + f.metadata["optimizer"]};
+    if (std::string diff = fingerprint_differences(meta["fingerprint"], fp); !diff.empty()) return {diff, true};
+    if (meta["optimizer"] != o.optimizer) return {"made with --optimizer " + meta["optimizer"]};
     return {};
 }
 
-// The run's state from a checkpoint of this run; errors name --resume.
-Checkpoint checkpoint_from(weights::WeightFile& f, const std::string& path, const StylizeOptions& o, Device d) {
+// A checkpoint file's header, read without its data: what it says of itself is checked before a byte of
+// the state is read.
+struct CheckpointFile {
+    std::string path;
+    std::ifstream in;
+    weights::SafetensorsIndex index;
+};
+
+// The run's state from a checkpoint of this run; errors name --resume. Under several ranks each vector of
+// the image's length is read as this rank's share only (the sharded optimiser keeps no more).
+Checkpoint checkpoint_from(CheckpointFile& f, const StylizeOptions& o, Device d, const dist::Communicator* ranks) {
+    const std::string& path = f.path;
+    std::map<std::string, std::string>& meta = f.index.metadata;
     Checkpoint c;
     const int scales = o.scales.empty() ? 1 : int(o.scales.size());
     try {
-        c.scale_index = std::stoi(f.metadata.at("scale_index"));
-        c.iteration = std::stoi(f.metadata.at("iteration"));
+        c.scale_index = std::stoi(meta.at("scale_index"));
+        c.iteration = std::stoi(meta.at("iteration"));
     } catch (const std::exception&) {
         throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is missing or malformed");
     }
     if (c.scale_index < 0 || c.scale_index >= scales || c.iteration < 1)
         throw Error("--resume " + path + ": the checkpoint's position (scale, iteration) is out of range");
-    c.finished = f.metadata.count("finished") != 0;
+    c.finished = meta.count("finished") != 0;
     if (c.finished && (c.scale_index != scales - 1 || c.iteration != o.num_iterations))
         throw Error("--resume " + path + ": the checkpoint holds the finished image of --num-iterations " +
                     std::to_string(c.iteration) + ", which it writes without iterating; pass --num-iterations " +
@@ -244,12 +257,21 @@ Checkpoint checkpoint_from(weights::WeightFile& f, const std::string& path, cons
         throw Error("--resume " + path + ": the checkpoint is at iteration " + std::to_string(c.iteration) +
                     ", past --num-iterations " + std::to_string(o.num_iterations) + "; pass --num-iterations " +
                     std::to_string(c.iteration) + " or more to continue it");
-    for (auto& [k, t] : f.tensors) {
-        Tensor v = Tensor::from_vector(t.values, t.shape).to(d);
+    const auto x = f.index.tensors.find("x");
+    if (x == f.index.tensors.end()) throw Error("--resume " + path + ": the checkpoint holds no image");
+    const bool shared = ranks && ranks->size() > 1;
+    const dist::Share share = shared ? dist::share_of(x->second.numel, ranks->rank(), ranks->size()) : dist::Share{0, 0};
+    for (const auto& [k, e] : f.index.tensors) {
+        if (k != "x" && k.rfind("opt.", 0) != 0) continue;
+        const bool part = shared && k != "x" && e.numel == x->second.numel;
+        const int64_t first = part ? share.begin : 0, count = part ? share.end - share.begin : e.numel;
+        Tensor v = Tensor::empty(part ? std::vector<int64_t>{count} : e.shape);
+        weights::read_safetensors_values(f.in, f.index, k, first, count, v.data<float>(), "--resume " + path);
+        v = v.to(d);
         if (k == "x") c.x = v;
-        else if (k.rfind("opt.", 0) == 0) c.state.tensors[k.substr(4)] = v;
+        else c.state.tensors[k.substr(4)] = v;
     }
-    for (auto& [k, v] : f.metadata) {
+    for (auto& [k, v] : meta) {
         if (k.rfind("opt.", 0) != 0) continue;
         try {
             c.state.numbers[k.substr(4)] = std::stod(v);
@@ -257,35 +279,45 @@ Checkpoint checkpoint_from(weights::WeightFile& f, const std::string& path, cons
             throw Error("--resume " + path + ": optimizer value '" + k + "' is not a number");
         }
     }
-    if (!c.x.defined()) throw Error("--resume " + path + ": the checkpoint holds no image");
     return c;
+}
+
+// The file's header, or an Error saying why it cannot be read as safetensors.
+void open_checkpoint(CheckpointFile& f, const std::string& path) {
+    f.path = path;
+    f.in.open(path, std::ios::binary);
+    if (!f.in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+    f.index = weights::read_safetensors_index(f.in, path);
 }
 
 }  // namespace
 
-CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
-    weights::WeightFile f;
+CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d,
+                                 const dist::Communicator* ranks) {
+    CheckpointFile f;
     try {
-        f = weights::read_safetensors(path);
+        open_checkpoint(f, path);
     } catch (const Error&) {
         return {CheckpointProbe::NotACheckpoint, "", std::nullopt};
     }
-    if (!f.metadata.count("nst_checkpoint")) return {CheckpointProbe::NotACheckpoint, "", std::nullopt};
-    if (const Mismatch m = checkpoint_mismatch(f, fp, o); !m.text.empty()) return {CheckpointProbe::OtherRun, m.text, std::nullopt};
-    return {CheckpointProbe::ThisRun, "", checkpoint_from(f, path, o, d)};  // the one read of the file
+    if (!f.index.metadata.count("nst_checkpoint")) return {CheckpointProbe::NotACheckpoint, "", std::nullopt};
+    if (const Mismatch m = checkpoint_mismatch(f.index.metadata, fp, o); !m.text.empty())
+        return {CheckpointProbe::OtherRun, m.text, std::nullopt};
+    return {CheckpointProbe::ThisRun, "", checkpoint_from(f, o, d, ranks)};  // the one read of the file
 }
 
-Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d) {
-    weights::WeightFile f;
+Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d,
+                           const dist::Communicator* ranks) {
+    CheckpointFile f;
     try {
-        f = weights::read_safetensors(path);
+        open_checkpoint(f, path);
     } catch (const Error& e) {
         throw Error("--resume " + std::string(e.what()));
     }
-    if (!f.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
-    if (const Mismatch m = checkpoint_mismatch(f, fp, o); !m.text.empty())
+    if (!f.index.metadata.count("nst_checkpoint")) throw Error("--resume " + path + ": not a stylize checkpoint");
+    if (const Mismatch m = checkpoint_mismatch(f.index.metadata, fp, o); !m.text.empty())
         throw Error("--resume " + path + ": " + (m.in_fingerprint ? "the checkpoint belongs to another run: " : "") + m.text);
-    return checkpoint_from(f, path, o, d);
+    return checkpoint_from(f, o, d, ranks);
 }
 
 }  // namespace nst

@@ -73,7 +73,10 @@ void save_finished_checkpoint(const std::string& path, const RunFingerprint& fp,
 
 // Throws nst::Error naming --resume and what differs (each differing option with both values, each
 // differing input file) when the checkpoint does not belong to this run.
-Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d);
+// The file is read in pieces onto `d`, never whole in memory. Under several `ranks` each optimiser vector of
+// the image's length is read as this rank's share (dist::share_of) only: what make_sharded's load() keeps.
+Checkpoint load_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d,
+                           const dist::Communicator* ranks = nullptr);
 
 // What an existing file at the checkpoint's path holds, read before a run that was not given --resume:
 // this run's checkpoint (the same inputs by content and the same options; `checkpoint` is then loaded, as
@@ -84,6 +87,7 @@ struct CheckpointProbe {
     std::string differences;
     std::optional<Checkpoint> checkpoint;
 };
-CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d);
+CheckpointProbe probe_checkpoint(const std::string& path, const RunFingerprint& fp, const StylizeOptions& o, Device d,
+                                 const dist::Communicator* ranks = nullptr);
 
 }  // namespace nst

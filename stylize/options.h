@@ -32,6 +32,7 @@ struct StylizeOptions {
     double learning_rate = 1e1;               // Adam (for 0..255 inputs; rescaled for other conventions)
     int lbfgs_num_correction = 100;
     bool lbfgs_line_search = false;
+    bool lbfgs_reserve_history = false;       // touch the whole history at the start (--lbfgs-reserve-history)
     int print_iter = 50;                      // 0: never
     int save_iter = 100;                      // 0: never; intermediate images and a checkpoint
     std::string output_image = "out.png";

@@ -54,7 +54,7 @@ class Sharded final : public Optimizer {
     void load(const OptimizerState& whole) override {
         OptimizerState st = whole;
         for (auto& [key, t] : st.tensors)
-            if (t.numel() == n_) t = share_of(t);
+            if (t.numel() == n_) t = share_of(t);  // (a share already, as load_checkpoint reads it: kept)
         inner_->load(st);
         has_share_ = false;  // x is the checkpoint's, given at the next step
         sync();

@@ -11,7 +11,8 @@
 // keeps its share of it. save() returns the shares with a collective that gathers one of them
 // (OptimizerState::gather_whole): save_checkpoint writes the one-process state through it a tensor at a
 // time, so a checkpoint resumes on any number of ranks and no rank ever holds the whole state; load()
-// takes a one-process state and keeps its share.
+// takes a one-process state whose vectors are whole (it keeps its share) or this rank's shares already
+// (load_checkpoint under ranks reads no more).
 #pragma once
 #include <functional>
 #include <memory>

@@ -194,7 +194,7 @@ Tensor start_point(Run& r, const Scale& sc) {
     if (r.resume && int(sc.index) == r.resume->scale_index) {
         if (r.resume->x.shape() != Shape{1, 3, h, w})
             throw Error("--resume: the checkpoint's image size does not match this scale");
-        return r.resume->x.to(r.dev);  // (under ranks a checkpoint is read to the host)
+        return r.resume->x.to(r.dev);
     }
     if (r.previous_rgb.defined()) return network_input(r, sc, resize(tensor_to_image(r.previous_rgb), w, h));
     if (r.o.init == "image") return network_input(r, sc, r.in.init.width ? resize(r.in.init, w, h) : sc.content_img);
@@ -570,9 +570,6 @@ void remove_spent_checkpoint(const Run& r) {
     if (r.wrote_checkpoint || resumed_from_it) fs::remove(r.ckpt_path, ec);
 }
 
-// Where a checkpoint's tensors are read to: the run's device, or under several ranks the host (each rank
-// keeps its share of the optimiser's state; the whole of it on every device would undo the sharding).
-Device checkpoint_device(const Run& r) { return r.ranks.size() > 1 ? Device::cpu() : r.dev; }
 
 // Without --resume, a file already at the checkpoint's path: this run's checkpoint is continued (the same
 // command after a kill goes on where it stopped), another run's is refused with both ways out, and a file
@@ -583,7 +580,7 @@ void resume_in_place(Run& r) {
     if (!o.resume.empty() || !std::filesystem::exists(r.ckpt_path)) return;
     const std::string flag = o.checkpoint.empty() ? "the checkpoint " + r.ckpt_path + " (--output-image + .ckpt.safetensors)"
                                                   : "--checkpoint " + r.ckpt_path;
-    CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o, checkpoint_device(r));
+    CheckpointProbe p = probe_checkpoint(r.ckpt_path, r.fp, o, r.dev, &r.ranks);  // (a rank reads its share)
     if (p.kind == CheckpointProbe::NotACheckpoint)
         throw Error(flag + " exists and is not a stylize checkpoint; it is left as it is: name another file with --checkpoint");
     if (o.restart) {
@@ -629,7 +626,7 @@ std::unique_ptr<Optimizer> make_optimizer(const StylizeOptions& o, int64_t n, De
                                           dist::Communicator* ranks) {
     auto make = [&](int64_t n_share) {
         if (o.optimizer != "lbfgs") return make_adam(n_share, d, {o.learning_rate / weight_scale});
-        LbfgsOptions lo{o.lbfgs_num_correction, 1.0, o.lbfgs_line_search, {}};
+        LbfgsOptions lo{o.lbfgs_num_correction, 1.0, o.lbfgs_line_search, o.lbfgs_reserve_history, {}};
         if (ranks && ranks->size() > 1) lo.sum_over_shards = [ranks](double v) { return dist::sum_in_rank_order(*ranks, v); };
         return make_lbfgs(n_share, d, lo);
     };
@@ -692,7 +689,7 @@ StylizeResult run_all(const StylizeOptions& o, std::ostream& log, PreviewServer*
     check_scales_fit_vgg(r.in.content, r.scales, o);
     resume_in_place(r);
     if (!o.resume.empty()) {
-        r.resume = load_checkpoint(o.resume, r.fp, o, checkpoint_device(r));
+        r.resume = load_checkpoint(o.resume, r.fp, o, r.dev, &r.ranks);  // (a rank reads its share)
         log << "resuming " << o.resume << " at scale " << r.scales[size_t(r.resume->scale_index)] << ", iteration "
             << r.resume->iteration << "\n";
     }

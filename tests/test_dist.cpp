@@ -7,6 +7,8 @@
 // an instance norm, which the output does not depend on) takes a sign from its summation order, and two
 // correct runs part by 2·lr there. The moments after step 1 are (1−β1)·g and (1−β2)·g² of the first
 // batch's gradient: they hold the all-reduced gradient itself, which must equal one process's.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,8 @@
 
 #include "base/subprocess.h"
 #include "dist/communicator.h"
+#include "optim/optim.h"
+#include "stylize/checkpoint.h"
 #include "media/image.h"
 #include "tests/catch.h"
 #include "tests/fixtures.h"
@@ -50,6 +54,76 @@ TEST_CASE("dist: a process not started by mpirun is one rank of one, and its col
     w.all_reduce_sum(v, 3);
     CHECK(v[1] == -2.f);
     CHECK(w.describe() == "1 process");
+}
+
+namespace {
+// Rank `r` of `n` for code that asks only who it is (a checkpoint read as a share); its collectives are
+// not for calling.
+struct RankOf final : dist::Communicator {
+    int r, n;
+    RankOf(int r, int n) : r(r), n(n) {}
+    int rank() const override { return r; }
+    int size() const override { return n; }
+    void all_reduce_sum(float*, int64_t) override { FAIL("no collective expected"); }
+    void all_reduce_sum(double*, int64_t) override { FAIL("no collective expected"); }
+    void broadcast(void*, size_t, int) override { FAIL("no collective expected"); }
+    void all_gather(float*, int64_t) override { FAIL("no collective expected"); }
+    void barrier() override { FAIL("no collective expected"); }
+    [[noreturn]] void abort(int) override { std::abort(); }
+    std::string describe() const override { return "test ranks"; }
+};
+}  // namespace
+
+TEST_CASE("dist: a checkpoint is read as each rank's share of the optimiser's vectors, the image and scalars whole", "[dist]") {
+    // An L-BFGS state of 11 values (history 3, 5 steps: the history full) written by one process.
+    const int64_t n = 11;
+    auto opt = make_lbfgs(n, Device::cpu(), {3, 1.0, false});
+    Tensor x = Tensor::uniform({n}, -1, 1, 5);
+    const Objective_fn f = [](const Tensor& at, Tensor& g) {  // Σ (i+1) x_i² / 2
+        std::vector<float> gv(size_t(at.numel()));
+        double v = 0;
+        for (int64_t i = 0; i < at.numel(); ++i) {
+            const float xi = at.data<float>()[i];
+            gv[size_t(i)] = float(i + 1) * xi, v += 0.5 * double(i + 1) * xi * xi;
+        }
+        g = Tensor::from_vector(gv, {at.numel()});
+        return Tensor::full({}, v);
+    };
+    opt->begin(x, f);
+    for (int k = 1; k <= 5; ++k) opt->step(x, f, true);
+    const fs::path dir = fs::temp_directory_path() / ("nst_test_ckpt_share_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string path = (dir / "run.ckpt.safetensors").string();
+    const RunFingerprint fp{{"--content-image", "xxh3:0123"}};
+    StylizeOptions o;
+    o.num_iterations = 10;
+    save_checkpoint(path, fp, 0, 6, x, *opt);
+
+    const Checkpoint whole = load_checkpoint(path, fp, o, Device::cpu());
+    CHECK(whole.x.to_vector<float>() == x.to_vector<float>());
+    CHECK(whole.iteration == 6);
+    for (int rank = 0; rank < 3; ++rank) {
+        INFO("rank " << rank << " of 3");
+        RankOf ranks(rank, 3);
+        const Checkpoint part = load_checkpoint(path, fp, o, Device::cpu(), &ranks);
+        const dist::Share s = dist::share_of(n, rank, 3);
+        CHECK(part.x.to_vector<float>() == x.to_vector<float>());  // every rank needs the whole image
+        REQUIRE(part.state.tensors.size() == whole.state.tensors.size());
+        int shares = 0;
+        for (const auto& [key, t] : whole.state.tensors) {
+            INFO(key);
+            const Tensor& p = part.state.tensors.at(key);
+            const std::vector<float> w = t.to_vector<float>();
+            if (t.numel() == n) {
+                ++shares;
+                CHECK(p.to_vector<float>() == std::vector<float>(w.begin() + s.begin, w.begin() + s.end));
+            } else {
+                CHECK(p.to_vector<float>() == w);
+            }
+        }
+        CHECK(shares == 3 + 2 * 3);  // g, g_old, dir and the 3 pairs
+    }
+    fs::remove_all(dir);
 }
 
 TEST_CASE("dist: one GPU per rank of a machine, from the launcher's local rank, round the visible devices", "[dist]") {

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <istream>
 
 #include <nlohmann/json.hpp>
 
@@ -34,25 +35,23 @@ bool looks_like_safetensors(const std::string& b) {
     return n >= 2 && n <= b.size() - 8 && b[8] == '{';
 }
 
-WeightFile parse_safetensors(const std::string& b, const std::string& name) {
-    auto fail = [&](const std::string& what) -> Error { return Error(name + ": not a valid safetensors file: " + what); };
-    if (b.size() < 8) throw fail(b.empty() ? "the file is empty" : "shorter than its 8-byte header length");
-    const uint64_t n = read_le(b.data(), 8);
-    if (n > kMaxHeader) throw fail("header length " + std::to_string(n) + " is absurd (limit 100 MB)");
-    if (n > b.size() - 8)
-        throw fail("header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(b.size()) +
-                   " bytes): truncated?");
+namespace {
+
+Error invalid(const std::string& name, const std::string& what) { return Error(name + ": not a valid safetensors file: " + what); }
+
+// The header's JSON (n bytes at json) of a file whose data, after the header, is data_size bytes: every
+// entry checked against the data (dtype, shape against its byte range, ranges inside the data and apart).
+SafetensorsIndex parse_index(const char* json, uint64_t n, uint64_t data_size, const std::string& name) {
+    auto fail = [&](const std::string& what) { return invalid(name, what); };
     nlohmann::json h;
     try {
-        h = nlohmann::json::parse(b.begin() + 8, b.begin() + 8 + std::ptrdiff_t(n));
+        h = nlohmann::json::parse(json, json + n);
     } catch (const nlohmann::json::exception& e) {
         throw fail(std::string("header is not JSON (") + e.what() + ")");
     }
     if (!h.is_object()) throw fail("header is not a JSON object");
-    const char* data = b.data() + 8 + n;
-    const uint64_t data_size = b.size() - 8 - n;
-
-    WeightFile w;
+    SafetensorsIndex ix;
+    ix.data_start = 8 + n;
     struct Span { uint64_t begin, end; std::string name; };
     std::vector<Span> spans;
     for (auto it = h.begin(); it != h.end(); ++it) {
@@ -62,7 +61,7 @@ WeightFile parse_safetensors(const std::string& b, const std::string& name) {
             if (!v.is_object()) throw fail("__metadata__ is not an object");
             for (auto m = v.begin(); m != v.end(); ++m) {
                 if (!m.value().is_string()) throw fail("__metadata__ value of '" + m.key() + "' is not a string");
-                w.metadata[m.key()] = m.value().get<std::string>();
+                ix.metadata[m.key()] = m.value().get<std::string>();
             }
             continue;
         }
@@ -92,25 +91,7 @@ WeightFile parse_safetensors(const std::string& b, const std::string& name) {
             throw fail(what + ": shape " + shape_to_string(shape) + " of " + dt + " needs " + std::to_string(numel * eb) +
                        " bytes but data_offsets give " + std::to_string(end - begin));
         spans.push_back({begin, end, key});
-        HostTensor t;
-        t.shape = shape;
-        t.dtype = dt == "F64" ? "F32" : dt;
-        t.values.resize(size_t(numel));
-        const char* p = data + begin;
-        for (int64_t i = 0; i < numel; ++i) {
-            if (dt == "F32") {
-                std::memcpy(&t.values[size_t(i)], p + 4 * i, 4);
-            } else if (dt == "F64") {
-                double d;
-                std::memcpy(&d, p + 8 * i, 8);
-                t.values[size_t(i)] = float(d);
-            } else {
-                uint16_t u;
-                std::memcpy(&u, p + 2 * i, 2);
-                t.values[size_t(i)] = dt == "F16" ? half_to_float(u) : bf16_to_float(u);
-            }
-        }
-        w.tensors[key] = std::move(t);
+        ix.tensors[key] = {dt, shape, numel, begin, end};
     }
     std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
     uint64_t reach = 0;  // furthest end so far, and whose
@@ -120,7 +101,88 @@ WeightFile parse_safetensors(const std::string& b, const std::string& name) {
             throw fail("tensors '" + reacher + "' and '" + s.name + "' overlap in the data");
         if (s.end > reach) reach = s.end, reacher = s.name;
     }
+    return ix;
+}
+
+// The header's length from the first 8 bytes of a file of `size` bytes, checked.
+uint64_t header_length(const char* first8, uint64_t size, const std::string& name) {
+    if (size < 8) throw invalid(name, size == 0 ? "the file is empty" : "shorter than its 8-byte header length");
+    const uint64_t n = read_le(first8, 8);
+    if (n > kMaxHeader) throw invalid(name, "header length " + std::to_string(n) + " is absurd (limit 100 MB)");
+    if (n > size - 8)
+        throw invalid(name, "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size) +
+                                " bytes): truncated?");
+    return n;
+}
+
+// count values of dtype dt at p into out (float32).
+void convert_values(const std::string& dt, const char* p, int64_t count, float* out) {
+    for (int64_t i = 0; i < count; ++i) {
+        if (dt == "F32") {
+            std::memcpy(&out[i], p + 4 * i, 4);
+        } else if (dt == "F64") {
+            double d;
+            std::memcpy(&d, p + 8 * i, 8);
+            out[i] = float(d);
+        } else {
+            uint16_t u;
+            std::memcpy(&u, p + 2 * i, 2);
+            out[i] = dt == "F16" ? half_to_float(u) : bf16_to_float(u);
+        }
+    }
+}
+
+}  // namespace
+
+WeightFile parse_safetensors(const std::string& b, const std::string& name) {
+    const uint64_t n = header_length(b.data(), b.size(), name);
+    const SafetensorsIndex ix = parse_index(b.data() + 8, n, b.size() - 8 - n, name);
+    WeightFile w;
+    w.metadata = ix.metadata;
+    for (const auto& [key, e] : ix.tensors) {
+        HostTensor t;
+        t.shape = e.shape;
+        t.dtype = e.dtype == "F64" ? "F32" : e.dtype;
+        t.values.resize(size_t(e.numel));
+        convert_values(e.dtype, b.data() + ix.data_start + e.begin, e.numel, t.values.data());
+        w.tensors[key] = std::move(t);
+    }
     return w;
+}
+
+SafetensorsIndex read_safetensors_index(std::istream& in, const std::string& name) {
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    if (!in || size < 0) throw Error(name + ": cannot read");
+    in.seekg(0);
+    char first8[8] = {};
+    in.read(first8, std::min<std::streamoff>(8, size));
+    if (!in) throw Error(name + ": read error");
+    const uint64_t n = header_length(first8, uint64_t(size), name);
+    std::string json(size_t(n), '\0');
+    in.read(json.data(), std::streamsize(n));
+    if (!in) throw Error(name + ": read error");
+    return parse_index(json.data(), n, uint64_t(size) - 8 - n, name);
+}
+
+void read_safetensors_values(std::istream& in, const SafetensorsIndex& ix, const std::string& tensor, int64_t first,
+                             int64_t count, float* out, const std::string& name) {
+    const auto it = ix.tensors.find(tensor);
+    if (it == ix.tensors.end()) throw Error(name + ": holds no tensor '" + tensor + "'");
+    const SafetensorsIndex::Entry& e = it->second;
+    if (first < 0 || count < 0 || first > e.numel || count > e.numel - first)
+        throw Error(name + ": values [" + std::to_string(first) + ", " + std::to_string(first + count) + ") of tensor '" +
+                    tensor + "' lie outside its " + std::to_string(e.numel));
+    const size_t eb = dtype_bytes(e.dtype);
+    std::vector<char> piece(size_t(std::min<int64_t>(count, 1 << 18)) * eb);
+    for (int64_t done = 0; done < count;) {  // in pieces: no second copy of a large tensor
+        const int64_t k = std::min<int64_t>(count - done, 1 << 18);
+        in.seekg(std::streamoff(ix.data_start + e.begin + uint64_t(first + done) * eb));
+        in.read(piece.data(), std::streamsize(size_t(k) * eb));
+        if (!in) throw Error(name + ": read error in tensor '" + tensor + "'");
+        convert_values(e.dtype, piece.data(), k, out + done);
+        done += k;
+    }
 }
 
 WeightFile read_safetensors(const std::string& path) { return parse_safetensors(read_file_bytes(path), path); }

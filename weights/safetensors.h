@@ -5,6 +5,7 @@
 // file is checked against the file before anything is allocated; a bad file gives an nst::Error naming
 // the file and what is wrong with it, never a crash.
 #pragma once
+#include <istream>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,24 @@ namespace nst::weights {
 
 WeightFile read_safetensors(const std::string& path);
 WeightFile parse_safetensors(const std::string& bytes, const std::string& name);  // name: for messages
+
+// A file's header alone, read without its data (the same checks as read_safetensors, every range against
+// the file's size), and then any values of one tensor: a rank resuming a checkpoint reads only its share.
+struct SafetensorsIndex {
+    struct Entry {
+        std::string dtype;
+        std::vector<int64_t> shape;
+        int64_t numel;
+        uint64_t begin, end;  // bytes, from data_start
+    };
+    std::map<std::string, Entry> tensors;
+    std::map<std::string, std::string> metadata;
+    uint64_t data_start = 0;  // the data's offset in the file
+};
+SafetensorsIndex read_safetensors_index(std::istream& in, const std::string& name);  // name: for messages
+// Values [first, first + count) of `tensor`, as float32, into out.
+void read_safetensors_values(std::istream& in, const SafetensorsIndex& index, const std::string& tensor, int64_t first,
+                             int64_t count, float* out, const std::string& name);
 
 // Serialises float32 tensors (sorted by name) and metadata; header padded to 8 bytes.
 std::string serialize_safetensors(const WeightFile& w);
