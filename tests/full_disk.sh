@@ -61,3 +61,24 @@ grep -q "warning: the checkpoint disk/two.png.ckpt.safetensors (--checkpoint) wa
 cmp ref1000.png disk/two.png || { echo "FAIL: the run with failed intermediate writes differs from the uninterrupted one"; exit 1; }
 echo "full_disk: intermediate images and checkpoints that could not be written were warnings; the run finished"
 [ "$(grep -c "warning: the checkpoint" two.log)" -eq 1 ] || { echo "FAIL: a repeated write failure was reported more than once"; cat two.log; exit 1; }
+
+# 3. The same under mpirun (issue #25): a checkpoint is written by every rank together (each vector's
+#    shares gathered, rank 0 writing); rank 0's failure on the full disk is one warning, every rank goes on,
+#    and the job ends as the run with room does. Skipped without mpirun.
+command -v mpirun > /dev/null || { echo "full_disk: no mpirun, the ranked part skipped"; exit 0; }
+export OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_btl_tcp_if_include=lo \
+  OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+ranked=(mpirun -np 2 "$stylize" --content-image "$fx/vgg_preview.png" --style-image "$fx/tiny_rgb.png"
+        --weights "$fx/vgg_tiny.safetensors" --image-size 128 --tile-size 64 --print-iter 0 --gpu -1
+        --num-iterations 60 --save-iter 10)
+rm -f disk/two.png && fill
+"${ranked[@]}" --output-image ref_np2.png > /dev/null
+"${ranked[@]}" --output-image disk/three.png > three.log 2> three.err & pid=$!
+for _ in $(seq 1 600); do grep -q "warning: the checkpoint" three.log && break; sleep 0.05; done
+rm disk/filler
+set +e; wait "$pid"; rc=$?; set -e
+[ $rc -eq 0 ] || { echo "FAIL: ranks whose checkpoint could not be written ended with $rc"; cat three.log three.err; exit 1; }
+[ "$(grep -c "warning: the checkpoint disk/three.png.ckpt.safetensors (--checkpoint) was not written" three.log)" -eq 1 ] ||
+  { echo "FAIL: rank 0's failed checkpoint was not one warning"; cat three.log; exit 1; }
+cmp ref_np2.png disk/three.png || { echo "FAIL: the ranks' run with a failed checkpoint differs from the one with room"; exit 1; }
+echo "full_disk: under 2 ranks a checkpoint that could not be written was one warning; the job finished"
