@@ -30,9 +30,14 @@ void cuda_reset_peak();
 struct CpuMemoryStats {
     size_t bytes_in_use = 0;
     size_t peak_bytes_in_use = 0;
+    size_t bytes_cached = 0;  // freed, kept for reuse
 };
 CpuMemoryStats cpu_memory_stats();
 void cpu_reset_peak();
+// The cached host blocks back to the system (with the C library's free memory): what a phase of other
+// shapes left behind, such as a scale's setup (the style image's activations), which the tiled loop
+// never asks for again but which would otherwise stay resident.
+void cpu_empty_cache();
 void cuda_empty_cache();  // return cached blocks to the driver
 
 // CUDA graph memory (used by core/cuda_graph.h): between begin and end, CUDA blocks are handed out from,

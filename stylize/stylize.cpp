@@ -519,6 +519,9 @@ void run_scale(Run& r, size_t si) {
     sc.content_img = resize_longest(r.in.content, sc.size);
     try {
         set_up_scale(r, sc);
+        // The setup's blocks (the style image's activations at its own size, the content's) are never asked
+        // for again by the loop: given back, they do not stay resident beside the optimiser's state.
+        if (!r.dev.is_cuda()) cpu_empty_cache();
         optimise(r, sc);
     } catch (...) {
         rethrow_explaining_memory(sc.content_img, r.dev);
