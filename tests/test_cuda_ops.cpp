@@ -534,7 +534,7 @@ TEST_CASE("L-BFGS and Adam on the GPU follow the CPU run on a quadratic", "[cuda
                 return loss.detach();
             };
             Tensor x = Tensor::zeros({257}, DType::F32, d);
-            auto opt = std::string(kind) == "lbfgs" ? make_lbfgs(257, d, {10, 1.0, false}) : make_adam(257, d, {0.05});
+            auto opt = std::string(kind) == "lbfgs" ? make_lbfgs(257, d, {10, 1.0, false, false, {}}) : make_adam(257, d, {0.05});
             opt->begin(x, f);
             for (int k = 1; k <= 30; ++k) opt->step(x, f, k < 30);
             finals.push_back(x.cpu());

@@ -77,7 +77,7 @@ struct RankOf final : dist::Communicator {
 TEST_CASE("dist: a checkpoint is read as each rank's share of the optimiser's vectors, the image and scalars whole", "[dist]") {
     // An L-BFGS state of 11 values (history 3, 5 steps: the history full) written by one process.
     const int64_t n = 11;
-    auto opt = make_lbfgs(n, Device::cpu(), {3, 1.0, false});
+    auto opt = make_lbfgs(n, Device::cpu(), {3, 1.0, false, false, {}});
     Tensor x = Tensor::uniform({n}, -1, 1, 5);
     const Objective_fn f = [](const Tensor& at, Tensor& g) {  // Σ (i+1) x_i² / 2
         std::vector<float> gv(size_t(at.numel()));

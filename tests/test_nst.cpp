@@ -107,7 +107,7 @@ template <class F> void expect_error(F&& f, const std::string& fragment) {
 TEST_CASE("L-BFGS (fixed step, as neural-style) reaches the minimum of an ill-conditioned quadratic", "[optim]") {
     Quadratic q{{1, 10, 100, 0.5f, 3}, {1, -2, 0.5f, 3, -1}};
     Tensor x = Tensor::zeros({5});
-    auto opt = make_lbfgs(5, Device::cpu(), {10, 1.0, false});
+    auto opt = make_lbfgs(5, Device::cpu(), {10, 1.0, false, false, {}});
     run(*opt, x, q, 40);
     const auto v = x.to_vector<float>();
     for (size_t i = 0; i < v.size(); ++i) CHECK(v[i] == Approx(q.c[i]).margin(1e-4));
@@ -116,7 +116,7 @@ TEST_CASE("L-BFGS (fixed step, as neural-style) reaches the minimum of an ill-co
 
 TEST_CASE("L-BFGS with a strong-Wolfe line search solves Rosenbrock", "[optim]") {
     Tensor x = Tensor::from_vector(std::vector<float>{-1.2f, 1.f}, {2});
-    auto opt = make_lbfgs(2, Device::cpu(), {10, 1.0, true});
+    auto opt = make_lbfgs(2, Device::cpu(), {10, 1.0, true, false, {}});
     run(*opt, x, rosenbrock, 100);
     const auto v = x.to_vector<float>();
     CHECK(v[0] == Approx(1).margin(1e-3));
@@ -142,7 +142,7 @@ TEST_CASE("optimizer state round-trips: save, load, continue equals an uninterru
     Quadratic q{{1, 10, 100}, {1, -2, 0.5f}};
     for (const char* kind : {"lbfgs", "adam"}) {
         INFO(kind);
-        auto make = [&] { return std::string(kind) == "lbfgs" ? make_lbfgs(3, Device::cpu(), {4, 1.0, false}) : make_adam(3, Device::cpu(), {0.1}); };
+        auto make = [&] { return std::string(kind) == "lbfgs" ? make_lbfgs(3, Device::cpu(), {4, 1.0, false, false, {}}) : make_adam(3, Device::cpu(), {0.1}); };
         Tensor a = Tensor::zeros({3});
         auto full = make();
         run(*full, a, q, 12);
@@ -185,14 +185,14 @@ TEST_CASE("L-BFGS takes its history's memory as it fills, or all of it at the st
     for (bool reserve : {false, true}) {
         INFO("reserve " << reserve);
         const double before = resident_mib();
-        auto opt = make_lbfgs(n, Device::cpu(), {8, 1.0, false, reserve});
+        auto opt = make_lbfgs(n, Device::cpu(), {8, 1.0, false, reserve, {}});
         const double grown = resident_mib() - before;
         if (reserve) CHECK(grown > 0.9 * pairs_mib);
         else CHECK(grown < 0.5 * pairs_mib);
     }
     Quadratic q{{1, 10, 100, 3, 0.5f}, {1, -2, 0.5f, 4, -1}};
     Tensor a = Tensor::zeros({5}), b = Tensor::zeros({5});
-    auto lazy = make_lbfgs(5, Device::cpu(), {3, 1.0, false, false}), reserved = make_lbfgs(5, Device::cpu(), {3, 1.0, false, true});
+    auto lazy = make_lbfgs(5, Device::cpu(), {3, 1.0, false, false, {}}), reserved = make_lbfgs(5, Device::cpu(), {3, 1.0, false, true, {}});
     run(*lazy, a, q, 9);
     run(*reserved, b, q, 9);
     CHECK(a.to_vector<float>() == b.to_vector<float>());
