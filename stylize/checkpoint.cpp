@@ -17,7 +17,6 @@
 #include <xxhash.h>
 
 #include "weights/safetensors.h"
-#include "weights/weight_file.h"
 
 namespace nst {
 
@@ -118,36 +117,21 @@ std::map<std::string, std::string> checkpoint_metadata(const RunFingerprint& fp,
             {"fingerprint", nlohmann::json(fp).dump()}};
 }
 
-weights::WeightFile checkpoint_file(const RunFingerprint& fp, const std::string& optimizer, int scale_index, int iteration,
-                                    const Tensor& x) {
-    weights::WeightFile f;
-    f.tensors["x"] = {x.shape(), x.to_vector<float>()};
-    f.metadata = checkpoint_metadata(fp, optimizer, scale_index, iteration);
-    return f;
-}
-
 // A tensor's values into the file: read in place on the host, copied there first from a device.
 void write_values(weights::SafetensorsWriter& w, const Tensor& t) {
     const Tensor h = t.cpu();
     w.write(h.data<float>(), size_t(h.numel()));
 }
 
-}  // namespace
-
-void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
-                     const Optimizer& opt) {
-    save_checkpoint(path, fp, scale_index, iteration, x, opt.name(), opt.save());
-}
-
-void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
-                     const std::string& optimizer, const OptimizerState& st, dist::Communicator* ranks) {
+// Every checkpoint's file: the image, then the optimiser's tensors as "opt.<name>", written a tensor at a
+// time. A sharded state (st.gather_whole) makes this a collective of `ranks` (contract in checkpoint.h).
+void write_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata, const Tensor& x,
+                      const OptimizerState& st, dist::Communicator* ranks) {
     const bool sharded = bool(st.gather_whole);
     if (sharded && !ranks) throw Error("internal: a sharded optimiser state is written by its ranks together");
     auto is_share = [&](const Tensor& t) { return sharded && t.numel() > 1; };
     std::vector<weights::SafetensorsWriter::Entry> entries{{"x", x.shape()}};
     for (const auto& [k, t] : st.tensors) entries.push_back({"opt." + k, is_share(t) ? std::vector<int64_t>{st.whole_length} : t.shape()});
-    std::map<std::string, std::string> metadata = checkpoint_metadata(fp, optimizer, scale_index, iteration);
-    for (const auto& [k, v] : st.numbers) metadata["opt." + k] = fingerprint_number(v);
 
     // Rank 0 writes; after its first error it stops writing but goes on gathering, so no rank is left
     // waiting in a collective.
@@ -178,11 +162,25 @@ void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scal
     if (!failed.empty()) throw Error(failed);
 }
 
+}  // namespace
+
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const Optimizer& opt) {
+    save_checkpoint(path, fp, scale_index, iteration, x, opt.name(), opt.save());
+}
+
+void save_checkpoint(const std::string& path, const RunFingerprint& fp, int scale_index, int iteration, const Tensor& x,
+                     const std::string& optimizer, const OptimizerState& st, dist::Communicator* ranks) {
+    std::map<std::string, std::string> metadata = checkpoint_metadata(fp, optimizer, scale_index, iteration);
+    for (const auto& [k, v] : st.numbers) metadata["opt." + k] = fingerprint_number(v);
+    write_checkpoint(path, metadata, x, st, ranks);
+}
+
 void save_finished_checkpoint(const std::string& path, const RunFingerprint& fp, const std::string& optimizer,
                               int scale_index, int iterations, const Tensor& x) {
-    weights::WeightFile f = checkpoint_file(fp, optimizer, scale_index, iterations, x);
-    f.metadata.emplace("finished", "1");  // emplace: GCC 12 warns falsely (-Wrestrict) on operator[] = "1" here
-    weights::write_safetensors(path, f);
+    std::map<std::string, std::string> metadata = checkpoint_metadata(fp, optimizer, scale_index, iterations);
+    metadata.emplace("finished", "1");  // emplace: GCC 12 warns falsely (-Wrestrict) on operator[] = "1" here
+    write_checkpoint(path, metadata, x, OptimizerState{}, nullptr);
 }
 
 // Every option or input that differs, in the user's terms; empty when the checkpoint belongs to the run.
