@@ -28,6 +28,7 @@
 #include "apps/gemm_ceiling.h"
 #include "core/allocator.h"
 #include "core/cuda_graph.h"
+#include "layers/vgg19.h"
 #include "core/dispatch.h"
 #include "kernels/cpu/cpu_info.h"
 #include "kernels/cpu/gemm.h"
@@ -80,14 +81,17 @@ int main(int argc, char** argv) {
     app.add_option("--evals", evals, "timed evaluations after two warm-ups (default 5)");
     app.add_option("--threads", threads, "CPU threads (default: all hardware threads, or $NST_THREADS)");
     app.add_option("--gpu", gpu, "CUDA device, or -1 for the CPU (default)");
-    bool use_graph = false, tf32 = false;
+    bool use_graph = false, tf32 = false, unfused_relu = false;
     app.add_flag("--cuda-graph", use_graph, "GPU: capture one evaluation as a CUDA graph and time its replays");
+    app.add_flag("--unfused-relu", unfused_relu,
+                 "run each VGG ReLU as an op of its own, not in its conv's epilogue (as NST_FUSE_RELU=0; same results)");
     app.add_flag("--tf32", tf32, "GPU: let cuDNN/cuBLAS and the *_tf32 kernels use TF32 (default: fp32 everywhere)");
     app.add_option("--json", json_path, "also write the figures, the settings and the variants in effect to this JSON file");
     CLI11_PARSE(app, argc, argv);
     try {
         set_cpu_threads(threads);
         set_allow_tf32(tf32);
+        if (unfused_relu) set_vgg_fuse_relu(false);
         if (use_graph && gpu < 0) throw Error("--cuda-graph needs --gpu");
         Device dev = Device::cpu();
         if (gpu >= 0) {
@@ -132,8 +136,9 @@ int main(int argc, char** argv) {
         if (dev.is_cpu())
             std::printf("cpu: %s; isa: %s; gemm micro-kernel %s; OpenBLAS sgemm %.1f GFLOP/s\n", cpu::cpu_model_name().c_str(),
                         cpu::cpu_isa().c_str(), cpu::gemm_kernel_name().c_str(), ceiling_blas);
-        if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, gram kernel %s, TF32 %s%s\n", gpu, conv2d_kernels(dev).name,
-                                        gram_kernels(dev).name, tf32 ? "on" : "off", use_graph ? ", CUDA graph replays" : "");
+        if (dev.is_cuda()) std::printf("nst on cuda:%d, conv2d kernel %s, gram kernel %s, TF32 %s, ReLU %s%s\n", gpu,
+                                        conv2d_kernels(dev).name, gram_kernels(dev).name, tf32 ? "on" : "off",
+                                        vgg_fuse_relu() ? "in the conv epilogue" : "separate", use_graph ? ", CUDA graph replays" : "");
         if (dev.is_cpu())
             std::printf("nst %dx%d threads %d: %.4f s/eval (min %.4f), %.1f GFLOP/eval, %.1f GFLOP/s, sgemm %.1f GFLOP/s (%.0f%%), peak %.0f MiB\n",
                         c.width, c.height, cpu_threads(), med, times.front(), gflop, gflop / med, ceiling,
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
                 {"threads", dev.is_cpu() ? cpu_threads() : 0},
                 {"tf32", tf32},
                 {"cuda_graph", use_graph},
+                {"fused_relu", vgg_fuse_relu()},
                 {"backend", backend() == Backend::Library ? "library" : "own"},
                 {"nst_kernels", kernels_env ? nlohmann::json(kernels_env) : nlohmann::json(nullptr)},
                 {"variants",

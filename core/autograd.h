@@ -40,7 +40,9 @@ struct Edge {
 };
 
 // Maps the gradient of the op's output to one gradient per input (an undefined Tensor where
-// !self.needs_grad(i)).
+// !self.needs_grad(i)). The engine holds grad_out only for the call and reads it no more afterwards, so
+// where grad_out.sole_owner() (no seed the caller kept, no tensor handed to several inputs) a backward may
+// overwrite it in place (conv2d_relu masks it so) instead of holding a second buffer of its size.
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out, const struct Node& self)>;
 
 struct Node {

@@ -22,6 +22,11 @@ PreparedConvWeights prepare_conv2d_weights(const Tensor& w, int stride, int pad)
 // conv2d with prepared weights: used when `prepared` came from the kernel that dispatch picks now (else
 // ignored). w must still be passed: it is what autograd and the other kernels see.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad, const PreparedConvWeights* prepared);
+// relu(conv2d(x, w, b)) as one op: the ReLU runs in the conv kernel's epilogue (ConvShape::relu), so the
+// pre-activation is never written; equal to the two ops to the bit, and its backward masks the gradient
+// by y > 0 before the conv's. Derivation: docs/backprop.md#conv2d-relu.
+Tensor conv2d_relu(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad,
+                   const PreparedConvWeights* prepared = nullptr);
 Tensor relu(const Tensor& x);
 // Square windows: kernel x kernel, stride, zero padding on each side (never wins a max; counts as 0 in
 // an average, whose divisor is always kernel^2).

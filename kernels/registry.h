@@ -44,7 +44,8 @@ struct ReluVariant {
     const char* name;
     bool library;
     void (*forward)(const float* x, float* y, int64_t n);
-    // dx = dy where y > 0, else 0. Uses the output y, so the input can be freed after the forward.
+    // dx = dy where y > 0, else 0. Uses the output y, so the input can be freed after the forward; dx may be
+    // dy (in place: conv2d_relu masks a gradient it owns so).
     void (*backward)(const float* y, const float* dy, float* dx, int64_t n);
 };
 

@@ -18,12 +18,21 @@ struct ConvShape {
     int K = 1, R = 1, S = 1;         // K filters of C x R x S
     int stride_h = 1, stride_w = 1;
     int pad_h = 0, pad_w = 0;        // zero padding on each side
+    // Forward epilogue: y = max(0, conv(x, w) + b), the ReLU that follows every VGG conv, applied where the
+    // kernel writes y instead of in a pass of its own. Every forward kernel honours it; backward kernels
+    // are called with it false (the op masks the gradient first), and shapes derived from this one for a
+    // backward pass (transposed_conv) clear it.
+    bool relu = false;
     NST_HD int P() const { return (H + 2 * pad_h - R) / stride_h + 1; }
     NST_HD int Q() const { return (W + 2 * pad_w - S) / stride_w + 1; }
     NST_HD int64_t x_size() const { return int64_t(N) * C * H * W; }
     NST_HD int64_t w_size() const { return int64_t(K) * C * R * S; }
     NST_HD int64_t y_size() const { return int64_t(N) * K * P() * Q(); }
 };
+
+// The value a forward kernel stores for an accumulated conv + bias v: v, or ReLU(v) under s.relu, by the
+// same test as the relu op (v > 0 ? v : 0), so a fused layer equals conv then relu to the bit.
+template <class T> NST_HD inline T conv_epilogue(T v, const ConvShape& s) { return (s.relu && !(v > T(0))) ? T(0) : v; }
 
 // 2-D pooling: x is (N,C,H,W), y is (N,C,P,Q). Padding never wins a max and counts as zeros in an
 // average (PyTorch's count_include_pad=True), so the average divisor is always R*S.
@@ -67,6 +76,7 @@ NST_HD inline ConvShape transposed_conv(const ConvShape& s) {
     ConvShape t = s;
     t.C = s.K; t.K = s.C; t.H = s.P(); t.W = s.Q();
     t.pad_h = s.R - 1 - s.pad_h; t.pad_w = s.S - 1 - s.pad_w;
+    t.relu = false;  // a gradient, never rectified
     return t;
 }
 

@@ -7,22 +7,25 @@
 
 namespace nst {
 
-Conv2d::Conv2d(Tensor weight, Tensor bias, int stride, int pad)
-    : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), pad_(pad) {
+Conv2d::Conv2d(Tensor weight, Tensor bias, int stride, int pad, bool relu)
+    : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), pad_(pad), relu_(relu) {
     check_defined(weight_, "Conv2d", "weight");
     check_ndim(weight_, 4, "Conv2d", "weight");
 }
 
 Tensor Conv2d::forward(const Tensor& x) const {
-    if (weight_.requires_grad() || weight_.dtype() != DType::F32) return conv2d(x, weight_, bias_, stride_, pad_);
-    if (prepared_.kernel != &conv2d_kernels(weight_.device())) prepared_ = prepare_conv2d_weights(weight_, stride_, pad_);
-    return conv2d(x, weight_, bias_, stride_, pad_, &prepared_);
+    const PreparedConvWeights* prep = nullptr;
+    if (!weight_.requires_grad() && weight_.dtype() == DType::F32) {
+        if (prepared_.kernel != &conv2d_kernels(weight_.device())) prepared_ = prepare_conv2d_weights(weight_, stride_, pad_);
+        prep = &prepared_;
+    }
+    return relu_ ? conv2d_relu(x, weight_, bias_, stride_, pad_, prep) : conv2d(x, weight_, bias_, stride_, pad_, prep);
 }
 
 std::string Conv2d::describe() const {
     return "Conv2d(" + std::to_string(weight_.dim(1)) + " -> " + std::to_string(weight_.dim(0)) + ", " +
            std::to_string(weight_.dim(2)) + "x" + std::to_string(weight_.dim(3)) + ", stride " + std::to_string(stride_) +
-           ", pad " + std::to_string(pad_) + ")";
+           ", pad " + std::to_string(pad_) + ")" + (relu_ ? " + ReLU" : "");
 }
 
 std::vector<Tensor> Module::parameters() const {

@@ -32,8 +32,9 @@ class Conv2d : public Module {
     // weight (K,C,R,S) and bias (K) or undefined; they keep whatever requires_grad they have.
     // Frozen weights (requires_grad false) are prepared for the conv kernel on the first forward and
     // again whenever dispatch picks another kernel (core/ops.h, PreparedConvWeights); a module whose
-    // frozen weight values are changed in place afterwards must be rebuilt.
-    Conv2d(Tensor weight, Tensor bias, int stride = 1, int pad = 0);
+    // frozen weight values are changed in place afterwards must be rebuilt. relu: the ReLU that follows
+    // runs in the conv kernel's epilogue (conv2d_relu), with a FusedReLU standing in for its layer.
+    Conv2d(Tensor weight, Tensor bias, int stride = 1, int pad = 0, bool relu = false);
     Tensor forward(const Tensor& x) const override;
     std::string describe() const override;
     std::vector<std::pair<std::string, Tensor>> named_parameters() const override;
@@ -43,6 +44,7 @@ class Conv2d : public Module {
   private:
     Tensor weight_, bias_;
     int stride_, pad_;
+    bool relu_;
     mutable PreparedConvWeights prepared_;  // a cache: not thread-safe, like the rest of a forward
 };
 
@@ -50,6 +52,18 @@ class ReLU : public Module {
   public:
     Tensor forward(const Tensor& x) const override { return relu(x); }
     std::string describe() const override { return "ReLU"; }
+};
+
+// A ReLU that the conv before it already applied in its epilogue (Conv2d with relu): passes its input on,
+// so that the layer keeps its name and can still be tapped.
+class FusedReLU : public Module {
+  public:
+    explicit FusedReLU(std::string conv) : conv_(std::move(conv)) {}
+    Tensor forward(const Tensor& x) const override { return x; }
+    std::string describe() const override { return "ReLU (in " + conv_ + "'s epilogue)"; }
+
+  private:
+    std::string conv_;
 };
 
 class MaxPool2d : public Module {

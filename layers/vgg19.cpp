@@ -2,11 +2,24 @@
 #include "layers/vgg19.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <algorithm>
 
 #include "core/autograd.h"
 
 namespace nst {
+
+namespace {
+bool& fuse_flag() {
+    static bool on = [] {
+        const char* v = std::getenv("NST_FUSE_RELU");
+        return !(v && std::string(v) == "0");
+    }();
+    return on;
+}
+}  // namespace
+bool vgg_fuse_relu() { return fuse_flag(); }
+void set_vgg_fuse_relu(bool on) { fuse_flag() = on; }
 
 Pooling parse_pooling(const std::string& s) {
     if (s == "max") return Pooling::Max;
@@ -49,7 +62,9 @@ VGG19::VGG19(const weights::Vgg19Weights& w, Device device, const std::vector<st
     for (const auto& t : taps)
         if (layer_index(t) >= deepest) deepest = layer_index(t), deepest_name = t;
     const auto& names = layer_names();
+    const bool fuse = vgg_fuse_relu();
     int conv = 0;
+    std::string fused_into;  // the conv whose epilogue applies the next layer's ReLU, if any
     for (size_t i = 0; i <= deepest; ++i) {
         const std::string& n = names[i];
         if (n.rfind("conv", 0) == 0) {
@@ -63,10 +78,15 @@ VGG19::VGG19(const weights::Vgg19Weights& w, Device device, const std::vector<st
             // Uploaded once; requires_grad stays false, so these are frozen leaves.
             Tensor weight = Tensor::from_vector(wt.values, wt.shape).to(device);
             Tensor bias = Tensor::from_vector(bt.values, bt.shape).to(device);
-            net_.add(n, std::make_unique<Conv2d>(weight, bias, 1, 1));
+            // Its ReLU in the conv's epilogue unless the conv's own output is a tap (it must stay unrectified).
+            const bool relu = fuse && i < deepest && std::find(taps.begin(), taps.end(), n) == taps.end();
+            net_.add(n, std::make_unique<Conv2d>(weight, bias, 1, 1, relu));
+            fused_into = relu ? n : "";
             ++conv;
         } else if (n.rfind("relu", 0) == 0) {
-            net_.add(n, std::make_unique<ReLU>());
+            if (fused_into.empty()) net_.add(n, std::make_unique<ReLU>());
+            else net_.add(n, std::make_unique<FusedReLU>(fused_into));
+            fused_into.clear();
         } else if (pooling == Pooling::Max) {
             net_.add(n, std::make_unique<MaxPool2d>(2, 2));
         } else {

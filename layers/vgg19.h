@@ -13,6 +13,12 @@
 
 namespace nst {
 
+// Whether a VGG19 built from now on runs each ReLU in its conv's epilogue (conv2d_relu; a conv that is
+// itself a tap keeps a separate ReLU). On by default; NST_FUSE_RELU=0 or set_vgg_fuse_relu(false) turns it
+// off, for comparing the two (the results are equal to the bit).
+bool vgg_fuse_relu();
+void set_vgg_fuse_relu(bool on);
+
 enum class Pooling { Max, Avg };
 Pooling parse_pooling(const std::string& s);  // "max" | "avg"
 

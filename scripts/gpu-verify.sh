@@ -127,6 +127,7 @@ doc = {
     "pytorch_fp32_ms_per_eval": ms("torch-fp32"),
     "pytorch_tf32_ms_per_eval": ms("torch-tf32"),
     "library_tf32_ms_per_eval": ms("library-tf32"),
+    "own_tf32_unfused_relu_ms_per_eval": ms("own-tf32-unfused"),
     "conv_fp32_pct_of_cudnn": conv_best,
     "conv_fp32_pct_of_cudnn_heuristic": conv_heur,
     "gram_pct_of_cublas": gram_pct,
@@ -302,6 +303,8 @@ else
     NST_KERNELS=$mma ev own-tf32 25 "$b/bench_eval" "${common[@]}" --gpu 0 --cuda-graph --tf32 \
       || NST_KERNELS=$mma ev own-tf32-eager 25 "$b/bench_eval" "${common[@]}" --gpu 0 --tf32 \
       || NST_KERNELS=conv2d=igemm_tf32,gram=syrk_tf32 ev own-tf32-older 25 "$b/bench_eval" "${common[@]}" --gpu 0 --cuda-graph --tf32
+    # The ReLU epilogue's worth: the same TF32 run with each ReLU as an op of its own (equal results).
+    NST_KERNELS=$mma ev own-tf32-unfused 25 "$b/bench_eval" "${common[@]}" --gpu 0 --cuda-graph --tf32 --unfused-relu
     NST_BACKEND=library ev library-tf32 25 "$b/bench_eval" "${common[@]}" --gpu 0 --tf32
   fi
   ev torch-tf32 40 "${torch[@]}" --tf32

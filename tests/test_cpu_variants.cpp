@@ -60,6 +60,42 @@ TEST_CASE("conv2d: every CPU variant matches the reference, forward and all thre
     CHECK(variants >= 2);  // winograd and im2col_gemm on the project's GEMM, in every build
 }
 
+// The fused ReLU (ConvShape::relu) must equal relu(conv2d) to the bit in every variant: the epilogue
+// rectifies the very value the plain kernel stores. Shapes reach every path: Winograd (same and valid),
+// the direct kernel (thin, 3x3 up to 64 channels, stride 2), im2col + GEMM (5x5, 1x1, stride 2 pad 1).
+TEST_CASE("conv2d_relu: every CPU variant equals relu(conv2d) to the bit, forward and gradients", "[cpu]") {
+    struct Case { int N, C, H, W, K, R, S, stride, pad; };
+    const Case cases[] = {{1, 3, 7, 5, 5, 3, 3, 1, 1},    {2, 17, 13, 9, 33, 3, 3, 2, 1}, {2, 5, 11, 8, 7, 5, 5, 1, 2},
+                          {1, 67, 45, 38, 65, 3, 3, 1, 1}, {1, 3, 21, 41, 32, 9, 9, 1, 0}, {2, 5, 15, 70, 6, 3, 3, 2, 0},
+                          {1, 80, 9, 13, 70, 3, 3, 1, 0},  {1, 4, 6, 5, 3, 1, 1, 1, 0}};
+    for (const auto& v : conv2d_variants(DeviceKind::CPU)) {
+        ScopedVariant pin("conv2d", v.name);
+        uint64_t seed = 300;
+        for (const Case& c : cases) {
+            INFO("variant " << v.name << ": N" << c.N << " C" << c.C << " " << c.H << "x" << c.W << " K" << c.K << " "
+                            << c.R << "x" << c.S << " stride " << c.stride << " pad " << c.pad);
+            Tensor x1 = Tensor::uniform({c.N, c.C, c.H, c.W}, -1, 1, ++seed).requires_grad_();
+            Tensor w1 = Tensor::uniform({c.K, c.C, c.R, c.S}, -1, 1, ++seed).requires_grad_();
+            Tensor b1 = Tensor::uniform({c.K}, -1, 1, ++seed).requires_grad_();
+            Tensor x2 = x1.clone().requires_grad_(), w2 = w1.clone().requires_grad_(), b2 = b1.clone().requires_grad_();
+            const Tensor g = Tensor::uniform({c.N, c.K, (c.H + 2 * c.pad - c.R) / c.stride + 1,
+                                              (c.W + 2 * c.pad - c.S) / c.stride + 1}, -1, 1, ++seed);
+            Tensor two = relu(conv2d(x1, w1, b1, c.stride, c.pad));
+            Tensor one = conv2d_relu(x2, w2, b2, c.stride, c.pad);
+            two.backward(g);
+            one.backward(g);
+            REQUIRE(test::same_bits(one, two));
+            int64_t zeros = 0;
+            for (int64_t i = 0; i < one.numel(); ++i) zeros += one.data<float>()[i] == 0.f;
+            CHECK(zeros > 0);               // the mask rectified something...
+            CHECK(zeros < one.numel());     // ...and kept something
+            CHECK(test::same_bits(x2.grad(), x1.grad()));
+            CHECK(test::same_bits(w2.grad(), w1.grad()));
+            CHECK(test::same_bits(b2.grad(), b1.grad()));
+        }
+    }
+}
+
 TEST_CASE("conv2d: Winograd with prepared frozen weights matches the reference across tile blocks", "[cpu]") {
     // Blocks of 8 tiles: the 13x19 image has 4x5 tiles, so forward and the overlapping backward scatter
     // both cross block boundaries.

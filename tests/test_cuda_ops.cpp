@@ -100,6 +100,8 @@ const ConvCase kConvCases[] = {
     {1, 1, 1, 1, 3, 1, 1, 1, 0, true},       // 1x1 everything
     {2, 5, 11, 8, 7, 5, 5, 1, 2, false},     // 5x5 pad 2, no bias
     {1, 6, 9, 10, 4, 2, 3, 2, 1, true},      // rectangular kernel
+    {2, 13, 19, 37, 16, 3, 3, 1, 1, false},  // K 16 and backward-data's K' 13 (thin kernel, 16 filters), ragged tiles
+    {1, 9, 10, 33, 7, 3, 3, 1, 1, true},     // K 7 (8 filters) and K' 9; 9 input channels: a second stage of 8
 #ifndef __SANITIZE_THREAD__
     {1, 67, 45, 38, 65, 3, 3, 1, 1, true},   // large, VGG-like
 #else
@@ -615,6 +617,66 @@ TEST_CASE("conv2d: every own CUDA rung on the VGG-19 layer shapes at 24x17, plai
             compare_prepared(v.name, ConvCase{1, l.C, 24, 17, l.K, 3, 3, 1, 1, true}, 51);
         }
     }
+}
+
+// The ReLU in the conv's epilogue (conv2d_relu, as VGG19 runs every conv that is not a tap), on each own
+// rung: its forward follows the CPU reference, and forward and gradients equal relu(conv2d) on the same
+// rung to the bit (relu(conv2d)'s own agreement with the CPU is the tests above). Gradients are not
+// compared with the CPU's here: an output within rounding of 0 may be rectified on one side only, and
+// then its whole upstream gradient differs (a kink, not an error). Odd shapes (x, w and b gradients) and
+// VGG-19's at 24x17 (x): conv4_1 is split over K there in the mma rung, so the ReLU runs in the split
+// reduce, and conv1_1's backward-data runs on the thin kernel.
+namespace {
+void compare_fused_relu(const std::string& variant, const ConvCase& c, uint64_t seed, bool weight_grads) {
+    INFO("conv2d_relu, variant " << variant << ": N" << c.N << " C" << c.C << " " << c.H << "x" << c.W << " K" << c.K
+                                 << " " << c.R << "x" << c.S << " stride " << c.stride << " pad " << c.pad);
+    const Tensor xh = Tensor::uniform({c.N, c.C, c.H, c.W}, -1, 1, seed);
+    const Tensor wh = Tensor::uniform({c.K, c.C, c.R, c.S}, -1, 1, seed + 1);
+    const Tensor bh = c.bias ? Tensor::uniform({c.K}, -1, 1, seed + 2) : Tensor();
+    Tensor ref;
+    {
+        ScopedVariant r("conv2d", "reference");
+        ref = conv2d_relu(xh, wh, bh, c.stride, c.pad);
+    }
+    ScopedVariant pin("conv2d", variant);
+    auto leaf = [&](const Tensor& h, bool grad) {
+        if (!h.defined()) return Tensor();
+        Tensor d = h.to(Device::cuda());
+        return grad ? d.requires_grad_() : d;
+    };
+    Tensor x1 = leaf(xh, true), w1 = leaf(wh, weight_grads), b1 = leaf(bh, weight_grads);
+    Tensor x2 = leaf(xh, true), w2 = leaf(wh, weight_grads), b2 = leaf(bh, weight_grads);
+    Tensor one = conv2d_relu(x1, w1, b1, c.stride, c.pad), two = relu(conv2d(x2, w2, b2, c.stride, c.pad));
+    CHECK(test::rel_err(one, ref) < tolerance(variant));
+    const Tensor g = Tensor::uniform(ref.shape(), -1, 1, seed + 3).to(Device::cuda());
+    one.backward(g);
+    two.backward(g);
+    CHECK(test::same_bits(one, two));
+    CHECK(test::same_bits(x1.grad(), x2.grad()));
+    if (weight_grads) {
+        CHECK(test::same_bits(w1.grad(), w2.grad()));
+        if (c.bias) CHECK(test::same_bits(b1.grad(), b2.grad()));
+    }
+}
+}  // namespace
+
+TEST_CASE("conv2d_relu: every own CUDA rung follows the CPU forward and equals relu(conv2d) to the bit", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    for (const auto& v : conv2d_variants(DeviceKind::CUDA)) {
+        if (v.library) continue;
+        uint64_t seed = 8000;
+        for (const ConvCase& c : kConvCases)  // the epilogue on ragged tiles; the large case adds nothing here
+            if (c.C * c.K < 1000) compare_fused_relu(v.name, c, seed += 10, true);
+    }
+}
+
+TEST_CASE("conv2d_relu: every own CUDA rung on VGG-19 shapes at 24x17 (split-K reduce, thin kernel) equals relu(conv2d)",
+          "[cuda][vgg]") {
+    NST_REQUIRE_CUDA();
+    const VggConv layers[] = {kVggConvs[0], kVggConvs[2], kVggConvs[6]};
+    for (const auto& v : conv2d_variants(DeviceKind::CUDA))
+        if (!v.library)
+            for (const VggConv& l : layers) compare_fused_relu(v.name, ConvCase{1, l.C, 24, 17, l.K, 3, 3, 1, 1, true}, 8500 + l.K, false);
 }
 
 TEST_CASE("gram: every own CUDA rung on the VGG-19 style-layer shapes, forward and backward", "[cuda][vgg]") {

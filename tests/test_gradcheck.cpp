@@ -43,6 +43,14 @@ TEST_CASE("gradcheck conv2d 1x1 and 5x5 pad 2", "[gradcheck]") {
                         {rand64({1, 2, 4, 5}, 12), rand64({2, 2, 5, 5}, 13)}));
 }
 
+TEST_CASE("gradcheck conv2d_relu (the ReLU in the conv's epilogue): x, w and b, with and without bias", "[gradcheck]") {
+    // About half the outputs are rectified, so both sides of the mask are checked.
+    expect_ok(gradcheck([](const auto& in) { return conv2d_relu(in[0], in[1], in[2], 1, 1); },
+                        {rand64({2, 3, 5, 4}, 41), rand64({4, 3, 3, 3}, 42), rand64({4}, 43)}));
+    expect_ok(gradcheck([](const auto& in) { return conv2d_relu(in[0], in[1], Tensor(), 2, 1); },
+                        {rand64({1, 2, 7, 6}, 44), rand64({3, 2, 3, 3}, 45)}));
+}
+
 TEST_CASE("gradcheck relu skips its kink", "[gradcheck]") {
     // Values placed exactly on the kink must be detected and skipped, the rest checked.
     Tensor x = rand64({2, 3, 4, 5}, 14, false);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -48,6 +49,13 @@ inline double rel_err(const std::vector<double>& a, const std::vector<double>& b
     return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 inline double rel_err(const Tensor& a, const Tensor& ref) { return rel_err(a.to_vector<double>(), ref.to_vector<double>()); }
+
+// Same shape, dtype and bytes (a fused kernel that claims to equal two ops to the bit); both moved to the CPU.
+inline bool same_bits(const Tensor& a, const Tensor& b) {
+    const Tensor x = a.cpu(), y = b.cpu();
+    if (x.shape() != y.shape() || x.dtype() != y.dtype()) return false;
+    return std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0;
+}
 
 struct GradcheckReport {
     int checked = 0;   // elements whose analytic gradient matched the central difference

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "layers/vgg19.h"
 #include "media/image.h"
@@ -162,6 +163,59 @@ TEST_CASE("VGG19 builds only up to the deepest tap and keeps its weights frozen"
     CHECK_THROWS_WITH(VGG19(w, Device::cpu(), {"relu9_1"}), Catch::Contains("unknown VGG-19 layer"));
     CHECK_THROWS_WITH(VGG19(w, Device::cpu(), {"pool5"}).forward(Tensor::zeros({1, 3, 16, 40})), Catch::Contains("too small"));
     CHECK_THROWS_WITH(VGG19(w, Device::cpu(), {"relu1_1"}).forward(Tensor::zeros({1, 4, 16, 16})), Catch::Contains("3 channels"));
+}
+
+TEST_CASE("VGG19 runs each ReLU in its conv's epilogue unless the conv is a tap, and fused equals unfused to the bit",
+          "[vgg]") {
+    const Vgg19Weights w = load_vgg19_weights(fixture("vgg_tiny.safetensors"));
+    const std::vector<std::string> taps{"relu1_1", "conv2_1", "relu2_1", "relu3_1"};
+    struct Restore { bool was = vgg_fuse_relu(); ~Restore() { set_vgg_fuse_relu(was); } } restore;
+    set_vgg_fuse_relu(true);
+    const VGG19 fused(w, Device::cpu(), taps);
+    set_vgg_fuse_relu(false);
+    const VGG19 plain(w, Device::cpu(), taps);
+    auto describe = [](const VGG19& n, const std::string& layer) {
+        for (const auto& [name, m] : n.layers().layers())
+            if (name == layer) return m->describe();
+        return std::string("(none)");
+    };
+    CHECK_THAT(describe(fused, "conv1_1"), Catch::EndsWith("+ ReLU"));
+    CHECK(describe(fused, "relu1_1") == "ReLU (in conv1_1's epilogue)");
+    CHECK(describe(fused, "conv2_1").find("ReLU") == std::string::npos);  // a tap: its output stays unrectified
+    CHECK(describe(fused, "relu2_1") == "ReLU");
+    CHECK(describe(plain, "relu1_1") == "ReLU");
+    CHECK(describe(plain, "conv3_1").find("ReLU") == std::string::npos);
+
+    Tensor x1 = Tensor::randn({1, 3, 12, 10}, 5).requires_grad_();
+    Tensor x2 = x1.detach().clone().requires_grad_();
+    const auto a = fused.forward(x1), b = plain.forward(x2);
+    REQUIRE(a.size() == taps.size());
+    Tensor la = sum_squares(a[0].second), lb = sum_squares(b[0].second);
+    for (size_t i = 0; i < a.size(); ++i) {
+        INFO(a[i].first);
+        CHECK(a[i].first == b[i].first);
+        CHECK(test::same_bits(a[i].second, b[i].second));
+        if (i > 0) la = add(la, sum_squares(a[i].second)), lb = add(lb, sum_squares(b[i].second));
+    }
+    la.backward();
+    lb.backward();
+    CHECK(test::same_bits(x1.grad(), x2.grad()));
+
+    // Memory: the fused backward masks the gradient it is handed in place, so one forward + backward
+    // peaks no higher than conv then relu (whose relu backward frees the upstream gradient first).
+    auto peak = [&](const VGG19& net) {
+        Tensor x = Tensor::randn({1, 3, 48, 40}, 6).requires_grad_();
+        cpu_reset_peak();
+        const size_t before = cpu_memory_stats().bytes_in_use;
+        const auto out = net.forward(x);
+        Tensor loss = sum_squares(out[0].second);
+        for (size_t i = 1; i < out.size(); ++i) loss = add(loss, sum_squares(out[i].second));
+        loss.backward();
+        return cpu_memory_stats().peak_bytes_in_use - before;
+    };
+    const size_t pf = peak(fused), pp = peak(plain);
+    INFO("peak bytes: fused " << pf << ", separate " << pp);
+    CHECK(pf <= pp);
 }
 
 TEST_CASE("a file with fewer layers serves shallow taps and refuses deep ones", "[vgg]") {

@@ -12,6 +12,7 @@ template <class T> void conv2d_forward(const T* x, const T* w, const T* b, T* y,
             for (int p = 0; p < P; ++p)
                 for (int q = 0; q < Q; ++q) {
                     // y[n,k,p,q] = b[k] + sum_{c,r,t} x[n,c,p*sh-ph+r, q*sw-pw+t] * w[k,c,r,t]
+                    //               (then max(0, .) under s.relu)
                     T acc = b ? b[k] : T(0);
                     for (int c = 0; c < s.C; ++c)
                         for (int r = 0; r < s.R; ++r) {
@@ -24,7 +25,7 @@ template <class T> void conv2d_forward(const T* x, const T* w, const T* b, T* y,
                                        w[((int64_t(k) * s.C + c) * s.R + r) * s.S + t];
                             }
                         }
-                    y[((int64_t(n) * s.K + k) * P + p) * Q + q] = acc;
+                    y[((int64_t(n) * s.K + k) * P + p) * Q + q] = conv_epilogue(acc, s);
                 }
 }
 

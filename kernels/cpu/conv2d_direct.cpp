@@ -79,6 +79,11 @@ __attribute__((target("avx512f"))) void direct_tile(const float* x, const float*
 #pragma GCC unroll 8
     for (int kk = 0; kk < KB; ++kk) {
         float* yr = y + (k0 + kk) * PQ + int64_t(p) * Q + q0;
+        if (s.relu) {  // vmaxps(v, +0) returns its second operand for NaN and ±0, as conv_epilogue does
+            // (the maskz form: GCC 12's _mm512_max_ps passes an "undefined" vector it then warns about)
+            acc[kk][0] = _mm512_maskz_max_ps(__mmask16(0xffff), acc[kk][0], _mm512_setzero_ps());
+            acc[kk][1] = _mm512_maskz_max_ps(__mmask16(0xffff), acc[kk][1], _mm512_setzero_ps());
+        }
         _mm512_mask_storeu_ps(yr, m0, acc[kk][0]);
         _mm512_mask_storeu_ps(yr + 16, m1, acc[kk][1]);
     }

@@ -117,12 +117,14 @@ void forward(Gemm gemm, const float* x, const float* w, const float* b, float* y
                 const int p0 = int(blk) * step, p1 = std::min(P, p0 + step), cols = (p1 - p0) * Q;
                 float* col = col_buffer(int64_t(CRS) * cols);
                 im2col(xn, col, s, p0, p1, 0, s.C * s.R);
-                // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ), + bias
+                // y[:, p0*Q : p1*Q] = W · col   (row-major, leading dimension PQ), + bias, ReLU under s.relu:
+                // applied to this block's rows while they are still in cache
                 gemm(Trans::No, Trans::No, s.K, cols, CRS, 1.f, w, CRS, col, cols, 0.f, yn + int64_t(p0) * Q, PQ);
-                if (b)
+                if (b || s.relu)
                     for (int k = 0; k < s.K; ++k) {
                         float* row = yn + int64_t(k) * PQ + int64_t(p0) * Q;
-                        for (int64_t i = 0; i < cols; ++i) row[i] += b[k];
+                        const float bk = b ? b[k] : 0.f;
+                        for (int64_t i = 0; i < cols; ++i) row[i] = conv_epilogue(row[i] + bk, s);
                     }
             }
         });

@@ -295,9 +295,9 @@ NST_SIMD_CLONES void input_transform(const float* x, const Tiling& g, int c0, in
     }
 }
 
-// y[k] (tiles [t0, t0 + nb)) = Aᵀ M A (+ bias) for k in [k0, k1), clipped at the image's edge.
+// y[k] (tiles [t0, t0 + nb)) = Aᵀ M A (+ bias, then ReLU if relu) for k in [k0, k1), clipped at the image's edge.
 NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, int k1, int64_t t0, int64_t nb,
-                                      const float* b, float* y) {
+                                      const float* b, bool relu, float* y) {
     for (int k = k0; k < k1; ++k) {
         float* plane = y + int64_t(k) * g.H * g.W;
         const float bias = b ? b[k] : 0.f;
@@ -312,7 +312,10 @@ NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, i
             for (int i = 0; i < 4 && h0 + i < g.H; ++i) {  // (Aᵀ m) A, row i of the kL tiles
                 at4(r[i], out);
                 for (int j = 0; j < 4; ++j)
-                    for (int l = 0; l < kL; ++l) out[j][l] += bias;
+                    for (int l = 0; l < kL; ++l) {
+                        const float v = out[j][l] + bias;
+                        out[j][l] = (relu && !(v > 0.f)) ? 0.f : v;  // conv_epilogue
+                    }
                 float row[4 * kL];
                 scatter4(out, row);
                 copy_row(plane + int64_t(h0 + i) * g.W + w0, row, cols);
@@ -516,7 +519,7 @@ void conv2d_forward_winograd_prepared(const float* x, const float* P, const floa
                              M + xi * nb, 36 * nb);
         });
         float* yn = y + int64_t(n) * s.K * s.H * s.W;
-        parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform(M, g, int(k0), int(k1), t0, nb, b, yn); });
+        parallel_for(s.K, 1, [&](int64_t k0, int64_t k1) { output_transform(M, g, int(k0), int(k1), t0, nb, b, s.relu, yn); });
     });
 }
 

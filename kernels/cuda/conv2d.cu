@@ -30,7 +30,7 @@ __global__ void conv2d_forward_kernel(const float* x, const float* w, const floa
                 }
             }
         }
-        y[i] = acc;
+        y[i] = conv_epilogue(acc, s);
     }
 }
 

@@ -5,12 +5,12 @@
 //   3 "igemm"       implicit GEMM y[K, NPQ] = W[K, CRS] · X[CRS, NPQ] (X gathered on the fly, never
 //                   stored): 64x64 block tiles, 16-deep k steps through shared memory, 4x4 outputs per
 //                   thread in registers, float4 loads of W where rows are 16-byte aligned. Any shape;
-//                   3x3 stride-1 layers with K <= 16 (conv1_1's backward-data) on the direct kernel.
+//                   3x3 stride-1 layers with K <= 16 (conv1_1's backward-data) on the thin direct kernel.
 //   4 "igemm_tf32"  the same tiling on tensor cores (WMMA m16n16k8, TF32 inputs, fp32 accumulation):
 //                   about 1e-3 relative error, stated wherever it is compared or timed. sm_80 or newer.
 //   5 "igemm_mma_tf32"  implicit GEMM through mma.sync m16n8k8 TF32 (PTX, not WMMA), 64/128 x 128 block
 //                   tiles of 8 warps, cp.async double buffering, conflict-free fragment loads; layers
-//                   with K <= 16 (conv1_1's backward-data) on the direct kernel. sm_80 or newer.
+//                   with K <= 16 (conv1_1's backward-data) on the thin direct kernel. sm_80 or newer.
 // backward-data of a stride-1 conv is a forward conv of dy with the flipped, transposed filters
 // (shapes.h: transposed_conv), so variants 2-4 run their forward kernel on it; the flipped filters are
 // made on the fly into the workspace, or once with prepare() for frozen weights (prepared layout:
@@ -51,7 +51,7 @@ constexpr int kT2 = 16, kKB2 = 8;
 
 __global__ void __launch_bounds__(kT2* kT2) conv3x3_smem_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                                                const float* __restrict__ b, float* __restrict__ y, int C,
-                                                               int K, int H, int W) {
+                                                               int K, int H, int W, bool relu) {
     __shared__ float tile[kT2 + 2][kT2 + 2];
     __shared__ float wsh[kKB2][9];
     const int kblocks = (K + kKB2 - 1) / kKB2;
@@ -87,21 +87,86 @@ __global__ void __launch_bounds__(kT2* kT2) conv3x3_smem_kernel(const float* __r
     if (p >= H || q >= W) return;
 #pragma unroll
     for (int kk = 0; kk < kKB2; ++kk)
-        if (k0 + kk < K) y[((long long)n * K + k0 + kk) * H * W + (long long)p * W + q] = acc[kk] + (b ? b[k0 + kk] : 0.f);
+        if (k0 + kk < K) {
+            const float v = acc[kk] + (b ? b[k0 + kk] : 0.f);
+            y[((long long)n * K + k0 + kk) * H * W + (long long)p * W + q] = (relu && !(v > 0.f)) ? 0.f : v;  // conv_epilogue
+        }
 }
 
 void conv3x3_smem(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     const long long z = (long long)s.N * ((s.K + kKB2 - 1) / kKB2);
     if (z > 65535) throw Error("conv2d smem: batch x channel blocks " + std::to_string(z) + " exceed the grid limit");
     const dim3 grid((s.W + kT2 - 1) / kT2, (s.H + kT2 - 1) / kT2, unsigned(z));
-    NST_LAUNCH(conv3x3_smem_kernel, grid, dim3(kT2, kT2), 0, stream())(x, w, b, y, s.C, s.K, s.H, s.W);
+    NST_LAUNCH(conv3x3_smem_kernel, grid, dim3(kT2, kT2), 0, stream())(x, w, b, y, s.C, s.K, s.H, s.W, s.relu);
     NST_CUDA_CHECK_LAUNCH();
 }
 
 // Few output channels (conv1_1's backward-data has K' = 3) would leave almost all of a 64-row tile
-// idle in rungs 3 and 5: a 3x3 stride-1 layer with K <= 16 goes to the direct kernel (variant 2) instead, in fp32
-// (0.22 ms against 0.75 ms for conv1_1's backward-data at 512x512 on an H200, 2026-11-28).
+// idle in rungs 3 and 5: a 3x3 stride-1 layer with K <= 16 goes to a direct kernel instead, in fp32.
+// Rung 2's kernel took 0.22 ms for conv1_1's backward-data at 512x512 on an H200 (against 0.75 ms on
+// igemm, 2026-11-28; cuDNN's best 0.07 ms at 512x341): 8 filters per block where there are 3, and one
+// input channel per barrier, 72 FMAs per thread between two barriers. The thin kernel below gives each
+// thread every filter of one pixel (KB = 4, 8 or 16 of them, the fewest that hold K) and takes 8 input
+// channels per barrier: 8 x 9 x KB FMAs per thread between barriers, the filters read as broadcasts.
 bool few_channels_direct(const ConvShape& s) { return s.K <= 16 && is_3x3_same(s); }
+
+constexpr int kThinW = 32, kThinH = 8, kThinC = 8;  // a block: 32 x 8 pixels, 8 input channels per stage
+
+template <int KB>
+__global__ void __launch_bounds__(kThinW* kThinH) conv3x3_thin_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                                     const float* __restrict__ b, float* __restrict__ y,
+                                                                     int C, int K, int H, int W, bool relu) {
+    __shared__ float tile[kThinC][kThinH + 2][kThinW + 2];  // the 8 channels' inputs with a one-pixel halo
+    __shared__ __align__(16) float wsh[kThinC][9][KB];      // [channel][tap][filter]: a thread reads all KB
+    const int tid = threadIdx.x, tx = tid % kThinW, ty = tid / kThinW, n = blockIdx.z;
+    const int q0 = blockIdx.x * kThinW, p0 = blockIdx.y * kThinH;
+    constexpr int kPlane = (kThinH + 2) * (kThinW + 2);
+    float acc[KB];
+#pragma unroll
+    for (int k = 0; k < KB; ++k) acc[k] = 0.f;
+    for (int c0 = 0; c0 < C; c0 += kThinC) {
+        for (int i = tid; i < kThinC * kPlane; i += kThinW * kThinH) {  // consecutive threads, consecutive columns
+            const int cc = i / kPlane, r = (i % kPlane) / (kThinW + 2), col = i % (kThinW + 2);
+            const int c = c0 + cc, h = p0 + r - 1, ww = q0 + col - 1;
+            tile[cc][r][col] = (c < C && h >= 0 && h < H && ww >= 0 && ww < W) ? x[((long long)n * C + c) * H * W + (long long)h * W + ww] : 0.f;
+        }
+        for (int i = tid; i < kThinC * 9 * KB; i += kThinW * kThinH) {
+            const int cc = i / (9 * KB), j = (i / KB) % 9, k = i % KB, c = c0 + cc;
+            wsh[cc][j][k] = (c < C && k < K) ? w[((long long)k * C + c) * 9 + j] : 0.f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int cc = 0; cc < kThinC; ++cc)
+#pragma unroll
+            for (int j = 0; j < 9; ++j) {
+                const float v = tile[cc][ty + j / 3][tx + j % 3];
+#pragma unroll
+                for (int k = 0; k < KB; ++k) acc[k] += v * wsh[cc][j][k];
+            }
+        __syncthreads();
+    }
+    const int p = p0 + ty, q = q0 + tx;
+    if (p >= H || q >= W) return;
+#pragma unroll
+    for (int k = 0; k < KB; ++k)
+        if (k < K) {
+            const float v = acc[k] + (b ? b[k] : 0.f);
+            y[((long long)n * K + k) * H * W + (long long)p * W + q] = (relu && !(v > 0.f)) ? 0.f : v;  // conv_epilogue
+        }
+}
+
+template <int KB> void launch_thin(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    const dim3 grid((s.W + kThinW - 1) / kThinW, (s.H + kThinH - 1) / kThinH, unsigned(s.N));
+    NST_LAUNCH(conv3x3_thin_kernel<KB>, grid, kThinW * kThinH, 0, stream())(x, w, b, y, s.C, s.K, s.H, s.W, s.relu);
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+void conv3x3_thin(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    if (s.N > 65535) throw Error("conv2d (thin 3x3): batch " + std::to_string(s.N) + " exceeds the grid limit");
+    if (s.K <= 4) return launch_thin<4>(x, w, b, y, s);
+    if (s.K <= 8) return launch_thin<8>(x, w, b, y, s);
+    launch_thin<16>(x, w, b, y, s);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // variant 3: implicit GEMM, register tiled. Block: 64 (k) x 64 (pixels), 256 threads, 4x4 each.
@@ -171,7 +236,7 @@ __global__ void __launch_bounds__(256) conv_igemm_kernel(const float* __restrict
             const long long j = j0 + tc * 4 + jx;
             if (j >= NPQ) continue;
             const long long n = j / PQ, pq = j % PQ;
-            y[(n * s.K + k) * PQ + pq] = acc[i][jx] + bias;
+            y[(n * s.K + k) * PQ + pq] = conv_epilogue(acc[i][jx] + bias, s);
         }
     }
 }
@@ -181,7 +246,7 @@ bool rows_vec4(const float* w, const ConvShape& s) {
 }
 
 void conv_igemm(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    if (few_channels_direct(s)) return conv3x3_smem(x, w, b, y, s);
+    if (few_channels_direct(s)) return conv3x3_thin(x, w, b, y, s);
     const long long NPQ = (long long)s.N * s.P() * s.Q();
     const long long gx = (NPQ + kBN - 1) / kBN, gy = (s.K + kBM - 1) / kBM;
     if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm: shape too large for one grid");
@@ -240,7 +305,7 @@ __global__ void __launch_bounds__(128) conv_igemm_tf32_kernel(const float* __res
         const long long j = j0 + ji;
         if (k >= s.K || j >= NPQ) continue;
         const long long n = j / PQ, pq = j % PQ;
-        y[(n * s.K + k) * PQ + pq] = Cs[mi][ji] + (b ? b[k] : 0.f);
+        y[(n * s.K + k) * PQ + pq] = conv_epilogue(Cs[mi][ji] + (b ? b[k] : 0.f), s);
     }
 #else
     __trap();  // launched only after checking the device is sm_80 or newer
@@ -352,22 +417,22 @@ __global__ void __launch_bounds__(kMThreads) conv_mma_kernel(const float* __rest
                     part[((long long)blockIdx.z * s.K + k) * NPQ + jj] = acc[i][j][q];
                 } else {
                     const long long n = jj / PQ, pq = jj - n * PQ;
-                    y[(n * s.K + k) * PQ + pq] = acc[i][j][q] + bias;
+                    y[(n * s.K + k) * PQ + pq] = conv_epilogue(acc[i][j][q] + bias, s);
                 }
             }
         }
 }
 
-// y[n][k][pq] = Σ_split part[split][k][n·PQ + pq] (in split order) + b[k].
+// y[n][k][pq] = Σ_split part[split][k][n·PQ + pq] (in split order) + b[k], then ReLU if relu.
 __global__ void conv_reduce_splits_kernel(const float* __restrict__ part, const float* __restrict__ b,
-                                          float* __restrict__ y, int K, long long NPQ, int PQ, int splits) {
+                                          float* __restrict__ y, int K, long long NPQ, int PQ, int splits, bool relu) {
     const long long total = (long long)K * NPQ;
     for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
         const int k = int(e / NPQ);
         const long long j = e - (long long)k * NPQ, n = j / PQ, pq = j - n * PQ;
         float acc = b ? b[k] : 0.f;
         for (int z = 0; z < splits; ++z) acc += part[z * total + e];
-        y[(n * K + k) * PQ + pq] = acc;
+        y[(n * K + k) * PQ + pq] = (relu && !(acc > 0.f)) ? 0.f : acc;  // conv_epilogue
     }
 }
 
@@ -397,13 +462,13 @@ void launch_conv_mma(const float* x, const float* w, const float* b, float* y, c
     NST_CUDA_CHECK_LAUNCH();
     if (splits > 1) {
         NST_LAUNCH(conv_reduce_splits_kernel, grid_for(s.K * NPQ), 256, 0, stream())(part, b, y, s.K, NPQ,
-                                                                                     s.P() * s.Q(), int(splits));
+                                                                                     s.P() * s.Q(), int(splits), s.relu);
         NST_CUDA_CHECK_LAUNCH();
     }
 }
 
 void conv_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-    if (few_channels_direct(s)) return conv3x3_smem(x, w, b, y, s);
+    if (few_channels_direct(s)) return conv3x3_thin(x, w, b, y, s);
     require_tf32_tensor_cores("conv2d igemm_mma_tf32");
     if (s.K <= 64)
         launch_conv_mma<64>(x, w, b, y, s);

@@ -167,6 +167,8 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
         TensorDesc bd(1, s.K, 1, 1);
         NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
     }
+    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu).
+    if (s.relu) relu_forward(y, y, s.y_size());
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
@@ -215,6 +217,8 @@ void conv2d_forward_best(const float* x, const float* w, const float* b, float* 
         TensorDesc bd(1, s.K, 1, 1);
         NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
     }
+    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu).
+    if (s.relu) relu_forward(y, y, s.y_size());
 }
 
 void conv2d_backward_data_best(const float* dy, const float* w, float* dx, const ConvShape& s) {
