@@ -160,6 +160,9 @@ const Conv2dVariant kConvCuda[] = {
      cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped,
      cuda::conv2d_prepare_flipped, cuda::conv2d_forward_igemm_mma_tf32_prepared,
      cuda::conv2d_backward_data_igemm_mma_tf32_prepared},
+    {"igemm128", false, cuda::conv2d_forward_igemm128, cuda::conv2d_backward_data_igemm128,
+     cuda::conv2d_backward_weight_naive, cuda::conv2d_backward_bias_naive, cuda::conv2d_prepared_size_flipped,
+     cuda::conv2d_prepare_flipped, cuda::conv2d_forward_igemm128_prepared, cuda::conv2d_backward_data_igemm128_prepared},
 #ifdef NST_HAVE_CUDNN
     {"cudnn", true, cudnn::conv2d_forward, cudnn::conv2d_backward_data, cudnn::conv2d_backward_weight,
      cudnn::conv2d_backward_bias, nullptr, nullptr, nullptr, nullptr},

@@ -679,6 +679,17 @@ TEST_CASE("conv2d_relu: every own CUDA rung on VGG-19 shapes at 24x17 (split-K r
             for (const VggConv& l : layers) compare_fused_relu(v.name, ConvCase{1, l.C, 24, 17, l.K, 3, 3, 1, 1, true}, 8500 + l.K, false);
 }
 
+// igemm128 sends grids under one wave of its 128x128 tiles to rung 3, so every odd shape above runs on
+// rung 3's kernel: these grids are large enough for its own (forward 266 and 256 tiles, backward-data 256),
+// with ragged last tiles in both directions, k not a multiple of 8, and the ReLU epilogue.
+TEST_CASE("conv2d igemm128 on grids of at least one wave follows the CPU (large grid)", "[cuda]") {
+    NST_REQUIRE_CUDA();
+    compare("conv2d", "igemm128", [](const auto& in) { return conv2d_relu(in[0], in[1], in[2], 1, 1); },
+            {{1, 5, 131, 129}, {130, 5, 3, 3}, {130}}, 9100, {true, false, false});
+    compare("conv2d", "igemm128", [](const auto& in) { return conv2d(in[0], in[1], in[2], 1, 1); },
+            {{2, 37, 128, 128}, {24, 37, 3, 3}, {24}}, 9200, {true, false, false});
+}
+
 TEST_CASE("gram: every own CUDA rung on the VGG-19 style-layer shapes, forward and backward", "[cuda][vgg]") {
     NST_REQUIRE_CUDA();
     // relu1_1 .. relu5_1 channel counts at 24x17, and relu1_1 at 96x128 (a long H·W: many k-splits).

@@ -11,6 +11,8 @@
 //   5 "igemm_mma_tf32"  implicit GEMM through mma.sync m16n8k8 TF32 (PTX, not WMMA), 64/128 x 128 block
 //                   tiles of 8 warps, cp.async double buffering, conflict-free fragment loads; layers
 //                   with K <= 16 (conv1_1's backward-data) on the thin direct kernel. sm_80 or newer.
+//   6 "igemm128"    rung 3 with 128x128 block tiles, 8x8 outputs per thread, k steps of 8 through two
+//                   shared buffers with a register prefetch (fp32); grids under one wave on rung 3.
 // backward-data of a stride-1 conv is a forward conv of dy with the flipped, transposed filters
 // (shapes.h: transposed_conv), so variants 2-4 run their forward kernel on it; the flipped filters are
 // made on the fly into the workspace, or once with prepare() for frozen weights (prepared layout:
@@ -477,6 +479,111 @@ void conv_mma_tf32(const float* x, const float* w, const float* b, float* y, con
 }
 
 // ---------------------------------------------------------------------------------------------------
+// variant 6: implicit GEMM in fp32 with 128x128 block tiles, 8x8 outputs per thread (the review's F1; the
+// SGEMM_CUDA "2D blocktiling + vectorised + double-buffered" step). Block: 256 threads, k in steps of 8.
+// Each thread owns rows tr*4.. and 64+tr*4.. and columns tc*4.. and 64+tc*4.. of the tile (tr = tid/16,
+// tc = tid%16), so its four float4 reads of shared memory per k feed 64 FMAs (rung 3: two for 16). The
+// next step's 4 W and 4 X values are fetched into registers before the math and stored into the other
+// shared buffer after it, so global latency hides behind 512 FMAs, with one barrier per step. A grid of
+// fewer 128x128 tiles than one wave of an H200 (132 SMs: conv4_x and conv5_1 at 512 px) goes to rung 3,
+// whose 64x64 tiles fill the card better; both sum each output over k in the same order.
+constexpr int kGM = 128, kGN = 128, kGK = 8, kGPitch = kGM + 4;  // A rows padded: the transposed stores spread over all banks
+constexpr long long kGOneWave = 132;
+
+struct Igemm128Fetch {
+    float a[4], b[4];
+};
+
+// This thread's share of k columns [kk0, kk0 + 8): W row tid/2, columns (tid%2)*4 .. +3; X column tid%128
+// (col), rows (tid/128)*4 .. +3.
+__device__ __forceinline__ void igemm128_fetch(const float* __restrict__ x, const float* __restrict__ w, const ConvShape& s,
+                                               const IgemmColumn& col, int CRS, int m0, int kk0, bool w_vec4,
+                                               Igemm128Fetch& f) {
+    const int tid = threadIdx.x, gm = m0 + tid / 2, gk = kk0 + (tid % 2) * 4;
+    if (gm < s.K && w_vec4 && gk + 3 < CRS) {
+        const float4 v = *reinterpret_cast<const float4*>(w + (long long)gm * CRS + gk);
+        f.a[0] = v.x; f.a[1] = v.y; f.a[2] = v.z; f.a[3] = v.w;
+    } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) f.a[i] = (gm < s.K && gk + i < CRS) ? w[(long long)gm * CRS + gk + i] : 0.f;
+    }
+    IgemmRow row = igemm_row(s, kk0 + (tid / kGN) * 4);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        if (i > 0) igemm_next_row(s, row);
+        f.b[i] = gather_x(x, s, CRS, col, row);
+    }
+}
+
+__device__ __forceinline__ void igemm128_store(const Igemm128Fetch& f, float (*As)[kGPitch], float (*Bs)[kGN]) {
+    const int tid = threadIdx.x, m = tid / 2, kq = (tid % 2) * 4, j = tid % kGN, kb = (tid / kGN) * 4;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) As[kq + i][m] = f.a[i];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) Bs[kb + i][j] = f.b[i];
+}
+
+__global__ void __launch_bounds__(256, 2) conv_igemm128_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                           const float* __restrict__ b, float* __restrict__ y, ConvShape s,
+                                                           bool w_vec4) {
+    __shared__ __align__(16) float As[2][kGK][kGPitch];
+    __shared__ __align__(16) float Bs[2][kGK][kGN];
+    const int CRS = s.C * s.R * s.S, PQ = s.P() * s.Q();
+    const long long NPQ = (long long)s.N * PQ;
+    const int m0 = blockIdx.y * kGM, tr = threadIdx.x / 16, tc = threadIdx.x % 16;
+    const long long j0 = (long long)blockIdx.x * kGN;
+    const IgemmColumn col = igemm_column(s, NPQ, j0 + threadIdx.x % kGN);
+    float acc[8][8] = {};
+    Igemm128Fetch f;
+    igemm128_fetch(x, w, s, col, CRS, m0, 0, w_vec4, f);
+    igemm128_store(f, As[0], Bs[0]);
+    __syncthreads();
+    int buf = 0;
+    for (int kk0 = 0; kk0 < CRS; kk0 += kGK) {
+        const bool more = kk0 + kGK < CRS;
+        if (more) igemm128_fetch(x, w, s, col, CRS, m0, kk0 + kGK, w_vec4, f);  // in flight during the math
+#pragma unroll
+        for (int kk = 0; kk < kGK; ++kk) {
+            const float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][tr * 4]);
+            const float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][64 + tr * 4]);
+            const float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tc * 4]);
+            const float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][64 + tc * 4]);
+            const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            const float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+#pragma unroll
+                for (int jj = 0; jj < 8; ++jj) acc[i][jj] += av[i] * bv[jj];
+        }
+        // The other buffer was last read in the previous step, which ended at a barrier: free to fill.
+        if (more) igemm128_store(f, As[buf ^ 1], Bs[buf ^ 1]);
+        __syncthreads();
+        buf ^= 1;
+    }
+#pragma unroll
+    for (int jj = 0; jj < 8; ++jj) {
+        const long long j = j0 + (jj / 4) * 64 + tc * 4 + jj % 4;
+        if (j >= NPQ) continue;
+        const long long n = j / PQ, pq = j - n * PQ;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int k = m0 + (i / 4) * 64 + tr * 4 + i % 4;
+            if (k < s.K) y[(n * s.K + k) * PQ + pq] = conv_epilogue(acc[i][jj] + (b ? b[k] : 0.f), s);
+        }
+    }
+}
+
+void conv_igemm128(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    if (few_channels_direct(s)) return conv3x3_thin(x, w, b, y, s);
+    const long long NPQ = (long long)s.N * s.P() * s.Q();
+    const long long gx = (NPQ + kGN - 1) / kGN, gy = (s.K + kGM - 1) / kGM;
+    if (gx * gy < kGOneWave) return conv_igemm(x, w, b, y, s);
+    if (gx > 2147483647LL || gy > 65535) throw Error("conv2d igemm128: shape too large for one grid");
+    NST_LAUNCH(conv_igemm128_kernel, dim3(unsigned(gx), unsigned(gy)), 256, 0, stream())(x, w, b, y, s, rows_vec4(w, s));
+    NST_CUDA_CHECK_LAUNCH();
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Shared plumbing: forward with a fallback, backward-data through the transposed conv.
 using Forward = void (*)(const float*, const float*, const float*, float*, const ConvShape&);
 
@@ -523,6 +630,13 @@ void conv2d_backward_data_igemm_mma_tf32(const float* dy, const float* w, float*
     backward_data_unprepared(conv_mma_tf32, dy, w, dx, s);
 }
 
+void conv2d_forward_igemm128(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
+    conv_igemm128(x, w, b, y, s);
+}
+void conv2d_backward_data_igemm128(const float* dy, const float* w, float* dx, const ConvShape& s) {
+    backward_data_unprepared(conv_igemm128, dy, w, dx, s);
+}
+
 // Prepared form, shared by the ladder: [w (K,C,R,S) | w' (C,K,R,S)], w' the flipped, transposed filters
 // of backward-data, made once instead of on every backward.
 int64_t conv2d_prepared_size_flipped(const ConvShape& s) { return has_transposed_conv(s) ? 2 * s.w_size() : 0; }
@@ -555,6 +669,13 @@ void conv2d_forward_igemm_mma_tf32_prepared(const float* x, const float* p, cons
 }
 void conv2d_backward_data_igemm_mma_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
     backward_data_via(conv_mma_tf32, dy, p + s.w_size(), dx, s);
+}
+
+void conv2d_forward_igemm128_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s) {
+    conv_igemm128(x, p, b, y, s);
+}
+void conv2d_backward_data_igemm128_prepared(const float* dy, const float* p, float* dx, const ConvShape& s) {
+    backward_data_via(conv_igemm128, dy, p + s.w_size(), dx, s);
 }
 
 }  // namespace nst::cuda

@@ -15,7 +15,7 @@ void conv2d_backward_data_naive(const float* dy, const float* w, float* dx, cons
 void conv2d_backward_weight_naive(const float* x, const float* dy, float* dw, const ConvShape& s);
 void conv2d_backward_bias_naive(const float* dy, float* db, const ConvShape& s);
 
-// conv2d_ladder.cu: variants 2 "smem", 3 "igemm", 4 "igemm_tf32", 5 "igemm_mma_tf32" (docs/kernels.md).
+// conv2d_ladder.cu: variants 2 "smem", 3 "igemm", 4 "igemm_tf32", 5 "igemm_mma_tf32", 6 "igemm128" (docs/kernels.md).
 // backward-weight and backward-bias are the naive kernels'. Prepared weights: [w | flipped, transposed w] (2·K·C·R·S floats).
 void conv2d_forward_smem(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_smem(const float* dy, const float* w, float* dx, const ConvShape& s);
@@ -25,6 +25,8 @@ void conv2d_forward_igemm_tf32(const float* x, const float* w, const float* b, f
 void conv2d_backward_data_igemm_tf32(const float* dy, const float* w, float* dx, const ConvShape& s);
 void conv2d_forward_igemm_mma_tf32(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_igemm_mma_tf32(const float* dy, const float* w, float* dx, const ConvShape& s);
+void conv2d_forward_igemm128(const float* x, const float* w, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm128(const float* dy, const float* w, float* dx, const ConvShape& s);
 int64_t conv2d_prepared_size_flipped(const ConvShape& s);
 void conv2d_prepare_flipped(const float* w, float* prepared, const ConvShape& s);
 void conv2d_forward_smem_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
@@ -35,6 +37,8 @@ void conv2d_forward_igemm_tf32_prepared(const float* x, const float* p, const fl
 void conv2d_backward_data_igemm_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
 void conv2d_forward_igemm_mma_tf32_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
 void conv2d_backward_data_igemm_mma_tf32_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
+void conv2d_forward_igemm128_prepared(const float* x, const float* p, const float* b, float* y, const ConvShape& s);
+void conv2d_backward_data_igemm128_prepared(const float* dy, const float* p, float* dx, const ConvShape& s);
 
 // pool2d.cu
 void max_pool_forward_naive(const float* x, float* y, int32_t* argmax, const PoolShape& s);
