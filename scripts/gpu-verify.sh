@@ -6,9 +6,10 @@
 #   B. configure and build for sm_90 only nst_cuda_tests, bench_kernels and bench_eval (build at most ~200 s);
 #   C. the CUDA tests without the slow end-to-end ones (nst_cuda_tests "~[e2e]", at most ~60 s);
 #   D. bench_kernels at the evaluation's shape (512x341: stylize's 512-px chelsea), fp32 yardstick, --json;
-#   E. one evaluation at 512 px: own fp32 (default rungs, CUDA graph), PyTorch with its untouched defaults
-#      and with TF32 off, own TF32 (conv2d=igemm_mma_tf32,gram=syrk_mma_tf32 as a CUDA graph, else eager,
-#      else the older *_tf32 rungs), cuDNN/cuBLAS with TF32, PyTorch with TF32 on;
+#   E. one evaluation at 512 px: own fp32 (default rungs, CUDA graph) and with rung 6 (conv2d=igemm128),
+#      PyTorch with its untouched defaults and with TF32 off, own TF32 (conv2d=igemm_mma_tf32,
+#      gram=syrk_mma_tf32 as a CUDA graph, else eager, else the older *_tf32 rungs) and the same with each
+#      ReLU as an op of its own (--unfused-relu), cuDNN/cuBLAS with TF32, PyTorch with TF32 on;
 #   F. bench_kernels --tf32 (the libraries in TF32 too), --json;
 #   F2. the feed-forward networks at 1920x1080 (issue #23): TransformerNet in PyTorch (cuda) and ours, and
 #      multistyle26.onnx (ours) when models/ was carried (scripts/get-models.sh fills it), into eval.txt;
@@ -128,6 +129,7 @@ doc = {
     "pytorch_tf32_ms_per_eval": ms("torch-tf32"),
     "library_tf32_ms_per_eval": ms("library-tf32"),
     "own_tf32_unfused_relu_ms_per_eval": ms("own-tf32-unfused"),
+    "own_fp32_igemm128_ms_per_eval": ms("own-fp32-igemm128"),
     "conv_fp32_pct_of_cudnn": conv_best,
     "conv_fp32_pct_of_cudnn_heuristic": conv_heur,
     "gram_pct_of_cublas": gram_pct,
@@ -293,6 +295,8 @@ else
   torch=(python3 tests/peer/gatys_eval_torch.py "${common[@]}" --device cuda)
   if [ -x "$b/bench_eval" ]; then
     ev own-fp32 25 "$b/bench_eval" "${common[@]}" --gpu 0 --cuda-graph
+    # Rung 6 (128x128 fp32 tiles) in the whole evaluation, against the default igemm above.
+    NST_KERNELS=conv2d=igemm128 ev own-fp32-igemm128 25 "$b/bench_eval" "${common[@]}" --gpu 0 --cuda-graph
   fi
   ev torch-defaults 40 "${torch[@]}" --torch-defaults
   ev torch-fp32 40 "${torch[@]}"

@@ -55,6 +55,11 @@ void require_tf32_tensor_cores(const char* what) {
         checked_dev = dev;
     }
     if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
+#if defined(NST_CUDA_SM80_BUILT) && !NST_CUDA_SM80_BUILT
+    // The device could, but this build's code for it is the trapping fallback (CMakeLists.txt).
+    throw Error(std::string(what) + ": this build has no code for compute capability 8.0 or newer (CMAKE_CUDA_ARCHITECTURES " +
+                NST_CUDA_ARCHS + "); rebuild with 80 or 90 in the list (the default is \"80 90\")");
+#endif
 }
 
 void* workspace(size_t bytes, int slot) {
