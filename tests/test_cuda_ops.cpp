@@ -648,15 +648,21 @@ void compare_fused_relu(const std::string& variant, const ConvCase& c, uint64_t 
     Tensor x2 = leaf(xh, true), w2 = leaf(wh, weight_grads), b2 = leaf(bh, weight_grads);
     Tensor one = conv2d_relu(x1, w1, b1, c.stride, c.pad), two = relu(conv2d(x2, w2, b2, c.stride, c.pad));
     CHECK(test::rel_err(one, ref) < tolerance(variant));
-    const Tensor g = Tensor::uniform(ref.shape(), -1, 1, seed + 3).to(Device::cuda());
-    one.backward(g);
+    const Tensor g = Tensor::uniform(ref.shape(), -1, 1, seed + 3).to(Device::cuda()), g0 = g.clone();
+    one.backward(g);  // the caller's seed: masked into a buffer of its own, g left as it was
     two.backward(g);
+    CHECK(test::same_bits(g, g0));
     CHECK(test::same_bits(one, two));
     CHECK(test::same_bits(x1.grad(), x2.grad()));
     if (weight_grads) {
         CHECK(test::same_bits(w1.grad(), w2.grad()));
         if (c.bias) CHECK(test::same_bits(b1.grad(), b2.grad()));
     }
+    // Through a loss the engine owns the upstream gradient, and the fused backward masks it in place.
+    x1.zero_grad(), x2.zero_grad();
+    sum(mul(conv2d_relu(x1, w1, b1, c.stride, c.pad), g)).backward();
+    sum(mul(relu(conv2d(x2, w2, b2, c.stride, c.pad)), g)).backward();
+    CHECK(test::same_bits(x1.grad(), x2.grad()));
 }
 }  // namespace
 
@@ -688,6 +694,8 @@ TEST_CASE("conv2d igemm128 on grids of at least one wave follows the CPU (large 
             {{1, 5, 131, 129}, {130, 5, 3, 3}, {130}}, 9100, {true, false, false});
     compare("conv2d", "igemm128", [](const auto& in) { return conv2d(in[0], in[1], in[2], 1, 1); },
             {{2, 37, 128, 128}, {24, 37, 3, 3}, {24}}, 9200, {true, false, false});
+    // C 8: rows of W 16-byte aligned (the float4 path); the fused ReLU on its own tiles, to the bit.
+    compare_fused_relu("igemm128", ConvCase{1, 8, 130, 130, 128, 3, 3, 1, 1, true}, 9300, false);
 }
 
 TEST_CASE("gram: every own CUDA rung on the VGG-19 style-layer shapes, forward and backward", "[cuda][vgg]") {

@@ -152,6 +152,17 @@ template <class... P> cudaError_t cudaFuncSetAttribute(void (*kernel)(P...), cud
     if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaErrorInvalidValue;
     return cuda_on_cpu::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value);
 }
+// What the loaded code of a kernel was compiled for: the layer models an sm_90 device running sm_90 code
+// (compute_90 PTX), so both versions are 90, as on an H100 or H200 with the project's default build.
+struct cudaFuncAttributes {
+    int ptxVersion;     // the virtual architecture of the PTX the code came from, major * 10 + minor
+    int binaryVersion;  // the architecture of the machine code that runs
+};
+template <class... P> cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, void (*kernel)(P...)) {
+    if (!attr || !kernel) return cudaErrorInvalidValue;
+    attr->ptxVersion = attr->binaryVersion = 90;
+    return cudaSuccess;
+}
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaDeviceSynchronize();

@@ -630,6 +630,12 @@ void conv2d_backward_data_igemm_mma_tf32(const float* dy, const float* w, float*
     backward_data_unprepared(conv_mma_tf32, dy, w, dx, s);
 }
 
+int tf32_kernel_ptx_version() {
+    cudaFuncAttributes a{};
+    NST_CUDA_CHECK(cudaFuncGetAttributes(&a, conv_mma_kernel<128>));
+    return a.ptxVersion;
+}
+
 void conv2d_forward_igemm128(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
     conv_igemm128(x, w, b, y, s);
 }

@@ -6,9 +6,13 @@
 #include "base/cuda.h"
 
 namespace nst::cuda {
-// Throws, naming `what`, unless the current device has TF32 tensor cores (compute capability 8.0+):
+// Throws, naming `what`, unless the current device has TF32 tensor cores (compute capability 8.0+) and
+// the code it loads for the TF32 kernels comes from compute_80 or newer PTX (older PTX: trapping bodies):
 // the *_tf32 kernels call it before launching.
 void require_tf32_tensor_cores(const char* what);
+// The PTX version (major * 10 + minor) of the code the current device loads for a TF32 kernel
+// (conv2d_ladder.cu; every .cu file is built for the same architectures).
+int tf32_kernel_ptx_version();
 
 // Grow-only scratch buffers: slot 0 for library calls (cuDNN workspaces, cuBLAS temporaries) and the
 // kernels' own temporaries (flipped filters, Gram split-K partials), slot 1 for the convolutions'

@@ -55,11 +55,17 @@ void require_tf32_tensor_cores(const char* what) {
         checked_dev = dev;
     }
     if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
-#if defined(NST_CUDA_SM80_BUILT) && !NST_CUDA_SM80_BUILT
-    // The device could, but this build's code for it is the trapping fallback (CMakeLists.txt).
-    throw Error(std::string(what) + ": this build has no code for compute capability 8.0 or newer (CMAKE_CUDA_ARCHITECTURES " +
-                NST_CUDA_ARCHS + "); rebuild with 80 or 90 in the list (the default is \"80 90\")");
-#endif
+    // The device could, but the code it loads may come from PTX older than compute_80, whose TF32 bodies
+    // trap (register_tile.cuh): CMAKE_CUDA_ARCHITECTURES "75" on any card, or "75;90" on an A100.
+    thread_local int ptx_checked_dev = -1, ptx = 0;
+    if (dev != ptx_checked_dev) {
+        ptx = tf32_kernel_ptx_version();
+        ptx_checked_dev = dev;
+    }
+    if (ptx < 80)
+        throw Error(std::string(what) + ": this build runs code from compute_" + std::to_string(ptx) +
+                    " PTX on this device, which has no TF32 tensor-core path; rebuild with CMAKE_CUDA_ARCHITECTURES "
+                    "holding this card's architecture (the default is \"80 90\")");
 }
 
 void* workspace(size_t bytes, int slot) {

@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_kernels.h"
 #include "base/device.h"
 #include "kernels/registry.h"  // allow_tf32
 
@@ -167,8 +168,10 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
         TensorDesc bd(1, s.K, 1, 1);
         NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
     }
-    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu).
-    if (s.relu) relu_forward(y, y, s.y_size());
+    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu), through the
+    // project's relu kernel: conv_epilogue's v > 0 ? v : 0 exactly (cuDNN's own ReLU may treat -0 and NaN
+    // otherwise).
+    if (s.relu) cuda::relu_forward(y, y, s.y_size());
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
@@ -217,8 +220,10 @@ void conv2d_forward_best(const float* x, const float* w, const float* b, float* 
         TensorDesc bd(1, s.K, 1, 1);
         NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
     }
-    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu).
-    if (s.relu) relu_forward(y, y, s.y_size());
+    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu), through the
+    // project's relu kernel: conv_epilogue's v > 0 ? v : 0 exactly (cuDNN's own ReLU may treat -0 and NaN
+    // otherwise).
+    if (s.relu) cuda::relu_forward(y, y, s.y_size());
 }
 
 void conv2d_backward_data_best(const float* dy, const float* w, float* dx, const ConvShape& s) {
