@@ -30,9 +30,11 @@ struct ConvShape {
     NST_HD int64_t y_size() const { return int64_t(N) * K * P() * Q(); }
 };
 
-// The value a forward kernel stores for an accumulated conv + bias v: v, or ReLU(v) under s.relu, by the
-// same test as the relu op (v > 0 ? v : 0), so a fused layer equals conv then relu to the bit.
-template <class T> NST_HD inline T conv_epilogue(T v, const ConvShape& s) { return (s.relu && !(v > T(0))) ? T(0) : v; }
+// The value a forward kernel stores for an accumulated conv + bias v: v, or ReLU(v) when rectifying, by the
+// same test as the relu op (v > 0 ? v : 0), so a fused layer equals conv then relu to the bit. Kernels
+// that take the flag alone (not the shape) call relu_if.
+template <class T> NST_HD inline T relu_if(bool relu, T v) { return (relu && !(v > T(0))) ? T(0) : v; }
+template <class T> NST_HD inline T conv_epilogue(T v, const ConvShape& s) { return relu_if(s.relu, v); }
 
 // 2-D pooling: x is (N,C,H,W), y is (N,C,P,Q). Padding never wins a max and counts as zeros in an
 // average (PyTorch's count_include_pad=True), so the average divisor is always R*S.

@@ -79,8 +79,8 @@ Tensor conv2d_op(const Tensor& x, const Tensor& w, const Tensor& b, int stride, 
         kv->forward(x.data<float>(), w.data<float>(), bias, y.data<float>(), s);
 
     // Save only what the needed gradients read: dx needs w, dw needs x, db needs neither. With frozen
-    // weights the input activation is not kept alive by this node.
-    // The fused ReLU's mask comes from y (y > 0 exactly where the pre-activation is), as the relu op's does.
+    // weights the input activation is not kept alive by this node. The fused ReLU's mask comes from y
+    // (y > 0 exactly where the pre-activation is), as the relu op's does.
     const Tensor xs = w.requires_grad() ? x.detach() : Tensor();
     const Tensor ws = x.requires_grad() ? w.detach() : Tensor();
     const Tensor ys = relu ? y.detach() : Tensor();

@@ -312,10 +312,7 @@ NST_SIMD_CLONES void output_transform(const float* M, const Tiling& g, int k0, i
             for (int i = 0; i < 4 && h0 + i < g.H; ++i) {  // (Aᵀ m) A, row i of the kL tiles
                 at4(r[i], out);
                 for (int j = 0; j < 4; ++j)
-                    for (int l = 0; l < kL; ++l) {
-                        const float v = out[j][l] + bias;
-                        out[j][l] = (relu && !(v > 0.f)) ? 0.f : v;  // conv_epilogue
-                    }
+                    for (int l = 0; l < kL; ++l) out[j][l] = relu_if(relu, out[j][l] + bias);
                 float row[4 * kL];
                 scatter4(out, row);
                 copy_row(plane + int64_t(h0 + i) * g.W + w0, row, cols);

@@ -91,7 +91,7 @@ __global__ void __launch_bounds__(kT2* kT2) conv3x3_smem_kernel(const float* __r
     for (int kk = 0; kk < kKB2; ++kk)
         if (k0 + kk < K) {
             const float v = acc[kk] + (b ? b[k0 + kk] : 0.f);
-            y[((long long)n * K + k0 + kk) * H * W + (long long)p * W + q] = (relu && !(v > 0.f)) ? 0.f : v;  // conv_epilogue
+            y[((long long)n * K + k0 + kk) * H * W + (long long)p * W + q] = relu_if(relu, v);
         }
 }
 
@@ -153,7 +153,7 @@ __global__ void __launch_bounds__(kThinW* kThinH) conv3x3_thin_kernel(const floa
     for (int k = 0; k < KB; ++k)
         if (k < K) {
             const float v = acc[k] + (b ? b[k] : 0.f);
-            y[((long long)n * K + k) * H * W + (long long)p * W + q] = (relu && !(v > 0.f)) ? 0.f : v;  // conv_epilogue
+            y[((long long)n * K + k) * H * W + (long long)p * W + q] = relu_if(relu, v);
         }
 }
 
@@ -434,7 +434,7 @@ __global__ void conv_reduce_splits_kernel(const float* __restrict__ part, const 
         const long long j = e - (long long)k * NPQ, n = j / PQ, pq = j - n * PQ;
         float acc = b ? b[k] : 0.f;
         for (int z = 0; z < splits; ++z) acc += part[z * total + e];
-        y[(n * K + k) * PQ + pq] = (relu && !(acc > 0.f)) ? 0.f : acc;  // conv_epilogue
+        y[(n * K + k) * PQ + pq] = relu_if(relu, acc);
     }
 }
 

@@ -46,22 +46,18 @@ void cuda_workspace_release() {
 namespace cuda {
 
 void require_tf32_tensor_cores(const char* what) {
-    // Asked once per device (a launch used to pay two runtime queries).
-    thread_local int checked_dev = -1, major = 0;
+    // Asked once per device (a launch used to pay the runtime queries).
+    thread_local int checked_dev = -1, major = 0, ptx = 0;
     int dev = 0;
     NST_CUDA_CHECK(cudaGetDevice(&dev));
     if (dev != checked_dev) {
         NST_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+        ptx = tf32_kernel_ptx_version();
         checked_dev = dev;
     }
     if (major < 8) throw Error(std::string(what) + ": TF32 tensor cores need compute capability 8.0 or newer");
     // The device could, but the code it loads may come from PTX older than compute_80, whose TF32 bodies
     // trap (register_tile.cuh): CMAKE_CUDA_ARCHITECTURES "75" on any card, or "75;90" on an A100.
-    thread_local int ptx_checked_dev = -1, ptx = 0;
-    if (dev != ptx_checked_dev) {
-        ptx = tf32_kernel_ptx_version();
-        ptx_checked_dev = dev;
-    }
     if (ptx < 80)
         throw Error(std::string(what) + ": this build runs code from compute_" + std::to_string(ptx) +
                     " PTX on this device, which has no TF32 tensor-core path; rebuild with CMAKE_CUDA_ARCHITECTURES "

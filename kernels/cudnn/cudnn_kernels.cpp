@@ -105,6 +105,17 @@ template <class Perf> auto pick(const Perf* perf, int count, const char* what) {
 
 const float kOne = 1.f, kZero = 0.f;
 
+// After a forward: y += b, then the fused ReLU (ConvShape::relu) as a pass of its own, in place (as PyTorch
+// runs conv then relu), through the project's relu kernel: conv_epilogue's v > 0 ? v : 0 exactly (cuDNN's
+// own ReLU may treat -0 and NaN otherwise).
+void epilogue(const ConvDescs& d, const float* b, float* y, const ConvShape& s) {
+    if (b) {
+        TensorDesc bd(1, s.K, 1, 1);
+        NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
+    }
+    if (s.relu) cuda::relu_forward(y, y, s.y_size());
+}
+
 // ---- cuDNN's best (cudnnFind) ----
 
 // The most workspace an algorithm of cudnn_best may use: NST_CUDNN_BEST_WORKSPACE_MIB (default 1024 MiB;
@@ -164,14 +175,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
     NST_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle(), d.x.d, d.w.d, d.conv, d.y.d, it->second, &ws));
     NST_CUDNN_CHECK(cudnnConvolutionForward(handle(), &kOne, d.x.d, x, d.w.d, w, d.conv, it->second,
                                             ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.y.d, y));
-    if (b) {
-        TensorDesc bd(1, s.K, 1, 1);
-        NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
-    }
-    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu), through the
-    // project's relu kernel: conv_epilogue's v > 0 ? v : 0 exactly (cuDNN's own ReLU may treat -0 and NaN
-    // otherwise).
-    if (s.relu) cuda::relu_forward(y, y, s.y_size());
+    epilogue(d, b, y, s);
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
@@ -216,14 +220,7 @@ void conv2d_forward_best(const float* x, const float* w, const float* b, float* 
     NST_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle(), d.x.d, d.w.d, d.conv, d.y.d, it->second.algo, &ws));
     NST_CUDNN_CHECK(cudnnConvolutionForward(handle(), &kOne, d.x.d, x, d.w.d, w, d.conv, it->second.algo,
                                             ws ? cuda::workspace(ws) : nullptr, ws, &kZero, d.y.d, y));
-    if (b) {
-        TensorDesc bd(1, s.K, 1, 1);
-        NST_CUDNN_CHECK(cudnnAddTensor(handle(), &kOne, bd.d, b, &kOne, d.y.d, y));
-    }
-    // The fused epilogue as a pass of its own, in place (as PyTorch runs conv then relu), through the
-    // project's relu kernel: conv_epilogue's v > 0 ? v : 0 exactly (cuDNN's own ReLU may treat -0 and NaN
-    // otherwise).
-    if (s.relu) cuda::relu_forward(y, y, s.y_size());
+    epilogue(d, b, y, s);
 }
 
 void conv2d_backward_data_best(const float* dy, const float* w, float* dx, const ConvShape& s) {
