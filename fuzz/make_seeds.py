@@ -37,6 +37,7 @@ def main():
     write_safetensors(out("safetensors", "f32_meta.safetensors"), sd, caffe)
     write_safetensors(out("safetensors", "f16.safetensors"), sd, {}, "F16")
     write_safetensors(out("safetensors", "bf16.safetensors"), sd, {}, "BF16")
+    write_safetensors(out("safetensors", "f64.safetensors"), sd, {}, "F64")
 
     # PyTorch checkpoints: zip and legacy formats, a nested state_dict, a strided view, a float64 tensor.
     small = {"features.0.weight": sd["features.0.weight"], "features.0.bias": sd["features.0.bias"].double()}

@@ -48,6 +48,8 @@ def write_safetensors(path, tensors, metadata, dtype="F32"):
             raw = t.float().numpy().astype("<f4").tobytes()
         elif dtype == "F16":
             raw = t.half().numpy().astype("<f2").tobytes()
+        elif dtype == "F64":
+            raw = t.double().numpy().astype("<f8").tobytes()
         else:  # BF16: the top 16 bits of each float32 after torch's rounding
             raw = t.bfloat16().view(torch.int16).numpy().astype("<i2").tobytes()
         header[k] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "core/allocator.h"
 #include "core/autograd.h"
@@ -216,6 +217,20 @@ TEST_CASE("VGG19 runs each ReLU in its conv's epilogue unless the conv is a tap,
     const size_t pf = peak(fused), pp = peak(plain);
     INFO("peak bytes: fused " << pf << ", separate " << pp);
     CHECK(pf <= pp);
+}
+
+TEST_CASE("safetensors F64 values are read as the nearest floats", "[weights]") {
+    const test::TempDir tmp("safetensors_f64");
+    const double v[3] = {1.5, -2.25, 0.1};  // 0.1: not a float, rounded to the nearest
+    const std::string header = R"({"t":{"dtype":"F64","shape":[3],"data_offsets":[0,24]}})";
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xff);  // little-endian length
+    bytes += header;
+    bytes.append(reinterpret_cast<const char*>(v), sizeof v);  // x86-64: little-endian doubles
+    { std::ofstream(tmp / "f64.safetensors", std::ios::binary) << bytes; }
+    const WeightFile f = read_safetensors(tmp / "f64.safetensors");
+    const std::vector<float> want{1.5f, -2.25f, float(0.1)};
+    CHECK(f.tensors.at("t").values == want);
 }
 
 TEST_CASE("a file with fewer layers serves shallow taps and refuses deep ones", "[vgg]") {
